@@ -1,0 +1,447 @@
+/* snngrad.c - the command line (SPEC.md section 8): argument parsing,
+ * subcommands and printing.  Nothing numeric happens here: every number comes
+ * from an engine (snn_engine_double or snn_engine_mpfr).
+ *
+ * Exit status: 0 success, 1 a check ran and failed, 2 bad input or usage,
+ * 3 a comparison was refused because it could not mean anything. */
+#include <jansson.h>
+#include <math.h>
+#include <mpfr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "sim/engine.h"
+#include "sim/snn.h"
+
+#define EXIT_FAIL 1
+#define EXIT_INPUT 2
+#define EXIT_REFUSED 3
+
+static int report(const snn_err *e) {
+  char buf[1400];
+  snn_err_format(e, buf, sizeof buf);
+  fprintf(stderr, "snngrad: error: %s\n", buf);
+  return (e->status == SNN_EREFUSED || e->status == SNN_EVACUOUS) ? EXIT_REFUSED : EXIT_INPUT;
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "snngrad: error: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nrun 'snngrad help' for the usage\n");
+  return EXIT_INPUT;
+}
+
+static void usage(FILE *f) {
+  fputs("usage:\n"
+        "  snngrad init  NET.json -o PARAMS.json\n"
+        "  snngrad grad  NET.json --rule RULE [--params PARAMS.json] [--precision BITS] -o GRADS.json\n"
+        "  snngrad check NET.json [--precision B1,B2,...] [--params PARAMS.json] [--method richardson|central]\n"
+        "                         [--step H] [--json OUT.json] [--step-sweep OUT.csv]\n"
+        "  snngrad bench [NET.json] [--neurons N] [--steps T] [--layers L] [--model lif|alif|snu]\n"
+        "                         [--recurrent yes|no] [--precision B1,...] [--reps R]\n"
+        "  snngrad version\n"
+        "\n"
+        "--precision 53 is the double path; any other number of bits, or mpfr:53, runs the MPFR path.\n"
+        "Rules: bptt.  Exit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused.\n",
+        f);
+}
+
+/* ---- precision lists ---- */
+typedef struct {
+  const snn_engine *eng;
+  long bits;
+} prec_t;
+
+static int parse_prec(const char *tok, prec_t *p) {
+  const char *num = tok;
+  int force_mpfr = 0;
+  if (!strncmp(tok, "mpfr:", 5)) num = tok + 5, force_mpfr = 1;
+  char *end;
+  long b = strtol(num, &end, 10);
+  if (end == num || *end || b < 8 || b > (1L << 20)) return -1;
+  p->bits = b;
+  p->eng = (b == 53 && !force_mpfr) ? &snn_engine_double : &snn_engine_mpfr;
+  return 0;
+}
+
+static int parse_prec_list(const char *arg, prec_t *out, int max, int *n) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", arg);
+  *n = 0;
+  for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (*n >= max || parse_prec(tok, &out[*n])) return -1;
+    (*n)++;
+  }
+  return *n ? 0 : -1;
+}
+
+static const char *prec_name(const prec_t *p, char *buf, size_t n) {
+  snprintf(buf, n, "%ld bits (%s)", p->bits, p->eng == &snn_engine_double ? "double" : "MPFR");
+  return buf;
+}
+
+/* A log10 value as "m.mme-X" (values far below the double range included). */
+static const char *fmt_lg(double lg, char *buf, size_t n) {
+  if (isnan(lg)) return snprintf(buf, n, "n/a"), buf;
+  if (isinf(lg)) return snprintf(buf, n, lg < 0 ? "0" : "inf"), buf;
+  double e = floor(lg), m = pow(10.0, lg - e);
+  if (m >= 9.95) m /= 10, e += 1;
+  snprintf(buf, n, "%.1fe%+03.0f", m, e);
+  return buf;
+}
+
+/* ---- common loading ---- */
+static int load_spec(const char *path, snn_spec **s) {
+  snn_err e = {0};
+  if (snn_spec_load(path, s, &e)) return report(&e);
+  if ((*s)->warnings[0]) fprintf(stderr, "snngrad: warning: %s", (*s)->warnings);
+  return 0;
+}
+
+static int load_data(const snn_spec *s, const char *params, snn_data *d) {
+  snn_err e = {0};
+  int st = params ? snn_data_load(s, params, d, &e) : snn_data_generate(s, d, &e);
+  return st ? report(&e) : 0;
+}
+
+/* Options: a tiny getopt for "--key value" and "-o value". */
+typedef struct {
+  const char *net, *out, *rule, *params, *prec, *method, *step, *json, *sweep;
+  const char *neurons, *steps, *layers, *model, *recurrent, *reps;
+} opts_t;
+
+static int parse_opts(int argc, char **argv, opts_t *o, const char *allowed) {
+  memset(o, 0, sizeof *o);
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    const char **slot = NULL;
+    struct {
+      const char *name;
+      const char **slot;
+    } table[] = {{"-o", &o->out},          {"--rule", &o->rule},       {"--params", &o->params},
+                 {"--precision", &o->prec}, {"--method", &o->method},   {"--step", &o->step},
+                 {"--json", &o->json},      {"--step-sweep", &o->sweep}, {"--neurons", &o->neurons},
+                 {"--steps", &o->steps},    {"--layers", &o->layers},   {"--model", &o->model},
+                 {"--recurrent", &o->recurrent}, {"--reps", &o->reps}};
+    if (a[0] != '-') {
+      if (o->net) return usage_error("unexpected argument '%s'", a);
+      o->net = a;
+      continue;
+    }
+    for (size_t k = 0; k < sizeof table / sizeof *table; k++)
+      if (!strcmp(a, table[k].name)) slot = table[k].slot;
+    char word[40];
+    snprintf(word, sizeof word, " %s ", a);
+    if (!slot || !strstr(allowed, word)) return usage_error("unknown option '%s' for this command", a);
+    if (i + 1 >= argc) return usage_error("option '%s' needs a value", a);
+    *slot = argv[++i];
+  }
+  return 0;
+}
+
+/* ---- init ---- */
+static int cmd_init(int argc, char **argv) {
+  opts_t o;
+  int rc = parse_opts(argc, argv, &o, " -o ");
+  if (rc) return rc;
+  if (!o.net || !o.out) return usage_error("%s", "init needs NET.json and -o PARAMS.json");
+  snn_spec *s;
+  if ((rc = load_spec(o.net, &s))) return rc;
+  snn_data d;
+  snn_err e = {0};
+  if ((rc = load_data(s, NULL, &d)) == 0) {
+    if (snn_data_write(s, &d, o.out, &e))
+      rc = report(&e);
+    else
+      printf("wrote %s: %zu parameters, %zu steps of %zu inputs\n", o.out, s->P, s->T, s->n_in);
+    snn_data_clear(&d);
+  }
+  snn_spec_free(s);
+  return rc;
+}
+
+/* ---- grad ---- */
+static int cmd_grad(int argc, char **argv) {
+  opts_t o;
+  int rc = parse_opts(argc, argv, &o, " -o --rule --params --precision ");
+  if (rc) return rc;
+  if (!o.net || !o.out || !o.rule) return usage_error("%s", "grad needs NET.json, --rule RULE and -o GRADS.json");
+  prec_t p = {&snn_engine_double, 53};
+  if (o.prec && parse_prec(o.prec, &p))
+    return usage_error("--precision: expected a number of bits in [8, 1048576] or mpfr:BITS, found '%s'", o.prec);
+  snn_err e = {0};
+  snn_rule rule;
+  if (snn_rule_parse(o.rule, &rule, &e)) return report(&e);
+  snn_spec *s;
+  if ((rc = load_spec(o.net, &s))) return rc;
+  snn_data d;
+  if ((rc = load_data(s, o.params, &d)) == 0) {
+    snn_result r;
+    if (snn_result_init(&r, s)) {
+      rc = report(&(snn_err){SNN_ENOMEM, "", "", "out of memory"});
+    } else {
+      if (p.eng->grad(s, &d, p.bits, &rule, &r, &e) || snn_grads_write(s, &r, o.out, &e))
+        rc = report(&e);
+      else if (r.loss.s)
+        printf("rule %s, %ld bits: loss %s; wrote %s\n", r.rule, p.bits, r.loss.s[0], o.out);
+      else
+        printf("rule %s, %ld bits: loss %.17g; wrote %s\n", r.rule, p.bits, r.loss.v[0], o.out);
+      snn_result_clear(&r);
+    }
+    snn_data_clear(&d);
+  }
+  snn_spec_free(s);
+  return rc;
+}
+
+/* ---- check ---- */
+static void describe(const snn_spec *s) {
+  static const char *const fw[] = {"heaviside", "sigmoid"};
+  printf("network %s: %zu input%s", s->path, s->n_in, s->n_in == 1 ? "" : "s");
+  for (size_t l = 0; l < s->L; l++)
+    printf(" -> %s %zu%s", snn_model_names[s->layers[l].model], s->layers[l].n, s->layers[l].recurrent ? " (rec)" : "");
+  printf(" -> readout %zu; %zu steps; loss %s%s; spike %s (slope %g)\n", s->n_out, s->T,
+         s->loss == SNN_LOSS_MSE ? "mse" : "ce", s->rate_reg ? " + rate_reg" : "", fw[s->forward], s->slope);
+}
+
+static json_t *lgnum(double lg) {
+  /* a JSON number where a double can hold it, else the decimal text */
+  if (isinf(lg) && lg < 0) return json_real(0.0);
+  if (lg > -300) return json_real(pow(10.0, lg));
+  char b[40];
+  return json_string(fmt_lg(lg, b, sizeof b));
+}
+
+static int cmd_check(int argc, char **argv) {
+  opts_t o;
+  int rc = parse_opts(argc, argv, &o, " --precision --params --method --step --json --step-sweep ");
+  if (rc) return rc;
+  if (!o.net) return usage_error("%s", "check needs NET.json");
+  prec_t ps[16];
+  int np;
+  if (parse_prec_list(o.prec ? o.prec : "53,256", ps, 16, &np))
+    return usage_error("--precision: expected a comma-separated list of bits (or mpfr:BITS), found '%s'", o.prec);
+  snn_fdopts fo = {SNN_FD_RICHARDSON, 0.0};
+  if (o.method) {
+    if (!strcmp(o.method, "central"))
+      fo.method = SNN_FD_CENTRAL;
+    else if (strcmp(o.method, "richardson"))
+      return usage_error("--method: expected richardson or central, found '%s'", o.method);
+  }
+  if (o.step) {
+    char *end;
+    fo.step = strtod(o.step, &end);
+    if (end == o.step || *end || !(fo.step > 0 && fo.step < 1))
+      return usage_error("--step: expected a relative step in (0, 1), found '%s'", o.step);
+  }
+  snn_spec *s;
+  if ((rc = load_spec(o.net, &s))) return rc;
+  snn_err e = {0};
+  if (snn_fd_allowed(s, &e)) {
+    snn_spec_free(s);
+    return report(&e);
+  }
+  snn_data d;
+  if ((rc = load_data(s, o.params, &d))) {
+    snn_spec_free(s);
+    return rc;
+  }
+  describe(s);
+  printf("BPTT against %s finite differences of the loss\n", fo.method == SNN_FD_RICHARDSON ? "Richardson-extrapolated" : "central");
+  json_t *jroot = json_pack("{s:s, s:s, s:s, s:[]}", "format", "snngrad-check/1", "network", s->path, "method",
+                            fo.method == SNN_FD_RICHARDSON ? "richardson" : "central", "precisions");
+  int all_pass = 1;
+  double first_lg = NAN, last_lg = NAN;
+  for (int k = 0; k < np && !rc; k++) {
+    snn_fdreport rep;
+    if (snn_fdreport_init(&rep, s)) {
+      rc = report(&(snn_err){SNN_ENOMEM, "", "", "out of memory"});
+      break;
+    }
+    if (ps[k].eng->fdcheck(s, &d, ps[k].bits, &fo, &rep, &e)) {
+      rc = report(&e);
+      snn_fdreport_clear(&rep);
+      break;
+    }
+    char pn[64], b1[32], b2[32], b3[32], b4[32];
+    printf("\nprecision %s: step %.3g, tolerance %s, loss %s\n", prec_name(&ps[k], pn, sizeof pn), rep.step,
+           fmt_lg(rep.lg_tol, b1, sizeof b1), rep.loss.s ? rep.loss.s[0] : (snprintf(b4, sizeof b4, "%.17g", rep.loss.v[0]), b4));
+    printf("  threshold crossings per layer:");
+    for (size_t l = 0; l < s->L; l++) printf(" %zu", rep.crossings[l]);
+    printf(" (of %zu steps x units)\n", s->T);
+    printf("  %-18s %9s %10s %-22s %-14s %s\n", "block", "size", "rel.err", "worst element (row,col)", "1 - cosine", "verdict");
+    json_t *jb = json_object();
+    for (size_t b = 0; b < s->nblk; b++) {
+      const snn_blockcmp *bc = &rep.blk[b];
+      if (!bc->present) continue;
+      char sz[24], wl[48];
+      snprintf(sz, sizeof sz, "%zux%zu", s->blk[b].rows, s->blk[b].cols);
+      snprintf(wl, sizeof wl, "%s (%zu,%zu)", fmt_lg(bc->lg_worst, b2, sizeof b2), bc->worst_r, bc->worst_c);
+      int ok = bc->lg_rel <= rep.lg_tol;
+      printf("  %-18s %9s %10s %-22s %-14s %s\n", s->blk[b].name, sz, fmt_lg(bc->lg_rel, b1, sizeof b1), wl,
+             fmt_lg(bc->lg_1mcos, b3, sizeof b3), ok ? "ok" : "FAIL");
+      json_object_set_new(jb, s->blk[b].name,
+                          json_pack("{s:o, s:f, s:o, s:{s:i, s:i, s:o}, s:f, s:o, s:b}", "rel_error", lgnum(bc->lg_rel),
+                                    "log10_rel_error", bc->lg_rel, "reference_norm", lgnum(bc->lg_ref), "worst", "row",
+                                    (int)bc->worst_r, "col", (int)bc->worst_c, "rel_error", lgnum(bc->lg_worst), "cosine",
+                                    isnan(bc->cosine) ? 0.0 : bc->cosine, "one_minus_cosine", lgnum(bc->lg_1mcos), "pass", ok));
+    }
+    printf("  %-18s %9zu %10s %-22s %-14s %s\n", "all trainable", snn_spec_ntrain(s), fmt_lg(rep.lg_rel_all, b1, sizeof b1),
+           "", "", rep.pass ? "PASS" : "FAIL");
+    json_t *jc = json_array();
+    for (size_t l = 0; l < s->L; l++) json_array_append_new(jc, json_integer((json_int_t)rep.crossings[l]));
+    json_array_append_new(json_object_get(jroot, "precisions"),
+                          json_pack("{s:i, s:s, s:f, s:o, s:o, s:f, s:o, s:b, s:o, s:o}", "bits", (int)ps[k].bits, "engine",
+                                    ps[k].eng->name, "step", rep.step, "tolerance", lgnum(rep.lg_tol), "rel_error",
+                                    lgnum(rep.lg_rel_all), "log10_rel_error", rep.lg_rel_all, "loss",
+                                    rep.loss.s ? json_string(rep.loss.s[0]) : json_real(rep.loss.v[0]), "pass", rep.pass,
+                                    "crossings", jc, "blocks", jb));
+    all_pass &= rep.pass;
+    if (k == 0) first_lg = rep.lg_rel_all;
+    last_lg = rep.lg_rel_all;
+    snn_fdreport_clear(&rep);
+  }
+  if (!rc) {
+    char b1[32], b2[32];
+    if (np > 1)
+      printf("\nerror from %ld to %ld bits: %s -> %s (%s)\n", ps[0].bits, ps[np - 1].bits, fmt_lg(first_lg, b1, sizeof b1),
+             fmt_lg(last_lg, b2, sizeof b2), last_lg < first_lg ? "tightens with precision" : "DOES NOT TIGHTEN");
+    printf("verdict: %s\n", all_pass ? "PASS - BPTT equals the derivative of the loss at every precision"
+                                     : "FAIL - BPTT and finite differences disagree beyond the tolerance");
+    json_object_set_new(jroot, "pass", json_boolean(all_pass));
+    if (o.json) {
+      char *txt = json_dumps(jroot, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+      if (!txt || snn_write_atomic(o.json, txt, strlen(txt), &e)) rc = txt ? report(&e) : EXIT_INPUT;
+      free(txt);
+    }
+    if (!rc && !all_pass) rc = EXIT_FAIL;
+  }
+  if (!rc && o.sweep) {
+    snn_buf b = {0};
+    snn_buf_puts(&b, "precision_bits,engine,step,log10_step,log10_err_central,log10_err_richardson\n");
+    for (int k = 0; k < np && !rc; k++) {
+      double lgeps = -(double)ps[k].bits * log10(2.0);
+      size_t n = 0;
+      double steps[128];
+      for (double lh = -0.5; lh >= 0.6 * lgeps && n < 128; lh -= (ps[k].bits > 64 ? 1.0 : 0.5)) steps[n++] = pow(10.0, lh);
+      snn_sweep_row rows[128];
+      if (ps[k].eng->sweep(s, &d, ps[k].bits, steps, n, rows, &e)) {
+        rc = report(&e);
+        break;
+      }
+      for (size_t i = 0; i < n; i++)
+        snn_buf_printf(&b, "%ld,%s,%.6e,%.4f,%.4f,%.4f\n", ps[k].bits, ps[k].eng->name, rows[i].step, log10(rows[i].step),
+                       rows[i].lg_rel_central, rows[i].lg_rel_richardson);
+    }
+    if (!rc && snn_write_atomic(o.sweep, b.p, b.len, &e)) rc = report(&e);
+    if (!rc) printf("wrote the step sweep to %s\n", o.sweep);
+    snn_buf_free(&b);
+  }
+  json_decref(jroot);
+  snn_data_clear(&d);
+  snn_spec_free(s);
+  return rc;
+}
+
+/* ---- bench ---- */
+static long get_long(const char *v, const char *name, long def, long lo, long hi, int *bad) {
+  if (!v) return def;
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (end == v || *end || x < lo || x > hi) {
+    fprintf(stderr, "snngrad: error: %s: expected an integer in [%ld, %ld], found '%s'\n", name, lo, hi, v);
+    *bad = 1;
+  }
+  return x;
+}
+
+static int cmd_bench(int argc, char **argv) {
+  opts_t o;
+  int rc = parse_opts(argc, argv, &o, " --neurons --steps --layers --model --recurrent --precision --reps ");
+  if (rc) return rc;
+  int bad = 0;
+  long n = get_long(o.neurons, "--neurons", 256, 1, 1 << 16, &bad);
+  long T = get_long(o.steps, "--steps", 1000, 1, 1 << 24, &bad);
+  long L = get_long(o.layers, "--layers", 1, 1, 64, &bad);
+  long reps = get_long(o.reps, "--reps", 5, 1, 1 << 20, &bad);
+  if (bad) return EXIT_INPUT;
+  const char *model = o.model ? o.model : "lif";
+  int rec = !o.recurrent || !strcmp(o.recurrent, "yes");
+  if (o.recurrent && strcmp(o.recurrent, "yes") && strcmp(o.recurrent, "no"))
+    return usage_error("--recurrent: expected yes or no, found '%s'", o.recurrent);
+  prec_t ps[16];
+  int np;
+  if (parse_prec_list(o.prec ? o.prec : "53", ps, 16, &np))
+    return usage_error("--precision: expected a comma-separated list of bits, found '%s'", o.prec);
+  snn_spec *s;
+  snn_err e = {0};
+  if (o.net) {
+    if ((rc = load_spec(o.net, &s))) return rc;
+  } else {
+    snn_buf b = {0};
+    snn_buf_printf(&b, "{\"seed\": 1, \"steps\": %ld, \"input\": {\"size\": %ld, \"rate\": 0.05}, \"layers\": [", T, n);
+    for (long l = 0; l < L; l++)
+      snn_buf_printf(&b, "%s{\"model\": \"%s\", \"size\": %ld, \"recurrent\": %s}", l ? ", " : "", model, n,
+                     rec ? "true" : "false");
+    snn_buf_printf(&b, "], \"readout\": {\"size\": 10, \"tau_out\": 20}, \"spike\": {\"forward\": \"heaviside\"}}");
+    rc = snn_spec_parse(b.p, "(bench network)", &s, &e);
+    snn_buf_free(&b);
+    if (rc) return report(&e);
+  }
+  snn_data d;
+  if ((rc = load_data(s, NULL, &d))) {
+    snn_spec_free(s);
+    return rc;
+  }
+  describe(s);
+  printf("BPTT over one sequence, mean of %ld runs\n", reps);
+  printf("%-22s %12s %12s %14s %14s %14s\n", "precision", "fwd us/step", "bwd us/step", "ms/sequence", "trajectory MB",
+         "workspace MB");
+  for (int k = 0; k < np; k++) {
+    snn_bench_res r;
+    long rp = ps[k].eng == &snn_engine_double ? reps : 1;
+    if (ps[k].eng->bench(s, &d, ps[k].bits, (int)rp, &r, &e)) {
+      rc = report(&e);
+      break;
+    }
+    char pn[64];
+    printf("%-22s %12.2f %12.2f %14.3f %14.3f %14.3f\n", prec_name(&ps[k], pn, sizeof pn), 1e6 * r.fwd_s, 1e6 * r.bwd_s,
+           1e3 * (r.fwd_s + r.bwd_s) * (double)s->T, r.bytes_traj / 1048576.0, r.bytes_ws / 1048576.0);
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("peak resident memory of the process: %.1f MB\n", ru.ru_maxrss / 1024.0);
+  snn_data_clear(&d);
+  snn_spec_free(s);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  int rc;
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_INPUT;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "init"))
+    rc = cmd_init(argc, argv);
+  else if (!strcmp(cmd, "grad"))
+    rc = cmd_grad(argc, argv);
+  else if (!strcmp(cmd, "check"))
+    rc = cmd_check(argc, argv);
+  else if (!strcmp(cmd, "bench"))
+    rc = cmd_bench(argc, argv);
+  else if (!strcmp(cmd, "version")) {
+    printf("snngrad 0.1.0 (MPFR %s)\n", mpfr_get_version());
+    rc = 0;
+  } else if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    usage(stdout);
+    rc = 0;
+  } else {
+    rc = usage_error("unknown command '%s'", cmd);
+  }
+  mpfr_free_cache();
+  return rc;
+}

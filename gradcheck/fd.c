@@ -1,0 +1,233 @@
+/* fd.c - BPTT against finite differences, at the working precision.
+ *
+ * Each trainable scalar theta_i is moved by a relative step h (h |theta_i|,
+ * at least h), and the step actually taken is recovered exactly as
+ * (theta_i + h) - theta_i, so the difference quotient divides by the true
+ * distance between the two evaluation points.  Central:
+ *     D(h) = (E(theta + h+) - E(theta - h-)) / (h+ + h-)
+ * Richardson: (4 D(h/2) - D(h)) / 3, which cancels the h^2 term. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/driver.h"
+
+static void eval_loss(snn_run *R, relt *out) {
+  SNN_SFX(snn_net_derive)(&R->N);
+  SNN_SFX(snn_forward)(&R->N, &R->tr);
+  r_set(out, R->tr.loss, &R->c);
+}
+
+/* Central difference at relative step h for parameter i, into D. */
+static void central(snn_run *R, size_t i, double h, relt *D, relt *save, relt *ep, relt *em, relt *hp, relt *hm) {
+  rctx *c = &R->c;
+  relt *th = R->N.theta + i;
+  r_set(save, th, c);
+  r_abs(hp, th, c);
+  if (r_cmp_d(hp, 1.0) < 0) r_set_d(hp, 1.0, c);
+  r_mul_d(hp, hp, h, c); /* nominal step */
+  r_add(th, save, hp, c);
+  r_sub(D, th, save, c); /* exact forward step */
+  eval_loss(R, ep);
+  r_sub(th, save, hp, c);
+  r_sub(hm, save, th, c); /* exact backward step */
+  eval_loss(R, em);
+  r_add(hm, hm, D, c);
+  r_sub(D, ep, em, c);
+  r_div(D, D, hm, c);
+  r_set(th, save, c);
+}
+
+typedef struct {
+  real save, ep, em, hp, hm, d1, d2, a, b, cc, ng, nf;
+} fdtmp;
+
+static void tmp_init(fdtmp *t, rctx *c) {
+  relt *all[] = {t->save, t->ep, t->em, t->hp, t->hm, t->d1, t->d2, t->a, t->b, t->cc, t->ng, t->nf};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) r_init(all[i], c);
+}
+static void tmp_clear(fdtmp *t, rctx *c) {
+  relt *all[] = {t->save, t->ep, t->em, t->hp, t->hm, t->d1, t->d2, t->a, t->b, t->cc, t->ng, t->nf};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) r_clear(all[i], c);
+}
+
+/* Finite-difference gradient of every trainable scalar into f. */
+static void fd_gradient(snn_run *R, int method, double h, relt *f, fdtmp *t) {
+  const snn_spec *s = R->N.spec;
+  rctx *c = &R->c;
+  for (size_t i = 0; i < s->P; i++) r_zero(f + i, c);
+  for (size_t b = 0; b < s->nblk; b++) {
+    const snn_block *bk = &s->blk[b];
+    if (!bk->trainable) continue;
+    for (size_t j = 0; j < bk->rows * bk->cols; j++) {
+      size_t i = bk->off + j;
+      if (bk->kind == SNN_BLK_W_REC && j / bk->cols == j % bk->cols) continue; /* diagonal held at zero */
+      central(R, i, h, t->d1, t->save, t->ep, t->em, t->hp, t->hm);
+      if (method == SNN_FD_RICHARDSON) {
+        central(R, i, h / 2, t->d2, t->save, t->ep, t->em, t->hp, t->hm);
+        r_mul_d(t->d2, t->d2, 4.0, c);
+        r_sub(t->d2, t->d2, t->d1, c);
+        r_div_d(f + i, t->d2, 3.0, c);
+      } else {
+        r_set(f + i, t->d1, c);
+      }
+    }
+  }
+  SNN_SFX(snn_net_derive)(&R->N);
+}
+
+/* Normwise relative error ||g - f|| / ||f|| over [off, off+n), as log10. */
+static double lg_relerr(const relt *g, const relt *f, size_t off, size_t n, fdtmp *t, rctx *c) {
+  r_zero(t->a, c);
+  r_zero(t->nf, c);
+  for (size_t i = off; i < off + n; i++) {
+    r_sub(t->b, g + i, f + i, c);
+    r_fma(t->a, t->b, t->b, t->a, c);
+    r_fma(t->nf, f + i, f + i, t->nf, c);
+  }
+  r_sqrt(t->a, t->a, c);
+  r_sqrt(t->nf, t->nf, c);
+  if (r_sgn(t->nf) == 0) return r_log10abs(t->a); /* absolute error when the reference is zero */
+  r_div(t->a, t->a, t->nf, c);
+  return r_log10abs(t->a);
+}
+
+static void compare_block(const snn_block *bk, const relt *g, const relt *f, snn_blockcmp *o, fdtmp *t, rctx *c) {
+  size_t n = bk->rows * bk->cols, off = bk->off;
+  o->present = 1;
+  o->lg_rel = lg_relerr(g, f, off, n, t, c);
+  o->lg_ref = r_log10abs(t->nf);
+  /* worst element relative to the block's largest reference entry */
+  r_zero(t->hp, c); /* max |f| */
+  r_zero(t->hm, c); /* max |g - f| */
+  for (size_t j = 0; j < n; j++) {
+    r_abs(t->b, f + off + j, c);
+    if (r_cmp(t->b, t->hp) > 0) r_set(t->hp, t->b, c);
+    r_sub(t->b, g + off + j, f + off + j, c);
+    r_abs(t->b, t->b, c);
+    if (r_cmp(t->b, t->hm) > 0 || j == 0) {
+      r_set(t->hm, t->b, c);
+      o->worst_r = j / bk->cols;
+      o->worst_c = j % bk->cols;
+    }
+  }
+  if (r_sgn(t->hp) > 0) r_div(t->hm, t->hm, t->hp, c);
+  o->lg_worst = r_log10abs(t->hm);
+  /* cosine, and 1 - cosine at the working precision */
+  r_zero(t->cc, c);
+  r_zero(t->ng, c);
+  r_zero(t->nf, c);
+  for (size_t j = 0; j < n; j++) {
+    r_fma(t->cc, g + off + j, f + off + j, t->cc, c);
+    r_fma(t->ng, g + off + j, g + off + j, t->ng, c);
+    r_fma(t->nf, f + off + j, f + off + j, t->nf, c);
+  }
+  r_mul(t->ng, t->ng, t->nf, c);
+  r_sqrt(t->ng, t->ng, c);
+  if (r_sgn(t->ng) == 0) {
+    o->cosine = NAN;
+    o->lg_1mcos = NAN;
+    return;
+  }
+  r_div(t->cc, t->cc, t->ng, c);
+  o->cosine = r_get_d(t->cc);
+  r_d_sub(t->cc, 1.0, t->cc, c);
+  o->lg_1mcos = r_log10abs(t->cc);
+}
+
+static int vacuity(const snn_spec *s, const snn_run *R, snn_err *err) {
+  for (size_t l = 0; l < s->L; l++)
+    if (R->tr.crossings[l] == 0) {
+      char key[32];
+      snprintf(key, sizeof key, "layers[%zu]", l);
+      return snn_err_set(err, SNN_EVACUOUS, s->path, key,
+                         "no unit of this layer ever crosses its threshold (u > 0) in %zu steps; a gradient check on a "
+                         "silent layer would prove nothing (raise w_scale or the input rate)",
+                         s->T);
+    }
+  return SNN_OK;
+}
+
+static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fdopts *o, snn_fdreport *rep,
+                   snn_err *err) {
+  int st = snn_fd_allowed(s, err);
+  if (st) return st;
+  snn_run R;
+  if ((st = SNN_SFX(snn_run_init)(&R, s, d, prec, err))) return st;
+  rctx *c = &R.c;
+  relt *f = vec_alloc(s->P, c);
+  if (!f) {
+    SNN_SFX(snn_run_clear)(&R);
+    return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  }
+  fdtmp t;
+  tmp_init(&t, c);
+  SNN_SFX(snn_forward)(&R.N, &R.tr);
+  SNN_SFX(snn_bptt)(&R.N, &R.tr, R.ws, R.g);
+  SNN_SFX(snn_zero_frozen)(s, R.g, c);
+  for (size_t l = 0; l < s->L; l++) rep->crossings[l] = R.tr.crossings[l];
+  rep->prec = prec;
+#ifdef SNN_MPFR
+  rep->mpfr = 1;
+#endif
+  st = vacuity(s, &R, err);
+  if (!st && SNN_SFX(snn_export)(R.tr.loss, 1, &rep->loss, c)) st = snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
+  if (!st) {
+    rep->step = o->step > 0 ? o->step : snn_fd_auto_step(prec, o->method);
+    rep->lg_tol = snn_fd_lg_tol(prec, o->method);
+    fd_gradient(&R, o->method, rep->step, f, &t);
+    rep->lg_rel_all = lg_relerr(R.g, f, 0, s->P, &t, c);
+    rep->lg_ref_all = r_log10abs(t.nf);
+    if (r_sgn(t.nf) == 0)
+      st = snn_err_set(err, SNN_EVACUOUS, s->path, "", "the finite-difference gradient is zero everywhere; a comparison "
+                                                       "with it would prove nothing");
+    rep->pass = !st && rep->lg_rel_all <= rep->lg_tol;
+    for (size_t b = 0; !st && b < s->nblk; b++) {
+      if (!s->blk[b].trainable) continue;
+      compare_block(&s->blk[b], R.g, f, &rep->blk[b], &t, c);
+      if (rep->blk[b].lg_rel > rep->lg_tol) rep->pass = 0;
+    }
+  }
+  tmp_clear(&t, c);
+  vec_free(f, s->P, c);
+  SNN_SFX(snn_run_clear)(&R);
+  return st;
+}
+
+static int sweep(const snn_spec *s, const snn_data *d, long prec, const double *steps, size_t nsteps,
+                 snn_sweep_row *rows, snn_err *err) {
+  int st = snn_fd_allowed(s, err);
+  if (st) return st;
+  snn_run R;
+  if ((st = SNN_SFX(snn_run_init)(&R, s, d, prec, err))) return st;
+  rctx *c = &R.c;
+  relt *f = vec_alloc(s->P, c);
+  if (!f) {
+    SNN_SFX(snn_run_clear)(&R);
+    return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  }
+  fdtmp t;
+  tmp_init(&t, c);
+  SNN_SFX(snn_forward)(&R.N, &R.tr);
+  SNN_SFX(snn_bptt)(&R.N, &R.tr, R.ws, R.g);
+  SNN_SFX(snn_zero_frozen)(s, R.g, c);
+  st = vacuity(s, &R, err);
+  for (size_t k = 0; !st && k < nsteps; k++) {
+    rows[k].step = steps[k];
+    fd_gradient(&R, SNN_FD_CENTRAL, steps[k], f, &t);
+    rows[k].lg_rel_central = lg_relerr(R.g, f, 0, s->P, &t, c);
+    fd_gradient(&R, SNN_FD_RICHARDSON, steps[k], f, &t);
+    rows[k].lg_rel_richardson = lg_relerr(R.g, f, 0, s->P, &t, c);
+  }
+  tmp_clear(&t, c);
+  vec_free(f, s->P, c);
+  SNN_SFX(snn_run_clear)(&R);
+  return st;
+}
+
+#ifdef SNN_MPFR
+const snn_engine snn_engine_mpfr = {"mpfr", snn_grad_mp, fdcheck, sweep, snn_bench_mp};
+#else
+const snn_engine snn_engine_double = {"double", snn_grad_d, fdcheck, sweep, snn_bench_d};
+#endif

@@ -1,0 +1,79 @@
+/* lif.c - leaky integrate-and-fire, e-prop form (SPEC.md section 3).
+ *
+ *   v^t = alpha v^{t-1} + zeta I^t - v_th z^{t-1}      (reset: subtract; none drops it)
+ *   u^t = v^t - v_th,  z^t = spike(u^t)
+ *
+ * alpha = exp(-dt/tau_mem), zeta = 1 or 1 - alpha.  Constants: tau_mem, threshold.
+ * Derived per unit: alpha, d alpha/d tau, zeta, d zeta/d tau. */
+#include "sim/spike.h"
+
+enum { P_TAU, P_THR };
+enum { D_A, D_DA, D_Z, D_DZ, ND };
+
+/* Shared with alif: the membrane decay and input scale from tau_mem. */
+void SNN_SFX(snn_lif_derive_membrane)(lay *L, size_t nd, rctx *c) {
+  const snn_spec *s = L->spec;
+  for (size_t i = 0; i < L->n; i++) {
+    relt *d = L->d + i * nd, *tau = L->p[P_TAU] + i;
+    r_d_div(d + D_A, -s->dt, tau, c);
+    r_exp(d + D_A, d + D_A, c);
+    /* d alpha / d tau = alpha dt / tau^2 */
+    r_mul(d + D_DA, tau, tau, c);
+    r_d_div(d + D_DA, s->dt, d + D_DA, c);
+    r_mul(d + D_DA, d + D_DA, d + D_A, c);
+    if (L->ls->input_scale_1ma) {
+      r_d_sub(d + D_Z, 1.0, d + D_A, c);
+      r_neg(d + D_DZ, d + D_DA, c);
+    } else {
+      r_set_d(d + D_Z, 1.0, c);
+      r_zero(d + D_DZ, c);
+    }
+  }
+}
+
+static void derive(lay *L, rctx *c) { SNN_SFX(snn_lif_derive_membrane)(L, ND, c); }
+
+static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
+  relt *a = c->t[3];
+  for (size_t i = 0; i < L->n; i++) {
+    const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
+    r_mul(a, d + D_Z, I + i, c);
+    r_fma(s + i, d + D_A, sp + i, a, c);
+    if (L->ls->reset_subtract) {
+      r_mul(a, thr, zp + i, c);
+      r_sub(s + i, s + i, a, c);
+    }
+    r_sub(u + i, s + i, thr, c);
+    spike_fwd(z + i, u + i, L->spec, c);
+  }
+}
+
+static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
+                const relt *z, jacbuf *J, rctx *c) {
+  (void)s;
+  enum { NP = 2 };
+  for (size_t i = 0; i < L->n; i++) {
+    const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
+    r_set(J->dF_ds + i, d + D_A, c);
+    if (L->ls->reset_subtract)
+      r_neg(J->dF_dzr + i, thr, c);
+    else
+      r_zero(J->dF_dzr + i, c);
+    r_zero(J->dF_dzl + i, c);
+    r_set(J->dF_dI + i, d + D_Z, c);
+    /* d v / d tau = alpha' v^{t-1} + zeta' I ; d v / d v_th = -z^{t-1} */
+    relt *p = J->dF_dp + i * NP;
+    r_mul(p + P_TAU, d + D_DA, sp + i, c);
+    r_fma(p + P_TAU, d + D_DZ, I + i, p + P_TAU, c);
+    if (L->ls->reset_subtract)
+      r_neg(p + P_THR, zp + i, c);
+    else
+      r_zero(p + P_THR, c);
+    r_set_d(J->dU_ds + i, 1.0, c);
+    r_zero(J->dU_dp + i * NP + P_TAU, c);
+    r_set_d(J->dU_dp + i * NP + P_THR, -1.0, c);
+    spike_psi(J->psi + i, u + i, z + i, thr, L->spec, c);
+  }
+}
+
+const cell_type SNN_SFX(snn_cell_lif) = {"lif", 1, ND, derive, step, jac};

@@ -1,0 +1,84 @@
+/* engine.h - one precision's entry points, as a const type object (the
+ * pattern of gsl_rng_type): the CLI picks snn_engine_double or
+ * snn_engine_mpfr and never sees a numeric type. */
+#ifndef SNN_ENGINE_H
+#define SNN_ENGINE_H
+
+#include "sim/snn.h"
+
+/* A rule on the command line: name[:key=value,...]. */
+#define SNN_RULE_MAXOPT 8
+typedef struct {
+  char name[32];
+  int nopt;
+  char key[SNN_RULE_MAXOPT][32];
+  char val[SNN_RULE_MAXOPT][64];
+} snn_rule;
+int snn_rule_parse(const char *text, snn_rule *r, snn_err *err);
+/* The rules this build knows, comma-separated, for messages. */
+extern const char *const snn_rule_names;
+
+/* Finite-difference check options and report. */
+enum snn_fd_method { SNN_FD_CENTRAL, SNN_FD_RICHARDSON };
+typedef struct {
+  int method;
+  double step; /* relative step; 0 = chosen from the precision */
+} snn_fdopts;
+
+typedef struct {
+  int present;      /* the block is trainable */
+  double lg_rel;    /* log10 ||g - f|| / ||f|| (normwise relative error) */
+  double lg_ref;    /* log10 ||f|| */
+  double lg_worst;  /* log10 max_i |g_i - f_i| / max_i |f_i| */
+  size_t worst_r, worst_c;
+  double cosine;    /* <g, f> / (||g|| ||f||), as a double */
+  double lg_1mcos;  /* log10 (1 - cosine), computed at the working precision */
+} snn_blockcmp;
+
+typedef struct {
+  long prec;
+  int mpfr;
+  double step;       /* relative step used */
+  double lg_tol;     /* log10 of the tolerance at this precision */
+  double lg_rel_all; /* over every trainable parameter */
+  double lg_ref_all;
+  int pass;
+  snn_blockcmp *blk; /* spec->nblk entries */
+  size_t *crossings; /* per layer */
+  snn_nums loss;
+} snn_fdreport;
+
+int snn_fdreport_init(snn_fdreport *r, const snn_spec *s);
+void snn_fdreport_clear(snn_fdreport *r);
+/* Refuses (SNN_EREFUSED, with the reason) networks on which a finite
+ * difference cannot confirm the gradient: heaviside forward, detach options. */
+int snn_fd_allowed(const snn_spec *s, snn_err *err);
+/* The tolerance of the BPTT-vs-FD comparison at p bits, as log10. */
+double snn_fd_lg_tol(long prec, int method);
+double snn_fd_auto_step(long prec, int method);
+
+/* One row of the step sweep (the "V curve"). */
+typedef struct {
+  double step;
+  double lg_rel_central, lg_rel_richardson;
+} snn_sweep_row;
+
+typedef struct {
+  double fwd_s, bwd_s; /* seconds per step */
+  size_t bytes_traj, bytes_ws, bytes_net;
+  double loss;
+} snn_bench_res;
+
+typedef struct {
+  const char *name; /* "double" or "mpfr" */
+  int (*grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out, snn_err *err);
+  int (*fdcheck)(const snn_spec *s, const snn_data *d, long prec, const snn_fdopts *o, snn_fdreport *rep,
+                 snn_err *err);
+  int (*sweep)(const snn_spec *s, const snn_data *d, long prec, const double *steps, size_t nsteps,
+               snn_sweep_row *rows, snn_err *err);
+  int (*bench)(const snn_spec *s, const snn_data *d, long prec, int reps, snn_bench_res *out, snn_err *err);
+} snn_engine;
+
+extern const snn_engine snn_engine_double, snn_engine_mpfr;
+
+#endif

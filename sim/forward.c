@@ -1,0 +1,260 @@
+/* forward.c - building the numeric network and running one sequence forward
+ * (SPEC.md sections 1, 3 and 4).
+ *
+ * The pass is layer-major: layer l at step t only needs layer l-1 at the same
+ * step, so the input projection of a whole layer is one matrix product over
+ * all steps (BLAS level 3 in double), and only the recurrent projection is
+ * done step by step. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/net.h"
+
+static const cell_type *cell_of(int model) {
+  switch (model) {
+    case SNN_LIF: return &SNN_SFX(snn_cell_lif);
+    case SNN_ALIF: return &SNN_SFX(snn_cell_alif);
+    default: return &SNN_SFX(snn_cell_snu);
+  }
+}
+
+/* Set v[i] from the neutral number (decimal text if there is one). */
+static void import(relt *v, const snn_nums *a, size_t n, rctx *c) {
+  for (size_t i = 0; i < n; i++) {
+    if (a->s && a->s[i] && r_set_str(v + i, a->s[i], c) == 0) continue;
+    r_set_d(v + i, a->v[i], c);
+  }
+}
+
+void SNN_SFX(snn_net_clear)(net *N) {
+  if (!N || !N->spec) return;
+  rctx *c = N->c;
+  const snn_spec *s = N->spec;
+  if (N->layers)
+    for (size_t l = 0; l < s->L; l++) vec_free(N->layers[l].d, N->layers[l].n * N->layers[l].cell->nd, c);
+  free(N->layers);
+  vec_free(N->theta, N->P, c);
+  vec_free(N->x, s->T * s->n_in, c);
+  vec_free(N->y, s->T * s->n_out, c);
+  r_clear(N->kappa, c);
+  memset(N, 0, sizeof *N);
+}
+
+void SNN_SFX(snn_net_derive)(net *N) {
+  const snn_spec *s = N->spec;
+  for (size_t l = 0; l < s->L; l++) N->layers[l].cell->derive(&N->layers[l], N->c);
+  /* kappa = exp(-dt / tau_out), 0 when tau_out = 0 */
+  if (s->tau_out > 0) {
+    r_set_d(N->kappa, -s->dt, N->c);
+    r_div_d(N->kappa, N->kappa, s->tau_out, N->c);
+    r_exp(N->kappa, N->kappa, N->c);
+  } else {
+    r_zero(N->kappa, N->c);
+  }
+}
+
+int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c) {
+  memset(N, 0, sizeof *N);
+  N->spec = s;
+  N->c = c;
+  N->P = s->P;
+  r_init(N->kappa, c);
+  size_t rb = SNN_SFX(snn_real_bytes)(c);
+  N->theta = vec_alloc(s->P, c);
+  N->x = vec_alloc(s->T * s->n_in, c);
+  N->y = vec_alloc(s->T * s->n_out, c);
+  N->layers = calloc(s->L, sizeof *N->layers);
+  if (!N->theta || !N->x || !N->y || !N->layers) goto oom;
+  N->bytes = rb * (s->P + s->T * (s->n_in + s->n_out)) + s->L * sizeof *N->layers;
+  import(N->theta, &d->theta, s->P, c);
+  import(N->x, &d->x, s->T * s->n_in, c);
+  if (s->loss == SNN_LOSS_MSE) import(N->y, &d->y, s->T * s->n_out, c);
+  N->label = d->label;
+  for (size_t l = 0; l < s->L; l++) {
+    lay *L = &N->layers[l];
+    const snn_layer_spec *ls = &s->layers[l];
+    L->spec = s;
+    L->ls = ls;
+    L->cell = cell_of(ls->model);
+    L->n = ls->n;
+    L->nprev = ls->nprev;
+    L->k = L->cell->k;
+    L->np = snn_model_nconst(ls->model);
+    L->w_in = N->theta + s->blk[ls->blk_w_in].off;
+    L->w_rec = ls->recurrent ? N->theta + s->blk[ls->blk_w_rec].off : NULL;
+    for (int p = 0; p < L->np; p++) L->p[p] = N->theta + s->blk[ls->blk_const[p]].off;
+    L->d = vec_alloc(L->n * L->cell->nd, c);
+    if (!L->d) goto oom;
+    N->bytes += rb * L->n * L->cell->nd;
+  }
+  N->ro_w = N->theta + s->blk[s->blk_ro_w].off;
+  N->ro_b = N->theta + s->blk[s->blk_ro_b].off;
+  SNN_SFX(snn_net_derive)(N);
+  return SNN_OK;
+oom:
+  SNN_SFX(snn_net_clear)(N);
+  return SNN_ENOMEM;
+}
+
+static size_t nhidden(const snn_spec *s) {
+  size_t h = 0;
+  for (size_t l = 0; l < s->L; l++) h += s->layers[l].n;
+  return h;
+}
+
+int SNN_SFX(snn_traj_init)(traj *tr, const net *N) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t T1 = s->T + 1, rb = SNN_SFX(snn_real_bytes)(c);
+  memset(tr, 0, sizeof *tr);
+  tr->T = s->T;
+  r_init(tr->loss, c);
+  tr->s = calloc(s->L, sizeof *tr->s);
+  tr->z = calloc(s->L, sizeof *tr->z);
+  tr->I = calloc(s->L, sizeof *tr->I);
+  tr->u = calloc(s->L, sizeof *tr->u);
+  tr->crossings = calloc(s->L, sizeof *tr->crossings);
+  if (!tr->s || !tr->z || !tr->I || !tr->u || !tr->crossings) goto oom;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    tr->s[l] = vec_alloc(T1 * L->n * L->k, c);
+    tr->z[l] = vec_alloc(T1 * L->n, c);
+    tr->I[l] = vec_alloc(T1 * L->n, c);
+    tr->u[l] = vec_alloc(T1 * L->n, c);
+    if (!tr->s[l] || !tr->z[l] || !tr->I[l] || !tr->u[l]) goto oom;
+    tr->bytes += rb * T1 * L->n * (L->k + 3);
+  }
+  tr->yo = vec_alloc(T1 * s->n_out, c);
+  tr->dEdy = vec_alloc(T1 * s->n_out, c);
+  tr->rate = vec_alloc(nhidden(s), c);
+  if (!tr->yo || !tr->dEdy || !tr->rate) goto oom;
+  tr->bytes += rb * (2 * T1 * s->n_out + nhidden(s));
+  return SNN_OK;
+oom:
+  SNN_SFX(snn_traj_clear)(tr, N);
+  return SNN_ENOMEM;
+}
+
+void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
+  if (!tr) return;
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t T1 = s->T + 1;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    if (tr->s) vec_free(tr->s[l], T1 * L->n * L->k, c);
+    if (tr->z) vec_free(tr->z[l], T1 * L->n, c);
+    if (tr->I) vec_free(tr->I[l], T1 * L->n, c);
+    if (tr->u) vec_free(tr->u[l], T1 * L->n, c);
+  }
+  free(tr->s);
+  free(tr->z);
+  free(tr->I);
+  free(tr->u);
+  free(tr->crossings);
+  vec_free(tr->yo, T1 * s->n_out, c);
+  vec_free(tr->dEdy, T1 * s->n_out, c);
+  vec_free(tr->rate, nhidden(s), c);
+  r_clear(tr->loss, c);
+  memset(tr, 0, sizeof *tr);
+}
+
+/* The loss of SPEC.md section 4 and its partial derivative dE/dy_out^t. */
+static void loss_and_dEdy(const net *N, traj *tr) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t K = s->n_out;
+  relt *t0 = c->t[0], *mx = c->t[3], *lse = c->t[4], *e = c->t[5];
+  r_zero(tr->loss, c);
+  for (size_t t = 1; t <= s->T; t++) {
+    relt *y = tr->yo + t * K, *g = tr->dEdy + t * K;
+    int on = t >= s->win_first && t <= s->win_last;
+    if (!on) {
+      for (size_t k = 0; k < K; k++) r_zero(g + k, c);
+      continue;
+    }
+    if (s->loss == SNN_LOSS_MSE) {
+      const relt *ys = N->y + (t - 1) * K;
+      for (size_t k = 0; k < K; k++) {
+        r_sub(g + k, y + k, ys + k, c); /* dE/dy = y - y* */
+        r_mul(t0, g + k, g + k, c);
+        r_mul_d(t0, t0, 0.5, c);
+        r_add(tr->loss, tr->loss, t0, c);
+      }
+    } else {
+      /* log-sum-exp with the maximum taken out; dE/dy = softmax - onehot */
+      r_set(mx, y, c);
+      for (size_t k = 1; k < K; k++)
+        if (r_cmp(y + k, mx) > 0) r_set(mx, y + k, c);
+      r_zero(lse, c);
+      for (size_t k = 0; k < K; k++) {
+        r_sub(e, y + k, mx, c);
+        r_exp(g + k, e, c);
+        r_add(lse, lse, g + k, c);
+      }
+      for (size_t k = 0; k < K; k++) {
+        r_div(g + k, g + k, lse, c);
+        if ((long)k == N->label) r_add_d(g + k, g + k, -1.0, c);
+      }
+      r_log(lse, lse, c);
+      r_add(lse, lse, mx, c);
+      r_sub(e, lse, y + N->label, c); /* -log softmax_label */
+      r_add(tr->loss, tr->loss, e, c);
+    }
+  }
+  /* rate regulariser: c/2 sum_j (f_j - target)^2, f_j = mean_t z_j^t */
+  size_t j = 0;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    for (size_t i = 0; i < L->n; i++, j++) {
+      relt *f = tr->rate + j;
+      r_zero(f, c);
+      for (size_t t = 1; t <= s->T; t++) r_add(f, f, tr->z[l] + t * L->n + i, c);
+      r_div_d(f, f, (double)s->T, c);
+      if (!s->rate_reg) continue;
+      r_add_d(e, f, -s->reg_target, c);
+      r_mul(e, e, e, c);
+      r_mul_d(e, e, 0.5 * s->reg_c, c);
+      r_add(tr->loss, tr->loss, e, c);
+    }
+  }
+}
+
+void SNN_SFX(snn_forward)(const net *N, traj *tr) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t T = s->T;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    size_t n = L->n, k = L->k;
+    for (size_t i = 0; i < n * k; i++) r_zero(tr->s[l] + i, c);
+    for (size_t i = 0; i < n; i++) {
+      r_zero(tr->z[l] + i, c);
+      r_zero(tr->I[l] + i, c);
+      r_zero(tr->u[l] + i, c);
+    }
+    /* I^t = W_in x^t for all t at once: rows 1..T of I */
+    const relt *X = l == 0 ? N->x : tr->z[l - 1] + L->nprev;
+    SNN_SFX(snn_gemm)(0, 1, T, n, L->nprev, X, L->nprev, L->w_in, L->nprev, 0, tr->I[l] + n, n, c);
+    size_t cross = 0;
+    for (size_t t = 1; t <= T; t++) {
+      relt *I = tr->I[l] + t * n;
+      const relt *zp = tr->z[l] + (t - 1) * n;
+      if (L->w_rec) SNN_SFX(snn_gemv)(0, n, n, L->w_rec, n, zp, 1, I, c);
+      L->cell->step(L, tr->s[l] + (t - 1) * n * k, zp, I, tr->s[l] + t * n * k, tr->u[l] + t * n, tr->z[l] + t * n, c);
+      for (size_t i = 0; i < n; i++) cross += r_sgn(tr->u[l] + t * n + i) > 0;
+    }
+    tr->crossings[l] = cross;
+  }
+  /* readout: y^t = kappa y^{t-1} + W_out z_L^t + b */
+  size_t K = s->n_out, nL = s->layers[s->L - 1].n;
+  for (size_t k = 0; k < K; k++) r_zero(tr->yo + k, c);
+  SNN_SFX(snn_gemm)(0, 1, T, K, nL, tr->z[s->L - 1] + nL, nL, N->ro_w, nL, 0, tr->yo + K, K, c);
+  for (size_t t = 1; t <= T; t++)
+    for (size_t k = 0; k < K; k++) {
+      relt *y = tr->yo + t * K + k;
+      r_add(y, y, N->ro_b + k, c);
+      r_fma(y, N->kappa, tr->yo + (t - 1) * K + k, y, c);
+    }
+  loss_and_dEdy(N, tr);
+}

@@ -1,0 +1,137 @@
+/* kernels.c - the vector kernels under every rule.  The double build calls
+ * CBLAS (OpenBLAS); the MPFR build runs loops that accumulate with fma, one
+ * rounding per product-sum, in a scratch scalar created once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/net.h"
+
+#ifndef SNN_MPFR
+#include <cblas.h>
+#endif
+
+int SNN_SFX(snn_rctx_init)(rctx *c, long prec) {
+  memset(c, 0, sizeof *c);
+#ifdef SNN_MPFR
+  if (prec < MPFR_PREC_MIN || prec > MPFR_PREC_MAX) return SNN_EVALUE;
+  c->prec = prec;
+  c->emu64 = prec == 53;
+  if (c->emu64) {
+    /* binary64: emin -1073 and emax 1024 in MPFR's convention */
+    c->old_emin = mpfr_get_emin();
+    c->old_emax = mpfr_get_emax();
+    mpfr_set_emin(-1073);
+    mpfr_set_emax(1024);
+  }
+#else
+  if (prec != 53) return SNN_EVALUE;
+  c->prec = 53;
+#endif
+  for (int i = 0; i < SNN_NTMP; i++) r_init(c->t[i], c);
+  return SNN_OK;
+}
+
+void SNN_SFX(snn_rctx_clear)(rctx *c) {
+  for (int i = 0; i < SNN_NTMP; i++) r_clear(c->t[i], c);
+#ifdef SNN_MPFR
+  if (c->emu64) {
+    mpfr_set_emin(c->old_emin);
+    mpfr_set_emax(c->old_emax);
+  }
+#endif
+}
+
+size_t SNN_SFX(snn_real_bytes)(const rctx *c) {
+#ifdef SNN_MPFR
+  return sizeof(relt) + mpfr_custom_get_size((mpfr_prec_t)c->prec);
+#else
+  (void)c;
+  return sizeof(relt);
+#endif
+}
+
+relt *SNN_SFX(snn_vec_alloc)(size_t n, const rctx *c) {
+  relt *v = malloc((n ? n : 1) * sizeof *v);
+  if (!v) return NULL;
+  for (size_t i = 0; i < n; i++) r_init(v + i, c);
+  return v;
+}
+
+void SNN_SFX(snn_vec_free)(relt *v, size_t n, const rctx *c) {
+  if (!v) return;
+  for (size_t i = 0; i < n; i++) r_clear(v + i, c);
+  free(v);
+}
+
+void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt *A, size_t lda, const relt *B,
+                       size_t ldb, int acc, relt *C, size_t ldc, rctx *c) {
+  if (M == 0 || N == 0) return;
+#ifndef SNN_MPFR
+  (void)c;
+  if (K == 0) {
+    if (!acc)
+      for (size_t i = 0; i < M; i++) memset(C + i * ldc, 0, N * sizeof *C);
+    return;
+  }
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+              1.0, A, (int)lda, B, (int)ldb, acc ? 1.0 : 0.0, C, (int)ldc);
+#else
+  relt *t = c->t[0];
+  for (size_t i = 0; i < M; i++)
+    for (size_t j = 0; j < N; j++) {
+      if (acc)
+        r_set(t, C + i * ldc + j, c);
+      else
+        r_zero(t, c);
+      for (size_t k = 0; k < K; k++) {
+        const relt *a = ta ? A + k * lda + i : A + i * lda + k;
+        const relt *b = tb ? B + j * ldb + k : B + k * ldb + j;
+        r_fma(t, a, b, t, c);
+      }
+      r_set(C + i * ldc + j, t, c);
+    }
+#endif
+}
+
+void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, const relt *x, int acc, relt *y,
+                       rctx *c) {
+  size_t ny = ta ? N : M, nx = ta ? M : N;
+  if (ny == 0) return;
+#ifndef SNN_MPFR
+  (void)c;
+  if (nx == 0) {
+    if (!acc) memset(y, 0, ny * sizeof *y);
+    return;
+  }
+  cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)M, (int)N, 1.0, A, (int)lda, x, 1, acc ? 1.0 : 0.0,
+              y, 1);
+#else
+  relt *t = c->t[0];
+  for (size_t i = 0; i < ny; i++) {
+    if (acc)
+      r_set(t, y + i, c);
+    else
+      r_zero(t, c);
+    for (size_t k = 0; k < nx; k++) r_fma(t, ta ? A + k * lda + i : A + i * lda + k, x + k, t, c);
+    r_set(y + i, t, c);
+  }
+#endif
+}
+
+int SNN_SFX(snn_export)(const relt *v, size_t n, snn_nums *out, const rctx *c) {
+  for (size_t i = 0; i < n; i++) {
+    out->v[i] = r_get_d(v + i);
+#ifdef SNN_MPFR
+    /* enough decimal digits to read the value back exactly at this precision */
+    size_t dig = mpfr_get_str_ndigits(10, (mpfr_prec_t)c->prec);
+    char *txt = NULL;
+    if (mpfr_asprintf(&txt, "%.*Re", (int)dig - 1, v + i) < 0) return SNN_ENOMEM;
+    int st = snn_nums_set_str(out, i, txt);
+    mpfr_free_str(txt);
+    if (st) return st;
+#else
+    (void)c;
+#endif
+  }
+  return SNN_OK;
+}

@@ -1,0 +1,196 @@
+/* bptt.c - backpropagation through time, exact, on a stored trajectory.
+ *
+ * With F the cell update s^t = F(s^{t-1}, z^{t-1}, I^t; p), U the distance to
+ * threshold, z^t = spike(U(s^t)) and I^t = W_in x^t + W_rec z^{t-1}, the
+ * total derivatives are, walking t = T..1 (quantities at T+1 are zero):
+ *
+ *   dE/dz^t = D^t                                   (readout, layer above, rate)
+ *           + W_rec^T dE/dI^{t+1}                    (unless gradient.recurrent=detach)
+ *           + sum_c dE/ds_c^{t+1} (dF_c/dz_loc + dF_c/dz_reset)   (reset part
+ *                                                    dropped with gradient.reset=detach)
+ *   dE/du^t = psi^t dE/dz^t
+ *   dE/ds^t = dU/ds dE/du^t + (dF^{t+1}/ds^t)^T dE/ds^{t+1}
+ *   dE/dI^t = (dF^t/dI)^T dE/ds^t
+ *   dE/dp  += (dF^t/dp)^T dE/ds^t + dU/dp dE/du^t
+ *
+ * and then dE/dW_in = sum_t dE/dI^t x^t^T, dE/dW_rec = sum_t dE/dI^t z^{t-1}^T,
+ * the layer below receiving D^t = W_in^T dE/dI^t.  Layers are processed top
+ * down, each over all steps, so the projections are matrix products over time.
+ * Nothing is allocated once the workspace exists. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/jac.h"
+#include "sim/net.h"
+
+struct SNN_SFX(snn_bptt_ws) {
+  size_t nmax;
+  int kmax, pmax;
+  relt **D;         /* per layer: (T+1) * n, external dE/dz */
+  relt *dI;         /* (T+2) * nmax */
+  relt *ds, *dsn;   /* nmax * kmax */
+  relt *rec;        /* nmax */
+  relt *dy;         /* (T+2) * n_out */
+  jacbuf J[2];
+  real dz, du, acc;
+  size_t bytes;
+};
+typedef SNN_SFX(snn_bptt_ws) bws;
+
+bws *SNN_SFX(snn_bptt_ws_alloc)(const net *N) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  bws *w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    if (L->n > w->nmax) w->nmax = L->n;
+    if (L->k > w->kmax) w->kmax = L->k;
+    if (L->np > w->pmax) w->pmax = L->np;
+  }
+  size_t T = s->T, rb = SNN_SFX(snn_real_bytes)(c);
+  r_init(w->dz, c);
+  r_init(w->du, c);
+  r_init(w->acc, c);
+  w->D = calloc(s->L, sizeof *w->D);
+  if (!w->D) goto oom;
+  for (size_t l = 0; l < s->L; l++) {
+    w->D[l] = vec_alloc((T + 1) * N->layers[l].n, c);
+    if (!w->D[l]) goto oom;
+    w->bytes += rb * (T + 1) * N->layers[l].n;
+  }
+  w->dI = vec_alloc((T + 2) * w->nmax, c);
+  w->ds = vec_alloc(w->nmax * (size_t)w->kmax, c);
+  w->dsn = vec_alloc(w->nmax * (size_t)w->kmax, c);
+  w->rec = vec_alloc(w->nmax, c);
+  w->dy = vec_alloc((T + 2) * s->n_out, c);
+  if (!w->dI || !w->ds || !w->dsn || !w->rec || !w->dy) goto oom;
+  for (int j = 0; j < 2; j++)
+    if (SNN_SFX(snn_jac_init)(&w->J[j], w->nmax, w->kmax, w->pmax, c)) goto oom;
+  w->bytes += sizeof *w + rb * ((T + 2) * (w->nmax + s->n_out) + w->nmax * (2 * (size_t)w->kmax + 1) +
+                                2 * SNN_SFX(snn_jac_count)(w->nmax, w->kmax, w->pmax) + 3);
+  return w;
+oom:
+  SNN_SFX(snn_bptt_ws_free)(w, N);
+  return NULL;
+}
+
+void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
+  if (!w) return;
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t T = s->T;
+  if (w->D)
+    for (size_t l = 0; l < s->L; l++) vec_free(w->D[l], (T + 1) * N->layers[l].n, c);
+  free(w->D);
+  vec_free(w->dI, (T + 2) * w->nmax, c);
+  vec_free(w->ds, w->nmax * (size_t)w->kmax, c);
+  vec_free(w->dsn, w->nmax * (size_t)w->kmax, c);
+  vec_free(w->rec, w->nmax, c);
+  vec_free(w->dy, (T + 2) * s->n_out, c);
+  for (int j = 0; j < 2; j++)
+    if (w->J[j].psi) SNN_SFX(snn_jac_clear)(&w->J[j], w->nmax, w->kmax, w->pmax, c);
+  r_clear(w->dz, c);
+  r_clear(w->du, c);
+  r_clear(w->acc, c);
+  free(w);
+}
+
+size_t SNN_SFX(snn_bptt_ws_bytes)(const bws *w) { return w->bytes; }
+
+/* One layer over all steps; leaves dE/dI^t in rows 1..T of w->dI and adds the
+ * neuron-constant gradients into g (the per-unit vectors of the layer). */
+static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt *grad) {
+  const snn_spec *s = N->spec;
+  const lay *L = &N->layers[l];
+  const snn_layer_spec *ls = L->ls;
+  rctx *c = N->c;
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, T = s->T;
+  relt *D = w->D[l], *dI = w->dI;
+  relt *gp[SNN_MAXCONST];
+  for (size_t p = 0; p < np; p++) gp[p] = grad + s->blk[ls->blk_const[p]].off;
+  for (size_t i = 0; i < n; i++) r_zero(dI + (T + 1) * n + i, c);
+  int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec && L->w_rec;
+  for (size_t t = T; t >= 1; t--) {
+    jacbuf *Jc = &w->J[t & 1], *Jn = &w->J[(t + 1) & 1];
+    int later = t < T;
+    L->cell->jac(L, tr->s[l] + (t - 1) * n * k, tr->z[l] + (t - 1) * n, tr->I[l] + t * n, tr->s[l] + t * n * k,
+                 tr->u[l] + t * n, tr->z[l] + t * n, Jc, c);
+    if (keep_rec && later) SNN_SFX(snn_gemv)(1, n, n, L->w_rec, n, dI + (t + 1) * n, 0, w->rec, c);
+    for (size_t i = 0; i < n; i++) {
+      relt *dz = w->dz, *du = w->du, *acc = w->acc;
+      r_set(dz, D + t * n + i, c);
+      if (keep_rec && later) r_add(dz, dz, w->rec + i, c);
+      if (later)
+        for (size_t cc = 0; cc < k; cc++) {
+          r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzl + i * k + cc, dz, c);
+          if (keep_reset) r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzr + i * k + cc, dz, c);
+        }
+      r_mul(du, Jc->psi + i, dz, c);
+      r_zero(dI + t * n + i, c);
+      for (size_t cc = 0; cc < k; cc++) {
+        relt *ds = w->ds + i * k + cc;
+        r_mul(ds, Jc->dU_ds + i * k + cc, du, c);
+        if (later)
+          for (size_t c2 = 0; c2 < k; c2++)
+            r_fma(ds, Jn->dF_ds + (i * k + c2) * k + cc, w->dsn + i * k + c2, ds, c);
+        r_fma(dI + t * n + i, Jc->dF_dI + i * k + cc, ds, dI + t * n + i, c);
+      }
+      for (size_t p = 0; p < np; p++) {
+        r_mul(acc, Jc->dU_dp + i * np + p, du, c);
+        for (size_t cc = 0; cc < k; cc++) r_fma(acc, Jc->dF_dp + (i * k + cc) * np + p, w->ds + i * k + cc, acc, c);
+        r_add(gp[p] + i, gp[p] + i, acc, c);
+      }
+    }
+    relt *sw = w->ds;
+    w->ds = w->dsn;
+    w->dsn = sw;
+  }
+}
+
+void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t T = s->T, K = s->n_out, Lc = s->L, nL = N->layers[Lc - 1].n;
+  for (size_t i = 0; i < N->P; i++) r_zero(grad + i, c);
+  /* readout: dE/dy^t = dEdy^t + kappa dE/dy^{t+1} */
+  for (size_t k = 0; k < K; k++) r_zero(w->dy + (T + 1) * K + k, c);
+  for (size_t t = T; t >= 1; t--)
+    for (size_t k = 0; k < K; k++)
+      r_fma(w->dy + t * K + k, N->kappa, w->dy + (t + 1) * K + k, tr->dEdy + t * K + k, c);
+  relt *g_ro_w = grad + s->blk[s->blk_ro_w].off, *g_ro_b = grad + s->blk[s->blk_ro_b].off;
+  SNN_SFX(snn_gemm)(1, 0, K, nL, T, w->dy + K, K, tr->z[Lc - 1] + nL, nL, 0, g_ro_w, nL, c);
+  for (size_t t = 1; t <= T; t++)
+    for (size_t k = 0; k < K; k++) r_add(g_ro_b + k, g_ro_b + k, w->dy + t * K + k, c);
+  /* external dE/dz: readout into the last layer, rate regulariser everywhere */
+  size_t j0 = 0;
+  for (size_t l = 0; l < Lc; l++) {
+    size_t n = N->layers[l].n;
+    for (size_t i = 0; i < (T + 1) * n; i++) r_zero(w->D[l] + i, c);
+    if (s->rate_reg)
+      for (size_t i = 0; i < n; i++) {
+        relt *r = w->acc;
+        r_add_d(r, tr->rate + j0 + i, -s->reg_target, c);
+        r_mul_d(r, r, s->reg_c, c);
+        r_div_d(r, r, (double)T, c);
+        for (size_t t = 1; t <= T; t++) r_set(w->D[l] + t * n + i, r, c);
+      }
+    j0 += n;
+  }
+  SNN_SFX(snn_gemm)(0, 0, T, nL, K, w->dy + K, K, N->ro_w, nL, 1, w->D[Lc - 1] + nL, nL, c);
+  for (size_t l = Lc; l-- > 0;) {
+    const lay *L = &N->layers[l];
+    const snn_layer_spec *ls = L->ls;
+    size_t n = L->n;
+    layer_backward(N, tr, l, w, grad);
+    const relt *X = l == 0 ? N->x : tr->z[l - 1] + L->nprev;
+    SNN_SFX(snn_gemm)(1, 0, n, L->nprev, T, w->dI + n, n, X, L->nprev, 0, grad + s->blk[ls->blk_w_in].off, L->nprev, c);
+    if (L->w_rec) {
+      relt *g = grad + s->blk[ls->blk_w_rec].off;
+      SNN_SFX(snn_gemm)(1, 0, n, n, T, w->dI + n, n, tr->z[l], n, 0, g, n, c);
+      for (size_t i = 0; i < n; i++) r_zero(g + i * n + i, c); /* no self-connections */
+    }
+    if (l > 0)
+      SNN_SFX(snn_gemm)(0, 0, T, L->nprev, n, w->dI + n, n, L->w_in, L->nprev, 1, w->D[l - 1] + L->nprev, L->nprev, c);
+  }
+}

@@ -1,0 +1,181 @@
+/* snn.h - the precision-neutral part of the snngrad library: status codes,
+ * the parsed network file (structure, constants, parameter layout), and the
+ * containers that carry numbers between files and the two numeric builds.
+ *
+ * Numbers cross this boundary as a double plus, optionally, the decimal text
+ * they came from (a JSON string in an MPFR file), so that the MPFR build can
+ * parse the text at its own precision. */
+#ifndef SNN_H
+#define SNN_H
+
+#include <stddef.h>
+
+/* ---- status codes, with their messages (one X-macro) ---- */
+#define SNN_STATUS(X)                                                    \
+  X(SNN_OK, "success")                                                   \
+  X(SNN_EIO, "cannot read or write the file")                            \
+  X(SNN_EJSON, "the file is not valid JSON")                             \
+  X(SNN_EKEY, "a key is missing or has the wrong type")                  \
+  X(SNN_EVALUE, "a value is out of its allowed range")                   \
+  X(SNN_ESHAPE, "an array has the wrong shape")                          \
+  X(SNN_ENOMEM, "out of memory")                                         \
+  X(SNN_EREFUSED, "the comparison cannot mean anything and was refused") \
+  X(SNN_EVACUOUS, "the comparison would be vacuous")                     \
+  X(SNN_EARG, "bad command-line argument")                               \
+  X(SNN_ENONFINITE, "a computed number is not finite")
+
+enum snn_status {
+#define SNN_X_ENUM(name, msg) name,
+  SNN_STATUS(SNN_X_ENUM)
+#undef SNN_X_ENUM
+      SNN_NSTATUS
+};
+
+const char *snn_strerror(int status);
+
+/* Where an error happened and why: the file, the key (a JSON path such as
+ * "layers[1].tau_mem") and what was expected.  Filled by the library,
+ * printed by the CLI. */
+typedef struct {
+  int status;
+  char file[512];
+  char key[160];
+  char msg[512];
+} snn_err;
+
+int snn_err_set(snn_err *e, int status, const char *file, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* "FILE: key 'KEY': MSG" (parts that are empty are left out). */
+void snn_err_format(const snn_err *e, char *buf, size_t len);
+
+/* ---- the network file ---- */
+enum snn_model { SNN_LIF, SNN_ALIF, SNN_SNU, SNN_NMODELS };
+enum snn_forward { SNN_FWD_HEAVISIDE, SNN_FWD_SIGMOID };
+enum snn_surrogate { SNN_SURR_TRIANGLE, SNN_SURR_FAST_SIGMOID, SNN_SURR_SIGMOID, SNN_SURR_TANH };
+enum snn_loss { SNN_LOSS_MSE, SNN_LOSS_CE };
+enum snn_input_kind { SNN_IN_POISSON, SNN_IN_NORMAL };
+enum snn_target_kind { SNN_TGT_SINES, SNN_TGT_NORMAL, SNN_TGT_ZEROS };
+enum snn_block_kind { SNN_BLK_W_IN, SNN_BLK_W_REC, SNN_BLK_CONST, SNN_BLK_RO_W, SNN_BLK_RO_B };
+
+#define SNN_MAXCONST 4 /* neuron constants per model, at most */
+
+/* The names of each model's per-neuron constants, in block order. */
+extern const char *const snn_model_names[SNN_NMODELS];
+extern const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST];
+int snn_model_nconst(int model);
+
+typedef struct {
+  int model;
+  size_t n, nprev;
+  int recurrent;
+  double consts[SNN_MAXCONST]; /* model's constants in the order of snn_model_consts */
+  int reset_subtract;          /* lif/alif: 1 = subtract, 0 = none */
+  int input_scale_1ma;         /* lif/alif: zeta = 1 - alpha */
+  int act_relu;                /* snu: g = relu */
+  double w_scale, w_mean, rec_scale;
+  int blk_w_in, blk_w_rec;      /* block indices, -1 if absent */
+  int blk_const[SNN_MAXCONST];
+} snn_layer_spec;
+
+typedef struct {
+  char name[48]; /* e.g. "layer0.w_in" */
+  int kind;
+  int layer;     /* -1 for the readout */
+  int cidx;      /* constant index for SNN_BLK_CONST */
+  size_t rows, cols, off;
+  int trainable;
+  int in_params; /* written to / required in a params file */
+} snn_block;
+
+typedef struct snn_spec {
+  char path[512];
+  unsigned long seed;
+  size_t T;
+  double dt;
+  size_t n_in;
+  int in_kind;
+  double in_rate, in_mean, in_std;
+  size_t L;
+  snn_layer_spec *layers;
+  size_t n_out;
+  double tau_out;
+  int loss;
+  size_t win_first, win_last; /* 1-based inclusive */
+  int tgt_kind;
+  long label; /* -1: drawn from the seed */
+  int rate_reg;
+  double reg_c, reg_target;
+  int forward, surrogate;
+  double slope, gamma;
+  int detach_reset, detach_rec;
+  size_t nblk;
+  snn_block *blk;
+  size_t P; /* total number of parameter scalars */
+  int blk_ro_w, blk_ro_b;
+  char warnings[1024]; /* unknown keys and similar, for the CLI to print */
+} snn_spec;
+
+int snn_spec_load(const char *path, snn_spec **out, snn_err *err);
+/* Parse from a JSON text (path is only used in messages). */
+int snn_spec_parse(const char *text, const char *path, snn_spec **out, snn_err *err);
+void snn_spec_free(snn_spec *s);
+int snn_spec_find_block(const snn_spec *s, const char *name);
+/* Number of trainable scalars. */
+size_t snn_spec_ntrain(const snn_spec *s);
+
+/* ---- numbers crossing the boundary ---- */
+typedef struct {
+  size_t n;
+  double *v;
+  char **s; /* NULL, or per element NULL or the decimal text */
+} snn_nums;
+
+int snn_nums_init(snn_nums *a, size_t n);
+void snn_nums_clear(snn_nums *a);
+int snn_nums_set_str(snn_nums *a, size_t i, const char *text);
+
+/* Parameters, input and target of one sequence. */
+typedef struct {
+  snn_nums theta; /* spec->P, block layout of the spec */
+  snn_nums x;     /* T * n_in, row-major by step */
+  snn_nums y;     /* T * n_out (mse) */
+  long label;     /* ce */
+} snn_data;
+
+/* Draw parameters, input and target from the spec's seed (what `init` writes). */
+int snn_data_generate(const snn_spec *s, snn_data *d, snn_err *err);
+int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err);
+int snn_data_write(const snn_spec *s, const snn_data *d, const char *path, snn_err *err);
+void snn_data_clear(snn_data *d);
+
+/* A gradient (or any per-parameter result) with its loss and bookkeeping. */
+typedef struct {
+  char rule[64];
+  long prec;      /* 53 = double path */
+  int mpfr;       /* computed by the MPFR build */
+  snn_nums loss;  /* one number */
+  snn_nums grad;  /* spec->P; entries of non-trainable blocks are 0 */
+  size_t *crossings; /* per layer: (t, j) with u > 0 */
+  double *spikes;    /* per layer: sum of z */
+} snn_result;
+
+int snn_result_init(snn_result *r, const snn_spec *s);
+void snn_result_clear(snn_result *r);
+int snn_grads_write(const snn_spec *s, const snn_result *r, const char *path, snn_err *err);
+int snn_grads_load(const snn_spec *s, const char *path, snn_result *r, snn_err *err);
+
+/* Write `text` to `path` through a temporary in the same folder and a rename,
+ * so that a failure never leaves a half-written file. */
+int snn_write_atomic(const char *path, const char *text, size_t len, snn_err *err);
+
+/* A growable text buffer used by the writers. */
+typedef struct {
+  char *p;
+  size_t len, cap;
+  int oom;
+} snn_buf;
+void snn_buf_printf(snn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void snn_buf_puts(snn_buf *b, const char *s);
+void snn_buf_free(snn_buf *b);
+
+#endif

@@ -1,0 +1,514 @@
+/* spec.c - reading and validating a network file (SPEC.md sections 3-7).
+ *
+ * Every failure names the file, the key as a JSON path and what was expected.
+ * Keys the project does not know are not an error (outside files may carry
+ * comments); they are listed in spec->warnings for the CLI to print. */
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/snn.h"
+
+const char *const snn_model_names[SNN_NMODELS] = {"lif", "alif", "snu"};
+const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST] = {
+    {"tau_mem", "threshold", NULL, NULL},
+    {"tau_mem", "threshold", "tau_adapt", "beta"},
+    {"decay", "bias", NULL, NULL},
+};
+
+int snn_model_nconst(int model) {
+  int k = 0;
+  while (k < SNN_MAXCONST && snn_model_consts[model][k]) k++;
+  return k;
+}
+
+typedef struct {
+  const char *file;
+  snn_err *err;
+  snn_spec *s;
+} pctx;
+
+static void warn(pctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(pctx *p, const char *fmt, ...) {
+  size_t used = strlen(p->s->warnings);
+  if (used + 2 >= sizeof p->s->warnings) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->s->warnings + used, sizeof p->s->warnings - used, fmt, ap);
+  va_end(ap);
+  used = strlen(p->s->warnings);
+  if (used + 1 < sizeof p->s->warnings) strcat(p->s->warnings, "\n");
+}
+
+/* Warn about keys of `obj` that are not in the NULL-terminated `known`. */
+static void check_keys(pctx *p, json_t *obj, const char *where, const char *const *known) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(obj, k, v) {
+    int ok = 0;
+    for (const char *const *q = known; *q; q++)
+      if (!strcmp(*q, k)) ok = 1;
+    if (!ok) warn(p, "%s: unknown key '%s%s%s' ignored", p->file, where, *where ? "." : "", k);
+  }
+}
+
+static int fail(pctx *p, int st, const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(pctx *p, int st, const char *key, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return snn_err_set(p->err, st, p->file, key, "%s", msg);
+}
+
+static void keypath(char *buf, size_t n, const char *where, const char *key) {
+  snprintf(buf, n, "%s%s%s", where, *where ? "." : "", key);
+}
+
+static const char *json_kind(const json_t *v) {
+  switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+  }
+}
+
+/* A number in [lo, hi] (open ends where asked); absent gives `def`, or an
+ * error if `required`. */
+static int get_num(pctx *p, json_t *obj, const char *where, const char *key, int required, double def,
+                   double lo, int lo_open, double hi, int hi_open, double *out) {
+  char kp[160];
+  keypath(kp, sizeof kp, where, key);
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) {
+    if (required) return fail(p, SNN_EKEY, kp, "missing; expected a number");
+    *out = def;
+    return SNN_OK;
+  }
+  if (!json_is_number(v)) return fail(p, SNN_EKEY, kp, "expected a number, found %s", json_kind(v));
+  double x = json_number_value(v);
+  int bad = !isfinite(x) || (lo_open ? x <= lo : x < lo) || (hi_open ? x >= hi : x > hi);
+  if (bad) {
+    char lb[40], hb[40];
+    snprintf(lb, sizeof lb, "%s%g", lo_open ? "(" : "[", lo);
+    snprintf(hb, sizeof hb, "%g%s", hi, hi_open ? ")" : "]");
+    return fail(p, SNN_EVALUE, kp, "expected a number in %s, %s, found %g", lb, hb, x);
+  }
+  *out = x;
+  return SNN_OK;
+}
+
+static int get_size(pctx *p, json_t *obj, const char *where, const char *key, int required, long def, long lo,
+                    long hi, long *out) {
+  char kp[160];
+  keypath(kp, sizeof kp, where, key);
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) {
+    if (required) return fail(p, SNN_EKEY, kp, "missing; expected an integer in [%ld, %ld]", lo, hi);
+    *out = def;
+    return SNN_OK;
+  }
+  if (!json_is_integer(v))
+    return fail(p, SNN_EKEY, kp, "expected an integer in [%ld, %ld], found %s", lo, hi, json_kind(v));
+  json_int_t x = json_integer_value(v);
+  if (x < lo || x > hi) return fail(p, SNN_EVALUE, kp, "expected an integer in [%ld, %ld], found %lld", lo, hi, (long long)x);
+  *out = (long)x;
+  return SNN_OK;
+}
+
+/* One of the NULL-terminated `choices`; absent gives index `def`. */
+static int get_enum(pctx *p, json_t *obj, const char *where, const char *key, int def, const char *const *choices,
+                    int *out) {
+  char kp[160], list[256] = "";
+  keypath(kp, sizeof kp, where, key);
+  for (const char *const *q = choices; *q; q++) {
+    if (q != choices) strncat(list, ", ", sizeof list - strlen(list) - 1);
+    strncat(list, "\"", sizeof list - strlen(list) - 1);
+    strncat(list, *q, sizeof list - strlen(list) - 1);
+    strncat(list, "\"", sizeof list - strlen(list) - 1);
+  }
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) {
+    if (def < 0) return fail(p, SNN_EKEY, kp, "missing; expected one of %s", list);
+    *out = def;
+    return SNN_OK;
+  }
+  if (!json_is_string(v)) return fail(p, SNN_EKEY, kp, "expected one of %s, found %s", list, json_kind(v));
+  for (int i = 0; choices[i]; i++)
+    if (!strcmp(choices[i], json_string_value(v))) {
+      *out = i;
+      return SNN_OK;
+    }
+  return fail(p, SNN_EVALUE, kp, "expected one of %s, found \"%s\"", list, json_string_value(v));
+}
+
+static int get_bool(pctx *p, json_t *obj, const char *where, const char *key, int def, int *out) {
+  char kp[160];
+  keypath(kp, sizeof kp, where, key);
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) {
+    *out = def;
+    return SNN_OK;
+  }
+  if (!json_is_boolean(v)) return fail(p, SNN_EKEY, kp, "expected true or false, found %s", json_kind(v));
+  *out = json_is_true(v);
+  return SNN_OK;
+}
+
+/* An optional sub-object. */
+static int get_obj(pctx *p, json_t *obj, const char *where, const char *key, int required, json_t **out) {
+  char kp[160];
+  keypath(kp, sizeof kp, where, key);
+  json_t *v = json_object_get(obj, key);
+  *out = NULL;
+  if (!v) return required ? fail(p, SNN_EKEY, kp, "missing; expected an object") : SNN_OK;
+  if (!json_is_object(v)) return fail(p, SNN_EKEY, kp, "expected an object, found %s", json_kind(v));
+  *out = v;
+  return SNN_OK;
+}
+
+#define TRY(x)                   \
+  do {                           \
+    int st_ = (x);               \
+    if (st_ != SNN_OK) return st_; \
+  } while (0)
+
+static const char *const k_top[] = {"seed", "steps", "dt", "input", "layers", "readout", "loss", "spike", "gradient",
+                                    "description", "comment", NULL};
+static const char *const k_input[] = {"size", "kind", "rate", "mean", "std", NULL};
+static const char *const k_layer[] = {"model", "size", "recurrent", "tau_mem", "threshold", "tau_adapt", "beta",
+                                      "decay", "activation", "reset", "input_scale", "train", "w_scale",
+                                      "w_mean", "rec_scale", NULL};
+static const char *const k_readout[] = {"size", "tau_out", NULL};
+static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
+static const char *const k_spike[] = {"forward", "surrogate", "slope", "gamma", NULL};
+static const char *const k_grad[] = {"reset", "recurrent", NULL};
+
+static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
+  snn_spec *s = p->s;
+  snn_layer_spec *ly = &s->layers[i];
+  char w[32];
+  snprintf(w, sizeof w, "layers[%zu]", i);
+  if (!json_is_object(lj)) return fail(p, SNN_EKEY, w, "expected an object, found %s", json_kind(lj));
+  check_keys(p, lj, w, k_layer);
+  static const char *const models[] = {"lif", "alif", "snu", NULL};
+  TRY(get_enum(p, lj, w, "model", -1, models, &ly->model));
+  long n = 0;
+  TRY(get_size(p, lj, w, "size", 1, 0, 1, 1L << 20, &n));
+  ly->n = (size_t)n;
+  ly->nprev = nprev;
+  TRY(get_bool(p, lj, w, "recurrent", 0, &ly->recurrent));
+  double tau_mem, thr, tau_a, beta, decay;
+  TRY(get_num(p, lj, w, "tau_mem", 0, 20.0, 0, 1, INFINITY, 0, &tau_mem));
+  TRY(get_num(p, lj, w, "threshold", 0, 1.0, 0, 1, INFINITY, 0, &thr));
+  TRY(get_num(p, lj, w, "tau_adapt", 0, 200.0, 0, 1, INFINITY, 0, &tau_a));
+  TRY(get_num(p, lj, w, "beta", 0, 1.8, -INFINITY, 0, INFINITY, 0, &beta));
+  TRY(get_num(p, lj, w, "decay", 0, 0.8, 0, 0, 1, 1, &decay));
+  static const char *const acts[] = {"identity", "relu", NULL};
+  TRY(get_enum(p, lj, w, "activation", 0, acts, &ly->act_relu));
+  static const char *const resets[] = {"none", "subtract", NULL};
+  TRY(get_enum(p, lj, w, "reset", 1, resets, &ly->reset_subtract));
+  /* input_scale: 1 (number or string) or "1-alpha" */
+  json_t *is = json_object_get(lj, "input_scale");
+  ly->input_scale_1ma = 0;
+  if (is) {
+    char kp[160];
+    keypath(kp, sizeof kp, w, "input_scale");
+    if (json_is_number(is) && json_number_value(is) == 1.0)
+      ly->input_scale_1ma = 0;
+    else if (json_is_string(is) && !strcmp(json_string_value(is), "1"))
+      ly->input_scale_1ma = 0;
+    else if (json_is_string(is) && !strcmp(json_string_value(is), "1-alpha"))
+      ly->input_scale_1ma = 1;
+    else
+      return fail(p, SNN_EVALUE, kp, "expected 1 or \"1-alpha\"");
+  }
+  TRY(get_num(p, lj, w, "w_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->w_scale));
+  TRY(get_num(p, lj, w, "w_mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &ly->w_mean));
+  TRY(get_num(p, lj, w, "rec_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->rec_scale));
+  if (ly->model == SNN_SNU) {
+    ly->consts[0] = decay;
+    ly->consts[1] = -thr; /* bias starts at -threshold */
+    static const char *const unused[] = {"tau_mem", "tau_adapt", "beta", "reset", "input_scale", NULL};
+    for (const char *const *k = unused; *k; k++)
+      if (json_object_get(lj, *k)) warn(p, "%s: key '%s.%s' has no meaning for model snu; ignored", p->file, w, *k);
+  } else {
+    ly->consts[0] = tau_mem;
+    ly->consts[1] = thr;
+    ly->consts[2] = tau_a;
+    ly->consts[3] = beta;
+    static const char *const snu_only[] = {"decay", "activation", NULL};
+    for (const char *const *k = snu_only; *k; k++)
+      if (json_object_get(lj, *k))
+        warn(p, "%s: key '%s.%s' has no meaning for model %s; ignored", p->file, w, *k, snn_model_names[ly->model]);
+    if (ly->model == SNN_LIF && (json_object_get(lj, "tau_adapt") || json_object_get(lj, "beta")))
+      warn(p, "%s: keys tau_adapt/beta of %s have no meaning for model lif; ignored", p->file, w);
+  }
+  return SNN_OK;
+}
+
+/* The train list and the parameter blocks of one layer. */
+static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
+  snn_spec *s = p->s;
+  snn_layer_spec *ly = &s->layers[i];
+  char w[32], kp[160];
+  snprintf(w, sizeof w, "layers[%zu]", i);
+  keypath(kp, sizeof kp, w, "train");
+  int nc = snn_model_nconst(ly->model);
+  /* default: every weight block (w_in, w_rec if recurrent, bias for snu) */
+  int t_in = 1, t_rec = ly->recurrent, t_c[SNN_MAXCONST] = {0};
+  if (ly->model == SNN_SNU) t_c[1] = 1;
+  json_t *tr = json_object_get(lj, "train");
+  if (tr) {
+    if (!json_is_array(tr)) return fail(p, SNN_EKEY, kp, "expected an array of parameter names, found %s", json_kind(tr));
+    t_in = t_rec = 0;
+    memset(t_c, 0, sizeof t_c);
+    size_t j;
+    json_t *e;
+    json_array_foreach(tr, j, e) {
+      char ke[200];
+      snprintf(ke, sizeof ke, "%s[%zu]", kp, j);
+      if (!json_is_string(e)) return fail(p, SNN_EKEY, ke, "expected a parameter name (string), found %s", json_kind(e));
+      const char *nm = json_string_value(e);
+      char allowed[200];
+      snprintf(allowed, sizeof allowed, "\"w_in\"%s", ly->recurrent ? ", \"w_rec\"" : "");
+      for (int c = 0; c < nc; c++) {
+        strncat(allowed, ", \"", sizeof allowed - strlen(allowed) - 1);
+        strncat(allowed, snn_model_consts[ly->model][c], sizeof allowed - strlen(allowed) - 1);
+        strncat(allowed, "\"", sizeof allowed - strlen(allowed) - 1);
+      }
+      if (!strcmp(nm, "w_in")) {
+        t_in = 1;
+        continue;
+      }
+      if (!strcmp(nm, "w_rec")) {
+        if (!ly->recurrent)
+          return fail(p, SNN_EVALUE, ke, "\"w_rec\" is trainable only in a recurrent layer (set \"recurrent\": true); expected one of %s", allowed);
+        t_rec = 1;
+        continue;
+      }
+      int found = 0;
+      for (int c = 0; c < nc; c++)
+        if (!strcmp(nm, snn_model_consts[ly->model][c])) t_c[c] = found = 1;
+      if (!found)
+        return fail(p, SNN_EVALUE, ke, "model %s has no parameter \"%s\"; expected one of %s",
+                    snn_model_names[ly->model], nm, allowed);
+    }
+  }
+  snn_block *b;
+  ly->blk_w_in = (int)s->nblk;
+  b = &s->blk[s->nblk++];
+  snprintf(b->name, sizeof b->name, "layer%zu.w_in", i);
+  b->kind = SNN_BLK_W_IN, b->layer = (int)i, b->rows = ly->n, b->cols = ly->nprev;
+  b->trainable = t_in, b->in_params = 1, b->off = *off, *off += b->rows * b->cols;
+  ly->blk_w_rec = -1;
+  if (ly->recurrent) {
+    ly->blk_w_rec = (int)s->nblk;
+    b = &s->blk[s->nblk++];
+    snprintf(b->name, sizeof b->name, "layer%zu.w_rec", i);
+    b->kind = SNN_BLK_W_REC, b->layer = (int)i, b->rows = ly->n, b->cols = ly->n;
+    b->trainable = t_rec, b->in_params = 1, b->off = *off, *off += b->rows * b->cols;
+  }
+  for (int c = 0; c < SNN_MAXCONST; c++) ly->blk_const[c] = -1;
+  for (int c = 0; c < nc; c++) {
+    ly->blk_const[c] = (int)s->nblk;
+    b = &s->blk[s->nblk++];
+    snprintf(b->name, sizeof b->name, "layer%zu.%s", i, snn_model_consts[ly->model][c]);
+    b->kind = SNN_BLK_CONST, b->layer = (int)i, b->cidx = c, b->rows = ly->n, b->cols = 1;
+    b->trainable = t_c[c];
+    b->in_params = t_c[c] || (ly->model == SNN_SNU && c == 1);
+    b->off = *off, *off += b->rows;
+  }
+  return SNN_OK;
+}
+
+static int parse_root(pctx *p, json_t *root) {
+  snn_spec *s = p->s;
+  if (!json_is_object(root)) return fail(p, SNN_EKEY, "", "the top level must be an object, found %s", json_kind(root));
+  check_keys(p, root, "", k_top);
+  long seed = 0, steps = 0;
+  TRY(get_size(p, root, "", "seed", 0, 0, 0, 4294967295L, &seed));
+  TRY(get_size(p, root, "", "steps", 1, 0, 1, 100000000L, &steps));
+  s->seed = (unsigned long)seed;
+  s->T = (size_t)steps;
+  TRY(get_num(p, root, "", "dt", 0, 1.0, 0, 1, INFINITY, 0, &s->dt));
+
+  json_t *in;
+  TRY(get_obj(p, root, "", "input", 1, &in));
+  check_keys(p, in, "input", k_input);
+  long nin = 0;
+  TRY(get_size(p, in, "input", "size", 1, 0, 1, 1L << 24, &nin));
+  s->n_in = (size_t)nin;
+  static const char *const inkinds[] = {"poisson", "normal", NULL};
+  TRY(get_enum(p, in, "input", "kind", 0, inkinds, &s->in_kind));
+  TRY(get_num(p, in, "input", "rate", 0, 0.2, 0, 0, 1, 0, &s->in_rate));
+  TRY(get_num(p, in, "input", "mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &s->in_mean));
+  TRY(get_num(p, in, "input", "std", 0, 1.0, 0, 0, INFINITY, 0, &s->in_std));
+
+  json_t *lays = json_object_get(root, "layers");
+  if (!lays) return fail(p, SNN_EKEY, "layers", "missing; expected a non-empty array of layer objects");
+  if (!json_is_array(lays) || json_array_size(lays) == 0)
+    return fail(p, SNN_EKEY, "layers", "expected a non-empty array of layer objects, found %s",
+                json_is_array(lays) ? "an empty array" : json_kind(lays));
+  s->L = json_array_size(lays);
+  s->layers = calloc(s->L, sizeof *s->layers);
+  s->blk = calloc(s->L * (2 + SNN_MAXCONST) + 2, sizeof *s->blk);
+  if (!s->layers || !s->blk) return fail(p, SNN_ENOMEM, "layers", "cannot allocate %zu layers", s->L);
+  size_t nprev = s->n_in, off = 0;
+  for (size_t i = 0; i < s->L; i++) {
+    json_t *lj = json_array_get(lays, i);
+    TRY(parse_layer(p, lj, i, nprev));
+    TRY(layout_layer(p, lj, i, &off));
+    nprev = s->layers[i].n;
+  }
+
+  json_t *ro;
+  TRY(get_obj(p, root, "", "readout", 1, &ro));
+  check_keys(p, ro, "readout", k_readout);
+  long nout = 0;
+  TRY(get_size(p, ro, "readout", "size", 1, 0, 1, 1L << 20, &nout));
+  s->n_out = (size_t)nout;
+  TRY(get_num(p, ro, "readout", "tau_out", 0, 0.0, 0, 0, INFINITY, 0, &s->tau_out));
+  snn_block *b;
+  s->blk_ro_w = (int)s->nblk;
+  b = &s->blk[s->nblk++];
+  snprintf(b->name, sizeof b->name, "readout.w");
+  b->kind = SNN_BLK_RO_W, b->layer = -1, b->rows = s->n_out, b->cols = nprev;
+  b->trainable = b->in_params = 1, b->off = off, off += b->rows * b->cols;
+  s->blk_ro_b = (int)s->nblk;
+  b = &s->blk[s->nblk++];
+  snprintf(b->name, sizeof b->name, "readout.b");
+  b->kind = SNN_BLK_RO_B, b->layer = -1, b->rows = s->n_out, b->cols = 1;
+  b->trainable = b->in_params = 1, b->off = off, off += b->rows;
+  s->P = off;
+
+  json_t *lo;
+  TRY(get_obj(p, root, "", "loss", 0, &lo));
+  if (lo) check_keys(p, lo, "loss", k_loss);
+  static const char *const losses[] = {"mse", "ce", NULL};
+  TRY(get_enum(p, lo, "loss", "kind", 0, losses, &s->loss));
+  s->win_first = 1, s->win_last = s->T;
+  json_t *win = lo ? json_object_get(lo, "window") : NULL;
+  if (win) {
+    if (!json_is_array(win) || json_array_size(win) != 2 || !json_is_integer(json_array_get(win, 0)) ||
+        !json_is_integer(json_array_get(win, 1)))
+      return fail(p, SNN_EKEY, "loss.window", "expected [first, last], two integers (1-based, inclusive)");
+    json_int_t a = json_integer_value(json_array_get(win, 0)), z = json_integer_value(json_array_get(win, 1));
+    if (a < 1 || z < a || (size_t)z > s->T)
+      return fail(p, SNN_EVALUE, "loss.window", "expected 1 <= first <= last <= steps (%zu), found [%lld, %lld]", s->T,
+                  (long long)a, (long long)z);
+    s->win_first = (size_t)a, s->win_last = (size_t)z;
+  }
+  json_t *tg = NULL;
+  if (lo) TRY(get_obj(p, lo, "loss", "target", 0, &tg));
+  static const char *const tgts[] = {"sines", "normal", "zeros", NULL};
+  TRY(get_enum(p, tg, "loss.target", "kind", 0, tgts, &s->tgt_kind));
+  long label = -1;
+  TRY(get_size(p, lo, "loss", "label", 0, -1, 0, (long)s->n_out - 1, &label));
+  s->label = label;
+  json_t *rr = NULL;
+  if (lo) TRY(get_obj(p, lo, "loss", "rate_reg", 0, &rr));
+  s->rate_reg = rr != NULL;
+  TRY(get_num(p, rr, "loss.rate_reg", "c", rr != NULL, 0.0, 0, 0, INFINITY, 0, &s->reg_c));
+  TRY(get_num(p, rr, "loss.rate_reg", "target", 0, 0.0, 0, 0, 1, 0, &s->reg_target));
+
+  json_t *sp;
+  TRY(get_obj(p, root, "", "spike", 0, &sp));
+  if (sp) check_keys(p, sp, "spike", k_spike);
+  static const char *const fwds[] = {"heaviside", "sigmoid", NULL};
+  static const char *const surrs[] = {"triangle", "fast_sigmoid", "sigmoid", "tanh", NULL};
+  TRY(get_enum(p, sp, "spike", "forward", 0, fwds, &s->forward));
+  TRY(get_enum(p, sp, "spike", "surrogate", 0, surrs, &s->surrogate));
+  TRY(get_num(p, sp, "spike", "slope", 0, 5.0, 0, 1, INFINITY, 0, &s->slope));
+  TRY(get_num(p, sp, "spike", "gamma", 0, 0.3, 0, 1, INFINITY, 0, &s->gamma));
+
+  json_t *gr;
+  TRY(get_obj(p, root, "", "gradient", 0, &gr));
+  if (gr) check_keys(p, gr, "gradient", k_grad);
+  static const char *const kd[] = {"keep", "detach", NULL};
+  TRY(get_enum(p, gr, "gradient", "reset", 0, kd, &s->detach_reset));
+  TRY(get_enum(p, gr, "gradient", "recurrent", 0, kd, &s->detach_rec));
+  return SNN_OK;
+}
+
+int snn_spec_parse(const char *text, const char *path, snn_spec **out, snn_err *err) {
+  *out = NULL;
+  json_error_t je;
+  json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+  if (!root) {
+    char key[40];
+    snprintf(key, sizeof key, "line %d, column %d", je.line, je.column);
+    return snn_err_set(err, SNN_EJSON, path, key, "invalid JSON: %s", je.text);
+  }
+  snn_spec *s = calloc(1, sizeof *s);
+  if (!s) {
+    json_decref(root);
+    return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  }
+  snprintf(s->path, sizeof s->path, "%s", path);
+  pctx p = {path, err, s};
+  int st = parse_root(&p, root);
+  json_decref(root);
+  if (st != SNN_OK) {
+    snn_spec_free(s);
+    return st;
+  }
+  *out = s;
+  return SNN_OK;
+}
+
+int snn_spec_load(const char *path, snn_spec **out, snn_err *err) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return snn_err_set(err, SNN_EIO, path, "", "cannot open the network file for reading");
+  snn_buf b = {0};
+  char chunk[65536];
+  size_t got;
+  while ((got = fread(chunk, 1, sizeof chunk - 1, f)) > 0) {
+    chunk[got] = 0;
+    if (memchr(chunk, 0, got)) {
+      fclose(f);
+      snn_buf_free(&b);
+      return snn_err_set(err, SNN_EJSON, path, "", "the file contains a NUL byte; expected JSON text");
+    }
+    snn_buf_puts(&b, chunk);
+  }
+  int rerr = ferror(f);
+  fclose(f);
+  if (rerr || b.oom) {
+    snn_buf_free(&b);
+    return snn_err_set(err, SNN_EIO, path, "", "cannot read the network file");
+  }
+  int st = snn_spec_parse(b.p ? b.p : "", path, out, err);
+  snn_buf_free(&b);
+  return st;
+}
+
+void snn_spec_free(snn_spec *s) {
+  if (!s) return;
+  free(s->layers);
+  free(s->blk);
+  free(s);
+}
+
+int snn_spec_find_block(const snn_spec *s, const char *name) {
+  for (size_t b = 0; b < s->nblk; b++)
+    if (!strcmp(s->blk[b].name, name)) return (int)b;
+  return -1;
+}
+
+size_t snn_spec_ntrain(const snn_spec *s) {
+  size_t n = 0;
+  for (size_t b = 0; b < s->nblk; b++)
+    if (s->blk[b].trainable) n += s->blk[b].rows * s->blk[b].cols;
+  return n;
+}

@@ -1,0 +1,67 @@
+/* spike.h - the spike function and its derivative (SPEC.md section 2). */
+#ifndef SNN_SPIKE_H
+#define SNN_SPIKE_H
+
+#include "sim/net.h"
+
+/* z = spike(u): heaviside (u > 0; u == 0 gives 0) or sigma(k u). */
+static inline void spike_fwd(relt *z, const relt *u, const snn_spec *s, rctx *c) {
+  if (s->forward == SNN_FWD_HEAVISIDE) {
+    r_set_si(z, r_sgn(u) > 0, c);
+    return;
+  }
+  relt *e = c->t[1];
+  r_mul_d(e, u, -s->slope, c);
+  r_exp(e, e, c);
+  r_add_d(e, e, 1.0, c);
+  r_d_div(z, 1.0, e, c);
+}
+
+/* psi = dz/du for the sigmoid forward (exact, k z (1 - z)), otherwise the
+ * surrogate named in the spec; vth is the unit's base threshold. */
+static inline void spike_psi(relt *psi, const relt *u, const relt *z, const relt *vth, const snn_spec *s,
+                             rctx *c) {
+  relt *a = c->t[1], *b = c->t[2];
+  if (s->forward == SNN_FWD_SIGMOID) {
+    r_d_sub(a, 1.0, z, c);
+    r_mul(a, a, z, c);
+    r_mul_d(psi, a, s->slope, c);
+    return;
+  }
+  switch (s->surrogate) {
+    case SNN_SURR_TRIANGLE: /* gamma/vth * max(0, 1 - |u|/vth) */
+      r_abs(a, u, c);
+      r_div(a, a, vth, c);
+      r_d_sub(a, 1.0, a, c);
+      if (r_sgn(a) <= 0) {
+        r_zero(psi, c);
+        return;
+      }
+      r_div(a, a, vth, c);
+      r_mul_d(psi, a, s->gamma, c);
+      return;
+    case SNN_SURR_FAST_SIGMOID: /* 1 / (1 + k|u|)^2 */
+      r_abs(a, u, c);
+      r_mul_d(a, a, s->slope, c);
+      r_add_d(a, a, 1.0, c);
+      r_mul(a, a, a, c);
+      r_d_div(psi, 1.0, a, c);
+      return;
+    case SNN_SURR_SIGMOID: /* k sigma(ku) (1 - sigma(ku)) */
+      r_mul_d(a, u, -s->slope, c);
+      r_exp(a, a, c);
+      r_add_d(a, a, 1.0, c);
+      r_d_div(a, 1.0, a, c);
+      r_d_sub(b, 1.0, a, c);
+      r_mul(a, a, b, c);
+      r_mul_d(psi, a, s->slope, c);
+      return;
+    default: /* tanh: 1 - tanh(u)^2 */
+      r_tanh(a, u, c);
+      r_mul(a, a, a, c);
+      r_d_sub(psi, 1.0, a, c);
+      return;
+  }
+}
+
+#endif
