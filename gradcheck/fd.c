@@ -185,8 +185,18 @@ static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fd
     rep->pass = !st && rep->lg_rel_all <= rep->lg_tol;
     for (size_t b = 0; !st && b < s->nblk; b++) {
       if (!s->blk[b].trainable) continue;
-      compare_block(&s->blk[b], R.g, f, &rep->blk[b], &t, c);
-      if (rep->blk[b].lg_rel > rep->lg_tol) rep->pass = 0;
+      snn_blockcmp *bc = &rep->blk[b];
+      compare_block(&s->blk[b], R.g, f, bc, &t, c);
+      bc->lg_tol = snn_fd_block_lg_tol(rep->lg_tol, rep->lg_ref_all, bc->lg_ref);
+      if (bc->lg_tol > SNN_FD_LG_UNRESOLVED) {
+        bc->verdict = SNN_BLK_UNRESOLVED;
+        rep->nunresolved++;
+      } else if (bc->lg_rel <= bc->lg_tol) {
+        bc->verdict = SNN_BLK_OK;
+      } else {
+        bc->verdict = SNN_BLK_FAIL;
+        rep->pass = 0;
+      }
     }
   }
   tmp_clear(&t, c);

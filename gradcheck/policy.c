@@ -37,6 +37,11 @@ double snn_fd_lg_tol(long prec, int method) {
   return log10(2.0) * (16.0 - q * (double)prec);
 }
 
+double snn_fd_block_lg_tol(double lg_tol, double lg_ref_all, double lg_ref_block) {
+  double gap = lg_ref_all - lg_ref_block;
+  return lg_tol + (gap > 0 ? gap : 0);
+}
+
 int snn_fdreport_init(snn_fdreport *r, const snn_spec *s) {
   memset(r, 0, sizeof *r);
   r->blk = calloc(s->nblk, sizeof *r->blk);

@@ -33,7 +33,11 @@ typedef struct {
   size_t worst_r, worst_c;
   double cosine;    /* <g, f> / (||g|| ||f||), as a double */
   double lg_1mcos;  /* log10 (1 - cosine), computed at the working precision */
+  double lg_tol;    /* this block's tolerance (see snn_fd_block_lg_tol) */
+  int verdict;      /* SNN_BLK_OK, SNN_BLK_FAIL or SNN_BLK_UNRESOLVED */
 } snn_blockcmp;
+
+enum { SNN_BLK_OK, SNN_BLK_FAIL, SNN_BLK_UNRESOLVED };
 
 typedef struct {
   long prec;
@@ -42,7 +46,8 @@ typedef struct {
   double lg_tol;     /* log10 of the tolerance at this precision */
   double lg_rel_all; /* over every trainable parameter */
   double lg_ref_all;
-  int pass;
+  int pass;          /* every resolved block and the whole gradient within tolerance */
+  int nunresolved;   /* blocks too small to resolve at this precision */
   snn_blockcmp *blk; /* spec->nblk entries */
   size_t *crossings; /* per layer */
   snn_nums loss;
@@ -56,6 +61,12 @@ int snn_fd_allowed(const snn_spec *s, snn_err *err);
 /* The tolerance of the BPTT-vs-FD comparison at p bits, as log10. */
 double snn_fd_lg_tol(long prec, int method);
 double snn_fd_auto_step(long prec, int method);
+/* A block's tolerance: the finite difference's absolute error is set by the
+ * scale of the whole gradient, so a block whose reference is smaller than the
+ * whole by a factor r gets the tolerance times r.  Above 1e-2 the block cannot
+ * be resolved at this precision (neither pass nor fail). */
+double snn_fd_block_lg_tol(double lg_tol, double lg_ref_all, double lg_ref_block);
+#define SNN_FD_LG_UNRESOLVED (-2.0)
 
 /* One row of the step sweep (the "V curve"). */
 typedef struct {

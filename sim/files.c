@@ -256,7 +256,7 @@ static json_t *load_json(const char *path, snn_err *err) {
     if (je.line < 0) {
       snn_err_set(err, SNN_EIO, path, "", "cannot read the file: %s", je.text);
     } else {
-      snprintf(key, sizeof key, "line %d, column %d", je.line, je.column);
+      snprintf(key, sizeof key, "%d:%d", je.line, je.column);
       snn_err_set(err, SNN_EJSON, path, key, "invalid JSON: %s", je.text);
     }
     return NULL;

@@ -446,7 +446,7 @@ int snn_spec_parse(const char *text, const char *path, snn_spec **out, snn_err *
   json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
   if (!root) {
     char key[40];
-    snprintf(key, sizeof key, "line %d, column %d", je.line, je.column);
+    snprintf(key, sizeof key, "%d:%d", je.line, je.column);
     return snn_err_set(err, SNN_EJSON, path, key, "invalid JSON: %s", je.text);
   }
   snn_spec *s = calloc(1, sizeof *s);

@@ -33,7 +33,9 @@ int snn_err_set(snn_err *e, int status, const char *file, const char *key, const
 
 void snn_err_format(const snn_err *e, char *buf, size_t len) {
   const char *msg = e->msg[0] ? e->msg : snn_strerror(e->status);
-  if (e->file[0] && e->key[0])
+  if (e->status == SNN_EJSON && e->file[0] && e->key[0]) /* the key is "line:column" */
+    snprintf(buf, len, "%s:%s: %s", e->file, e->key, msg);
+  else if (e->file[0] && e->key[0])
     snprintf(buf, len, "%s: key '%s': %s", e->file, e->key, msg);
   else if (e->file[0])
     snprintf(buf, len, "%s: %s", e->file, msg);

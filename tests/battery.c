@@ -1,0 +1,495 @@
+/* battery.c - the conformance battery, compiled once per precision: as
+ * test_battery_d (double, 53 bits) and test_battery_mp (MPFR at 128 and 256
+ * bits, and at 53 bits against the double build).
+ *
+ * Every gradient assertion first shows that it is not vacuous: the network
+ * crosses threshold in every layer, the reference gradient is far from zero,
+ * and a deliberately broken BPTT (a path cut that the loss does not cut)
+ * fails the same comparison. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sim/driver.h"
+#include "sim/engine.h"
+#include "sim/jac.h"
+#include "sim/spike.h"
+#include "tests/testutil.h"
+
+#ifdef SNN_MPFR
+static const snn_engine *const ENG = &snn_engine_mpfr;
+static const long PRECS[] = {128, 256};
+#define NPRECS 2
+#else
+static const snn_engine *const ENG = &snn_engine_double;
+static const long PRECS[] = {53};
+#define NPRECS 1
+#endif
+
+static snn_spec *spec_from(const char *json) {
+  snn_spec *s = NULL;
+  snn_err e = {0};
+  int st = snn_spec_parse(json, "(test)", &s, &e);
+  ck_assert_msg(st == SNN_OK, "spec: %s (%s)", e.msg, e.key);
+  return s;
+}
+
+/* ---------- networks covering every model, layer kind, loss and parameter kind ---------- */
+static const char *const NETS[] = {
+    /* lif feed-forward, mse, every lif parameter kind, input scale 1-alpha */
+    "{\"seed\":1,\"steps\":16,\"input\":{\"size\":3,\"rate\":0.4},"
+    "\"layers\":[{\"model\":\"lif\",\"size\":4,\"tau_mem\":6,\"input_scale\":\"1-alpha\",\"w_scale\":9,"
+    "\"train\":[\"w_in\",\"tau_mem\",\"threshold\"]}],"
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
+    /* lif recurrent, ce over a window, no reset */
+    "{\"seed\":2,\"steps\":16,\"input\":{\"size\":3,\"rate\":0.4},"
+    "\"layers\":[{\"model\":\"lif\",\"size\":4,\"recurrent\":true,\"reset\":\"none\",\"w_scale\":0.7,"
+    "\"train\":[\"w_in\",\"w_rec\",\"threshold\"]}],"
+    "\"readout\":{\"size\":3},\"loss\":{\"kind\":\"ce\",\"window\":[8,16]},\"spike\":{\"forward\":\"sigmoid\",\"slope\":1}}",
+    /* alif recurrent, every alif parameter kind, rate regulariser */
+    "{\"seed\":3,\"steps\":16,\"input\":{\"size\":3,\"rate\":0.4},"
+    "\"layers\":[{\"model\":\"alif\",\"size\":4,\"recurrent\":true,\"w_scale\":2,\"beta\":0.6,\"tau_adapt\":12,"
+    "\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"beta\"]}],"
+    "\"readout\":{\"size\":2,\"tau_out\":3},\"loss\":{\"rate_reg\":{\"c\":2.0,\"target\":0.1}},"
+    "\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
+    /* snu recurrent identity and snu relu, two layers, ce */
+    "{\"seed\":4,\"steps\":16,\"input\":{\"size\":3,\"rate\":0.4},"
+    "\"layers\":[{\"model\":\"snu\",\"size\":4,\"recurrent\":true,\"w_scale\":2,\"threshold\":0.5,"
+    "\"train\":[\"w_in\",\"w_rec\",\"decay\",\"bias\"]},"
+    "{\"model\":\"snu\",\"size\":3,\"activation\":\"relu\",\"w_scale\":2,\"threshold\":0.3}],"
+    "\"readout\":{\"size\":3,\"tau_out\":2},\"loss\":{\"kind\":\"ce\"},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    /* three mixed layers, mse over a window plus rate regulariser */
+    "{\"seed\":5,\"steps\":14,\"input\":{\"size\":3,\"rate\":0.5},"
+    "\"layers\":[{\"model\":\"lif\",\"size\":4,\"recurrent\":true,\"w_scale\":3},"
+    "{\"model\":\"alif\",\"size\":3,\"w_scale\":6,\"beta\":0.3,\"tau_adapt\":15,\"train\":[\"w_in\",\"beta\",\"tau_adapt\"]},"
+    "{\"model\":\"snu\",\"size\":3,\"recurrent\":true,\"w_scale\":2,\"w_mean\":1.5,\"threshold\":0.4}],"
+    "\"readout\":{\"size\":2,\"tau_out\":5},\"loss\":{\"window\":[3,12],\"rate_reg\":{\"c\":1.0,\"target\":0.2}},"
+    "\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+};
+#define NNETS (int)(sizeof NETS / sizeof *NETS)
+
+/* BPTT against Richardson differences for every network at every precision of
+ * this build; the error must be under the precision's tolerance and, in the
+ * MPFR build, shrink by at least 2^-80 from 128 to 256 bits. */
+START_TEST(test_bptt_matches_fd) {
+  snn_spec *s = spec_from(NETS[_i]);
+  snn_data d;
+  snn_err e = {0};
+  ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
+  double lg[NPRECS];
+  for (int k = 0; k < NPRECS; k++) {
+    snn_fdreport rep;
+    ck_assert_int_eq(snn_fdreport_init(&rep, s), SNN_OK);
+    snn_fdopts o = {SNN_FD_RICHARDSON, 0};
+    int st = ENG->fdcheck(s, &d, PRECS[k], &o, &rep, &e);
+    ck_assert_msg(st == SNN_OK, "net %d: %s", _i, e.msg);
+    for (size_t l = 0; l < s->L; l++) ck_assert_msg(rep.crossings[l] > 0, "net %d layer %zu silent", _i, l);
+    ck_assert_msg(rep.lg_ref_all > -3, "net %d: reference gradient too small to mean anything", _i);
+    ck_assert_msg(rep.pass && rep.lg_rel_all <= rep.lg_tol, "net %d at %ld bits: error 1e%.1f over tolerance 1e%.1f", _i,
+                  PRECS[k], rep.lg_rel_all, rep.lg_tol);
+    for (size_t b = 0; b < s->nblk; b++)
+      if (s->blk[b].trainable) {
+        const snn_blockcmp *bc = &rep.blk[b];
+        ck_assert(bc->present);
+        /* the tested networks are built so that every block is resolved and
+         * none is more than 1e5 below the whole gradient */
+        ck_assert_msg(bc->verdict == SNN_BLK_OK && bc->lg_rel <= bc->lg_tol && bc->lg_tol <= rep.lg_tol + 5,
+                      "net %d %s at %ld bits: error 1e%.1f, tolerance 1e%.1f, verdict %d", _i, s->blk[b].name, PRECS[k],
+                      bc->lg_rel, bc->lg_tol, bc->verdict);
+      }
+    lg[k] = rep.lg_rel_all;
+    snn_fdreport_clear(&rep);
+  }
+#ifdef SNN_MPFR
+  ck_assert_msg(lg[1] < lg[0] - 80 * 0.30103, "net %d: error 1e%.1f at 256 bits did not tighten from 1e%.1f at 128", _i,
+                lg[1], lg[0]);
+#else
+  (void)lg;
+#endif
+  snn_data_clear(&d);
+  snn_spec_free(s);
+}
+END_TEST
+
+/* BPTT's gradient vector and the finite-difference one, computed directly. */
+static double broken_rel_error(snn_spec *s, int cut_reset, int cut_rec) {
+  snn_data d;
+  snn_err e = {0};
+  ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
+  snn_run R;
+  ck_assert_int_eq(SNN_SFX(snn_run_init)(&R, s, &d, PRECS[NPRECS - 1], &e), SNN_OK);
+  rctx *c = &R.c;
+  relt *gok = vec_alloc(s->P, c);
+  SNN_SFX(snn_forward)(&R.N, &R.tr);
+  SNN_SFX(snn_bptt)(&R.N, &R.tr, R.ws, gok);
+  /* the broken rule: cut a path in BPTT that the loss keeps */
+  s->detach_reset = cut_reset;
+  s->detach_rec = cut_rec;
+  SNN_SFX(snn_bptt)(&R.N, &R.tr, R.ws, R.g);
+  s->detach_reset = s->detach_rec = 0;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < s->P; i++) {
+    double a = r_get_d(R.g + i), b = r_get_d(gok + i);
+    num += (a - b) * (a - b);
+    den += b * b;
+  }
+  vec_free(gok, s->P, c);
+  SNN_SFX(snn_run_clear)(&R);
+  snn_data_clear(&d);
+  return sqrt(num / den);
+}
+
+/* The comparison is not vacuous: cutting the reset or the recurrent path
+ * (what e-prop does) moves the gradient far beyond the tolerance, so the
+ * FD check above would fail a rule that did so. */
+START_TEST(test_broken_rule_fails) {
+  snn_spec *s = spec_from(NETS[2]); /* alif, recurrent, reset subtract */
+  double lg_tol = snn_fd_lg_tol(PRECS[NPRECS - 1], SNN_FD_RICHARDSON);
+  double r1 = broken_rel_error(s, 1, 0), r2 = broken_rel_error(s, 0, 1);
+  ck_assert_msg(log10(r1) > lg_tol + 5 && r1 > 1e-3, "cutting the reset changes the gradient by only %g", r1);
+  ck_assert_msg(log10(r2) > lg_tol + 5 && r2 > 1e-3, "cutting the recurrence changes the gradient by only %g", r2);
+  snn_spec_free(s);
+}
+END_TEST
+
+/* ---------- local Jacobians of each cell against finite differences ---------- */
+
+static const char *const CELLS[] = {
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"lif\",\"size\":3,\"tau_mem\":7,\"threshold\":0.8}],"
+    "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"lif\",\"size\":3,\"input_scale\":\"1-alpha\","
+    "\"reset\":\"none\"}],\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"alif\",\"size\":3,\"tau_adapt\":9,\"beta\":0.7}],"
+    "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"snu\",\"size\":3,\"decay\":0.6}],"
+    "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"snu\",\"size\":3,\"activation\":\"relu\"}],"
+    "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+};
+#define NCELLS (int)(sizeof CELLS / sizeof *CELLS)
+
+typedef struct {
+  lay *L;
+  rctx *c;
+  relt *sp, *zp, *I, *s, *u, *z;
+} cellio;
+
+static void run_step(cellio *io) {
+  io->L->cell->derive(io->L, io->c);
+  io->L->cell->step(io->L, io->sp, io->zp, io->I, io->s, io->u, io->z, io->c);
+}
+
+/* Central difference of (s, u) of unit i with respect to one input scalar x. */
+static void fd_in(cellio *io, relt *x, double h, size_t i, size_t k, double *ds, double *du) {
+  rctx *c = io->c;
+  real save, hh;
+  r_init(save, c);
+  r_init(hh, c);
+  r_set(save, x, c);
+  r_add_d(x, save, h, c);
+  r_sub(hh, x, save, c);
+  run_step(io);
+  double sp[4], up = r_get_d(io->u + i);
+  for (size_t q = 0; q < k; q++) sp[q] = r_get_d(io->s + i * k + q);
+  r_sub(x, save, hh, c);
+  run_step(io);
+  double hd = 2 * r_get_d(hh);
+  for (size_t q = 0; q < k; q++) ds[q] = (sp[q] - r_get_d(io->s + i * k + q)) / hd;
+  *du = (up - r_get_d(io->u + i)) / hd;
+  r_set(x, save, c);
+  run_step(io);
+  r_clear(save, c);
+  r_clear(hh, c);
+}
+
+/* Checked in double arithmetic on the converted values: the point is the
+ * structure of the Jacobians, which a wrong entry misses by O(1). */
+START_TEST(test_cell_jacobians) {
+  snn_spec *s = spec_from(CELLS[_i]);
+  snn_data d;
+  snn_err e = {0};
+  ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, PRECS[0]), SNN_OK);
+  net N;
+  ck_assert_int_eq(SNN_SFX(snn_net_init)(&N, s, &d, &c), SNN_OK);
+  lay *L = &N.layers[0];
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np;
+  cellio io = {L, &c, vec_alloc(n * k, &c), vec_alloc(n, &c), vec_alloc(n, &c), vec_alloc(n * k, &c), vec_alloc(n, &c),
+               vec_alloc(n, &c)};
+  for (size_t i = 0; i < n; i++) {
+    for (size_t q = 0; q < k; q++) r_set_d(io.sp + i * k + q, 0.3 + 0.2 * (double)i - 0.15 * (double)q, &c);
+    r_set_d(io.zp + i, 0.25 + 0.2 * (double)i, &c); /* smooth spikes: any value in (0, 1) */
+    r_set_d(io.I + i, 0.4 - 0.3 * (double)i, &c);
+  }
+  jacbuf J;
+  ck_assert_int_eq(SNN_SFX(snn_jac_init)(&J, n, L->k, L->np, &c), SNN_OK);
+  run_step(&io);
+  L->cell->jac(L, io.sp, io.zp, io.I, io.s, io.u, io.z, &J, &c);
+  const double h = 1e-5, tol = 1e-7; /* h^2 ~ 1e-10 truncation, 1e-16/h rounding */
+  double ds[4], du;
+  for (size_t i = 0; i < n; i++) {
+    double dUs[4];
+    for (size_t q = 0; q < k; q++) dUs[q] = r_get_d(J.dU_ds + i * k + q);
+    /* with respect to s^{t-1} */
+    for (size_t q = 0; q < k; q++) {
+      fd_in(&io, io.sp + i * k + q, h, i, k, ds, &du);
+      double chain = 0;
+      for (size_t r = 0; r < k; r++) {
+        double jv = r_get_d(J.dF_ds + (i * k + r) * k + q);
+        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d unit %zu dF_ds[%zu][%zu]: %g vs fd %g", _i, i, r, q,
+                      jv, ds[r]);
+        chain += dUs[r] * jv;
+      }
+      ck_assert_msg(fabs(du - chain) <= tol * (1 + fabs(chain)), "cell %d dU_ds chain: %g vs %g", _i, chain, du);
+    }
+    /* with respect to z^{t-1}: reset and local paths together */
+    fd_in(&io, io.zp + i, h, i, k, ds, &du);
+    for (size_t r = 0; r < k; r++) {
+      double jv = r_get_d(J.dF_dzr + i * k + r) + r_get_d(J.dF_dzl + i * k + r);
+      ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dz[%zu]: %g vs fd %g", _i, r, jv, ds[r]);
+    }
+    /* with respect to the current */
+    fd_in(&io, io.I + i, h, i, k, ds, &du);
+    for (size_t r = 0; r < k; r++) {
+      double jv = r_get_d(J.dF_dI + i * k + r);
+      ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dI[%zu]: %g vs fd %g", _i, r, jv, ds[r]);
+    }
+    /* with respect to each neuron constant */
+    for (size_t p = 0; p < np; p++) {
+      fd_in(&io, L->p[p] + i, h, i, k, ds, &du);
+      double chain = r_get_d(J.dU_dp + i * np + p);
+      for (size_t r = 0; r < k; r++) {
+        double jv = r_get_d(J.dF_dp + (i * k + r) * np + p);
+        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dp[%zu][%zu]: %g vs fd %g", _i, r, p, jv, ds[r]);
+        chain += dUs[r] * jv;
+      }
+      ck_assert_msg(fabs(du - chain) <= tol * (1 + fabs(chain)), "cell %d du/dp[%zu]: %g vs fd %g", _i, p, chain, du);
+    }
+    /* the spike derivative: psi = dz/du for the smooth forward */
+    real uu, zz;
+    r_init(uu, &c);
+    r_init(zz, &c);
+    r_add_d(uu, io.u + i, h, &c);
+    spike_fwd(zz, uu, s, &c);
+    double zplus = r_get_d(zz);
+    r_add_d(uu, io.u + i, -h, &c);
+    spike_fwd(zz, uu, s, &c);
+    double dzdu = (zplus - r_get_d(zz)) / (2 * h), psi = r_get_d(J.psi + i);
+    ck_assert_msg(fabs(dzdu - psi) <= tol * (1 + psi), "cell %d psi %g vs fd %g", _i, psi, dzdu);
+    r_clear(uu, &c);
+    r_clear(zz, &c);
+  }
+  SNN_SFX(snn_jac_clear)(&J, n, L->k, L->np, &c);
+  vec_free(io.sp, n * k, &c);
+  vec_free(io.zp, n, &c);
+  vec_free(io.I, n, &c);
+  vec_free(io.s, n * k, &c);
+  vec_free(io.u, n, &c);
+  vec_free(io.z, n, &c);
+  SNN_SFX(snn_net_clear)(&N);
+  SNN_SFX(snn_rctx_clear)(&c);
+  snn_data_clear(&d);
+  snn_spec_free(s);
+}
+END_TEST
+
+/* ---------- surrogates (heaviside forward) ---------- */
+START_TEST(test_surrogates) {
+  static const char *const tmpl =
+      "{\"steps\":2,\"input\":{\"size\":1},\"layers\":[{\"model\":\"lif\",\"size\":1,\"threshold\":0.5}],"
+      "\"readout\":{\"size\":1},\"spike\":{\"surrogate\":\"%s\",\"slope\":2,\"gamma\":0.3}}";
+  static const char *const names[] = {"triangle", "fast_sigmoid", "sigmoid", "tanh"};
+  char buf[512];
+  snprintf(buf, sizeof buf, tmpl, names[_i]);
+  snn_spec *s = spec_from(buf);
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, PRECS[0]), SNN_OK);
+  real u, z, vth, psi;
+  r_init(u, &c), r_init(z, &c), r_init(vth, &c), r_init(psi, &c);
+  r_set_d(vth, 0.5, &c);
+  const double us[] = {-0.7, -0.2, 0.0, 0.1, 0.45, 0.6};
+  for (size_t j = 0; j < sizeof us / sizeof *us; j++) {
+    double x = us[j], want;
+    switch (_i) {
+      case 0: want = 0.3 / 0.5 * fmax(0.0, 1 - fabs(x) / 0.5); break;
+      case 1: want = 1 / ((1 + 2 * fabs(x)) * (1 + 2 * fabs(x))); break;
+      case 2: {
+        double sg = 1 / (1 + exp(-2 * x));
+        want = 2 * sg * (1 - sg);
+        break;
+      }
+      default: want = 1 - tanh(x) * tanh(x);
+    }
+    r_set_d(u, x, &c);
+    spike_fwd(z, u, s, &c);
+    ck_assert_msg(r_get_d(z) == (x > 0 ? 1.0 : 0.0), "heaviside(%g) = %g (u = 0 must give 0)", x, r_get_d(z));
+    spike_psi(psi, u, z, vth, s, &c);
+    ck_assert_rel(r_get_d(psi), want, 1e-14);
+  }
+  r_clear(u, &c), r_clear(z, &c), r_clear(vth, &c), r_clear(psi, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+  snn_spec_free(s);
+}
+END_TEST
+
+/* The detach options change what BPTT computes, in the direction they say:
+ * with no reset and no recurrence they are no-ops; with them they are not. */
+START_TEST(test_detach_options_scope) {
+  static const char *const a =
+      "{\"seed\":9,\"steps\":12,\"input\":{\"size\":3,\"rate\":0.5},\"layers\":[{\"model\":\"lif\",\"size\":4,"
+      "\"reset\":\"none\",\"w_scale\":3}],\"readout\":{\"size\":2},\"spike\":{\"surrogate\":\"fast_sigmoid\"},"
+      "\"gradient\":{\"reset\":\"%s\",\"recurrent\":\"%s\"}}";
+  char b1[600], b2[600];
+  snprintf(b1, sizeof b1, a, "keep", "keep");
+  snprintf(b2, sizeof b2, a, "detach", "detach");
+  snn_spec *s1 = spec_from(b1), *s2 = spec_from(b2);
+  snn_data d;
+  snn_err e = {0};
+  ck_assert_int_eq(snn_data_generate(s1, &d, &e), SNN_OK);
+  snn_result r1, r2;
+  snn_rule rule;
+  snn_rule_parse("bptt", &rule, &e);
+  snn_result_init(&r1, s1);
+  snn_result_init(&r2, s2);
+  ck_assert_int_eq(ENG->grad(s1, &d, PRECS[0], &rule, &r1, &e), SNN_OK);
+  ck_assert_int_eq(ENG->grad(s2, &d, PRECS[0], &rule, &r2, &e), SNN_OK);
+  double norm = 0;
+  for (size_t i = 0; i < s1->P; i++) {
+    ck_assert_msg(r1.grad.v[i] == r2.grad.v[i], "detach changed a network with nothing to detach at %zu", i);
+    norm += fabs(r1.grad.v[i]);
+  }
+  ck_assert(norm > 1e-3);
+  ck_assert(r1.crossings[0] > 0);
+  snn_result_clear(&r1);
+  snn_result_clear(&r2);
+  snn_data_clear(&d);
+  snn_spec_free(s1);
+  snn_spec_free(s2);
+}
+END_TEST
+
+#ifdef SNN_MPFR
+/* At 53 bits the MPFR build emulates binary64: the scalar operations are
+ * bit for bit those of double, subnormals included. */
+START_TEST(test_mpfr53_arith_bitwise) {
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, 53), SNN_OK);
+  ck_assert(c.emu64);
+  real a, b, d, r;
+  r_init(a, &c), r_init(b, &c), r_init(d, &c), r_init(r, &c);
+  const double vals[] = {1.0 / 3, -2.718281828459045, 1e-310, 3.5e-320, 7e300, 0.1, -1e-200, 12345.678};
+  const size_t nv = sizeof vals / sizeof *vals;
+  for (size_t i = 0; i < nv; i++)
+    for (size_t j = 0; j < nv; j++) {
+      double x = vals[i], y = vals[j], z = vals[(i + j) % nv];
+      r_set_d(a, x, &c), r_set_d(b, y, &c), r_set_d(d, z, &c);
+      r_add(r, a, b, &c);
+      ck_assert(r_get_d(r) == x + y);
+      r_sub(r, a, b, &c);
+      ck_assert(r_get_d(r) == x - y);
+      r_mul(r, a, b, &c);
+      ck_assert_msg(r_get_d(r) == x * y, "%a * %a: %a vs %a", x, y, r_get_d(r), x * y);
+      r_div(r, a, b, &c);
+      ck_assert_msg(r_get_d(r) == x / y, "%a / %a", x, y);
+      r_fma(r, a, b, d, &c);
+      ck_assert_msg(r_get_d(r) == fma(x, y, z), "fma(%a, %a, %a)", x, y, z);
+      r_abs(r, a, &c);
+      r_sqrt(r, r, &c);
+      ck_assert(r_get_d(r) == sqrt(fabs(x)));
+    }
+  r_clear(a, &c), r_clear(b, &c), r_clear(d, &c), r_clear(r, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+}
+END_TEST
+
+/* The MPFR path at 53 bits reproduces the double forward pass and gradient:
+ * only the BLAS summation order and glibc's exp/log/tanh (not correctly
+ * rounded) differ, so the agreement is to a few ulps times the length. */
+START_TEST(test_mpfr53_reproduces_double) {
+  snn_spec *s = spec_from(NETS[_i]);
+  snn_data d;
+  snn_err e = {0};
+  ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
+  snn_rule rule;
+  snn_rule_parse("bptt", &rule, &e);
+  snn_result rd, rm;
+  snn_result_init(&rd, s);
+  snn_result_init(&rm, s);
+  ck_assert_int_eq(snn_engine_double.grad(s, &d, 53, &rule, &rd, &e), SNN_OK);
+  ck_assert_int_eq(snn_engine_mpfr.grad(s, &d, 53, &rule, &rm, &e), SNN_OK);
+  ck_assert_msg(ulp_dist(rd.loss.v[0], rm.loss.v[0]) <= 64, "loss %a vs %a", rd.loss.v[0], rm.loss.v[0]);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < s->P; i++) {
+    num += (rd.grad.v[i] - rm.grad.v[i]) * (rd.grad.v[i] - rm.grad.v[i]);
+    den += rd.grad.v[i] * rd.grad.v[i];
+  }
+  ck_assert_msg(sqrt(num / den) < 1e-13, "gradient differs by %g", sqrt(num / den));
+  for (size_t l = 0; l < s->L; l++) ck_assert_double_eq_tol(rd.spikes[l], rm.spikes[l], 1e-12 * (1 + rd.spikes[l]));
+  snn_result_clear(&rd);
+  snn_result_clear(&rm);
+  snn_data_clear(&d);
+  snn_spec_free(s);
+}
+END_TEST
+#endif
+
+/* Parameters read at high precision keep their decimal text: a 256-bit
+ * gradient exported and re-imported is unchanged. */
+START_TEST(test_export_roundtrip) {
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, PRECS[NPRECS - 1]), SNN_OK);
+  relt *v = vec_alloc(3, &c), *w = vec_alloc(3, &c);
+  r_set_d(v, 1.0, &c);
+  r_div_d(v, v, 3.0, &c);
+  r_set_d(v + 1, -7.25e-30, &c);
+  r_exp(v + 2, v, &c);
+  snn_nums a;
+  ck_assert_int_eq(snn_nums_init(&a, 3), SNN_OK);
+  ck_assert_int_eq(SNN_SFX(snn_export)(v, 3, &a, &c), SNN_OK);
+  for (int i = 0; i < 3; i++) {
+#ifdef SNN_MPFR
+    ck_assert_ptr_nonnull(a.s[i]);
+    ck_assert_int_eq(r_set_str(w + i, a.s[i], &c), 0);
+    ck_assert_msg(mpfr_equal_p(v + i, w + i), "%s did not round-trip", a.s[i]);
+#else
+    ck_assert(a.s == NULL);
+    ck_assert(a.v[i] == v[i]);
+    (void)w;
+#endif
+  }
+  snn_nums_clear(&a);
+  vec_free(v, 3, &c);
+  vec_free(w, 3, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+}
+END_TEST
+
+static Suite *battery(void) {
+  Suite *s = suite_create(ENG->name);
+  TCase *tc = tcase_create("gradients");
+  tcase_set_timeout(tc, 600);
+  tcase_add_loop_test(tc, test_bptt_matches_fd, 0, NNETS);
+  tcase_add_test(tc, test_broken_rule_fails);
+  tcase_add_test(tc, test_detach_options_scope);
+  suite_add_tcase(s, tc);
+  TCase *tm = tcase_create("models");
+  tcase_add_loop_test(tm, test_cell_jacobians, 0, NCELLS);
+  tcase_add_loop_test(tm, test_surrogates, 0, 4);
+  tcase_add_test(tm, test_export_roundtrip);
+#ifdef SNN_MPFR
+  tcase_add_test(tm, test_mpfr53_arith_bitwise);
+  tcase_add_loop_test(tm, test_mpfr53_reproduces_double, 0, NNETS);
+#endif
+  suite_add_tcase(s, tm);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(battery());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  mpfr_free_cache();
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
