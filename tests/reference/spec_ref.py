@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""An independent reference for SPEC.md: a scalar reverse-mode autodiff in pure
+Python (double precision), written from the contract's equations and not from
+snngrad's C code.  It reads a network file, the parameter file written by
+`snngrad init` and the gradient file written by `snngrad grad --rule bptt`,
+recomputes the loss and its gradient, and fails if any trainable block differs
+by more than the given normwise relative tolerance.
+
+Usage: spec_ref.py NET.json PARAMS.json GRADS.json [--tol 1e-12]
+"""
+import json
+import math
+import sys
+
+
+class V:
+    """A scalar in the graph: value, parents and local derivatives."""
+    __slots__ = ("v", "parents", "g")
+
+    def __init__(self, v, parents=()):
+        self.v = float(v)
+        self.parents = parents  # tuple of (node, d self / d node)
+        self.g = 0.0
+
+    def __add__(a, b):
+        b = b if isinstance(b, V) else V(b)
+        return V(a.v + b.v, ((a, 1.0), (b, 1.0)))
+
+    __radd__ = __add__
+
+    def __sub__(a, b):
+        b = b if isinstance(b, V) else V(b)
+        return V(a.v - b.v, ((a, 1.0), (b, -1.0)))
+
+    def __rsub__(a, b):
+        return V(b) - a
+
+    def __mul__(a, b):
+        b = b if isinstance(b, V) else V(b)
+        return V(a.v * b.v, ((a, b.v), (b, a.v)))
+
+    __rmul__ = __mul__
+
+    def __neg__(a):
+        return V(-a.v, ((a, -1.0),))
+
+    def __truediv__(a, b):
+        b = b if isinstance(b, V) else V(b)
+        return V(a.v / b.v, ((a, 1.0 / b.v), (b, -a.v / (b.v * b.v))))
+
+
+def vexp(a):
+    e = math.exp(a.v)
+    return V(e, ((a, e),))
+
+
+def vlog(a):
+    return V(math.log(a.v), ((a, 1.0 / a.v),))
+
+
+def const(a):
+    """Stop-gradient: the same value, no path back."""
+    return V(a.v)
+
+
+def relu(a):
+    return V(a.v, ((a, 1.0),)) if a.v > 0 else V(0.0)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def surrogate(kind, u, vth, gamma, k):
+    if kind == "triangle":
+        return gamma / vth * max(0.0, 1.0 - abs(u) / vth)
+    if kind == "fast_sigmoid":
+        return 1.0 / (1.0 + k * abs(u)) ** 2
+    if kind == "sigmoid":
+        s = sigmoid(k * u)
+        return k * s * (1.0 - s)
+    if kind == "tanh":
+        return 1.0 - math.tanh(u) ** 2
+    raise ValueError(kind)
+
+
+def spike(u, sp, vth):
+    """SPEC section 2: the forward and the derivative every rule uses."""
+    k = sp.get("slope", 5.0)
+    if sp.get("forward", "heaviside") == "sigmoid":
+        z = sigmoid(k * u.v)
+        return V(z, ((u, k * z * (1.0 - z)),))
+    vthv = vth.v if isinstance(vth, V) else vth
+    psi = surrogate(sp.get("surrogate", "triangle"), u.v, vthv, sp.get("gamma", 0.3), k)
+    return V(1.0 if u.v > 0 else 0.0, ((u, psi),))
+
+
+def backward(root):
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for p, _ in node.parents:
+            if id(p) not in seen:
+                stack.append((p, False))
+    root.g = 1.0
+    for node in reversed(order):
+        for p, d in node.parents:
+            p.g += d * node.g
+
+
+def num(x):
+    return float(x)  # JSON numbers or decimal strings
+
+
+CONSTS = {"lif": ["tau_mem", "threshold"], "alif": ["tau_mem", "threshold", "tau_adapt", "beta"], "snu": ["decay", "bias"]}
+DEFAULTS = {"tau_mem": 20.0, "threshold": 1.0, "tau_adapt": 200.0, "beta": 1.8, "decay": 0.8}
+
+
+def run(net, par):
+    T, dt = net["steps"], net.get("dt", 1.0)
+    sp = net.get("spike", {})
+    gopt = net.get("gradient", {})
+    det_reset = gopt.get("reset", "keep") == "detach"
+    det_rec = gopt.get("recurrent", "keep") == "detach"
+    P = par["params"]
+    leaves = {}
+
+    def leaf(name, shape):
+        if name not in leaves:
+            raw = P[name]
+            if shape == 2:
+                leaves[name] = [[V(num(x)) for x in row] for row in raw]
+            else:
+                leaves[name] = [V(num(x)) for x in raw]
+        return leaves[name]
+
+    layers = []
+    for i, ly in enumerate(net["layers"]):
+        m, n = ly["model"], ly["size"]
+        L = {"m": m, "n": n, "rec": ly.get("recurrent", False), "w_in": leaf(f"layer{i}.w_in", 2)}
+        if L["rec"]:
+            L["w_rec"] = leaf(f"layer{i}.w_rec", 2)
+        for c in CONSTS[m]:
+            name = f"layer{i}.{c}"
+            if name in P:
+                L[c] = leaf(name, 1)
+            elif c == "bias":
+                raise KeyError(name)
+            else:
+                L[c] = [V(ly.get(c, DEFAULTS[c])) for _ in range(n)]
+        L["reset"] = ly.get("reset", "subtract") == "subtract"
+        L["one_minus_alpha"] = str(ly.get("input_scale", 1)) == "1-alpha"
+        L["relu"] = ly.get("activation", "identity") == "relu"
+        if m in ("lif", "alif"):
+            L["alpha"] = [vexp(V(-dt) / t) for t in L["tau_mem"]]
+        if m == "alif":
+            L["rho"] = [vexp(V(-dt) / t) for t in L["tau_adapt"]]
+        layers.append(L)
+    ro = net["readout"]
+    W_out, b_out = leaf("readout.w", 2), leaf("readout.b", 1)
+    kappa = math.exp(-dt / ro["tau_out"]) if ro.get("tau_out", 0.0) > 0 else 0.0
+    X = [[num(x) for x in row] for row in par["input"]]
+    loss_cfg = net.get("loss", {})
+    kind = loss_cfg.get("kind", "mse")
+    first, last = loss_cfg.get("window", [1, T])
+
+    state = []
+    for L in layers:
+        n = L["n"]
+        state.append({"v": [V(0.0)] * n, "a": [V(0.0)] * n, "z": [V(0.0)] * n})
+    y = [V(0.0)] * ro["size"]
+    E = V(0.0)
+    zsum = [[V(0.0)] * L["n"] for L in layers]
+    for t in range(1, T + 1):
+        inp = [V(x) for x in X[t - 1]]
+        for li, L in enumerate(layers):
+            S, n = state[li], L["n"]
+            zp = S["z"]
+            zp_rec = [const(z) for z in zp] if det_rec else zp
+            zp_res = [const(z) for z in zp] if det_reset else zp
+            newv, newa, newz = [], [], []
+            for i in range(n):
+                I = V(0.0)
+                for j, x in enumerate(inp):
+                    I = I + L["w_in"][i][j] * x
+                if L["rec"]:
+                    for j in range(n):
+                        if j != i:
+                            I = I + L["w_rec"][i][j] * zp_rec[j]
+                if L["m"] in ("lif", "alif"):
+                    al = L["alpha"][i]
+                    zeta = (1.0 - al) if L["one_minus_alpha"] else 1.0
+                    v = al * S["v"][i] + zeta * I
+                    if L["reset"]:
+                        v = v - L["threshold"][i] * zp_res[i]
+                    if L["m"] == "alif":
+                        a = L["rho"][i] * S["a"][i] + zp[i]  # the adaptation path is never detached
+                        u = v - (L["threshold"][i] + L["beta"][i] * a)
+                        newa.append(a)
+                    else:
+                        u = v - L["threshold"][i]
+                    z = spike(u, sp, L["threshold"][i])
+                else:  # snu
+                    arg = I + L["decay"][i] * S["v"][i] * (1.0 - zp_res[i])
+                    s = relu(arg) if L["relu"] else arg
+                    v = s
+                    z = spike(s + L["bias"][i], sp, 1.0)
+                newv.append(v)
+                newz.append(z)
+                zsum[li][i] = zsum[li][i] + z
+            S["v"], S["z"] = newv, newz
+            if newa:
+                S["a"] = newa
+            inp = newz
+        y = [kappa * y[k] + sum((W_out[k][j] * inp[j] for j in range(len(inp))), V(0.0)) + b_out[k]
+             for k in range(ro["size"])]
+        if first <= t <= last:
+            if kind == "mse":
+                for k in range(ro["size"]):
+                    d = y[k] - num(par["target"][t - 1][k])
+                    E = E + 0.5 * d * d
+            else:
+                mx = max(yk.v for yk in y)
+                lse = vlog(sum((vexp(yk - mx) for yk in y), V(0.0))) + mx
+                E = E + lse - y[par["label"]]
+    rr = loss_cfg.get("rate_reg")
+    if rr:
+        for li in range(len(layers)):
+            for zs in zsum[li]:
+                d = zs / float(T) - rr.get("target", 0.0)
+                E = E + 0.5 * rr["c"] * d * d
+    backward(E)
+    return E.v, leaves
+
+
+def main():
+    args = sys.argv[1:]
+    tol = 1e-12
+    if "--tol" in args:
+        k = args.index("--tol")
+        tol = float(args[k + 1])
+        del args[k:k + 2]
+    net_p, par_p, grad_p = args
+    net, par, gr = (json.load(open(p)) for p in (net_p, par_p, grad_p))
+    loss, leaves = run(net, par)
+    worst = 0.0
+    ok = True
+    got_loss = num(gr["loss"])
+    lrel = abs(got_loss - loss) / max(abs(loss), 1e-300)
+    print(f"{net_p}: loss reference {loss:.17g} snngrad {got_loss:.17g} rel {lrel:.2e}")
+    if lrel > tol:
+        ok = False
+    for name, g in gr["grads"].items():
+        ref = leaves[name]
+        flat_ref = [x.g for row in ref for x in row] if isinstance(ref[0], list) else [x.g for x in ref]
+        flat_got = [num(x) for row in g for x in row] if isinstance(g[0], list) else [num(x) for x in g]
+        if name.endswith("w_rec"):  # SPEC: the diagonal's gradient is reported as 0
+            n = len(ref)
+            for i in range(n):
+                flat_ref[i * n + i] = 0.0
+        den = math.sqrt(sum(r * r for r in flat_ref))
+        diff = math.sqrt(sum((a - b) ** 2 for a, b in zip(flat_got, flat_ref)))
+        rel = diff / den if den > 0 else diff
+        worst = max(worst, rel)
+        flag = "ok" if rel <= tol else "DIFFERS"
+        print(f"  {name:20s} |ref| {den:10.3e}  rel.err {rel:9.2e}  {flag}")
+        if rel > tol or len(flat_ref) != len(flat_got):
+            ok = False
+    missing = [k for k in leaves if k not in gr["grads"] and k.startswith("readout")]
+    if missing:
+        print("  missing blocks:", missing)
+        ok = False
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
