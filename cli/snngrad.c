@@ -275,9 +275,9 @@ static int cmd_check(int argc, char **argv) {
     char pn[64], b1[32], b2[32], b3[32], b4[32];
     printf("\nprecision %s: step %.3g, tolerance %s, loss %s\n", prec_name(&ps[k], pn, sizeof pn), rep.step,
            fmt_lg(rep.lg_tol, b1, sizeof b1), rep.loss.s ? rep.loss.s[0] : (snprintf(b4, sizeof b4, "%.17g", rep.loss.v[0]), b4));
-    printf("  threshold crossings per layer:");
-    for (size_t l = 0; l < s->L; l++) printf(" %zu", rep.crossings[l]);
-    printf(" (of %zu steps x units)\n", s->T);
+    printf("  threshold crossings (u > 0) per layer, of its unit-steps:");
+    for (size_t l = 0; l < s->L; l++) printf(" %zu/%zu", rep.crossings[l], s->T * s->layers[l].n);
+    printf("\n");
     printf("  %-18s %7s %9s %9s %9s %-20s %-9s %s\n", "block", "size", "ref.norm", "rel.err", "tolerance",
            "worst elem (row,col)", "1-cosine", "verdict");
     json_t *jb = json_object();

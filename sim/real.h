@@ -96,7 +96,7 @@ static inline double r_log10abs(const relt *a) {
 /* Parse a decimal or hexadecimal string; 0 on success. */
 static inline int r_set_str(relt *r, const char *s, const rctx *c) {
   char *end;
-  int t = mpfr_strtofr(r, s, &end, 10, R_RND);
+  int t = mpfr_strtofr(r, s, &end, 0, R_RND); /* base from the prefix: 0x hexadecimal, else decimal */
   r_fix_(r, t, c);
   return (end == s || *end != '\0') ? -1 : 0;
 }

@@ -3,6 +3,8 @@
 # file and key, no file left behind by a failure, the JSON and CSV outputs.
 set -u
 snngrad=$1
+# SNNGRAD_WRAP, e.g. "valgrind --error-exitcode=66 ...", runs every snngrad call under it
+wrap=${SNNGRAD_WRAP:-}
 examples=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -18,34 +20,34 @@ has() { # has FILE PHRASE DESCRIPTION
   grep -qF -- "$2" "$1" || { echo "FAIL ($3): '$2' not in output:"; cat "$1"; fails=$((fails + 1)); }
 }
 net=$examples/lif_smooth.json
-expect 0 "init" -- "$snngrad" init "$net" -o "$tmp/p.json"
+expect 0 "init" -- $wrap "$snngrad" init "$net" -o "$tmp/p.json"
 has "$tmp/p.json" '"format": "snngrad-params/1"' "params format"
-expect 0 "grad double" -- "$snngrad" grad "$net" --rule bptt --params "$tmp/p.json" -o "$tmp/g.json"
+expect 0 "grad double" -- $wrap "$snngrad" grad "$net" --rule bptt --params "$tmp/p.json" -o "$tmp/g.json"
 has "$tmp/g.json" '"precision_bits": 53' "grads precision"
-expect 0 "grad mpfr" -- "$snngrad" grad "$net" --rule bptt --precision 200 -o "$tmp/g200.json"
+expect 0 "grad mpfr" -- $wrap "$snngrad" grad "$net" --rule bptt --precision 200 -o "$tmp/g200.json"
 has "$tmp/g200.json" '"precision_bits": 200' "grads precision 200"
 has "$tmp/g200.json" 'e+0' "MPFR numbers as decimal strings"
-expect 0 "check with json and sweep" -- "$snngrad" check "$net" --precision 53,128 --json "$tmp/c.json" --step-sweep "$tmp/v.csv"
+expect 0 "check with json and sweep" -- $wrap "$snngrad" check "$net" --precision 53,128 --json "$tmp/c.json" --step-sweep "$tmp/v.csv"
 has "$tmp/out" "verdict: PASS" "check verdict"
 has "$tmp/c.json" '"format": "snngrad-check/1"' "check json"
 has "$tmp/v.csv" "precision_bits,engine,step" "sweep header"
 [ "$(wc -l < "$tmp/v.csv")" -gt 20 ] || { echo "FAIL: sweep too short"; fails=$((fails + 1)); }
 # input errors: exit 2, the file and key named, nothing written
 printf '{"steps": 3, "input": {"size": 1}, "layers": [{"model": "lif", "size": 0}], "readout": {"size": 1}}' > "$tmp/bad.json"
-expect 2 "bad size" -- "$snngrad" init "$tmp/bad.json" -o "$tmp/x.json"
+expect 2 "bad size" -- $wrap "$snngrad" init "$tmp/bad.json" -o "$tmp/x.json"
 has "$tmp/err" "bad.json: key 'layers[0].size'" "bad size message"
 [ ! -e "$tmp/x.json" ] || { echo "FAIL: a failed init left a file"; fails=$((fails + 1)); }
-expect 2 "unknown rule" -- "$snngrad" grad "$net" --rule nosuch -o "$tmp/x.json"
+expect 2 "unknown rule" -- $wrap "$snngrad" grad "$net" --rule nosuch -o "$tmp/x.json"
 has "$tmp/err" 'unknown rule "nosuch"' "unknown rule message"
-expect 2 "params of another network" -- "$snngrad" grad "$examples/alif_recurrent.json" --rule bptt --params "$tmp/p.json" -o "$tmp/x.json"
+expect 2 "params of another network" -- $wrap "$snngrad" grad "$examples/alif_recurrent.json" --rule bptt --params "$tmp/p.json" -o "$tmp/x.json"
 has "$tmp/err" "p.json: key 'params." "params mismatch message"
 [ ! -e "$tmp/x.json" ] || { echo "FAIL: a failed grad left a file"; fails=$((fails + 1)); }
-expect 2 "bad precision" -- "$snngrad" grad "$net" --rule bptt --precision 3 -o "$tmp/x.json"
-expect 2 "unknown option" -- "$snngrad" check "$net" --bogus 1
+expect 2 "bad precision" -- $wrap "$snngrad" grad "$net" --rule bptt --precision 3 -o "$tmp/x.json"
+expect 2 "unknown option" -- $wrap "$snngrad" check "$net" --bogus 1
 # refusals: exit 3 with the reason
 sed 's/"sigmoid"/"heaviside"/' "$net" > "$tmp/hv.json"
-expect 3 "heaviside refused" -- "$snngrad" check "$tmp/hv.json"
+expect 3 "heaviside refused" -- $wrap "$snngrad" check "$tmp/hv.json"
 has "$tmp/err" "key 'spike.forward'" "heaviside refusal names the key"
-expect 0 "heaviside grad is fine" -- "$snngrad" grad "$tmp/hv.json" --rule bptt -o "$tmp/ghv.json"
+expect 0 "heaviside grad is fine" -- $wrap "$snngrad" grad "$tmp/hv.json" --rule bptt -o "$tmp/ghv.json"
 echo "cli: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -6,6 +6,8 @@
 # "detach" network, must be rejected.
 set -eu
 snngrad=$1
+# SNNGRAD_WRAP, e.g. "valgrind --error-exitcode=66 ...", runs every snngrad call under it
+wrap=${SNNGRAD_WRAP:-}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -13,8 +15,8 @@ python=${PYTHON:-python3}
 n=0
 for net in "$here"/nets/*.json; do
   b=$(basename "$net" .json)
-  "$snngrad" init "$net" -o "$tmp/$b.p.json" >/dev/null
-  "$snngrad" grad "$net" --rule bptt --params "$tmp/$b.p.json" -o "$tmp/$b.g.json" >/dev/null
+  $wrap "$snngrad" init "$net" -o "$tmp/$b.p.json" >/dev/null
+  $wrap "$snngrad" grad "$net" --rule bptt --params "$tmp/$b.p.json" -o "$tmp/$b.g.json" >/dev/null
   # not vacuous: some spikes in every layer
   if grep -q '"spikes": \[[^]]*\b0\b[],]' "$tmp/$b.g.json"; then
     echo "FAIL: $b has a silent layer"; exit 1

@@ -1,0 +1,17 @@
+#!/bin/sh
+# The main job on a shipped example: set-up, build, then the gradient check
+# of a small spiking network in double and at 256 bits, and an exact
+# gradient written to a file.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/setup.sh
+mkdir -p out
+echo
+echo "== snngrad check examples/lif_smooth.json --precision 53,256"
+./build/cli/snngrad check examples/lif_smooth.json --precision 53,256 --json out/check.json
+echo
+echo "== snngrad grad examples/alif_recurrent.json --rule bptt --precision 256 -o out/grads.json"
+./build/cli/snngrad init examples/alif_recurrent.json -o out/params.json
+./build/cli/snngrad grad examples/alif_recurrent.json --rule bptt --params out/params.json --precision 256 -o out/grads.json
+echo
+echo "Results are in out/ (check.json, params.json, grads.json).  Next: README.md, 'A tour'."
