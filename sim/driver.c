@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "sim/driver.h"
+#include "sim/rules/rules.h"
 
 /* Everything one run needs, created once. */
 int SNN_SFX(snn_run_init)(snn_run *R, const snn_spec *s, const snn_data *d, long prec, snn_err *err) {
@@ -44,41 +45,47 @@ void SNN_SFX(snn_zero_frozen)(const snn_spec *s, relt *g, rctx *c) {
       for (size_t i = 0; i < s->blk[b].rows * s->blk[b].cols; i++) r_zero(g + s->blk[b].off + i, c);
 }
 
-static int check_options(const snn_rule *rule, snn_err *err) {
-  if (rule->nopt)
-    return snn_err_set(err, SNN_EARG, "", "--rule", "rule %s takes no options, found '%s'", rule->name, rule->key[0]);
-  return SNN_OK;
-}
-
 int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out, snn_err *err) {
-  if (strcmp(rule->name, "bptt"))
+  SNN_SFX(snn_rule_fn) fn = SNN_SFX(snn_rule_find)(rule->name);
+  if (!fn)
     return snn_err_set(err, SNN_EARG, "", "--rule", "unknown rule \"%s\"; expected one of: %s", rule->name,
                        snn_rule_names);
-  int st = check_options(rule, err);
-  if (st) return st;
-  snn_run R;
-  if ((st = SNN_SFX(snn_run_init)(&R, s, d, prec, err))) return st;
-  SNN_SFX(snn_forward)(&R.N, &R.tr);
-  SNN_SFX(snn_bptt)(&R.N, &R.tr, R.ws, R.g);
-  SNN_SFX(snn_zero_frozen)(s, R.g, &R.c);
-  snprintf(out->rule, sizeof out->rule, "%s", rule->name);
-  out->prec = prec;
-#ifdef SNN_MPFR
-  out->mpfr = 1;
-#endif
-  for (size_t l = 0; l < s->L; l++) {
-    out->crossings[l] = R.tr.crossings[l];
-    double sum = 0;
-    for (size_t i = 0; i < s->T * s->layers[l].n; i++) sum += r_get_d(R.tr.z[l] + s->layers[l].n + i);
-    out->spikes[l] = sum;
+  rctx c;
+  if (SNN_SFX(snn_rctx_init)(&c, prec))
+    return snn_err_set(err, SNN_EVALUE, "", "--precision", "expected a precision in bits this build supports, found %ld",
+                       prec);
+  net N;
+  relt *g = NULL;
+  real loss;
+  r_init(loss, &c);
+  int st = SNN_SFX(snn_net_init)(&N, s, d, &c);
+  if (st || !(g = vec_alloc(s->P, &c))) {
+    if (!st) SNN_SFX(snn_net_clear)(&N);
+    r_clear(loss, &c);
+    SNN_SFX(snn_rctx_clear)(&c);
+    return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   }
-  int finite = r_isfinite(R.tr.loss);
-  for (size_t i = 0; i < s->P; i++) finite &= r_isfinite(R.g + i);
-  if (!finite)
-    st = snn_err_set(err, SNN_ENONFINITE, s->path, "", "the loss or its gradient is not finite (overflow?)");
-  else if (SNN_SFX(snn_export)(R.tr.loss, 1, &out->loss, &R.c) || SNN_SFX(snn_export)(R.g, s->P, &out->grad, &R.c))
-    st = snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
-  SNN_SFX(snn_run_clear)(&R);
+  size_t bytes = 0;
+  st = fn(&N, rule, g, loss, out->crossings, out->spikes, &bytes, err);
+  if (!st) {
+    SNN_SFX(snn_zero_frozen)(s, g, &c);
+    snprintf(out->rule, sizeof out->rule, "%s", rule->name);
+    out->prec = prec;
+    out->bytes = bytes;
+#ifdef SNN_MPFR
+    out->mpfr = 1;
+#endif
+    int finite = r_isfinite(loss);
+    for (size_t i = 0; i < s->P; i++) finite &= r_isfinite(g + i);
+    if (!finite)
+      st = snn_err_set(err, SNN_ENONFINITE, s->path, "", "the loss or its gradient is not finite (overflow?)");
+    else if (SNN_SFX(snn_export)(loss, 1, &out->loss, &c) || SNN_SFX(snn_export)(g, s->P, &out->grad, &c))
+      st = snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  }
+  vec_free(g, s->P, &c);
+  r_clear(loss, &c);
+  SNN_SFX(snn_net_clear)(&N);
+  SNN_SFX(snn_rctx_clear)(&c);
   return st;
 }
 

@@ -96,7 +96,7 @@ oom:
   return SNN_ENOMEM;
 }
 
-static size_t nhidden(const snn_spec *s) {
+size_t SNN_SFX(snn_nhidden)(const snn_spec *s) {
   size_t h = 0;
   for (size_t l = 0; l < s->L; l++) h += s->layers[l].n;
   return h;
@@ -126,9 +126,9 @@ int SNN_SFX(snn_traj_init)(traj *tr, const net *N) {
   }
   tr->yo = vec_alloc(T1 * s->n_out, c);
   tr->dEdy = vec_alloc(T1 * s->n_out, c);
-  tr->rate = vec_alloc(nhidden(s), c);
+  tr->rate = vec_alloc(SNN_SFX(snn_nhidden)(s), c);
   if (!tr->yo || !tr->dEdy || !tr->rate) goto oom;
-  tr->bytes += rb * (2 * T1 * s->n_out + nhidden(s));
+  tr->bytes += rb * (2 * T1 * s->n_out + SNN_SFX(snn_nhidden)(s));
   return SNN_OK;
 oom:
   SNN_SFX(snn_traj_clear)(tr, N);
@@ -154,107 +154,142 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
   free(tr->crossings);
   vec_free(tr->yo, T1 * s->n_out, c);
   vec_free(tr->dEdy, T1 * s->n_out, c);
-  vec_free(tr->rate, nhidden(s), c);
+  vec_free(tr->rate, SNN_SFX(snn_nhidden)(s), c);
   r_clear(tr->loss, c);
   memset(tr, 0, sizeof *tr);
 }
 
-/* The loss of SPEC.md section 4 and its partial derivative dE/dy_out^t. */
-static void loss_and_dEdy(const net *N, traj *tr) {
+/* The loss of step t (SPEC.md section 4) and its partial derivative
+ * dE/dy_out^t, zero outside the window. */
+static void step_loss(const net *N, size_t t, const relt *y, relt *g, relt *loss) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t K = s->n_out;
   relt *t0 = c->t[0], *mx = c->t[3], *lse = c->t[4], *e = c->t[5];
-  r_zero(tr->loss, c);
-  for (size_t t = 1; t <= s->T; t++) {
-    relt *y = tr->yo + t * K, *g = tr->dEdy + t * K;
-    int on = t >= s->win_first && t <= s->win_last;
-    if (!on) {
-      for (size_t k = 0; k < K; k++) r_zero(g + k, c);
-      continue;
-    }
-    if (s->loss == SNN_LOSS_MSE) {
-      const relt *ys = N->y + (t - 1) * K;
-      for (size_t k = 0; k < K; k++) {
-        r_sub(g + k, y + k, ys + k, c); /* dE/dy = y - y* */
-        r_mul(t0, g + k, g + k, c);
-        r_mul_d(t0, t0, 0.5, c);
-        r_add(tr->loss, tr->loss, t0, c);
-      }
-    } else {
-      /* log-sum-exp with the maximum taken out; dE/dy = softmax - onehot */
-      r_set(mx, y, c);
-      for (size_t k = 1; k < K; k++)
-        if (r_cmp(y + k, mx) > 0) r_set(mx, y + k, c);
-      r_zero(lse, c);
-      for (size_t k = 0; k < K; k++) {
-        r_sub(e, y + k, mx, c);
-        r_exp(g + k, e, c);
-        r_add(lse, lse, g + k, c);
-      }
-      for (size_t k = 0; k < K; k++) {
-        r_div(g + k, g + k, lse, c);
-        if ((long)k == N->label) r_add_d(g + k, g + k, -1.0, c);
-      }
-      r_log(lse, lse, c);
-      r_add(lse, lse, mx, c);
-      r_sub(e, lse, y + N->label, c); /* -log softmax_label */
-      r_add(tr->loss, tr->loss, e, c);
-    }
+  if (t < s->win_first || t > s->win_last) {
+    for (size_t k = 0; k < K; k++) r_zero(g + k, c);
+    return;
   }
-  /* rate regulariser: c/2 sum_j (f_j - target)^2, f_j = mean_t z_j^t */
-  size_t j = 0;
+  if (s->loss == SNN_LOSS_MSE) {
+    const relt *ys = N->y + (t - 1) * K;
+    for (size_t k = 0; k < K; k++) {
+      r_sub(g + k, y + k, ys + k, c); /* dE/dy = y - y* */
+      r_mul(t0, g + k, g + k, c);
+      r_mul_d(t0, t0, 0.5, c);
+      r_add(loss, loss, t0, c);
+    }
+    return;
+  }
+  /* log-sum-exp with the maximum taken out; dE/dy = softmax - onehot */
+  r_set(mx, y, c);
+  for (size_t k = 1; k < K; k++)
+    if (r_cmp(y + k, mx) > 0) r_set(mx, y + k, c);
+  r_zero(lse, c);
+  for (size_t k = 0; k < K; k++) {
+    r_sub(e, y + k, mx, c);
+    r_exp(g + k, e, c);
+    r_add(lse, lse, g + k, c);
+  }
+  for (size_t k = 0; k < K; k++) {
+    r_div(g + k, g + k, lse, c);
+    if ((long)k == N->label) r_add_d(g + k, g + k, -1.0, c);
+  }
+  r_log(lse, lse, c);
+  r_add(lse, lse, mx, c);
+  r_sub(e, lse, y + N->label, c); /* -log softmax_label */
+  r_add(loss, loss, e, c);
+}
+
+void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *loss) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  relt *e = c->t[5];
+  size_t H = SNN_SFX(snn_nhidden)(s);
+  for (size_t j = 0; j < H; j++) {
+    r_div_d(rate + j, zsum + j, (double)s->T, c);
+    if (!s->rate_reg) continue;
+    r_add_d(e, rate + j, -s->reg_target, c);
+    r_mul(e, e, e, c);
+    r_mul_d(e, e, 0.5 * s->reg_c, c);
+    r_add(loss, loss, e, c);
+  }
+}
+
+void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
-    for (size_t i = 0; i < L->n; i++, j++) {
-      relt *f = tr->rate + j;
-      r_zero(f, c);
-      for (size_t t = 1; t <= s->T; t++) r_add(f, f, tr->z[l] + t * L->n + i, c);
-      r_div_d(f, f, (double)s->T, c);
-      if (!s->rate_reg) continue;
-      r_add_d(e, f, -s->reg_target, c);
-      r_mul(e, e, e, c);
-      r_mul_d(e, e, 0.5 * s->reg_c, c);
-      r_add(tr->loss, tr->loss, e, c);
+    for (size_t i = 0; i < L->n * (size_t)L->k; i++) r_zero(sl->s[l] + i, c);
+    for (size_t i = 0; i < L->n; i++) {
+      r_zero(sl->z[l] + i, c);
+      r_zero(sl->I[l] + i, c);
+      r_zero(sl->u[l] + i, c);
     }
   }
+  for (size_t k = 0; k < s->n_out; k++) {
+    r_zero(sl->y + k, c);
+    r_zero(sl->dEdy + k, c);
+  }
+}
+
+void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur, relt *loss, relt *zsum,
+                       size_t *cross) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  const relt *x = N->x + (t - 1) * s->n_in;
+  size_t j0 = 0;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    size_t n = L->n;
+    relt *I = cur->I[l];
+    SNN_SFX(snn_gemv)(0, n, L->nprev, L->w_in, L->nprev, x, 0, I, c);
+    if (L->w_rec) SNN_SFX(snn_gemv)(0, n, n, L->w_rec, n, prev->z[l], 1, I, c);
+    L->cell->step(L, prev->s[l], prev->z[l], I, cur->s[l], cur->u[l], cur->z[l], c);
+    for (size_t i = 0; i < n; i++) {
+      cross[l] += r_sgn(cur->u[l] + i) > 0;
+      r_add(zsum + j0 + i, zsum + j0 + i, cur->z[l] + i, c);
+    }
+    j0 += n;
+    x = cur->z[l];
+  }
+  /* readout: y^t = kappa y^{t-1} + W_out z_L^t + b */
+  size_t K = s->n_out, nL = N->layers[s->L - 1].n;
+  SNN_SFX(snn_gemv)(0, K, nL, N->ro_w, nL, x, 0, cur->y, c);
+  for (size_t k = 0; k < K; k++) {
+    r_add(cur->y + k, cur->y + k, N->ro_b + k, c);
+    r_fma(cur->y + k, N->kappa, prev->y + k, cur->y + k, c);
+  }
+  step_loss(N, t, cur->y, cur->dEdy, loss);
+}
+
+void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out) {
+  const snn_spec *s = N->spec;
+  for (size_t l = 0; l < s->L; l++) {
+    size_t n = N->layers[l].n;
+    out->s[l] = tr->s[l] + t * n * (size_t)N->layers[l].k;
+    out->z[l] = tr->z[l] + t * n;
+    out->I[l] = tr->I[l] + t * n;
+    out->u[l] = tr->u[l] + t * n;
+  }
+  out->y = tr->yo + t * s->n_out;
+  out->dEdy = tr->dEdy + t * s->n_out;
 }
 
 void SNN_SFX(snn_forward)(const net *N, traj *tr) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T = s->T;
-  for (size_t l = 0; l < s->L; l++) {
-    const lay *L = &N->layers[l];
-    size_t n = L->n, k = L->k;
-    for (size_t i = 0; i < n * k; i++) r_zero(tr->s[l] + i, c);
-    for (size_t i = 0; i < n; i++) {
-      r_zero(tr->z[l] + i, c);
-      r_zero(tr->I[l] + i, c);
-      r_zero(tr->u[l] + i, c);
-    }
-    /* I^t = W_in x^t for all t at once: rows 1..T of I */
-    const relt *X = l == 0 ? N->x : tr->z[l - 1] + L->nprev;
-    SNN_SFX(snn_gemm)(0, 1, T, n, L->nprev, X, L->nprev, L->w_in, L->nprev, 0, tr->I[l] + n, n, c);
-    size_t cross = 0;
-    for (size_t t = 1; t <= T; t++) {
-      relt *I = tr->I[l] + t * n;
-      const relt *zp = tr->z[l] + (t - 1) * n;
-      if (L->w_rec) SNN_SFX(snn_gemv)(0, n, n, L->w_rec, n, zp, 1, I, c);
-      L->cell->step(L, tr->s[l] + (t - 1) * n * k, zp, I, tr->s[l] + t * n * k, tr->u[l] + t * n, tr->z[l] + t * n, c);
-      for (size_t i = 0; i < n; i++) cross += r_sgn(tr->u[l] + t * n + i) > 0;
-    }
-    tr->crossings[l] = cross;
+  slot a, b;
+  SNN_SFX(snn_traj_slot)(tr, N, 0, &a);
+  SNN_SFX(snn_slot_zero)(N, &a);
+  size_t H = SNN_SFX(snn_nhidden)(s);
+  for (size_t j = 0; j < H; j++) r_zero(tr->rate + j, c); /* used as the running sum, then the rate */
+  for (size_t l = 0; l < s->L; l++) tr->crossings[l] = 0;
+  r_zero(tr->loss, c);
+  for (size_t t = 1; t <= s->T; t++) {
+    SNN_SFX(snn_traj_slot)(tr, N, t - 1, &a);
+    SNN_SFX(snn_traj_slot)(tr, N, t, &b);
+    SNN_SFX(snn_step)(N, t, &a, &b, tr->loss, tr->rate, tr->crossings);
   }
-  /* readout: y^t = kappa y^{t-1} + W_out z_L^t + b */
-  size_t K = s->n_out, nL = s->layers[s->L - 1].n;
-  for (size_t k = 0; k < K; k++) r_zero(tr->yo + k, c);
-  SNN_SFX(snn_gemm)(0, 1, T, K, nL, tr->z[s->L - 1] + nL, nL, N->ro_w, nL, 0, tr->yo + K, K, c);
-  for (size_t t = 1; t <= T; t++)
-    for (size_t k = 0; k < K; k++) {
-      relt *y = tr->yo + t * K + k;
-      r_add(y, y, N->ro_b + k, c);
-      r_fma(y, N->kappa, tr->yo + (t - 1) * K + k, y, c);
-    }
-  loss_and_dEdy(N, tr);
+  SNN_SFX(snn_rate_finish)(N, tr->rate, tr->rate, tr->loss);
 }

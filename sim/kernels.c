@@ -7,7 +7,7 @@
 #include "sim/net.h"
 
 #ifndef SNN_MPFR
-#include <cblas.h>
+#include <cblas.h> /* includes <complex.h>: keep it out of files that name a member I */
 #endif
 
 int SNN_SFX(snn_rctx_init)(rctx *c, long prec) {
@@ -115,6 +115,15 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
     for (size_t k = 0; k < nx; k++) r_fma(t, ta ? A + k * lda + i : A + i * lda + k, x + k, t, c);
     r_set(y + i, t, c);
   }
+#endif
+}
+
+void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c) {
+#ifndef SNN_MPFR
+  (void)c;
+  cblas_daxpy((int)n, *a, x, 1, y, 1);
+#else
+  for (size_t i = 0; i < n; i++) r_fma(y + i, a, x + i, y + i, c);
 #endif
 }
 

@@ -98,7 +98,33 @@ void SNN_SFX(snn_net_clear)(net *N);
 /* Recompute derived constants after theta changed. */
 void SNN_SFX(snn_net_derive)(net *N);
 
+/* One step of the whole network, shared by every rule so that all of them
+ * see the same trajectory bit for bit.  A slot is a view of the quantities of
+ * one step (row t of a trajectory, or one of two buffers of an online rule). */
+#define SNN_MAXLAYERS SNN_MAX_LAYERS
+typedef struct {
+  relt *s[SNN_MAXLAYERS], *z[SNN_MAXLAYERS], *I[SNN_MAXLAYERS], *u[SNN_MAXLAYERS];
+  relt *y, *dEdy;
+} SNN_SFX(snn_slot);
+typedef SNN_SFX(snn_slot) slot;
+
+/* Step t (1-based) from `prev` into `cur`: currents, cell updates, readout,
+ * dE/dy^t and the loss of this step added to `loss`; `zsum` (one entry per
+ * hidden unit, all layers) accumulates sum_t z, `cross` (per layer) the
+ * threshold crossings. */
+void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur, relt *loss, relt *zsum,
+                       size_t *cross);
+/* Zero a slot (the state at t = 0). */
+void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl);
+/* The rate regulariser from the spike sums: rate_j = zsum_j / T, and its
+ * loss added to `loss`. */
+void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *loss);
+/* Number of hidden units over all layers. */
+size_t SNN_SFX(snn_nhidden)(const snn_spec *s);
+
 int SNN_SFX(snn_traj_init)(traj *tr, const net *N);
+/* The view of row t of a trajectory. */
+void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out);
 void SNN_SFX(snn_traj_clear)(traj *tr, const net *N);
 /* Forward pass over the whole sequence; fills the trajectory, loss, dE/dy. */
 void SNN_SFX(snn_forward)(const net *N, traj *tr);
@@ -117,6 +143,9 @@ void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt 
 /* y = op(A) x (+ y when acc); A is M x N. */
 void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, const relt *x, int acc, relt *y,
                        rctx *c);
+
+/* y += a x over n entries. */
+void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c);
 
 /* Results crossing to the neutral side. */
 int SNN_SFX(snn_export)(const relt *v, size_t n, snn_nums *out, const rctx *c);

@@ -4,7 +4,7 @@
 
 #include "sim/engine.h"
 
-const char *const snn_rule_names = "bptt";
+const char *const snn_rule_names = "bptt, tbptt:window=W, rtrl";
 
 int snn_rule_parse(const char *text, snn_rule *r, snn_err *err) {
   memset(r, 0, sizeof *r);

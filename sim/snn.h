@@ -58,6 +58,7 @@ enum snn_target_kind { SNN_TGT_SINES, SNN_TGT_NORMAL, SNN_TGT_ZEROS };
 enum snn_block_kind { SNN_BLK_W_IN, SNN_BLK_W_REC, SNN_BLK_CONST, SNN_BLK_RO_W, SNN_BLK_RO_B };
 
 #define SNN_MAXCONST 4 /* neuron constants per model, at most */
+#define SNN_MAX_LAYERS 64 /* layers per network, at most */
 
 /* The names of each model's per-neuron constants, in block order. */
 extern const char *const snn_model_names[SNN_NMODELS];
@@ -156,7 +157,8 @@ typedef struct {
   snn_nums loss;  /* one number */
   snn_nums grad;  /* spec->P; entries of non-trainable blocks are 0 */
   size_t *crossings; /* per layer: (t, j) with u > 0 */
-  double *spikes;    /* per layer: sum of z */
+  double *spikes;    /* per layer: sum of z (filled by the forward pass of bptt) */
+  size_t bytes;      /* bytes the rule held while computing */
 } snn_result;
 
 int snn_result_init(snn_result *r, const snn_spec *s);

@@ -360,6 +360,8 @@ static int parse_root(pctx *p, json_t *root) {
     return fail(p, SNN_EKEY, "layers", "expected a non-empty array of layer objects, found %s",
                 json_is_array(lays) ? "an empty array" : json_kind(lays));
   s->L = json_array_size(lays);
+  if (s->L > SNN_MAX_LAYERS)
+    return fail(p, SNN_EVALUE, "layers", "expected at most %d layers, found %zu", SNN_MAX_LAYERS, s->L);
   s->layers = calloc(s->L, sizeof *s->layers);
   s->blk = calloc(s->L * (2 + SNN_MAXCONST) + 2, sizeof *s->blk);
   if (!s->layers || !s->blk) return fail(p, SNN_ENOMEM, "layers", "cannot allocate %zu layers", s->L);

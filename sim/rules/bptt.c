@@ -22,6 +22,7 @@
 
 #include "sim/jac.h"
 #include "sim/net.h"
+#include "sim/rules/rules.h"
 
 struct SNN_SFX(snn_bptt_ws) {
   size_t nmax;
@@ -100,7 +101,7 @@ size_t SNN_SFX(snn_bptt_ws_bytes)(const bws *w) { return w->bytes; }
 
 /* One layer over all steps; leaves dE/dI^t in rows 1..T of w->dI and adds the
  * neuron-constant gradients into g (the per-unit vectors of the layer). */
-static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt *grad) {
+static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window) {
   const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;
@@ -113,7 +114,8 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
   int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec && L->w_rec;
   for (size_t t = T; t >= 1; t--) {
     jacbuf *Jc = &w->J[t & 1], *Jn = &w->J[(t + 1) & 1];
-    int later = t < T;
+    /* step t+1 depends on step t unless t+1 starts a truncation window */
+    int later = t < T && !(window && t % window == 0);
     L->cell->jac(L, tr->s[l] + (t - 1) * n * k, tr->z[l] + (t - 1) * n, tr->I[l] + t * n, tr->s[l] + t * n * k,
                  tr->u[l] + t * n, tr->z[l] + t * n, Jc, c);
     if (keep_rec && later) SNN_SFX(snn_gemv)(1, n, n, L->w_rec, n, dI + (t + 1) * n, 0, w->rec, c);
@@ -148,7 +150,9 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
   }
 }
 
-void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) {
+void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) { SNN_SFX(snn_bptt_window)(N, tr, w, grad, 0); }
+
+void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, size_t window) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t T = s->T, K = s->n_out, Lc = s->L, nL = N->layers[Lc - 1].n;
@@ -156,8 +160,12 @@ void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) {
   /* readout: dE/dy^t = dEdy^t + kappa dE/dy^{t+1} */
   for (size_t k = 0; k < K; k++) r_zero(w->dy + (T + 1) * K + k, c);
   for (size_t t = T; t >= 1; t--)
-    for (size_t k = 0; k < K; k++)
-      r_fma(w->dy + t * K + k, N->kappa, w->dy + (t + 1) * K + k, tr->dEdy + t * K + k, c);
+    for (size_t k = 0; k < K; k++) {
+      if (window && t % window == 0) /* the readout state is detached at a window start too */
+        r_set(w->dy + t * K + k, tr->dEdy + t * K + k, c);
+      else
+        r_fma(w->dy + t * K + k, N->kappa, w->dy + (t + 1) * K + k, tr->dEdy + t * K + k, c);
+    }
   relt *g_ro_w = grad + s->blk[s->blk_ro_w].off, *g_ro_b = grad + s->blk[s->blk_ro_b].off;
   SNN_SFX(snn_gemm)(1, 0, K, nL, T, w->dy + K, K, tr->z[Lc - 1] + nL, nL, 0, g_ro_w, nL, c);
   for (size_t t = 1; t <= T; t++)
@@ -182,7 +190,7 @@ void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) {
     const lay *L = &N->layers[l];
     const snn_layer_spec *ls = L->ls;
     size_t n = L->n;
-    layer_backward(N, tr, l, w, grad);
+    layer_backward(N, tr, l, w, grad, window);
     const relt *X = l == 0 ? N->x : tr->z[l - 1] + L->nprev;
     SNN_SFX(snn_gemm)(1, 0, n, L->nprev, T, w->dI + n, n, X, L->nprev, 0, grad + s->blk[ls->blk_w_in].off, L->nprev, c);
     if (L->w_rec) {
@@ -193,4 +201,50 @@ void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) {
     if (l > 0)
       SNN_SFX(snn_gemm)(0, 0, T, L->nprev, n, w->dI + n, n, L->w_in, L->nprev, 1, w->D[l - 1] + L->nprev, L->nprev, c);
   }
+}
+
+/* bptt, and tbptt:window=W (the sum over windows of BPTT with the state,
+ * readout included, detached at each window start; W = T is plain BPTT). */
+int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
+                           snn_err *err) {
+  const snn_spec *s = N->spec;
+  size_t window = 0;
+  for (int i = 0; i < rule->nopt; i++) {
+    char *end;
+    long v = strtol(rule->val[i], &end, 10);
+    if (!strcmp(rule->name, "tbptt") && !strcmp(rule->key[i], "window") && *end == 0 && v >= 1) {
+      window = (size_t)v;
+      continue;
+    }
+    return snn_err_set(err, SNN_EARG, "", "--rule", "%s: unknown option or bad value '%s=%s'%s", rule->name,
+                       rule->key[i], rule->val[i],
+                       strcmp(rule->name, "tbptt") ? " (bptt takes no options)" : " (expected window=W, W >= 1)");
+  }
+  if (!strcmp(rule->name, "tbptt") && !window)
+    return snn_err_set(err, SNN_EARG, "", "--rule", "tbptt needs window=W (steps per window)");
+  traj tr;
+  bws *w = NULL;
+  if (SNN_SFX(snn_traj_init)(&tr, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  if (!(w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
+    SNN_SFX(snn_traj_clear)(&tr, N);
+    return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  }
+  SNN_SFX(snn_forward)(N, &tr);
+  SNN_SFX(snn_bptt_window)(N, &tr, w, grad, window);
+  r_set(loss, tr.loss, N->c);
+  for (size_t l = 0, j = 0; l < s->L; l++) {
+    cross[l] = tr.crossings[l];
+    spikes[l] = 0;
+    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(tr.rate + j) * (double)s->T;
+  }
+  if (bytes) *bytes = tr.bytes + w->bytes;
+  SNN_SFX(snn_bptt_ws_free)(w, N);
+  SNN_SFX(snn_traj_clear)(&tr, N);
+  return SNN_OK;
+}
+
+SNN_SFX(snn_rule_fn) SNN_SFX(snn_rule_find)(const char *name) {
+  if (!strcmp(name, "bptt") || !strcmp(name, "tbptt")) return SNN_SFX(snn_rule_bptt);
+  if (!strcmp(name, "rtrl")) return SNN_SFX(snn_rule_rtrl);
+  return NULL;
 }

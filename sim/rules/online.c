@@ -1,0 +1,103 @@
+/* online.c - the stepping shared by the forward-in-time rules. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/rules/online.h"
+
+int SNN_SFX(snn_online_init)(online *o, const net *N) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  memset(o, 0, sizeof *o);
+  o->N = N;
+  o->c = c;
+  r_init(o->loss, c);
+  size_t per = s->n_out * 2;
+  for (size_t l = 0; l < s->L; l++) per += N->layers[l].n * ((size_t)N->layers[l].k + 3);
+  o->nstore = 2 * per;
+  o->store = vec_alloc(o->nstore, c);
+  size_t H = SNN_SFX(snn_nhidden)(s);
+  o->zsum = vec_alloc(H, c);
+  o->cross = calloc(s->L, sizeof *o->cross);
+  o->col = malloc(s->P * sizeof *o->col);
+  if (!o->store || !o->zsum || !o->cross || !o->col) goto oom;
+  relt *p = o->store;
+  for (int b = 0; b < 2; b++) {
+    for (size_t l = 0; l < s->L; l++) {
+      size_t n = N->layers[l].n;
+      o->sl[b].s[l] = p, p += n * (size_t)N->layers[l].k;
+      o->sl[b].z[l] = p, p += n;
+      o->sl[b].I[l] = p, p += n;
+      o->sl[b].u[l] = p, p += n;
+    }
+    o->sl[b].y = p, p += s->n_out;
+    o->sl[b].dEdy = p, p += s->n_out;
+  }
+  for (size_t i = 0; i < s->P; i++) o->col[i] = -1;
+  for (size_t b = 0; b < s->nblk; b++)
+    if (s->blk[b].trainable)
+      for (size_t i = 0; i < s->blk[b].rows * s->blk[b].cols; i++) o->col[s->blk[b].off + i] = (long)o->Pt++;
+  size_t jc = 0;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    if (SNN_SFX(snn_jac_init)(&o->J[l], L->n, L->k, L->np, c) || SNN_SFX(snn_jac_init)(&o->Jp[l], L->n, L->k, L->np, c))
+      goto oom;
+    jc += 2 * SNN_SFX(snn_jac_count)(L->n, L->k, L->np);
+  }
+  o->bytes = sizeof *o + SNN_SFX(snn_real_bytes)(c) * (o->nstore + H + jc + 1) + s->P * sizeof *o->col;
+  SNN_SFX(snn_slot_zero)(N, &o->sl[0]);
+  for (size_t j = 0; j < H; j++) r_zero(o->zsum + j, c);
+  return SNN_OK;
+oom:
+  SNN_SFX(snn_online_clear)(o);
+  return SNN_ENOMEM;
+}
+
+void SNN_SFX(snn_online_clear)(online *o) {
+  if (!o->N) return;
+  const snn_spec *s = o->N->spec;
+  rctx *c = o->c;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &o->N->layers[l];
+    if (o->J[l].psi) SNN_SFX(snn_jac_clear)(&o->J[l], L->n, L->k, L->np, c);
+    if (o->Jp[l].psi) SNN_SFX(snn_jac_clear)(&o->Jp[l], L->n, L->k, L->np, c);
+  }
+  vec_free(o->store, o->nstore, c);
+  vec_free(o->zsum, SNN_SFX(snn_nhidden)(s), c);
+  free(o->cross);
+  free(o->col);
+  r_clear(o->loss, c);
+  memset(o, 0, sizeof *o);
+}
+
+void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot **cur) {
+  const net *N = o->N;
+  const snn_spec *s = N->spec;
+  const slot *a = &o->sl[(t - 1) & 1], *b = &o->sl[t & 1];
+  SNN_SFX(snn_step)(N, t, a, b, o->loss, o->zsum, o->cross);
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    jacbuf sw = o->Jp[l];
+    o->Jp[l] = o->J[l];
+    o->J[l] = sw;
+    L->cell->jac(L, a->s[l], a->z[l], b->I[l], b->s[l], b->u[l], b->z[l], &o->J[l], o->c);
+  }
+  *prev = a;
+  *cur = b;
+}
+
+void SNN_SFX(snn_online_finish)(online *o) { SNN_SFX(snn_rate_finish)(o->N, o->zsum, o->zsum, o->loss); }
+
+void SNN_SFX(snn_rate_signal)(const online *o, relt *r) {
+  const snn_spec *s = o->N->spec;
+  rctx *c = o->c;
+  size_t H = SNN_SFX(snn_nhidden)(s);
+  for (size_t j = 0; j < H; j++) {
+    if (!s->rate_reg) {
+      r_zero(r + j, c);
+      continue;
+    }
+    r_add_d(r + j, o->zsum + j, -s->reg_target, c);
+    r_mul_d(r + j, r + j, s->reg_c, c);
+    r_div_d(r + j, r + j, (double)s->T, c);
+  }
+}

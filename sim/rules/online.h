@@ -1,0 +1,40 @@
+/* online.h - what the forward-in-time rules share: the stepping of one
+ * sequence in two alternating slots (memory independent of T), the local
+ * Jacobians of each layer at the current step, the map from parameters to
+ * trainable columns, and the learning-signal helpers. */
+#ifndef SNN_ONLINE_H
+#define SNN_ONLINE_H
+
+#include "sim/driver.h"
+#include "sim/jac.h"
+#include "sim/net.h"
+
+typedef struct {
+  const net *N;
+  rctx *c;
+  slot sl[2];      /* sl[t & 1] is step t */
+  relt *store;     /* backing storage of the two slots */
+  size_t nstore;
+  relt *zsum;      /* running sum of z per hidden unit, then the rates */
+  real loss;
+  size_t *cross;
+  jacbuf J[SNN_MAXLAYERS];  /* local Jacobians of each layer at the current step */
+  jacbuf Jp[SNN_MAXLAYERS]; /* ... and at the previous step */
+  long *col;       /* per parameter: its trainable column, or -1 */
+  size_t Pt;       /* number of trainable scalars */
+  size_t bytes;    /* bytes held, for the memory claims */
+} SNN_SFX(snn_online);
+typedef SNN_SFX(snn_online) online;
+
+int SNN_SFX(snn_online_init)(online *o, const net *N);
+void SNN_SFX(snn_online_clear)(online *o);
+/* Step t: the network step, then the Jacobians of every layer (the previous
+ * step's move to Jp).  Returns the slots of t-1 and t. */
+void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot **cur);
+/* After step T: rates and the rate-regulariser loss. */
+void SNN_SFX(snn_online_finish)(online *o);
+/* dE_reg/dz_j (the same at every step), into r (per hidden unit); 0 without a regulariser. */
+void SNN_SFX(snn_rate_signal)(const online *o, relt *r);
+
+
+#endif

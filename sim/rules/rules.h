@@ -1,0 +1,25 @@
+/* rules.h - every learning rule, as a function of the network with its
+ * parameters held fixed over one sequence: the gradient it computes (length
+ * P, zero outside trainable blocks), the loss, the threshold crossings and
+ * the bytes it held.  The table of rules and their documented conditions. */
+#ifndef SNN_RULES_H
+#define SNN_RULES_H
+
+#include "sim/engine.h"
+#include "sim/net.h"
+
+typedef int (*SNN_SFX(snn_rule_fn))(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                                     size_t *bytes, snn_err *err);
+
+int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
+                           snn_err *err);
+int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
+                           snn_err *err);
+
+/* The BPTT backward pass with a truncation window (0 = none): the state is
+ * detached at steps 1, W+1, 2W+1, ... (tbptt). */
+void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) * w, relt *grad, size_t window);
+
+SNN_SFX(snn_rule_fn) SNN_SFX(snn_rule_find)(const char *name);
+
+#endif
