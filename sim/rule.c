@@ -4,7 +4,7 @@
 
 #include "sim/engine.h"
 
-const char *const snn_rule_names = "bptt, tbptt:window=W, rtrl";
+const char *const snn_rule_names = "bptt, tbptt:window=W, rtrl, ostl[:traces=auto|diagonal|full,feedback=symmetric|random], eprop[:feedback=symmetric|random|adaptive,signal=online|ideal]";
 
 int snn_rule_parse(const char *text, snn_rule *r, snn_err *err) {
   memset(r, 0, sizeof *r);

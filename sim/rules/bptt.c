@@ -34,6 +34,7 @@ struct SNN_SFX(snn_bptt_ws) {
   relt *dy;         /* (T+2) * n_out */
   jacbuf J[2];
   real dz, du, acc;
+  relt *lsig; /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
   size_t bytes;
 };
 typedef SNN_SFX(snn_bptt_ws) bws;
@@ -99,6 +100,8 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
 
 size_t SNN_SFX(snn_bptt_ws_bytes)(const bws *w) { return w->bytes; }
 
+void SNN_SFX(snn_bptt_capture_signal)(bws *w, relt *lsig) { w->lsig = lsig; }
+
 /* One layer over all steps; leaves dE/dI^t in rows 1..T of w->dI and adds the
  * neuron-constant gradients into g (the per-unit vectors of the layer). */
 static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window) {
@@ -123,11 +126,12 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
       relt *dz = w->dz, *du = w->du, *acc = w->acc;
       r_set(dz, D + t * n + i, c);
       if (keep_rec && later) r_add(dz, dz, w->rec + i, c);
+      if (later && keep_reset)
+        for (size_t cc = 0; cc < k; cc++) r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzr + i * k + cc, dz, c);
+      /* e-prop's ideal learning signal: dE/dz^t without the local path */
+      if (w->lsig && l == 0) r_set(w->lsig + t * n + i, dz, c);
       if (later)
-        for (size_t cc = 0; cc < k; cc++) {
-          r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzl + i * k + cc, dz, c);
-          if (keep_reset) r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzr + i * k + cc, dz, c);
-        }
+        for (size_t cc = 0; cc < k; cc++) r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzl + i * k + cc, dz, c);
       r_mul(du, Jc->psi + i, dz, c);
       r_zero(dI + t * n + i, c);
       for (size_t cc = 0; cc < k; cc++) {
@@ -246,5 +250,7 @@ int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt 
 SNN_SFX(snn_rule_fn) SNN_SFX(snn_rule_find)(const char *name) {
   if (!strcmp(name, "bptt") || !strcmp(name, "tbptt")) return SNN_SFX(snn_rule_bptt);
   if (!strcmp(name, "rtrl")) return SNN_SFX(snn_rule_rtrl);
+  if (!strcmp(name, "ostl")) return SNN_SFX(snn_rule_ostl);
+  if (!strcmp(name, "eprop")) return SNN_SFX(snn_rule_eprop);
   return NULL;
 }

@@ -37,4 +37,10 @@ void SNN_SFX(snn_online_finish)(online *o);
 void SNN_SFX(snn_rate_signal)(const online *o, relt *r);
 
 
+/* RTRL's per-layer influence update, shared with OSTL's complete traces (rtrl.c). */
+void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const online *o, size_t c0, size_t W,
+                                  const relt *Msp, relt *Msc, const relt *Mzp, relt *Mzc, const relt *MI, relt *Mzs);
+void SNN_SFX(snn_influence_direct)(const net *N, size_t l, const online *o, size_t c0, size_t W, const relt *x,
+                                   const relt *zprev, relt *MI);
+
 #endif

@@ -24,6 +24,72 @@ typedef struct {
   relt *Ms[2], *Mz[2], *MI, *Mzs; /* per layer */
 } rlay;
 
+/* The influence update of one layer for the trainable columns [c0, c0 + W):
+ * M_s^t from M_s^{t-1}, M_z^{t-1} and M_I^t, then M_z^t (and its running sum
+ * into Mzs when not NULL).  Used by RTRL (all columns) and by OSTL's complete
+ * traces (the layer's own columns). */
+void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const online *o, size_t c0, size_t W,
+                                  const relt *Msp, relt *Msc, const relt *Mzp, relt *Mzc, const relt *MI, relt *Mzs) {
+  const snn_spec *s = N->spec;
+  const lay *L = &N->layers[l];
+  const snn_layer_spec *ls = L->ls;
+  rctx *c = N->c;
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np;
+  int keep_reset = !s->detach_reset;
+  relt *a = c->t[0];
+  for (size_t i = 0; i < n; i++) {
+    for (size_t cc = 0; cc < k; cc++) {
+      relt *row = Msc + (i * k + cc) * W;
+      for (size_t q = 0; q < W; q++) r_zero(row + q, c);
+      for (size_t c2 = 0; c2 < k; c2++) SNN_SFX(snn_axpy)(W, J->dF_ds + (i * k + cc) * k + c2, Msp + (i * k + c2) * W, row, c);
+      r_set(a, J->dF_dzl + i * k + cc, c);
+      if (keep_reset) r_add(a, a, J->dF_dzr + i * k + cc, c);
+      SNN_SFX(snn_axpy)(W, a, Mzp + i * W, row, c);
+      SNN_SFX(snn_axpy)(W, J->dF_dI + i * k + cc, MI + i * W, row, c);
+      for (size_t p = 0; p < np; p++) {
+        long col = o->col[s->blk[ls->blk_const[p]].off + i] - (long)c0;
+        if (col >= 0 && col < (long)W) r_add(row + col, row + col, J->dF_dp + (i * k + cc) * np + p, c);
+      }
+    }
+    relt *zr = Mzc + i * W;
+    for (size_t q = 0; q < W; q++) r_zero(zr + q, c);
+    for (size_t cc = 0; cc < k; cc++) SNN_SFX(snn_axpy)(W, J->dU_ds + i * k + cc, Msc + (i * k + cc) * W, zr, c);
+    for (size_t p = 0; p < np; p++) {
+      long col = o->col[s->blk[ls->blk_const[p]].off + i] - (long)c0;
+      if (col >= 0 && col < (long)W) r_add(zr + col, zr + col, J->dU_dp + i * np + p, c);
+    }
+    for (size_t q = 0; q < W; q++) r_mul(zr + q, zr + q, J->psi + i, c);
+    if (Mzs)
+      for (size_t q = 0; q < W; q++) r_add(Mzs + i * W + q, Mzs + i * W + q, zr + q, c);
+  }
+}
+
+/* The immediate part of M_I for the layer's own weights, columns [c0, c0+W):
+ * x_j^t for W_in[i][j], z_j^{t-1} for W_rec[i][j]. */
+void SNN_SFX(snn_influence_direct)(const net *N, size_t l, const online *o, size_t c0, size_t W, const relt *x,
+                                   const relt *zprev, relt *MI) {
+  const snn_spec *s = N->spec;
+  const lay *L = &N->layers[l];
+  const snn_layer_spec *ls = L->ls;
+  rctx *c = N->c;
+  size_t n = L->n;
+  const snn_block *bi = &s->blk[ls->blk_w_in];
+  for (size_t i = 0; bi->trainable && i < n; i++)
+    for (size_t j = 0; j < L->nprev; j++) {
+      long col = o->col[bi->off + i * L->nprev + j] - (long)c0;
+      r_add(MI + i * W + col, MI + i * W + col, x + j, c);
+    }
+  if (L->w_rec && s->blk[ls->blk_w_rec].trainable) {
+    const snn_block *br = &s->blk[ls->blk_w_rec];
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j < n; j++)
+        if (j != i) {
+          long col = o->col[br->off + i * n + j] - (long)c0;
+          r_add(MI + i * W + col, MI + i * W + col, zprev + j, c);
+        }
+  }
+}
+
 int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
                            snn_err *err) {
   (void)rule;
@@ -53,9 +119,7 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
     goto out;
   }
   if (bytes) *bytes = o.bytes + cnt * SNN_SFX(snn_real_bytes)(c) + s->L * sizeof *R;
-  int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec;
-  real a;
-  r_init(a, c);
+  int keep_rec = !s->detach_rec;
   for (size_t t = 1; t <= s->T; t++) {
     const slot *pv, *cu;
     SNN_SFX(snn_online_step)(&o, t, &pv, &cu);
@@ -63,49 +127,16 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
     const relt *x = N->x + (t - 1) * s->n_in;
     for (size_t l = 0; l < s->L; l++) {
       const lay *L = &N->layers[l];
-      const snn_layer_spec *ls = L->ls;
       const jacbuf *J = &o.J[l];
-      size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np;
+      size_t n = L->n;
       relt *MI = R[l].MI, *Msp = R[l].Ms[P0], *Msc = R[l].Ms[P1], *Mzp = R[l].Mz[P0], *Mzc = R[l].Mz[P1];
       if (l > 0)
         SNN_SFX(snn_gemm)(0, 0, n, Pt, L->nprev, L->w_in, L->nprev, R[l - 1].Mz[P1], Pt, 0, MI, Pt, c);
       else
         for (size_t i = 0; i < n * Pt; i++) r_zero(MI + i, c);
       if (L->w_rec && keep_rec) SNN_SFX(snn_gemm)(0, 0, n, Pt, n, L->w_rec, n, Mzp, Pt, 1, MI, Pt, c);
-      const snn_block *bi = &s->blk[ls->blk_w_in];
-      for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; bi->trainable && j < L->nprev; j++)
-          r_add(MI + i * Pt + o.col[bi->off + i * L->nprev + j], MI + i * Pt + o.col[bi->off + i * L->nprev + j], x + j, c);
-      if (L->w_rec && s->blk[ls->blk_w_rec].trainable) {
-        const snn_block *br = &s->blk[ls->blk_w_rec];
-        for (size_t i = 0; i < n; i++)
-          for (size_t j = 0; j < n; j++)
-            if (j != i) r_add(MI + i * Pt + o.col[br->off + i * n + j], MI + i * Pt + o.col[br->off + i * n + j], pv->z[l] + j, c);
-      }
-      for (size_t i = 0; i < n; i++) {
-        for (size_t cc = 0; cc < k; cc++) {
-          relt *row = Msc + (i * k + cc) * Pt;
-          for (size_t q = 0; q < Pt; q++) r_zero(row + q, c);
-          for (size_t c2 = 0; c2 < k; c2++) SNN_SFX(snn_axpy)(Pt, J->dF_ds + (i * k + cc) * k + c2, Msp + (i * k + c2) * Pt, row, c);
-          r_set(a, J->dF_dzl + i * k + cc, c);
-          if (keep_reset) r_add(a, a, J->dF_dzr + i * k + cc, c);
-          SNN_SFX(snn_axpy)(Pt, a, Mzp + i * Pt, row, c);
-          SNN_SFX(snn_axpy)(Pt, J->dF_dI + i * k + cc, MI + i * Pt, row, c);
-          for (size_t p = 0; p < np; p++) {
-            long col = o.col[s->blk[ls->blk_const[p]].off + i];
-            if (col >= 0) r_add(row + col, row + col, J->dF_dp + (i * k + cc) * np + p, c);
-          }
-        }
-        relt *zr = Mzc + i * Pt;
-        for (size_t q = 0; q < Pt; q++) r_zero(zr + q, c);
-        for (size_t cc = 0; cc < k; cc++) SNN_SFX(snn_axpy)(Pt, J->dU_ds + i * k + cc, Msc + (i * k + cc) * Pt, zr, c);
-        for (size_t p = 0; p < np; p++) {
-          long col = o.col[s->blk[ls->blk_const[p]].off + i];
-          if (col >= 0) r_add(zr + col, zr + col, J->dU_dp + i * np + p, c);
-        }
-        for (size_t q = 0; q < Pt; q++) r_mul(zr + q, zr + q, J->psi + i, c);
-        for (size_t q = 0; q < Pt; q++) r_add(R[l].Mzs + i * Pt + q, R[l].Mzs + i * Pt + q, zr + q, c);
-      }
+      SNN_SFX(snn_influence_direct)(N, l, &o, 0, Pt, x, pv->z[l], MI);
+      SNN_SFX(snn_influence_layer)(N, l, J, &o, 0, Pt, Msp, Msc, Mzp, Mzc, MI, R[l].Mzs);
       x = cu->z[l];
     }
     /* readout */
@@ -140,7 +171,6 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
     spikes[l] = 0;
     for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(o.zsum + j) * (double)s->T;
   }
-  r_clear(a, c);
 out:
   for (size_t l = 0; R && l < s->L; l++) {
     size_t n = N->layers[l].n, k = (size_t)N->layers[l].k;

@@ -20,6 +20,16 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
  * detached at steps 1, W+1, 2W+1, ... (tbptt). */
 void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) * w, relt *grad, size_t window);
 
+/* Ask the next BPTT pass to store, for layer 0, dE/dz^t total except the
+ * path through the layer's local state (alif adaptation): e-prop's ideal
+ * learning signal.  lsig has (T+1) * n entries; NULL stops it. */
+void SNN_SFX(snn_bptt_capture_signal)(SNN_SFX(snn_bptt_ws) * w, relt *lsig);
+
+int SNN_SFX(snn_rule_ostl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                           size_t *bytes, snn_err *err);
+int SNN_SFX(snn_rule_eprop)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                            size_t *bytes, snn_err *err);
+
 SNN_SFX(snn_rule_fn) SNN_SFX(snn_rule_find)(const char *name);
 
 #endif

@@ -1,0 +1,393 @@
+/* traces.c - OSTL (Bohnstingl et al., TNNLS 2023) and e-prop (Bellec et al.,
+ * Nat Commun 2020): per-layer eligibility traces times a learning signal.
+ *
+ * Eligibility, for every trainable parameter theta of a layer's own unit i
+ * (its row of W_in and W_rec, and its constants):
+ *
+ *   eps^t = dF/ds eps^{t-1} + z_c e^{t-1} + dF/dI pre^t + dF/dtheta
+ *   e^t   = psi^t (dU/ds eps^t + dU/dtheta)             (the trace: dz_i^t/dtheta)
+ *
+ * pre is x_j^t for W_in[i][j] and z_j^{t-1} for W_rec[i][j]; z_c is the path
+ * from the unit's own previous output into its state that the trace keeps:
+ * the local path (alif adaptation) always, and the reset for OSTL when the
+ * gradient keeps it (OSTL keeps the reset inside its state Jacobian; e-prop
+ * leaves it to the learning signal).  These "diagonal" traces are exact for a
+ * layer whose units are not coupled; OSTL's complete form carries instead the
+ * influence of the layer's own parameters on all its units (RTRL restricted
+ * to the layer), which is exact with a recurrent matrix.
+ *
+ * Learning signal at step t, top down and at the same step:
+ *   Lambda_top = W_out^T dE/dy^t        (e-prop: B dE/dy^t)
+ *   Lambda_l   = W_in(l+1)^T (Lambda_{l+1} o psi_{l+1} o dU/ds dF/dI)   (OSTL; random B with feedback=random)
+ * and dE/dtheta = sum_t Lambda^t e^t, where the top layer's traces are first
+ * filtered with the readout's kappa (ebar = kappa ebar + e), which accounts
+ * for the leaky readout exactly.  What is dropped: how a unit's past outputs
+ * reach the loss through other units (recurrence, for diagonal traces), through
+ * upper layers' state (deep OSTL), and through the readout's memory for
+ * layers below the top.  e-prop's ideal signal (signal=ideal) is BPTT's
+ * dE/dz^t without the local path, which makes the factorisation exact. */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/rules/online.h"
+#include "sim/rules/rules.h"
+
+typedef struct {
+  int full;
+  size_t qin, qrec, q;
+  int cidx[SNN_MAXCONST], nqc;
+  relt *eps, *e, *ebar, *esum;        /* diagonal: n k q, n q, n q, n q */
+  size_t c0, W;                       /* complete: own trainable columns */
+  relt *Ms[2], *Mz[2], *MI, *Mzs, *Mzf; /* complete */
+  relt *lam, *tmp;                    /* n */
+  relt *B;                            /* random feedback into this layer, or NULL */
+  size_t nB;
+} tlay;
+
+typedef struct {
+  int ostl;         /* 1 OSTL, 0 e-prop */
+  int trace_reset;  /* the reset path belongs to the trace */
+  int mode;         /* OSTL: 0 auto, 1 diagonal, 2 full */
+  int random_fb;    /* random feedback */
+  int ideal;        /* e-prop: BPTT's signal */
+} topts;
+
+/* Flat parameter index of local parameter q of unit i (diagonal traces). */
+static size_t gidx(const snn_spec *s, const lay *L, const tlay *T, size_t i, size_t q) {
+  const snn_layer_spec *ls = L->ls;
+  if (q < T->qin) return s->blk[ls->blk_w_in].off + i * L->nprev + q;
+  if (q < T->qin + T->qrec) return s->blk[ls->blk_w_rec].off + i * L->n + (q - T->qin);
+  return s->blk[ls->blk_const[T->cidx[q - T->qin - T->qrec]]].off + i;
+}
+
+static size_t tlay_count(const tlay *T, size_t n, size_t k) {
+  if (T->full) return n * T->W * (2 * k + 5) + 2 * n + T->nB;
+  return n * T->q * (k + 3) + 2 * n + T->nB;
+}
+
+static void tlay_free(tlay *T, size_t n, size_t k, rctx *c) {
+  if (T->full) {
+    vec_free(T->Ms[0], n * k * T->W, c);
+    vec_free(T->Ms[1], n * k * T->W, c);
+    vec_free(T->Mz[0], n * T->W, c);
+    vec_free(T->Mz[1], n * T->W, c);
+    vec_free(T->MI, n * T->W, c);
+    vec_free(T->Mzs, n * T->W, c);
+    vec_free(T->Mzf, n * T->W, c);
+  } else {
+    vec_free(T->eps, n * k * T->q, c);
+    vec_free(T->e, n * T->q, c);
+    vec_free(T->ebar, n * T->q, c);
+    vec_free(T->esum, n * T->q, c);
+  }
+  vec_free(T->lam, n, c);
+  vec_free(T->tmp, n, c);
+  vec_free(T->B, T->nB, c);
+}
+
+static int tlay_init(tlay *T, const net *N, const online *o, size_t l, int full) {
+  const snn_spec *s = N->spec;
+  const lay *L = &N->layers[l];
+  const snn_layer_spec *ls = L->ls;
+  rctx *c = N->c;
+  size_t n = L->n, k = (size_t)L->k;
+  T->full = full;
+  T->qin = s->blk[ls->blk_w_in].trainable ? L->nprev : 0;
+  T->qrec = L->w_rec && s->blk[ls->blk_w_rec].trainable ? n : 0;
+  for (int p = 0; p < L->np; p++)
+    if (s->blk[ls->blk_const[p]].trainable) T->cidx[T->nqc++] = p;
+  T->q = T->qin + T->qrec + (size_t)T->nqc;
+  /* the layer's own columns are contiguous: its blocks are, in block order */
+  long lo = -1, hi = -1;
+  for (size_t b = 0; b < s->nblk; b++)
+    if (s->blk[b].layer == (int)l && s->blk[b].trainable) {
+      long c0 = o->col[s->blk[b].off], c1 = c0 + (long)(s->blk[b].rows * s->blk[b].cols);
+      if (lo < 0 || c0 < lo) lo = c0;
+      if (c1 > hi) hi = c1;
+    }
+  T->c0 = lo < 0 ? 0 : (size_t)lo;
+  T->W = lo < 0 ? 0 : (size_t)(hi - lo);
+  int ok;
+  if (full) {
+    T->Ms[0] = vec_alloc(n * k * T->W, c), T->Ms[1] = vec_alloc(n * k * T->W, c);
+    T->Mz[0] = vec_alloc(n * T->W, c), T->Mz[1] = vec_alloc(n * T->W, c);
+    T->MI = vec_alloc(n * T->W, c), T->Mzs = vec_alloc(n * T->W, c), T->Mzf = vec_alloc(n * T->W, c);
+    ok = T->Ms[0] && T->Ms[1] && T->Mz[0] && T->Mz[1] && T->MI && T->Mzs && T->Mzf;
+  } else {
+    T->eps = vec_alloc(n * k * T->q, c), T->e = vec_alloc(n * T->q, c);
+    T->ebar = vec_alloc(n * T->q, c), T->esum = vec_alloc(n * T->q, c);
+    ok = T->eps && T->e && T->ebar && T->esum;
+  }
+  T->lam = vec_alloc(n, c);
+  T->tmp = vec_alloc(n, c);
+  return ok && T->lam && T->tmp ? SNN_OK : SNN_ENOMEM;
+}
+
+/* Random feedback matrices, drawn from the network's seed (documented in
+ * docs/eprop.md): N(0, 1/fan_in), the shape of the matrix they replace. */
+static int draw_feedback(tlay *T, size_t rows, size_t cols, unsigned long seed, rctx *c) {
+  T->nB = rows * cols;
+  T->B = vec_alloc(T->nB, c);
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  if (!T->B || !rng) {
+    gsl_rng_free(rng);
+    return SNN_ENOMEM;
+  }
+  gsl_rng_set(rng, seed);
+  for (size_t i = 0; i < T->nB; i++) r_set_d(T->B + i, gsl_ran_gaussian(rng, 1.0) / sqrt((double)cols), c);
+  gsl_rng_free(rng);
+  return SNN_OK;
+}
+
+/* Diagonal traces of layer l at step t. */
+static void diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x,
+                        const relt *zprev, int top, real *tm) {
+  const lay *L = &N->layers[l];
+  const jacbuf *J = &o->J[l];
+  rctx *c = N->c;
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, q = T->q;
+  relt *zc = tm[4], *acc = tm[5];
+  for (size_t i = 0; i < n; i++) {
+    for (size_t qq = 0; qq < q; qq++) {
+      const relt *pre = NULL;
+      int p = -1;
+      if (qq < T->qin)
+        pre = x + qq;
+      else if (qq < T->qin + T->qrec)
+        pre = (qq - T->qin) == i ? NULL : zprev + (qq - T->qin);
+      else
+        p = T->cidx[qq - T->qin - T->qrec];
+      relt *e = T->e + i * q + qq;
+      for (size_t cc = 0; cc < k; cc++) {
+        relt *nw = tm[cc];
+        r_zero(nw, c);
+        for (size_t c2 = 0; c2 < k; c2++) r_fma(nw, J->dF_ds + (i * k + cc) * k + c2, T->eps + (i * k + c2) * q + qq, nw, c);
+        r_set(zc, J->dF_dzl + i * k + cc, c);
+        if (op->trace_reset) r_add(zc, zc, J->dF_dzr + i * k + cc, c);
+        r_fma(nw, zc, e, nw, c);
+        if (pre) r_fma(nw, J->dF_dI + i * k + cc, pre, nw, c);
+        if (p >= 0) r_add(nw, nw, J->dF_dp + (i * k + cc) * np + (size_t)p, c);
+      }
+      r_zero(acc, c);
+      for (size_t cc = 0; cc < k; cc++) {
+        r_set(T->eps + (i * k + cc) * q + qq, tm[cc], c);
+        r_fma(acc, J->dU_ds + i * k + cc, tm[cc], acc, c);
+      }
+      if (p >= 0) r_add(acc, acc, J->dU_dp + i * np + (size_t)p, c);
+      r_mul(e, acc, J->psi + i, c);
+      r_add(T->esum + i * q + qq, T->esum + i * q + qq, e, c);
+      if (top) r_fma(T->ebar + i * q + qq, N->kappa, T->ebar + i * q + qq, e, c);
+    }
+  }
+}
+
+static int parse_opts(const snn_rule *rule, topts *op, const snn_spec *s, snn_err *err) {
+  memset(op, 0, sizeof *op);
+  op->ostl = !strcmp(rule->name, "ostl");
+  for (int i = 0; i < rule->nopt; i++) {
+    const char *k = rule->key[i], *v = rule->val[i];
+    if (op->ostl && !strcmp(k, "traces") && (!strcmp(v, "auto") || !strcmp(v, "diagonal") || !strcmp(v, "full")))
+      op->mode = !strcmp(v, "auto") ? 0 : !strcmp(v, "diagonal") ? 1 : 2;
+    else if (!strcmp(k, "feedback") && (!strcmp(v, "symmetric") || !strcmp(v, "random") || (!op->ostl && !strcmp(v, "adaptive"))))
+      op->random_fb = strcmp(v, "symmetric") != 0;
+    else if (!op->ostl && !strcmp(k, "signal") && (!strcmp(v, "online") || !strcmp(v, "ideal")))
+      op->ideal = !strcmp(v, "ideal");
+    else
+      return snn_err_set(err, SNN_EARG, "", "--rule", "%s: unknown option or value '%s=%s'; expected %s", rule->name, k, v,
+                         op->ostl ? "traces=auto|diagonal|full, feedback=symmetric|random"
+                                  : "feedback=symmetric|random|adaptive, signal=online|ideal");
+  }
+  op->trace_reset = op->ostl && !s->detach_reset;
+  if (!op->ostl && s->L != 1)
+    return snn_err_set(err, SNN_EARG, s->path, "layers",
+                       "e-prop is defined for one recurrent layer that projects to the readout (Bellec et al. 2020); this "
+                       "network has %zu layers (use ostl for deep networks)",
+                       s->L);
+  return SNN_OK;
+}
+
+static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
+               snn_err *err) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  topts op;
+  int st = parse_opts(rule, &op, s, err);
+  if (st) return st;
+  size_t Lc = s->L, K = s->n_out, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n;
+  online o;
+  if (SNN_SFX(snn_online_init)(&o, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  tlay *TL = calloc(Lc, sizeof *TL);
+  relt *zbar = vec_alloc(nL, c), *r = vec_alloc(H, c), *lsig = NULL, *gW = NULL;
+  real bbar, tm[6];
+  r_init(bbar, c);
+  for (int i = 0; i < 6; i++) r_init(tm[i], c);
+  size_t cnt = nL + H + 7;
+  st = TL && zbar && r ? SNN_OK : SNN_ENOMEM;
+  size_t Wmax = 0;
+  for (size_t l = 0; !st && l < Lc; l++) {
+    const lay *L = &N->layers[l];
+    int full = op.ostl && (op.mode == 2 || (op.mode == 0 && L->w_rec));
+    st = tlay_init(&TL[l], N, &o, l, full);
+    if (!st && op.random_fb && !op.ostl) st = draw_feedback(&TL[l], L->n, K, s->seed ^ 0x5eedUL, c);
+    if (!st && op.random_fb && op.ostl && l + 1 < Lc)
+      st = draw_feedback(&TL[l], N->layers[l + 1].n, L->n, (s->seed ^ 0x5eedUL) + l + 1, c);
+    if (TL[l].W > Wmax) Wmax = TL[l].W;
+    cnt += tlay_count(&TL[l], L->n, (size_t)L->k);
+  }
+  if (!st && !(gW = vec_alloc(Wmax, c))) st = SNN_ENOMEM;
+  cnt += Wmax;
+  traj tr;
+  int have_tr = 0;
+  if (!st && op.ideal) {
+    /* the ideal signal needs BPTT's backward pass: a verification device, memory O(T) */
+    SNN_SFX(snn_bptt_ws) *w = NULL;
+    lsig = vec_alloc((s->T + 1) * N->layers[0].n, c);
+    if (!lsig || SNN_SFX(snn_traj_init)(&tr, N) || !(have_tr = 1) || !(w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
+      st = SNN_ENOMEM;
+    } else {
+      SNN_SFX(snn_forward)(N, &tr);
+      SNN_SFX(snn_bptt_capture_signal)(w, lsig);
+      SNN_SFX(snn_bptt)(N, &tr, w, grad); /* grad is overwritten below */
+      cnt += (s->T + 1) * N->layers[0].n;
+      if (bytes) *bytes = tr.bytes + SNN_SFX(snn_bptt_ws_bytes)(w);
+    }
+    if (w) SNN_SFX(snn_bptt_ws_free)(w, N);
+  }
+  if (st) {
+    st = snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
+  relt *g_row = grad + s->blk[s->blk_ro_w].off, *g_rob = grad + s->blk[s->blk_ro_b].off;
+  for (size_t t = 1; t <= s->T; t++) {
+    const slot *pv, *cu;
+    SNN_SFX(snn_online_step)(&o, t, &pv, &cu);
+    int P0 = (int)((t - 1) & 1), P1 = (int)(t & 1);
+    /* traces, bottom up */
+    const relt *x = N->x + (t - 1) * s->n_in;
+    for (size_t l = 0; l < Lc; l++) {
+      const lay *L = &N->layers[l];
+      tlay *T = &TL[l];
+      int top = l + 1 == Lc;
+      if (T->full) {
+        size_t n = L->n, W = T->W;
+        if (L->w_rec && !s->detach_rec)
+          SNN_SFX(snn_gemm)(0, 0, n, W, n, L->w_rec, n, T->Mz[P0], W, 0, T->MI, W, c);
+        else
+          for (size_t i = 0; i < n * W; i++) r_zero(T->MI + i, c);
+        SNN_SFX(snn_influence_direct)(N, l, &o, T->c0, W, x, pv->z[l], T->MI);
+        SNN_SFX(snn_influence_layer)(N, l, &o.J[l], &o, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
+        if (top)
+          for (size_t i = 0; i < n * W; i++) r_fma(T->Mzf + i, N->kappa, T->Mzf + i, T->Mz[P1] + i, c);
+      } else {
+        diag_update(N, l, T, &o, &op, x, pv->z[l], top, tm);
+      }
+      x = cu->z[l];
+    }
+    /* learning signals, top down, at this step */
+    for (size_t l = Lc; l-- > 0;) {
+      const lay *L = &N->layers[l];
+      tlay *T = &TL[l];
+      size_t n = L->n;
+      if (op.ideal) {
+        for (size_t i = 0; i < n; i++) r_set(T->lam + i, lsig + t * n + i, c);
+      } else if (l + 1 == Lc) {
+        if (T->B)
+          SNN_SFX(snn_gemv)(0, n, K, T->B, K, cu->dEdy, 0, T->lam, c);
+        else
+          SNN_SFX(snn_gemv)(1, K, n, N->ro_w, n, cu->dEdy, 0, T->lam, c);
+      } else {
+        const lay *U = &N->layers[l + 1];
+        const jacbuf *JU = &o.J[l + 1];
+        tlay *TU = &TL[l + 1];
+        size_t ku = (size_t)U->k;
+        for (size_t j = 0; j < U->n; j++) { /* Lambda o psi o dU/ds dF/dI of the layer above */
+          relt *a = TU->tmp + j;
+          r_zero(a, c);
+          for (size_t cc = 0; cc < ku; cc++) r_fma(a, JU->dU_ds + j * ku + cc, JU->dF_dI + j * ku + cc, a, c);
+          r_mul(a, a, JU->psi + j, c);
+          r_mul(a, a, TU->lam + j, c);
+        }
+        SNN_SFX(snn_gemv)(1, U->n, n, T->B ? T->B : U->w_in, n, TU->tmp, 0, T->lam, c);
+      }
+      int filt = l + 1 == Lc && !op.ideal;
+      if (T->full) {
+        SNN_SFX(snn_gemv)(1, n, T->W, filt ? T->Mzf : T->Mz[P1], T->W, T->lam, 0, gW, c);
+        for (size_t q = 0; q < s->P; q++) {
+          long col = o.col[q] - (long)T->c0;
+          if (o.col[q] >= 0 && col >= 0 && col < (long)T->W) r_add(grad + q, grad + q, gW + col, c);
+        }
+      } else {
+        for (size_t i = 0; i < n; i++)
+          for (size_t qq = 0; qq < T->q; qq++) {
+            relt *g = grad + gidx(s, L, T, i, qq);
+            r_fma(g, T->lam + i, (filt ? T->ebar : T->e) + i * T->q + qq, g, c);
+          }
+      }
+    }
+    /* readout, exact: filtered presynaptic activity */
+    for (size_t j = 0; j < nL; j++) r_fma(zbar + j, N->kappa, zbar + j, cu->z[Lc - 1] + j, c);
+    r_mul(bbar, bbar, N->kappa, c);
+    r_add_d(bbar, bbar, 1.0, c);
+    for (size_t kk = 0; kk < K; kk++) {
+      SNN_SFX(snn_axpy)(nL, cu->dEdy + kk, zbar, g_row + kk * nL, c);
+      r_fma(g_rob + kk, cu->dEdy + kk, bbar, g_rob + kk, c);
+    }
+  }
+  SNN_SFX(snn_online_finish)(&o);
+  SNN_SFX(snn_rate_signal)(&o, r);
+  /* the rate regulariser: constant in t, so it multiplies the summed traces
+   * (with the ideal signal it is already inside BPTT's dE/dz) */
+  for (size_t l = 0, j0 = 0; !op.ideal && s->rate_reg && l < Lc; j0 += N->layers[l].n, l++) {
+    const lay *L = &N->layers[l];
+    tlay *T = &TL[l];
+    if (T->full) {
+      SNN_SFX(snn_gemv)(1, L->n, T->W, T->Mzs, T->W, r + j0, 0, gW, c);
+      for (size_t q = 0; q < s->P; q++) {
+        long col = o.col[q] - (long)T->c0;
+        if (o.col[q] >= 0 && col >= 0 && col < (long)T->W) r_add(grad + q, grad + q, gW + col, c);
+      }
+    } else {
+      for (size_t i = 0; i < L->n; i++)
+        for (size_t qq = 0; qq < T->q; qq++) {
+          relt *g = grad + gidx(s, L, T, i, qq);
+          r_fma(g, r + j0 + i, T->esum + i * T->q + qq, g, c);
+        }
+    }
+  }
+  for (size_t l = 0; l < Lc; l++) /* no self-connections */
+    if (N->layers[l].w_rec)
+      for (size_t i = 0; i < N->layers[l].n; i++)
+        r_zero(grad + s->blk[N->layers[l].ls->blk_w_rec].off + i * N->layers[l].n + i, c);
+  r_set(loss, o.loss, c);
+  for (size_t l = 0, j = 0; l < Lc; l++) {
+    cross[l] = o.cross[l];
+    spikes[l] = 0;
+    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(o.zsum + j) * (double)s->T;
+  }
+  if (bytes && !op.ideal) *bytes = o.bytes + cnt * SNN_SFX(snn_real_bytes)(c) + Lc * sizeof *TL;
+out:
+  for (size_t l = 0; TL && l < Lc; l++) tlay_free(&TL[l], N->layers[l].n, (size_t)N->layers[l].k, c);
+  free(TL);
+  vec_free(zbar, nL, c);
+  vec_free(r, H, c);
+  vec_free(gW, Wmax, c);
+  vec_free(lsig, (s->T + 1) * N->layers[0].n, c);
+  if (have_tr) SNN_SFX(snn_traj_clear)(&tr, N);
+  r_clear(bbar, c);
+  for (int i = 0; i < 6; i++) r_clear(tm[i], c);
+  SNN_SFX(snn_online_clear)(&o);
+  return st;
+}
+
+int SNN_SFX(snn_rule_ostl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                           size_t *bytes, snn_err *err) {
+  return run(N, rule, grad, loss, cross, spikes, bytes, err);
+}
+
+int SNN_SFX(snn_rule_eprop)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                            size_t *bytes, snn_err *err) {
+  return run(N, rule, grad, loss, cross, spikes, bytes, err);
+}
