@@ -39,12 +39,14 @@ static void usage(FILE *f) {
         "  snngrad grad  NET.json --rule RULE [--params PARAMS.json] [--precision BITS] -o GRADS.json\n"
         "  snngrad check NET.json [--precision B1,B2,...] [--params PARAMS.json] [--method richardson|central]\n"
         "                         [--step H] [--json OUT.json] [--step-sweep OUT.csv]\n"
+        "  snngrad check NET.json --rules R1,R2,... [--precision B1,B2,...] [--json OUT.json]\n"
+        "                         [--precision-sweep LO:HI --csv OUT.csv]\n"
         "  snngrad bench [NET.json] [--neurons N] [--steps T] [--layers L] [--model lif|alif|snu]\n"
         "                         [--recurrent yes|no] [--precision B1,...] [--reps R]\n"
         "  snngrad version\n"
         "\n"
         "--precision 53 is the double path; any other number of bits, or mpfr:53, runs the MPFR path.\n"
-        "Rules: bptt.  Exit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused.\n",
+        "Rules: bptt, tbptt:window=W, rtrl, ostl[:traces=..,feedback=..], eprop[:feedback=..,signal=..].\nExit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused.\n",
         f);
 }
 
@@ -110,6 +112,7 @@ static int load_data(const snn_spec *s, const char *params, snn_data *d) {
 typedef struct {
   const char *net, *out, *rule, *params, *prec, *method, *step, *json, *sweep;
   const char *neurons, *steps, *layers, *model, *recurrent, *reps;
+  const char *rules, *psweep, *csv;
 } opts_t;
 
 static int parse_opts(int argc, char **argv, opts_t *o, const char *allowed) {
@@ -124,7 +127,8 @@ static int parse_opts(int argc, char **argv, opts_t *o, const char *allowed) {
                  {"--precision", &o->prec}, {"--method", &o->method},   {"--step", &o->step},
                  {"--json", &o->json},      {"--step-sweep", &o->sweep}, {"--neurons", &o->neurons},
                  {"--steps", &o->steps},    {"--layers", &o->layers},   {"--model", &o->model},
-                 {"--recurrent", &o->recurrent}, {"--reps", &o->reps}};
+                 {"--recurrent", &o->recurrent}, {"--reps", &o->reps}, {"--rules", &o->rules},
+                 {"--precision-sweep", &o->psweep}, {"--csv", &o->csv}};
     if (a[0] != '-') {
       if (o->net) return usage_error("unexpected argument '%s'", a);
       o->net = a;
@@ -214,11 +218,221 @@ static json_t *lgnum(double lg) {
   return json_string(fmt_lg(lg, b, sizeof b));
 }
 
+/* ---- check --rules: every rule against BPTT, per precision, with verdicts ---- */
+#define MAXRULES 16
+
+/* "a,b:k=v,k2=v2,c" -> rules; a token with '=' and no ':' continues the
+ * previous rule's options. */
+static int split_rules(const char *arg, char out[][160], int *n) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", arg);
+  *n = 0;
+  for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (strchr(tok, '=') && !strchr(tok, ':')) {
+      if (*n == 0) return -1;
+      strncat(out[*n - 1], ",", 159 - strlen(out[*n - 1]));
+      strncat(out[*n - 1], tok, 159 - strlen(out[*n - 1]));
+    } else {
+      if (*n >= MAXRULES) return -1;
+      snprintf(out[(*n)++], 160, "%s", tok);
+    }
+  }
+  return *n ? 0 : -1;
+}
+
+static int same_trajectory(const snn_result *a, const snn_result *b, const snn_spec *s) {
+  if (a->loss.s || b->loss.s) {
+    if (!a->loss.s || !b->loss.s || strcmp(a->loss.s[0], b->loss.s[0])) return 0;
+  } else if (a->loss.v[0] != b->loss.v[0]) {
+    return 0;
+  }
+  for (size_t l = 0; l < s->L; l++)
+    if (a->crossings[l] != b->crossings[l] || a->spikes[l] != b->spikes[l]) return 0;
+  return 1;
+}
+
+/* The gradient of one rule at one precision, checked to run on BPTT's trajectory. */
+static int rule_grad(const snn_spec *s, const snn_data *d, const prec_t *p, const snn_rule *r, const snn_result *ref,
+                     snn_result *out) {
+  snn_err e = {0};
+  if (snn_result_init(out, s)) return report(&(snn_err){SNN_ENOMEM, "", "", "out of memory"});
+  if (p->eng->grad(s, d, p->bits, r, out, &e)) {
+    snn_result_clear(out);
+    return report(&e);
+  }
+  if (ref && !same_trajectory(ref, out, s)) {
+    snn_result_clear(out);
+    fprintf(stderr, "snngrad: error: rule %s did not run on BPTT's trajectory at %ld bits (loss or spikes differ)\n",
+            r->name, p->bits);
+    return EXIT_FAIL;
+  }
+  return 0;
+}
+
+static int check_rules(const opts_t *o) {
+  char texts[MAXRULES][160];
+  int nr;
+  if (split_rules(o->rules ? o->rules : "bptt,rtrl,ostl,eprop,tbptt:window=10", texts, &nr))
+    return usage_error("--rules: expected a comma-separated list of rules, found '%s'", o->rules);
+  snn_rule rules[MAXRULES];
+  snn_err e = {0};
+  for (int i = 0; i < nr; i++)
+    if (snn_rule_parse(texts[i], &rules[i], &e)) return report(&e);
+  prec_t ps[16];
+  int np;
+  if (parse_prec_list(o->prec ? o->prec : "53,128,256", ps, 16, &np))
+    return usage_error("--precision: expected a comma-separated list of bits (or mpfr:BITS), found '%s'", o->prec);
+  long sw_lo = 0, sw_hi = 0;
+  if (o->psweep) {
+    if (sscanf(o->psweep, "%ld:%ld", &sw_lo, &sw_hi) != 2 || sw_lo < 16 || sw_hi < sw_lo || sw_hi > 65536)
+      return usage_error("--precision-sweep: expected LO:HI bits with 16 <= LO <= HI <= 65536, found '%s'", o->psweep);
+    if (!o->csv) return usage_error("%s", "--precision-sweep needs --csv FILE");
+  }
+  snn_spec *s;
+  int rc;
+  if ((rc = load_spec(o->net, &s))) return rc;
+  snn_data d;
+  if ((rc = load_data(s, o->params, &d))) {
+    snn_spec_free(s);
+    return rc;
+  }
+  snn_rule bptt;
+  snn_rule_parse("bptt", &bptt, &e);
+  describe(s);
+  int fd_ok = snn_fd_allowed(s, &e) == SNN_OK;
+  double lg[MAXRULES][16];
+  double lgb[MAXRULES][64][16]; /* per rule, block (first 64), precision */
+  double lg_fd[16];
+  for (int k = 0; k < np && !rc; k++) {
+    snn_result ref;
+    if ((rc = rule_grad(s, &d, &ps[k], &bptt, NULL, &ref))) break;
+    for (int i = 0; i < nr && !rc; i++) {
+      snn_result x;
+      if ((rc = rule_grad(s, &d, &ps[k], &rules[i], &ref, &x))) break;
+      snn_blockcmp bc[64], all;
+      if (s->nblk > 64 || ps[k].eng->compare(s, ps[k].bits, &ref, &x, bc, &all)) {
+        rc = report(&(snn_err){SNN_ENOMEM, "", "", "cannot compare"});
+      } else {
+        lg[i][k] = all.lg_rel;
+        for (size_t b = 0; b < s->nblk; b++) lgb[i][b][k] = bc[b].lg_rel;
+      }
+      snn_result_clear(&x);
+    }
+    snn_result_clear(&ref);
+    lg_fd[k] = NAN;
+    if (!rc && fd_ok) {
+      snn_fdreport rep;
+      snn_fdopts fo = {SNN_FD_RICHARDSON, 0};
+      if (snn_fdreport_init(&rep, s) == SNN_OK && ps[k].eng->fdcheck(s, &d, ps[k].bits, &fo, &rep, &e) == SNN_OK)
+        lg_fd[k] = rep.lg_rel_all;
+      snn_fdreport_clear(&rep);
+    }
+  }
+  json_t *jroot = json_pack("{s:s, s:s, s:[], s:[]}", "format", "snngrad-verdicts/1", "network", s->path, "precisions",
+                            "rules");
+  int mismatches = 0;
+  if (!rc) {
+    char b1[32], pn[64];
+    long bits[16];
+    for (int k = 0; k < np; k++) {
+      bits[k] = ps[k].bits;
+      json_array_append_new(json_object_get(jroot, "precisions"), json_integer(ps[k].bits));
+    }
+    printf("every rule ran on BPTT's trajectory (identical loss and spikes at every precision)\n");
+    if (fd_ok) {
+      printf("BPTT against Richardson finite differences:");
+      for (int k = 0; k < np; k++) printf("  %s: %s", prec_name(&ps[k], pn, sizeof pn), fmt_lg(lg_fd[k], b1, sizeof b1));
+      printf("\n");
+    } else {
+      printf("(no finite-difference column: %s)\n", e.msg);
+    }
+    printf("\nnormwise relative error against BPTT\n  %-44s", "rule / block");
+    for (int k = 0; k < np; k++) printf(" %10ld b", ps[k].bits);
+    printf("  verdict\n");
+    for (int i = 0; i < nr; i++) {
+      char why[256];
+      int expect = snn_rule_expectation(s, &rules[i], why, sizeof why);
+      double gap;
+      int v = snn_classify(bits, lg[i], np, &gap);
+      int agrees = (expect == 1 && v == SNN_VERDICT_EXACT) || (expect == 0 && v == SNN_VERDICT_APPROXIMATE);
+      if (!strcmp(rules[i].name, "bptt")) agrees = v == SNN_VERDICT_EXACT;
+      mismatches += !agrees;
+      printf("  %-44s", texts[i]);
+      for (int k = 0; k < np; k++) printf(" %12s", fmt_lg(lg[i][k], b1, sizeof b1));
+      printf("  %s%s\n", snn_verdict_name(v), agrees ? "" : "  (UNEXPECTED)");
+      for (size_t b = 0; b < s->nblk; b++) {
+        if (!s->blk[b].trainable) continue;
+        printf("    %-42s", s->blk[b].name);
+        for (int k = 0; k < np; k++) printf(" %12s", fmt_lg(lgb[i][b][k], b1, sizeof b1));
+        printf("\n");
+      }
+      printf("    why: %s%s%s\n", why, v == SNN_VERDICT_APPROXIMATE ? "; gap " : "",
+             v == SNN_VERDICT_APPROXIMATE ? fmt_lg(gap, b1, sizeof b1) : "");
+      json_t *je = json_object(), *jb = json_object();
+      for (int k = 0; k < np; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "%ld", ps[k].bits);
+        json_object_set_new(je, key, lgnum(lg[i][k]));
+      }
+      for (size_t b = 0; b < s->nblk; b++) {
+        if (!s->blk[b].trainable) continue;
+        json_t *a = json_array();
+        for (int k = 0; k < np; k++) json_array_append_new(a, lgnum(lgb[i][b][k]));
+        json_object_set_new(jb, s->blk[b].name, a);
+      }
+      json_array_append_new(json_object_get(jroot, "rules"),
+                            json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o}", "rule", texts[i], "verdict",
+                                      snn_verdict_name(v), "expected", expect == 1 ? "exact" : expect == 0 ? "approximate" : "unknown",
+                                      "why", why, "gap", lgnum(gap), "as_documented", agrees, "rel_error", je, "blocks", jb));
+    }
+    printf("\nverdict thresholds: EXACT = error <= 2^(14-p) at every precision and falling by at least half the\n"
+           "added bits; APPROXIMATE = above that everywhere and within a decade across precisions.\n");
+    printf("%s\n", mismatches ? "some rules did NOT behave as documented (marked UNEXPECTED)"
+                              : "every rule behaved as documented");
+    json_object_set_new(jroot, "as_documented", json_boolean(!mismatches));
+    if (o->json) {
+      char *txt = json_dumps(jroot, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+      if (!txt || snn_write_atomic(o->json, txt, strlen(txt), &e)) rc = txt ? report(&e) : EXIT_INPUT;
+      free(txt);
+    }
+  }
+  if (!rc && o->psweep) {
+    snn_buf b = {0};
+    snn_buf_puts(&b, "rule,precision_bits,log10_rel_error,log10_unit_roundoff\n");
+    /* geometric steps of 1.25 from LO, and HI itself */
+    for (double pb = (double)sw_lo; !rc && pb < (double)sw_hi * 1.25; pb *= 1.25) {
+      prec_t p = {&snn_engine_mpfr, pb > (double)sw_hi ? sw_hi : (long)(pb + 0.5)};
+      if (pb > (double)sw_hi && (long)(pb / 1.25 + 0.5) == sw_hi) break;
+      snn_result ref;
+      if ((rc = rule_grad(s, &d, &p, &bptt, NULL, &ref))) break;
+      for (int i = 0; i < nr && !rc; i++) {
+        snn_result x;
+        if ((rc = rule_grad(s, &d, &p, &rules[i], &ref, &x))) break;
+        snn_blockcmp bc[64], all;
+        if (p.eng->compare(s, p.bits, &ref, &x, bc, &all) == SNN_OK)
+          snn_buf_printf(&b, "\"%s\",%ld,%.4f,%.4f\n", texts[i], p.bits, isinf(all.lg_rel) ? -9999.0 : all.lg_rel,
+                         -(double)p.bits * log10(2.0));
+        snn_result_clear(&x);
+      }
+      snn_result_clear(&ref);
+    }
+    if (!rc && snn_write_atomic(o->csv, b.p, b.len, &e)) rc = report(&e);
+    if (!rc) printf("wrote the precision sweep to %s\n", o->csv);
+    snn_buf_free(&b);
+  }
+  if (!rc && mismatches) rc = EXIT_FAIL;
+  json_decref(jroot);
+  snn_data_clear(&d);
+  snn_spec_free(s);
+  return rc;
+}
+
 static int cmd_check(int argc, char **argv) {
   opts_t o;
-  int rc = parse_opts(argc, argv, &o, " --precision --params --method --step --json --step-sweep ");
+  int rc = parse_opts(argc, argv, &o, " --precision --params --method --step --json --step-sweep --rules --precision-sweep --csv ");
   if (rc) return rc;
   if (!o.net) return usage_error("%s", "check needs NET.json");
+  if (o.rules || o.psweep) return check_rules(&o);
   prec_t ps[16];
   int np;
   if (parse_prec_list(o.prec ? o.prec : "53,256", ps, 16, &np))

@@ -236,8 +236,40 @@ static int sweep(const snn_spec *s, const snn_data *d, long prec, const double *
   return st;
 }
 
+/* Both gradients parsed at the working precision, then compared. */
+static int compare(const snn_spec *s, long prec, const snn_result *ref, const snn_result *x, snn_blockcmp *out,
+                   snn_blockcmp *all) {
+  rctx c;
+  if (SNN_SFX(snn_rctx_init)(&c, prec)) return SNN_EVALUE;
+  relt *f = vec_alloc(s->P, &c), *g = vec_alloc(s->P, &c);
+  if (!f || !g) {
+    vec_free(f, s->P, &c);
+    vec_free(g, s->P, &c);
+    SNN_SFX(snn_rctx_clear)(&c);
+    return SNN_ENOMEM;
+  }
+  for (size_t i = 0; i < s->P; i++) {
+    if (!(ref->grad.s && ref->grad.s[i] && r_set_str(f + i, ref->grad.s[i], &c) == 0)) r_set_d(f + i, ref->grad.v[i], &c);
+    if (!(x->grad.s && x->grad.s[i] && r_set_str(g + i, x->grad.s[i], &c) == 0)) r_set_d(g + i, x->grad.v[i], &c);
+  }
+  fdtmp t;
+  tmp_init(&t, &c);
+  for (size_t b = 0; b < s->nblk; b++) {
+    memset(&out[b], 0, sizeof out[b]);
+    if (s->blk[b].trainable) compare_block(&s->blk[b], g, f, &out[b], &t, &c);
+  }
+  /* all trainable parameters as one block (frozen entries are 0 in both) */
+  snn_block whole = {.rows = s->P, .cols = 1, .off = 0};
+  compare_block(&whole, g, f, all, &t, &c);
+  tmp_clear(&t, &c);
+  vec_free(f, s->P, &c);
+  vec_free(g, s->P, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+  return SNN_OK;
+}
+
 #ifdef SNN_MPFR
-const snn_engine snn_engine_mpfr = {"mpfr", snn_grad_mp, fdcheck, sweep, snn_bench_mp};
+const snn_engine snn_engine_mpfr = {"mpfr", snn_grad_mp, fdcheck, sweep, snn_bench_mp, compare};
 #else
-const snn_engine snn_engine_double = {"double", snn_grad_d, fdcheck, sweep, snn_bench_d};
+const snn_engine snn_engine_double = {"double", snn_grad_d, fdcheck, sweep, snn_bench_d, compare};
 #endif

@@ -80,6 +80,20 @@ typedef struct {
   double loss;
 } snn_bench_res;
 
+/* Rule verdicts (gradcheck/verdict.c). */
+enum { SNN_VERDICT_EXACT, SNN_VERDICT_APPROXIMATE, SNN_VERDICT_INCONCLUSIVE };
+/* 1 if the rule is documented to equal BPTT on this network, 0 if not, -1
+ * unknown; `why` gets the one-line reason. */
+int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t n);
+/* log10 of the error two exact algorithms may differ by at p bits: 2^(14-p). */
+double snn_exact_lg_tol(long prec);
+/* From the errors at increasing precisions: EXACT (rounding level at every
+ * precision, and shrinking by at least half the added bits), APPROXIMATE
+ * (above rounding level everywhere, within a decade of itself), else
+ * INCONCLUSIVE.  `gap` gets the error at the highest precision. */
+int snn_classify(const long *prec, const double *lg_err, int n, double *gap);
+const char *snn_verdict_name(int v);
+
 typedef struct {
   const char *name; /* "double" or "mpfr" */
   int (*grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out, snn_err *err);
@@ -88,6 +102,10 @@ typedef struct {
   int (*sweep)(const snn_spec *s, const snn_data *d, long prec, const double *steps, size_t nsteps,
                snn_sweep_row *rows, snn_err *err);
   int (*bench)(const snn_spec *s, const snn_data *d, long prec, int reps, snn_bench_res *out, snn_err *err);
+  /* Compare two results at this precision, per block (out: spec->nblk) and
+   * over every trainable parameter (all), reference first. */
+  int (*compare)(const snn_spec *s, long prec, const snn_result *ref, const snn_result *x, snn_blockcmp *out,
+                 snn_blockcmp *all);
 } snn_engine;
 
 extern const snn_engine snn_engine_double, snn_engine_mpfr;

@@ -92,9 +92,10 @@ void SNN_SFX(snn_influence_direct)(const net *N, size_t l, const online *o, size
 
 int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
                            snn_err *err) {
-  (void)rule;
   const snn_spec *s = N->spec;
   rctx *c = N->c;
+  if (rule->nopt)
+    return snn_err_set(err, SNN_EARG, "", "--rule", "rtrl takes no options, found '%s=%s'", rule->key[0], rule->val[0]);
   online o;
   if (SNN_SFX(snn_online_init)(&o, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   size_t Pt = o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s);

@@ -1,0 +1,93 @@
+/* verdict.c - what each rule is documented to compute, and how a measured
+ * error against BPTT is classified (precision-neutral). */
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/engine.h"
+
+/* Does layer l's output reach its own future only through paths the
+ * options cut?  "Memoryless": no recurrent matrix and no state carried. */
+static int memoryless(const snn_layer_spec *ly) {
+  return !ly->recurrent && ly->model == SNN_SNU && ly->consts[0] == 0.0;
+}
+
+/* Whether the layer has a reset path z^{t-1} -> s^t. */
+static int has_reset(const snn_layer_spec *ly) {
+  if (ly->model == SNN_SNU) return ly->consts[0] != 0.0;
+  return ly->reset_subtract;
+}
+
+static const char *opt(const snn_rule *r, const char *key, const char *def) {
+  for (int i = 0; i < r->nopt; i++)
+    if (!strcmp(r->key[i], key)) return r->val[i];
+  return def;
+}
+
+int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t n) {
+  if (!strcmp(r->name, "bptt")) return snprintf(why, n, "the reference"), 1;
+  if (!strcmp(r->name, "rtrl"))
+    return snprintf(why, n, "exact: forward-mode chain rule under the same gradient options, parameters fixed"), 1;
+  if (!strcmp(r->name, "tbptt")) {
+    long w = atol(opt(r, "window", "0"));
+    if ((size_t)w >= s->T) return snprintf(why, n, "exact: the window covers the whole sequence"), 1;
+    return snprintf(why, n, "approximate: drops every path across the window starts (state and readout detached)"), 0;
+  }
+  if (!strcmp(r->name, "ostl")) {
+    const char *tr = opt(r, "traces", "auto");
+    int rnd = !strcmp(opt(r, "feedback", "symmetric"), "random");
+    for (size_t l = 0; l < s->L; l++)
+      if (s->layers[l].recurrent && !strcmp(tr, "diagonal") && !s->detach_rec)
+        return snprintf(why, n, "approximate: diagonal traces on a recurrent layer drop the coupling through W_rec"), 0;
+    if (s->L == 1) return snprintf(why, n, "exact: one stateful layer, %s", s->layers[0].recurrent && strcmp(tr, "diagonal") ? "complete traces with W_rec" : "no coupling between its units (diagonal traces)"), 1;
+    if (rnd) return snprintf(why, n, "approximate: random feedback between layers"), 0;
+    for (size_t l = 1; l < s->L; l++)
+      if (!memoryless(&s->layers[l]))
+        return snprintf(why, n, "approximate: deep OSTL drops the paths from a layer's past outputs through the state of the layers above it"), 0;
+    if (s->tau_out > 0)
+      return snprintf(why, n, "approximate: deep OSTL drops the readout's memory for the layers below the top"), 0;
+    return snprintf(why, n, "exact: every layer above the first is memoryless and the readout has no leak"), 1;
+  }
+  if (!strcmp(r->name, "eprop")) {
+    const char *fb = opt(r, "feedback", "symmetric");
+    if (!strcmp(opt(r, "signal", "online"), "ideal"))
+      return snprintf(why, n, "exact: the ideal learning signal dE/dz makes the factorisation exact"), 1;
+    if (strcmp(fb, "symmetric"))
+      return snprintf(why, n, "approximate: %s feedback B replaces W_out^T in the learning signal (readout exact)", fb), 0;
+    if (s->layers[0].recurrent && !s->detach_rec)
+      return snprintf(why, n, "approximate: e-prop drops the recurrent paths of dE/dz"), 0;
+    if (has_reset(&s->layers[0]) && !s->detach_reset)
+      return snprintf(why, n, "approximate: e-prop leaves the reset path out of its traces and of its signal"), 0;
+    return snprintf(why, n, "exact: no path e-prop drops is differentiated (%s)",
+                    s->layers[0].recurrent ? "recurrence and reset detached" : "feed-forward, reset detached or absent"), 1;
+  }
+  return snprintf(why, n, "no documented expectation"), -1;
+}
+
+double snn_exact_lg_tol(long prec) { return log10(2.0) * (14.0 - (double)prec); }
+
+int snn_classify(const long *prec, const double *lg_err, int n, double *gap) {
+  int all_round = 1;
+  for (int k = 0; k < n; k++)
+    if (!(lg_err[k] <= snn_exact_lg_tol(prec[k]))) all_round = 0;
+  *gap = lg_err[n - 1];
+  if (all_round) {
+    if (n == 1) return SNN_VERDICT_EXACT;
+    /* an exact identity must tighten: at least half the added bits */
+    double want = 0.5 * log10(2.0) * (double)(prec[n - 1] - prec[0]);
+    return lg_err[0] - lg_err[n - 1] >= want || isinf(lg_err[n - 1]) ? SNN_VERDICT_EXACT : SNN_VERDICT_INCONCLUSIVE;
+  }
+  int none_round = 1;
+  for (int k = 0; k < n; k++)
+    if (lg_err[k] <= snn_exact_lg_tol(prec[k])) none_round = 0;
+  if (!none_round) return SNN_VERDICT_INCONCLUSIVE;
+  if (n == 1) return SNN_VERDICT_APPROXIMATE;
+  /* an approximation's gap does not depend on the precision */
+  return fabs(lg_err[n - 1] - lg_err[0]) <= 1.0 ? SNN_VERDICT_APPROXIMATE : SNN_VERDICT_INCONCLUSIVE;
+}
+
+const char *snn_verdict_name(int v) {
+  static const char *const names[] = {"EXACT", "APPROXIMATE", "INCONCLUSIVE"};
+  return v >= 0 && v < 3 ? names[v] : "?";
+}
