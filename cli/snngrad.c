@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "sim/engine.h"
 #include "sim/snn.h"
@@ -43,6 +44,7 @@ static void usage(FILE *f) {
         "                         [--precision-sweep LO:HI --csv OUT.csv]\n"
         "  snngrad bench [NET.json] [--neurons N] [--steps T] [--layers L] [--model lif|alif|snu]\n"
         "                         [--recurrent yes|no] [--precision B1,...] [--reps R]\n"
+        "  snngrad bench --rules R1,R2,... [--neurons N1,N2,...] [--steps T1,T2,...] [--csv OUT.csv]\n"
         "  snngrad version\n"
         "\n"
         "--precision 53 is the double path; any other number of bits, or mpfr:53, runs the MPFR path.\n"
@@ -601,10 +603,84 @@ static long get_long(const char *v, const char *name, long def, long lo, long hi
   return x;
 }
 
+/* Time per step and memory of every rule, against T and n: the complexity
+ * claims read off measured numbers. */
+static int bench_rules(const opts_t *o) {
+  char texts[MAXRULES][160];
+  int nr;
+  if (split_rules(o->rules, texts, &nr)) return usage_error("--rules: expected a comma-separated list, found '%s'", o->rules);
+  snn_rule rules[MAXRULES];
+  snn_err e = {0};
+  for (int i = 0; i < nr; i++)
+    if (snn_rule_parse(texts[i], &rules[i], &e)) return report(&e);
+  long Ts[16], ns[16];
+  int nT = 0, nn = 0;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", o->steps ? o->steps : "100,1000");
+  for (char *sv, *tok = strtok_r(buf, ",", &sv); tok && nT < 16; tok = strtok_r(NULL, ",", &sv)) Ts[nT++] = atol(tok);
+  snprintf(buf, sizeof buf, "%s", o->neurons ? o->neurons : "16,32");
+  for (char *sv, *tok = strtok_r(buf, ",", &sv); tok && nn < 16; tok = strtok_r(NULL, ",", &sv)) ns[nn++] = atol(tok);
+  for (int i = 0; i < nT; i++)
+    if (Ts[i] < 1) return usage_error("--steps: expected positive integers, found '%s'", o->steps);
+  for (int i = 0; i < nn; i++)
+    if (ns[i] < 1 || ns[i] > 4096) return usage_error("--neurons: expected integers in [1, 4096], found '%s'", o->neurons);
+  prec_t p = {&snn_engine_double, 53};
+  if (o->prec && parse_prec(o->prec, &p)) return usage_error("--precision: expected one number of bits, found '%s'", o->prec);
+  int rec = !o->recurrent || !strcmp(o->recurrent, "yes");
+  const char *model = o->model ? o->model : "lif";
+  snn_buf csv = {0};
+  snn_buf_puts(&csv, "rule,neurons,steps,precision_bits,us_per_step,bytes\n");
+  printf("%-28s %8s %8s %14s %14s\n", "rule", "neurons", "steps", "us/step", "memory (bytes)");
+  int rc = 0;
+  for (int a = 0; a < nn && !rc; a++)
+    for (int b = 0; b < nT && !rc; b++) {
+      snn_buf js = {0};
+      snn_buf_printf(&js, "{\"seed\": 1, \"steps\": %ld, \"input\": {\"size\": 8, \"rate\": 0.2}, \"layers\": [{\"model\": "
+                     "\"%s\", \"size\": %ld, \"recurrent\": %s, \"w_scale\": 2}], \"readout\": {\"size\": 4, \"tau_out\": 10}}",
+                     Ts[b], model, ns[a], rec ? "true" : "false");
+      snn_spec *s;
+      rc = snn_spec_parse(js.p, "(bench network)", &s, &e) ? report(&e) : 0;
+      snn_buf_free(&js);
+      if (rc) break;
+      snn_data d;
+      if ((rc = load_data(s, NULL, &d))) {
+        snn_spec_free(s);
+        break;
+      }
+      for (int i = 0; i < nr && !rc; i++) {
+        snn_result r;
+        double us = INFINITY;
+        for (int rep = 0; rep < 3 && !rc; rep++) { /* the best of three: the first includes warm-up */
+          if (rep) snn_result_clear(&r);
+          snn_result_init(&r, s);
+          struct timespec t0, t1;
+          clock_gettime(CLOCK_MONOTONIC, &t0);
+          if (p.eng->grad(s, &d, p.bits, &rules[i], &r, &e)) rc = report(&e);
+          clock_gettime(CLOCK_MONOTONIC, &t1);
+          double u = 1e6 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / (double)Ts[b];
+          if (u < us) us = u;
+        }
+        if (!rc) {
+          printf("%-28s %8ld %8ld %14.2f %14zu\n", texts[i], ns[a], Ts[b], us, r.bytes);
+          snn_buf_printf(&csv, "\"%s\",%ld,%ld,%ld,%.3f,%zu\n", texts[i], ns[a], Ts[b], p.bits, us, r.bytes);
+        }
+        snn_result_clear(&r);
+      }
+      snn_data_clear(&d);
+      snn_spec_free(s);
+    }
+  if (!rc && o->csv && snn_write_atomic(o->csv, csv.p, csv.len, &e)) rc = report(&e);
+  snn_buf_free(&csv);
+  printf("memory: the heap each rule holds while computing one gradient (its own account; tests/memory.c\n"
+         "checks it against the allocations it makes).  Times: wall clock per step, best of three sequences.\n");
+  return rc;
+}
+
 static int cmd_bench(int argc, char **argv) {
   opts_t o;
-  int rc = parse_opts(argc, argv, &o, " --neurons --steps --layers --model --recurrent --precision --reps ");
+  int rc = parse_opts(argc, argv, &o, " --neurons --steps --layers --model --recurrent --precision --reps --rules --csv ");
   if (rc) return rc;
+  if (o.rules) return bench_rules(&o);
   int bad = 0;
   long n = get_long(o.neurons, "--neurons", 256, 1, 1 << 16, &bad);
   long T = get_long(o.steps, "--steps", 1000, 1, 1 << 24, &bad);

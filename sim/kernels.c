@@ -127,6 +127,15 @@ void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c)
 #endif
 }
 
+void SNN_SFX(snn_scal)(size_t n, const relt *a, relt *y, rctx *c) {
+#ifndef SNN_MPFR
+  (void)c;
+  cblas_dscal((int)n, *a, y, 1);
+#else
+  for (size_t i = 0; i < n; i++) r_mul(y + i, y + i, a, c);
+#endif
+}
+
 int SNN_SFX(snn_export)(const relt *v, size_t n, snn_nums *out, const rctx *c) {
   for (size_t i = 0; i < n; i++) {
     out->v[i] = r_get_d(v + i);

@@ -146,6 +146,8 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
 
 /* y += a x over n entries. */
 void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c);
+/* y *= a over n entries. */
+void SNN_SFX(snn_scal)(size_t n, const relt *a, relt *y, rctx *c);
 
 /* Results crossing to the neutral side. */
 int SNN_SFX(snn_export)(const relt *v, size_t n, snn_nums *out, const rctx *c);

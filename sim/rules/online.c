@@ -43,7 +43,8 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
       goto oom;
     jc += 2 * SNN_SFX(snn_jac_count)(L->n, L->k, L->np);
   }
-  o->bytes = sizeof *o + SNN_SFX(snn_real_bytes)(c) * (o->nstore + H + jc + 1) + s->P * sizeof *o->col;
+  /* heap only: the struct itself lives with the caller */
+  o->bytes = SNN_SFX(snn_real_bytes)(c) * (o->nstore + H + jc + 1) + s->P * sizeof *o->col + s->L * sizeof *o->cross;
   SNN_SFX(snn_slot_zero)(N, &o->sl[0]);
   for (size_t j = 0; j < H; j++) r_zero(o->zsum + j, c);
   return SNN_OK;

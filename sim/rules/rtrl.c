@@ -144,7 +144,7 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
     size_t Ll = s->L - 1, nL = N->layers[Ll].n;
     relt *Myp = My[P0], *Myc = My[P1];
     SNN_SFX(snn_gemm)(0, 0, K, Pt, nL, N->ro_w, nL, R[Ll].Mz[P1], Pt, 0, Myc, Pt, c);
-    for (size_t q = 0; q < K * Pt; q++) r_fma(Myc + q, N->kappa, Myp + q, Myc + q, c);
+    SNN_SFX(snn_axpy)(K * Pt, N->kappa, Myp, Myc, c);
     const snn_block *bw = &s->blk[s->blk_ro_w], *bb = &s->blk[s->blk_ro_b];
     for (size_t kk = 0; kk < K; kk++) {
       for (size_t j = 0; j < nL; j++) {

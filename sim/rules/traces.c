@@ -220,8 +220,10 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   if (SNN_SFX(snn_online_init)(&o, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   tlay *TL = calloc(Lc, sizeof *TL);
   relt *zbar = vec_alloc(nL, c), *r = vec_alloc(H, c), *lsig = NULL, *gW = NULL;
-  real bbar, tm[6];
+  real bbar, tm[6], one;
   r_init(bbar, c);
+  r_init(one, c);
+  r_set_d(one, 1.0, c);
   for (int i = 0; i < 6; i++) r_init(tm[i], c);
   size_t cnt = nL + H + 7;
   st = TL && zbar && r ? SNN_OK : SNN_ENOMEM;
@@ -279,8 +281,10 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
           for (size_t i = 0; i < n * W; i++) r_zero(T->MI + i, c);
         SNN_SFX(snn_influence_direct)(N, l, &o, T->c0, W, x, pv->z[l], T->MI);
         SNN_SFX(snn_influence_layer)(N, l, &o.J[l], &o, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
-        if (top)
-          for (size_t i = 0; i < n * W; i++) r_fma(T->Mzf + i, N->kappa, T->Mzf + i, T->Mz[P1] + i, c);
+        if (top) { /* Mzf = kappa Mzf + Mz */
+          SNN_SFX(snn_scal)(n * W, N->kappa, T->Mzf, c);
+          SNN_SFX(snn_axpy)(n * W, one, T->Mz[P1], T->Mzf, c);
+        }
       } else {
         diag_update(N, l, T, &o, &op, x, pv->z[l], top, tm);
       }
@@ -377,6 +381,7 @@ out:
   vec_free(lsig, (s->T + 1) * N->layers[0].n, c);
   if (have_tr) SNN_SFX(snn_traj_clear)(&tr, N);
   r_clear(bbar, c);
+  r_clear(one, c);
   for (int i = 0; i < 6; i++) r_clear(tm[i], c);
   SNN_SFX(snn_online_clear)(&o);
   return st;
