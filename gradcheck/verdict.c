@@ -34,6 +34,11 @@ int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t
     if ((size_t)w >= s->T) return snprintf(why, n, "exact: the window covers the whole sequence"), 1;
     return snprintf(why, n, "approximate: drops every path across the window starts (state and readout detached)"), 0;
   }
+  if (!strcmp(r->name, "fptt")) {
+    if (atol(opt(r, "chunks", "1")) <= 1)
+      return snprintf(why, n, "exact: one chunk; with Wbar = W and lambda = 0 the regulariser's gradient vanishes (claim 10)"), 1;
+    return snprintf(why, n, "approximate: the state is detached at every chunk start (the sum of chunk gradients at Wbar = W, lambda = 0)"), 0;
+  }
   if (!strcmp(r->name, "ostl")) {
     const char *tr = opt(r, "traces", "auto");
     int rnd = !strcmp(opt(r, "feedback", "symmetric"), "random");

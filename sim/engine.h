@@ -15,6 +15,14 @@ typedef struct {
   char val[SNN_RULE_MAXOPT][64];
 } snn_rule;
 int snn_rule_parse(const char *text, snn_rule *r, snn_err *err);
+/* FPTT's constants: chunks K, alpha, beta, and the regulariser's rho and
+ * c (the reference code's _lambda); defaults 1, 0.1, 0.5, 0, 1. */
+typedef struct {
+  size_t chunks;
+  double alpha, beta, rho, c;
+} snn_fptt_opts;
+int snn_fptt_parse(const snn_rule *r, size_t T, snn_fptt_opts *o, snn_err *err);
+
 /* The rules this build knows, comma-separated, for messages. */
 extern const char *const snn_rule_names;
 

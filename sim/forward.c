@@ -102,12 +102,14 @@ size_t SNN_SFX(snn_nhidden)(const snn_spec *s) {
   return h;
 }
 
-int SNN_SFX(snn_traj_init)(traj *tr, const net *N) {
+int SNN_SFX(snn_traj_init)(traj *tr, const net *N) { return SNN_SFX(snn_traj_init_len)(tr, N, N->spec->T); }
+
+int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T1 = s->T + 1, rb = SNN_SFX(snn_real_bytes)(c);
+  size_t T1 = len + 1, rb = SNN_SFX(snn_real_bytes)(c);
   memset(tr, 0, sizeof *tr);
-  tr->T = s->T;
+  tr->T = tr->cap = len;
   r_init(tr->loss, c);
   tr->s = calloc(s->L, sizeof *tr->s);
   tr->z = calloc(s->L, sizeof *tr->z);
@@ -139,7 +141,7 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
   if (!tr) return;
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T1 = s->T + 1;
+  size_t T1 = tr->cap + 1;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     if (tr->s) vec_free(tr->s[l], T1 * L->n * L->k, c);
@@ -276,20 +278,51 @@ void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out) {
   out->dEdy = tr->dEdy + t * s->n_out;
 }
 
+/* Steps t0+1 .. t0+len into rows 1..len; row 0 must hold the state at t0.
+ * The loss of these steps is added to tr->loss, spike sums to tr->rate. */
+void SNN_SFX(snn_forward_segment)(const net *N, traj *tr, size_t t0, size_t len) {
+  slot a, b;
+  tr->t0 = t0;
+  tr->T = len;
+  for (size_t t = 1; t <= len; t++) {
+    SNN_SFX(snn_traj_slot)(tr, N, t - 1, &a);
+    SNN_SFX(snn_traj_slot)(tr, N, t, &b);
+    SNN_SFX(snn_step)(N, t0 + t, &a, &b, tr->loss, tr->rate, tr->crossings);
+  }
+}
+
+/* Copy row `from` of a trajectory into row 0 (the state carried into the next segment). */
+void SNN_SFX(snn_traj_carry)(traj *tr, const net *N, size_t from) {
+  slot a, b;
+  SNN_SFX(snn_traj_slot)(tr, N, from, &a);
+  SNN_SFX(snn_traj_slot)(tr, N, 0, &b);
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    for (size_t i = 0; i < L->n * (size_t)L->k; i++) r_set(b.s[l] + i, a.s[l] + i, c);
+    for (size_t i = 0; i < L->n; i++) {
+      r_set(b.z[l] + i, a.z[l] + i, c);
+      r_set(b.I[l] + i, a.I[l] + i, c);
+      r_set(b.u[l] + i, a.u[l] + i, c);
+    }
+  }
+  for (size_t k = 0; k < s->n_out; k++) {
+    r_set(b.y + k, a.y + k, c);
+    r_set(b.dEdy + k, a.dEdy + k, c);
+  }
+}
+
 void SNN_SFX(snn_forward)(const net *N, traj *tr) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  slot a, b;
+  slot a;
   SNN_SFX(snn_traj_slot)(tr, N, 0, &a);
   SNN_SFX(snn_slot_zero)(N, &a);
   size_t H = SNN_SFX(snn_nhidden)(s);
   for (size_t j = 0; j < H; j++) r_zero(tr->rate + j, c); /* used as the running sum, then the rate */
   for (size_t l = 0; l < s->L; l++) tr->crossings[l] = 0;
   r_zero(tr->loss, c);
-  for (size_t t = 1; t <= s->T; t++) {
-    SNN_SFX(snn_traj_slot)(tr, N, t - 1, &a);
-    SNN_SFX(snn_traj_slot)(tr, N, t, &b);
-    SNN_SFX(snn_step)(N, t, &a, &b, tr->loss, tr->rate, tr->crossings);
-  }
+  SNN_SFX(snn_forward_segment)(N, tr, 0, s->T);
   SNN_SFX(snn_rate_finish)(N, tr->rate, tr->rate, tr->loss);
 }

@@ -78,7 +78,8 @@ typedef SNN_SFX(snn_net) net;
 
 /* One forward trajectory: everything BPTT needs, rows t = 0..T (row 0 zero). */
 typedef struct {
-  size_t T;
+  size_t T;                /* steps held: rows 1..T are global steps t0+1 .. t0+T */
+  size_t t0, cap;          /* offset of the segment; rows allocated - 1 */
   relt **s, **z, **I, **u; /* per layer: (T+1)*n*k, (T+1)*n, (T+1)*n, (T+1)*n */
   relt *yo;                /* (T+1) * n_out */
   relt *dEdy;              /* (T+1) * n_out: dE/dy_out^t (partial) */
@@ -123,6 +124,10 @@ void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *
 size_t SNN_SFX(snn_nhidden)(const snn_spec *s);
 
 int SNN_SFX(snn_traj_init)(traj *tr, const net *N);
+/* A trajectory buffer for segments of up to len steps (chunked rules). */
+int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len);
+void SNN_SFX(snn_forward_segment)(const net *N, traj *tr, size_t t0, size_t len);
+void SNN_SFX(snn_traj_carry)(traj *tr, const net *N, size_t from);
 /* The view of row t of a trajectory. */
 void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out);
 void SNN_SFX(snn_traj_clear)(traj *tr, const net *N);
@@ -133,6 +138,8 @@ void SNN_SFX(snn_forward)(const net *N, traj *tr);
  * blocks that are not trainable). */
 typedef struct SNN_SFX(snn_bptt_ws) SNN_SFX(snn_bptt_ws);
 SNN_SFX(snn_bptt_ws) *SNN_SFX(snn_bptt_ws_alloc)(const net *N);
+/* ... for segments of up to len steps. */
+SNN_SFX(snn_bptt_ws) *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len);
 void SNN_SFX(snn_bptt_ws_free)(SNN_SFX(snn_bptt_ws) *w, const net *N);
 size_t SNN_SFX(snn_bptt_ws_bytes)(const SNN_SFX(snn_bptt_ws) *w);
 void SNN_SFX(snn_bptt)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) *w, relt *grad);

@@ -136,12 +136,23 @@ START_TEST(test_bptt_memory_grows_with_T) {
 }
 END_TEST
 
+/* FPTT holds one chunk: the same for 40 steps in 4 chunks as for 400 in 40. */
+START_TEST(test_fptt_memory_is_one_chunk) {
+  size_t r1, r2;
+  size_t a = rule_peak("fptt:chunks=4", 40, 1, PREC, &r1), b = rule_peak("fptt:chunks=40", 400, 1, PREC, &r2);
+  printf("fptt (10-step chunks)  rec  T=40: %8zu bytes  T=400: %8zu bytes  (reported %zu, %zu)\n", a, b, r1, r2);
+  ck_assert_msg((a > b ? a - b : b - a) <= a / 50, "fptt: %zu bytes at T=40, %zu at T=400", a, b);
+  ck_assert_msg(r1 >= a * 3 / 4 && r1 <= a * 5 / 4, "fptt reports %zu bytes, allocates %zu", r1, a);
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create("memory");
   TCase *tc = tcase_create("memory");
   tcase_set_timeout(tc, 300);
   tcase_add_loop_test(tc, test_online_memory_independent_of_T, 0, (int)(sizeof ONLINE / sizeof *ONLINE));
   tcase_add_test(tc, test_bptt_memory_grows_with_T);
+  tcase_add_test(tc, test_fptt_memory_is_one_chunk);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_set_fork_status(sr, CK_NOFORK);

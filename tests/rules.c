@@ -10,6 +10,7 @@
 
 #include "sim/driver.h"
 #include "sim/engine.h"
+#include "sim/rules/rules.h"
 #include "tests/testutil.h"
 
 #ifdef SNN_MPFR
@@ -82,6 +83,9 @@ static const rcase CASES[] = {
     {"7 e-prop == BPTT, feed-forward, reset detached", FF_ALIF_DET, "eprop", 1},
     {"7 e-prop differs, feed-forward, reset kept", FF_LIF, "eprop", 0},
     {"8 e-prop random feedback differs (readout exact)", REC_ALIF_DET, "eprop:feedback=random", 0},
+    {"10 FPTT, one chunk, == BPTT", REC_SNU, "fptt", 1},
+    {"10 FPTT, one chunk, == BPTT (alif)", REC_ALIF, "fptt:alpha=0.5,beta=0.5", 1},
+    {"FPTT with chunks differs (detached state)", REC_ALIF, "fptt:chunks=5", 0},
     {"12 tbptt, window = T, == BPTT", REC_SNU, "tbptt:window=25", 1},
     {"12 tbptt, window < T, differs", REC_SNU, "tbptt:window=6", 0},
 };
@@ -151,7 +155,8 @@ START_TEST(test_rule_errors) {
   snn_data d;
   snn_err e = {0};
   ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
-  const char *bad[] = {"eprop", "ostl:traces=half", "tbptt", "tbptt:window=0", "bptt:window=3", "nosuch", "rtrl:x=1"};
+  const char *bad[] = {"eprop",  "ostl:traces=half", "tbptt", "tbptt:window=0", "bptt:window=3", "nosuch", "rtrl:x=1",
+                       "fptt:chunks=0", "fptt:chunks=26", "fptt:alpha=-1", "fptt:beta=2", "fptt:gamma=1"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     snn_rule r;
     snn_result x;
@@ -167,12 +172,124 @@ START_TEST(test_rule_errors) {
 }
 END_TEST
 
+/* As a fixed-parameter gradient, FPTT with K chunks is the sum of per-chunk
+ * BPTT gradients with the state detached: truncated BPTT with windows at the
+ * chunk starts, to rounding. */
+START_TEST(test_fptt_is_chunked_tbptt) {
+  snn_spec *s = spec_from(REC_SNU);
+  snn_data d;
+  snn_err e = {0};
+  ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
+  snn_rule a, b;
+  snn_rule_parse("fptt:chunks=5", &a, &e);
+  snn_rule_parse("tbptt:window=5", &b, &e);
+  for (int p = 0; p < NPRECS; p++) {
+    snn_result ra, rb;
+    snn_result_init(&ra, s);
+    snn_result_init(&rb, s);
+    ck_assert_int_eq(ENG->grad(s, &d, PRECS[p], &a, &ra, &e), SNN_OK);
+    ck_assert_int_eq(ENG->grad(s, &d, PRECS[p], &b, &rb, &e), SNN_OK);
+    snn_blockcmp bc[32], all;
+    ck_assert_int_eq(ENG->compare(s, PRECS[p], &rb, &ra, bc, &all), SNN_OK);
+    ck_assert_msg(all.lg_rel <= snn_exact_lg_tol(PRECS[p]) && all.lg_ref > -2, "fptt:5 vs tbptt:5 at %ld bits: 1e%.1f",
+                  PRECS[p], all.lg_rel);
+    snn_result_clear(&ra);
+    snn_result_clear(&rb);
+  }
+  /* a sequence-wide rate regulariser has no place in a chunk objective */
+  snn_spec *r = spec_from(REC_ALIF_DET);
+  snn_data dr;
+  ck_assert_int_eq(snn_data_generate(r, &dr, &e), SNN_OK);
+  snn_result x;
+  snn_result_init(&x, r);
+  ck_assert_int_eq(ENG->grad(r, &dr, PRECS[0], &a, &x, &e), SNN_EARG);
+  ck_assert_str_eq(e.key, "loss.rate_reg");
+  snn_result_clear(&x);
+  snn_data_clear(&dr);
+  snn_spec_free(r);
+  snn_data_clear(&d);
+  snn_spec_free(s);
+}
+END_TEST
+
+/* Claim 11: minimise R(W) = l(W) - <lambda, W> + alpha/2 ||W - Wbar||^2
+ * exactly (to the working precision) for a convex quadratic l, apply FPTT's
+ * dual update, and the new lambda is grad l(W_new).  With rho != 0 the
+ * identity must fail, so the check is not vacuous. */
+static double claim11(long prec, double rho) {
+  enum { n = 5 };
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, prec), SNN_OK);
+  relt *A = vec_alloc(n * n, &c), *bv = vec_alloc(n, &c), *W = vec_alloc(n, &c), *Wb = vec_alloc(n, &c),
+       *lam = vec_alloc(n, &c), *g = vec_alloc(n, &c);
+  real R, t, step;
+  r_init(R, &c), r_init(t, &c), r_init(step, &c);
+  /* A = I + 0.1 (i + j + 1) / n^2: symmetric, diagonally dominant, eigenvalues in [1, 1.6] */
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < n; j++) r_set_d(A + i * n + j, (i == j) + 0.1 * (i + j + 1) / (n * n), &c);
+    r_set_d(bv + i, 0.3 * i - 0.5, &c);
+    r_set_d(Wb + i, 0.2 - 0.1 * i, &c);
+    r_set_d(lam + i, 0.05 * (i % 3) - 0.04, &c);
+    r_set(W + i, Wb + i, &c);
+  }
+  snn_fptt_opts o = {1, 0.5, 0.5, rho, 1.0};
+  r_set_d(step, -1.0 / (1.6 + o.alpha), &c);
+  /* gradient descent to the working precision: grad R = A (W - b) + reg */
+  for (int it = 0; it < 4000; it++) {
+    for (int i = 0; i < n; i++) {
+      r_zero(g + i, &c);
+      for (int j = 0; j < n; j++) {
+        r_sub(t, W + j, bv + j, &c);
+        r_fma(g + i, A + i * n + j, t, g + i, &c);
+      }
+    }
+    r_zero(R, &c);
+    SNN_SFX(snn_fptt_objective)(n, W, Wb, lam, &o, R, g, &c);
+    double mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = fmax(mx, r_log10abs(g + i));
+    if (mx < -0.30103 * (double)prec) break;
+    SNN_SFX(snn_axpy)(n, step, g, W, &c);
+  }
+  SNN_SFX(snn_fptt_dual)(n, W, Wb, lam, &o, &c);
+  double worst = -INFINITY;
+  for (int i = 0; i < n; i++) { /* lambda_new - A (W - b) */
+    r_set(g + i, lam + i, &c);
+    for (int j = 0; j < n; j++) {
+      r_sub(t, W + j, bv + j, &c);
+      r_mul(t, A + i * n + j, t, &c);
+      r_sub(g + i, g + i, t, &c);
+    }
+    worst = fmax(worst, r_log10abs(g + i));
+  }
+  vec_free(A, n * n, &c), vec_free(bv, n, &c), vec_free(W, n, &c), vec_free(Wb, n, &c), vec_free(lam, n, &c);
+  vec_free(g, n, &c);
+  r_clear(R, &c), r_clear(t, &c), r_clear(step, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+  return worst;
+}
+
+START_TEST(test_fptt_claim11) {
+  double lg[NPRECS];
+  for (int p = 0; p < NPRECS; p++) {
+    lg[p] = claim11(PRECS[p], 0.0);
+    ck_assert_msg(lg[p] <= snn_exact_lg_tol(PRECS[p]), "claim 11 at %ld bits: 1e%.1f", PRECS[p], lg[p]);
+    double broken = claim11(PRECS[p], 0.5);
+    ck_assert_msg(broken > -3, "claim 11 with rho = 0.5 should fail, got 1e%.1f", broken);
+  }
+#ifdef SNN_MPFR
+  ck_assert_msg(lg[1] < lg[0] - 30, "claim 11 did not tighten: 1e%.1f -> 1e%.1f", lg[0], lg[1]);
+#endif
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create(ENG->name);
   TCase *tc = tcase_create("claims");
   tcase_set_timeout(tc, 600);
   tcase_add_loop_test(tc, test_claim, 0, NCASES);
   tcase_add_test(tc, test_rule_errors);
+  tcase_add_test(tc, test_fptt_is_chunked_tbptt);
+  tcase_add_test(tc, test_fptt_claim11);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_run_all(sr, CK_NORMAL);

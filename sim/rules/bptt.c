@@ -35,11 +35,14 @@ struct SNN_SFX(snn_bptt_ws) {
   jacbuf J[2];
   real dz, du, acc;
   relt *lsig; /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
+  size_t cap;  /* longest segment the buffers hold */
   size_t bytes;
 };
 typedef SNN_SFX(snn_bptt_ws) bws;
 
-bws *SNN_SFX(snn_bptt_ws_alloc)(const net *N) {
+bws *SNN_SFX(snn_bptt_ws_alloc)(const net *N) { return SNN_SFX(snn_bptt_ws_alloc_len)(N, N->spec->T); }
+
+bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   bws *w = calloc(1, sizeof *w);
@@ -50,7 +53,8 @@ bws *SNN_SFX(snn_bptt_ws_alloc)(const net *N) {
     if (L->k > w->kmax) w->kmax = L->k;
     if (L->np > w->pmax) w->pmax = L->np;
   }
-  size_t T = s->T, rb = SNN_SFX(snn_real_bytes)(c);
+  size_t T = len, rb = SNN_SFX(snn_real_bytes)(c);
+  w->cap = len;
   r_init(w->dz, c);
   r_init(w->du, c);
   r_init(w->acc, c);
@@ -81,7 +85,7 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   if (!w) return;
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T = s->T;
+  size_t T = w->cap;
   if (w->D)
     for (size_t l = 0; l < s->L; l++) vec_free(w->D[l], (T + 1) * N->layers[l].n, c);
   free(w->D);
@@ -109,7 +113,7 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, T = s->T;
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, T = tr->T;
   relt *D = w->D[l], *dI = w->dI;
   relt *gp[SNN_MAXCONST];
   for (size_t p = 0; p < np; p++) gp[p] = grad + s->blk[ls->blk_const[p]].off;
@@ -159,7 +163,7 @@ void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) { SNN_S
 void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, size_t window) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T = s->T, K = s->n_out, Lc = s->L, nL = N->layers[Lc - 1].n;
+  size_t T = tr->T, K = s->n_out, Lc = s->L, nL = N->layers[Lc - 1].n;
   for (size_t i = 0; i < N->P; i++) r_zero(grad + i, c);
   /* readout: dE/dy^t = dEdy^t + kappa dE/dy^{t+1} */
   for (size_t k = 0; k < K; k++) r_zero(w->dy + (T + 1) * K + k, c);
@@ -184,7 +188,7 @@ void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, 
         relt *r = w->acc;
         r_add_d(r, tr->rate + j0 + i, -s->reg_target, c);
         r_mul_d(r, r, s->reg_c, c);
-        r_div_d(r, r, (double)T, c);
+        r_div_d(r, r, (double)s->T, c);
         for (size_t t = 1; t <= T; t++) r_set(w->D[l] + t * n + i, r, c);
       }
     j0 += n;
@@ -195,7 +199,7 @@ void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, 
     const snn_layer_spec *ls = L->ls;
     size_t n = L->n;
     layer_backward(N, tr, l, w, grad, window);
-    const relt *X = l == 0 ? N->x : tr->z[l - 1] + L->nprev;
+    const relt *X = l == 0 ? N->x + tr->t0 * s->n_in : tr->z[l - 1] + L->nprev;
     SNN_SFX(snn_gemm)(1, 0, n, L->nprev, T, w->dI + n, n, X, L->nprev, 0, grad + s->blk[ls->blk_w_in].off, L->nprev, c);
     if (L->w_rec) {
       relt *g = grad + s->blk[ls->blk_w_rec].off;
@@ -252,5 +256,6 @@ SNN_SFX(snn_rule_fn) SNN_SFX(snn_rule_find)(const char *name) {
   if (!strcmp(name, "rtrl")) return SNN_SFX(snn_rule_rtrl);
   if (!strcmp(name, "ostl")) return SNN_SFX(snn_rule_ostl);
   if (!strcmp(name, "eprop")) return SNN_SFX(snn_rule_eprop);
+  if (!strcmp(name, "fptt")) return SNN_SFX(snn_rule_fptt);
   return NULL;
 }
