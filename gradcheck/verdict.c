@@ -30,9 +30,15 @@ int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t
   if (!strcmp(r->name, "rtrl"))
     return snprintf(why, n, "exact: forward-mode chain rule under the same gradient options, parameters fixed"), 1;
   if (!strcmp(r->name, "tbptt")) {
-    long w = atol(opt(r, "window", "0"));
-    if ((size_t)w >= s->T) return snprintf(why, n, "exact: the window covers the whole sequence"), 1;
-    return snprintf(why, n, "approximate: drops every path across the window starts (state and readout detached)"), 0;
+    long w = atol(opt(r, "window", "0")), b = atol(opt(r, "blocks", "0"));
+    int wcut = w > 0 && (size_t)w < s->T, bcut = b > 0 && (size_t)b < s->L;
+    if (wcut && bcut)
+      return snprintf(why, n, "approximate: drops the paths across window starts and across block boundaries"), 0;
+    if (wcut)
+      return snprintf(why, n, "approximate: drops every path across the window starts (state and readout detached)"), 0;
+    if (bcut)
+      return snprintf(why, n, "approximate: no gradient crosses a block boundary; lower blocks learn from auxiliary readouts"), 0;
+    return snprintf(why, n, "exact: one window covers the sequence and one block the network"), 1;
   }
   if (!strcmp(r->name, "fptt")) {
     if (atol(opt(r, "chunks", "1")) <= 1)

@@ -163,7 +163,7 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
 
 /* The loss of step t (SPEC.md section 4) and its partial derivative
  * dE/dy_out^t, zero outside the window. */
-static void step_loss(const net *N, size_t t, const relt *y, relt *g, relt *loss) {
+void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt *loss) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t K = s->n_out;
@@ -262,7 +262,7 @@ void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur
     r_add(cur->y + k, cur->y + k, N->ro_b + k, c);
     r_fma(cur->y + k, N->kappa, prev->y + k, cur->y + k, c);
   }
-  step_loss(N, t, cur->y, cur->dEdy, loss);
+  SNN_SFX(snn_step_loss)(N, t, cur->y, cur->dEdy, loss);
 }
 
 void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out) {

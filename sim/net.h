@@ -115,6 +115,9 @@ typedef SNN_SFX(snn_slot) slot;
  * threshold crossings. */
 void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur, relt *loss, relt *zsum,
                        size_t *cross);
+/* The loss of step t for readout values y (n_out), added to `loss`, and
+ * dE/dy into g (zero outside the loss window). */
+void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt *loss);
 /* Zero a slot (the state at t = 0). */
 void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl);
 /* The rate regulariser from the spike sums: rate_j = zsum_j / T, and its

@@ -5,7 +5,7 @@
 
 #include "sim/engine.h"
 
-const char *const snn_rule_names = "bptt, tbptt:window=W, rtrl, fptt:chunks=K[,alpha=..,beta=..], ostl[:traces=auto|diagonal|full,feedback=symmetric|random], eprop[:feedback=symmetric|random|adaptive,signal=online|ideal]";
+const char *const snn_rule_names = "bptt, tbptt:window=W[,blocks=L], rtrl, fptt:chunks=K[,alpha=..,beta=..], ostl[:traces=auto|diagonal|full,feedback=symmetric|random], eprop[:feedback=symmetric|random|adaptive,signal=online|ideal]";
 
 int snn_rule_parse(const char *text, snn_rule *r, snn_err *err) {
   memset(r, 0, sizeof *r);

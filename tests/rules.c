@@ -88,6 +88,8 @@ static const rcase CASES[] = {
     {"FPTT with chunks differs (detached state)", REC_ALIF, "fptt:chunks=5", 0},
     {"12 tbptt, window = T, == BPTT", REC_SNU, "tbptt:window=25", 1},
     {"12 tbptt, window < T, differs", REC_SNU, "tbptt:window=6", 0},
+    {"local blocks, one block = BPTT", DEEP_MIXED, "tbptt:blocks=3", 1},
+    {"local blocks of one layer differ", DEEP_MIXED, "tbptt:blocks=1", 0},
 };
 #define NCASES (int)(sizeof CASES / sizeof *CASES)
 
@@ -166,6 +168,41 @@ START_TEST(test_rule_errors) {
     ck_assert_msg(ENG->grad(s, &d, PRECS[0], &r, &x, &e) == SNN_EARG, "%s accepted", bad[i]);
     ck_assert_msg(e.msg[0] != 0, "%s: no message", bad[i]);
     snn_result_clear(&x);
+  }
+  snn_data_clear(&d);
+  snn_spec_free(s);
+}
+END_TEST
+
+/* Local training: the top block's parameters see only the true loss through
+ * the top block, so their gradient is BPTT's to rounding; every lower block
+ * learns from its auxiliary readout instead and differs. */
+START_TEST(test_blocks_top_exact_lower_local) {
+  snn_spec *s = spec_from(DEEP_MIXED);
+  snn_data d;
+  snn_err e = {0};
+  ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
+  snn_rule a, b;
+  snn_rule_parse("tbptt:blocks=2", &a, &e);
+  snn_rule_parse("bptt", &b, &e);
+  for (int p = 0; p < NPRECS; p++) {
+    snn_result ra, rb;
+    snn_result_init(&ra, s);
+    snn_result_init(&rb, s);
+    ck_assert_int_eq(ENG->grad(s, &d, PRECS[p], &a, &ra, &e), SNN_OK);
+    ck_assert_int_eq(ENG->grad(s, &d, PRECS[p], &b, &rb, &e), SNN_OK);
+    snn_blockcmp bc[32], all;
+    ck_assert_int_eq(ENG->compare(s, PRECS[p], &rb, &ra, bc, &all), SNN_OK);
+    for (size_t k = 0; k < s->nblk; k++) {
+      if (!s->blk[k].trainable) continue;
+      int top = s->blk[k].layer < 0 || s->blk[k].layer >= 2; /* blocks {0,1} and {2} */
+      if (top)
+        ck_assert_msg(bc[k].lg_rel <= snn_exact_lg_tol(PRECS[p]), "%s: 1e%.1f", s->blk[k].name, bc[k].lg_rel);
+      else
+        ck_assert_msg(bc[k].lg_rel >= -3, "%s: 1e%.1f, expected the local gradient to differ", s->blk[k].name, bc[k].lg_rel);
+    }
+    snn_result_clear(&ra);
+    snn_result_clear(&rb);
   }
   snn_data_clear(&d);
   snn_spec_free(s);
@@ -290,6 +327,7 @@ int main(void) {
   tcase_add_test(tc, test_rule_errors);
   tcase_add_test(tc, test_fptt_is_chunked_tbptt);
   tcase_add_test(tc, test_fptt_claim11);
+  tcase_add_test(tc, test_blocks_top_exact_lower_local);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_run_all(sr, CK_NORMAL);

@@ -17,6 +17,9 @@
  * the layer below receiving D^t = W_in^T dE/dI^t.  Layers are processed top
  * down, each over all steps, so the projections are matrix products over time.
  * Nothing is allocated once the workspace exists. */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +164,12 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
 void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) { SNN_SFX(snn_bptt_window)(N, tr, w, grad, 0); }
 
 void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, size_t window) {
+  SNN_SFX(snn_bptt_opts) o = {window, 0, NULL, NULL};
+  SNN_SFX(snn_bptt_full)(N, tr, w, grad, &o);
+}
+
+void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, bws *w, relt *grad, const SNN_SFX(snn_bptt_opts) * o) {
+  size_t window = o->window;
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t T = tr->T, K = s->n_out, Lc = s->L, nL = N->layers[Lc - 1].n;
@@ -194,6 +203,16 @@ void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, 
     j0 += n;
   }
   SNN_SFX(snn_gemm)(0, 0, T, nL, K, w->dy + K, K, N->ro_w, nL, 1, w->D[Lc - 1] + nL, nL, c);
+  /* auxiliary readouts (local training): dE_aux/dz of a block's top layer */
+  for (size_t l = 0; o->aux_dEdy && l + 1 < Lc; l++) {
+    if (!o->aux_dEdy[l]) continue;
+    size_t n = N->layers[l].n;
+    for (size_t k = 0; k < K; k++) r_zero(w->dy + (T + 1) * K + k, c);
+    for (size_t t = T; t >= 1; t--)
+      for (size_t k = 0; k < K; k++)
+        r_fma(w->dy + t * K + k, N->kappa, w->dy + (t + 1) * K + k, o->aux_dEdy[l] + t * K + k, c);
+    SNN_SFX(snn_gemm)(0, 0, T, n, K, w->dy + K, K, o->aux_w[l], n, 1, w->D[l] + n, n, c);
+  }
   for (size_t l = Lc; l-- > 0;) {
     const lay *L = &N->layers[l];
     const snn_layer_spec *ls = L->ls;
@@ -206,9 +225,52 @@ void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, 
       SNN_SFX(snn_gemm)(1, 0, n, n, T, w->dI + n, n, tr->z[l], n, 0, g, n, c);
       for (size_t i = 0; i < n; i++) r_zero(g + i * n + i, c); /* no self-connections */
     }
-    if (l > 0)
+    /* no gradient crosses a block boundary (local training) */
+    if (l > 0 && !(o->block && l % o->block == 0))
       SNN_SFX(snn_gemm)(0, 0, T, L->nprev, n, w->dI + n, n, L->w_in, L->nprev, 1, w->D[l - 1] + L->nprev, L->nprev, c);
   }
+}
+
+/* Local training (tbptt:blocks=L): the top layer of every block but the last
+ * feeds an auxiliary readout, a fixed random projection drawn from the seed
+ * (DECOLLE-style; see docs/tbptt.md), with the readout's kappa and the
+ * network's loss, targets and window.  Fills A_l (n_out x n_l) and
+ * dE_aux/dy^t (rows 1..T) for those layers. */
+static int aux_readouts(const net *N, const traj *tr, size_t block, relt **A, relt **G, size_t *bytes) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t K = s->n_out, T = tr->T;
+  relt *y = vec_alloc(2 * K, c);
+  real aux_loss;
+  r_init(aux_loss, c);
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  int st = y && rng ? SNN_OK : SNN_ENOMEM;
+  for (size_t l = block - 1; !st && l + 1 < s->L; l += block) {
+    size_t n = N->layers[l].n;
+    A[l] = vec_alloc(K * n, c);
+    G[l] = vec_alloc((T + 1) * K, c);
+    if (!A[l] || !G[l]) {
+      st = SNN_ENOMEM;
+      break;
+    }
+    *bytes += (K * n + (T + 1) * K) * SNN_SFX(snn_real_bytes)(c);
+    gsl_rng_set(rng, (s->seed ^ 0xa0c5UL) + l);
+    for (size_t i = 0; i < K * n; i++) r_set_d(A[l] + i, gsl_ran_gaussian(rng, 1.0) / sqrt((double)n), c);
+    relt *yp = y, *yc = y + K;
+    for (size_t k = 0; k < K; k++) r_zero(yp + k, c);
+    for (size_t t = 1; t <= T; t++) {
+      SNN_SFX(snn_gemv)(0, K, n, A[l], n, tr->z[l] + t * n, 0, yc, c);
+      for (size_t k = 0; k < K; k++) r_fma(yc + k, N->kappa, yp + k, yc + k, c);
+      SNN_SFX(snn_step_loss)(N, t, yc, G[l] + t * K, aux_loss);
+      relt *sw = yp;
+      yp = yc;
+      yc = sw;
+    }
+  }
+  gsl_rng_free(rng);
+  vec_free(y, 2 * K, c);
+  r_clear(aux_loss, c);
+  return st;
 }
 
 /* bptt, and tbptt:window=W (the sum over windows of BPTT with the state,
@@ -216,7 +278,7 @@ void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, 
 int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
                            snn_err *err) {
   const snn_spec *s = N->spec;
-  size_t window = 0;
+  size_t window = 0, block = 0;
   for (int i = 0; i < rule->nopt; i++) {
     char *end;
     long v = strtol(rule->val[i], &end, 10);
@@ -224,12 +286,18 @@ int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt 
       window = (size_t)v;
       continue;
     }
+    if (!strcmp(rule->name, "tbptt") && !strcmp(rule->key[i], "blocks") && *end == 0 && v >= 1) {
+      block = (size_t)v;
+      continue;
+    }
     return snn_err_set(err, SNN_EARG, "", "--rule", "%s: unknown option or bad value '%s=%s'%s", rule->name,
                        rule->key[i], rule->val[i],
-                       strcmp(rule->name, "tbptt") ? " (bptt takes no options)" : " (expected window=W, W >= 1)");
+                       strcmp(rule->name, "tbptt") ? " (bptt takes no options)"
+                                                   : " (expected window=W and/or blocks=L, both >= 1)");
   }
-  if (!strcmp(rule->name, "tbptt") && !window)
-    return snn_err_set(err, SNN_EARG, "", "--rule", "tbptt needs window=W (steps per window)");
+  if (!strcmp(rule->name, "tbptt") && !window && !block)
+    return snn_err_set(err, SNN_EARG, "", "--rule", "tbptt needs window=W (steps per window) and/or blocks=L (layers per block)");
+  if (block >= s->L) block = 0; /* one block: the whole network */
   traj tr;
   bws *w = NULL;
   if (SNN_SFX(snn_traj_init)(&tr, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
@@ -238,14 +306,30 @@ int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt 
     return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   }
   SNN_SFX(snn_forward)(N, &tr);
-  SNN_SFX(snn_bptt_window)(N, &tr, w, grad, window);
+  int st = SNN_OK;
+  relt *aux_w[SNN_MAXLAYERS] = {0}, *aux_g[SNN_MAXLAYERS] = {0};
+  size_t aux_bytes = 0;
+  if (block) st = aux_readouts(N, &tr, block, aux_w, aux_g, &aux_bytes);
+  if (!st) {
+    SNN_SFX(snn_bptt_opts) o = {window, block, block ? aux_g : NULL, aux_w};
+    SNN_SFX(snn_bptt_full)(N, &tr, w, grad, &o);
+  }
+  for (size_t l = 0; l < s->L; l++) {
+    vec_free(aux_w[l], s->n_out * N->layers[l].n, N->c);
+    vec_free(aux_g[l], (tr.T + 1) * s->n_out, N->c);
+  }
+  if (st) {
+    SNN_SFX(snn_bptt_ws_free)(w, N);
+    SNN_SFX(snn_traj_clear)(&tr, N);
+    return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  }
   r_set(loss, tr.loss, N->c);
   for (size_t l = 0, j = 0; l < s->L; l++) {
     cross[l] = tr.crossings[l];
     spikes[l] = 0;
     for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(tr.rate + j) * (double)s->T;
   }
-  if (bytes) *bytes = tr.bytes + w->bytes;
+  if (bytes) *bytes = tr.bytes + w->bytes + aux_bytes;
   SNN_SFX(snn_bptt_ws_free)(w, N);
   SNN_SFX(snn_traj_clear)(&tr, N);
   return SNN_OK;

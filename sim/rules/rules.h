@@ -17,7 +17,16 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
                            snn_err *err);
 
 /* The BPTT backward pass with a truncation window (0 = none): the state is
- * detached at steps 1, W+1, 2W+1, ... (tbptt). */
+ * detached at steps 1, W+1, 2W+1, ... (tbptt); with blocks of L layers no
+ * gradient crosses from a block to the one below, and the top layer of each
+ * lower block receives the gradient of its auxiliary readout instead. */
+typedef struct {
+  size_t window, block;
+  relt *const *aux_dEdy; /* per layer: dE_aux/dy rows 1..T, or NULL */
+  relt *const *aux_w;    /* per layer: the auxiliary readout, n_out x n_l */
+} SNN_SFX(snn_bptt_opts);
+void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) * w, relt *grad,
+                            const SNN_SFX(snn_bptt_opts) * o);
 void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) * w, relt *grad, size_t window);
 
 /* Ask the next BPTT pass to store, for layer 0, dE/dz^t total except the
