@@ -49,5 +49,21 @@ sed 's/"sigmoid"/"heaviside"/' "$net" > "$tmp/hv.json"
 expect 3 "heaviside refused" -- $wrap "$snngrad" check "$tmp/hv.json"
 has "$tmp/err" "key 'spike.forward'" "heaviside refusal names the key"
 expect 0 "heaviside grad is fine" -- $wrap "$snngrad" grad "$tmp/hv.json" --rule bptt -o "$tmp/ghv.json"
+# the verdicts: every rule against BPTT, as documented
+rec=$examples/alif_recurrent.json
+expect 0 "check --rules" -- $wrap "$snngrad" check "$rec" --rules bptt,rtrl,ostl,eprop,tbptt:window=10 --precision 53,128 --json "$tmp/v.json"
+has "$tmp/out" "every rule behaved as documented" "rules verdict"
+has "$tmp/out" "approximate: e-prop drops the recurrent paths of dE/dz" "e-prop's reason"
+has "$tmp/v.json" '"format": "snngrad-verdicts/1"' "verdicts json"
+has "$tmp/v.json" '"verdict": "EXACT"' "an exact verdict in the json"
+has "$tmp/v.json" '"verdict": "APPROXIMATE"' "an approximate verdict in the json"
+expect 0 "precision sweep" -- $wrap "$snngrad" check "$rec" --rules rtrl,eprop --precision 53 --precision-sweep 24:64 --csv "$tmp/ps.csv"
+has "$tmp/ps.csv" "rule,precision_bits,log10_rel_error" "sweep header"
+has "$tmp/ps.csv" '"rtrl",64,' "sweep reaches its upper end"
+expect 2 "sweep without csv" -- $wrap "$snngrad" check "$rec" --rules rtrl --precision-sweep 24:64
+expect 2 "eprop on a deep network" -- $wrap "$snngrad" grad "$examples/deep_mixed.json" --rule eprop -o "$tmp/x.json"
+has "$tmp/err" "e-prop is defined for one recurrent layer" "eprop depth message"
+expect 0 "bench --rules" -- $wrap "$snngrad" bench --rules bptt,rtrl,eprop --neurons 4 --steps 20,40 --csv "$tmp/b.csv"
+has "$tmp/b.csv" "rule,neurons,steps,precision_bits,us_per_step,bytes" "bench csv header"
 echo "cli: $fails failure(s)"
 [ "$fails" -eq 0 ]
