@@ -14,25 +14,9 @@
 #include "sim/engine.h"
 #include "sim/jac.h"
 #include "sim/spike.h"
+#include "tests/prec.h"
 #include "tests/testutil.h"
 
-#ifdef SNN_MPFR
-static const snn_engine *const ENG = &snn_engine_mpfr;
-static const long PRECS[] = {128, 256};
-#define NPRECS 2
-#else
-static const snn_engine *const ENG = &snn_engine_double;
-static const long PRECS[] = {53};
-#define NPRECS 1
-#endif
-
-static snn_spec *spec_from(const char *json) {
-  snn_spec *s = NULL;
-  snn_err e = {0};
-  int st = snn_spec_parse(json, "(test)", &s, &e);
-  ck_assert_msg(st == SNN_OK, "spec: %s (%s)", e.msg, e.key);
-  return s;
-}
 
 /* ---------- networks covering every model, layer kind, loss and parameter kind ---------- */
 static const char *const NETS[] = {

@@ -11,17 +11,9 @@
 #include "sim/driver.h"
 #include "sim/engine.h"
 #include "sim/rules/rules.h"
+#include "tests/prec.h"
 #include "tests/testutil.h"
 
-#ifdef SNN_MPFR
-static const snn_engine *const ENG = &snn_engine_mpfr;
-static const long PRECS[] = {128, 256};
-#define NPRECS 2
-#else
-static const snn_engine *const ENG = &snn_engine_double;
-static const long PRECS[] = {53};
-#define NPRECS 1
-#endif
 
 #define NET(layers, rest) "{\"seed\":31,\"steps\":25,\"input\":{\"size\":3,\"rate\":0.4},\"layers\":[" layers "]," rest "}"
 
@@ -92,13 +84,6 @@ static const rcase CASES[] = {
     {"local blocks of one layer differ", DEEP_MIXED, "tbptt:blocks=1", 0},
 };
 #define NCASES (int)(sizeof CASES / sizeof *CASES)
-
-static snn_spec *spec_from(const char *json) {
-  snn_spec *s = NULL;
-  snn_err e = {0};
-  ck_assert_msg(snn_spec_parse(json, "(test)", &s, &e) == SNN_OK, "%s: %s", e.key, e.msg);
-  return s;
-}
 
 START_TEST(test_claim) {
   const rcase *k = &CASES[_i];
@@ -174,6 +159,24 @@ START_TEST(test_rule_errors) {
 }
 END_TEST
 
+/* Rule `a` against rule `b` (the reference) on network s at precision prec:
+ * per block into bc, over everything into all. */
+static void compare_rules(const snn_spec *s, const snn_data *d, long prec, const char *a, const char *b,
+                          snn_blockcmp *bc, snn_blockcmp *all) {
+  snn_err e = {0};
+  snn_rule ra, rb;
+  ck_assert_int_eq(snn_rule_parse(a, &ra, &e), SNN_OK);
+  ck_assert_int_eq(snn_rule_parse(b, &rb, &e), SNN_OK);
+  snn_result xa, xb;
+  snn_result_init(&xa, s);
+  snn_result_init(&xb, s);
+  ck_assert_msg(ENG->grad(s, d, prec, &ra, &xa, &e) == SNN_OK, "%s: %s", a, e.msg);
+  ck_assert_msg(ENG->grad(s, d, prec, &rb, &xb, &e) == SNN_OK, "%s: %s", b, e.msg);
+  ck_assert_int_eq(ENG->compare(s, prec, &xb, &xa, bc, all), SNN_OK);
+  snn_result_clear(&xa);
+  snn_result_clear(&xb);
+}
+
 /* Local training: the top block's parameters see only the true loss through
  * the top block, so their gradient is BPTT's to rounding; every lower block
  * learns from its auxiliary readout instead and differs. */
@@ -182,17 +185,9 @@ START_TEST(test_blocks_top_exact_lower_local) {
   snn_data d;
   snn_err e = {0};
   ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
-  snn_rule a, b;
-  snn_rule_parse("tbptt:blocks=2", &a, &e);
-  snn_rule_parse("bptt", &b, &e);
   for (int p = 0; p < NPRECS; p++) {
-    snn_result ra, rb;
-    snn_result_init(&ra, s);
-    snn_result_init(&rb, s);
-    ck_assert_int_eq(ENG->grad(s, &d, PRECS[p], &a, &ra, &e), SNN_OK);
-    ck_assert_int_eq(ENG->grad(s, &d, PRECS[p], &b, &rb, &e), SNN_OK);
     snn_blockcmp bc[32], all;
-    ck_assert_int_eq(ENG->compare(s, PRECS[p], &rb, &ra, bc, &all), SNN_OK);
+    compare_rules(s, &d, PRECS[p], "tbptt:blocks=2", "bptt", bc, &all);
     for (size_t k = 0; k < s->nblk; k++) {
       if (!s->blk[k].trainable) continue;
       int top = s->blk[k].layer < 0 || s->blk[k].layer >= 2; /* blocks {0,1} and {2} */
@@ -201,8 +196,6 @@ START_TEST(test_blocks_top_exact_lower_local) {
       else
         ck_assert_msg(bc[k].lg_rel >= -3, "%s: 1e%.1f, expected the local gradient to differ", s->blk[k].name, bc[k].lg_rel);
     }
-    snn_result_clear(&ra);
-    snn_result_clear(&rb);
   }
   snn_data_clear(&d);
   snn_spec_free(s);
@@ -217,22 +210,14 @@ START_TEST(test_fptt_is_chunked_tbptt) {
   snn_data d;
   snn_err e = {0};
   ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
-  snn_rule a, b;
-  snn_rule_parse("fptt:chunks=5", &a, &e);
-  snn_rule_parse("tbptt:window=5", &b, &e);
   for (int p = 0; p < NPRECS; p++) {
-    snn_result ra, rb;
-    snn_result_init(&ra, s);
-    snn_result_init(&rb, s);
-    ck_assert_int_eq(ENG->grad(s, &d, PRECS[p], &a, &ra, &e), SNN_OK);
-    ck_assert_int_eq(ENG->grad(s, &d, PRECS[p], &b, &rb, &e), SNN_OK);
     snn_blockcmp bc[32], all;
-    ck_assert_int_eq(ENG->compare(s, PRECS[p], &rb, &ra, bc, &all), SNN_OK);
+    compare_rules(s, &d, PRECS[p], "fptt:chunks=5", "tbptt:window=5", bc, &all);
     ck_assert_msg(all.lg_rel <= snn_exact_lg_tol(PRECS[p]) && all.lg_ref > -2, "fptt:5 vs tbptt:5 at %ld bits: 1e%.1f",
                   PRECS[p], all.lg_rel);
-    snn_result_clear(&ra);
-    snn_result_clear(&rb);
   }
+  snn_rule a;
+  snn_rule_parse("fptt:chunks=5", &a, &e);
   /* a sequence-wide rate regulariser has no place in a chunk objective */
   snn_spec *r = spec_from(REC_ALIF_DET);
   snn_data dr;
