@@ -187,8 +187,11 @@ static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fd
       if (!s->blk[b].trainable) continue;
       snn_blockcmp *bc = &rep->blk[b];
       compare_block(&s->blk[b], R.g, f, bc, &t, c);
-      bc->lg_tol = snn_fd_block_lg_tol(rep->lg_tol, rep->lg_ref_all, bc->lg_ref);
-      if (bc->lg_tol > SNN_FD_LG_UNRESOLVED) {
+      /* a zero reference (e.g. a recurrent matrix that is only its diagonal):
+         the error is absolute, judged against the whole gradient's scale */
+      int zero_ref = isinf(bc->lg_ref) && bc->lg_ref < 0;
+      bc->lg_tol = zero_ref ? rep->lg_tol + rep->lg_ref_all : snn_fd_block_lg_tol(rep->lg_tol, rep->lg_ref_all, bc->lg_ref);
+      if (!zero_ref && bc->lg_tol > SNN_FD_LG_UNRESOLVED) {
         bc->verdict = SNN_BLK_UNRESOLVED;
         rep->nunresolved++;
       } else if (bc->lg_rel <= bc->lg_tol) {

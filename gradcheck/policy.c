@@ -10,11 +10,13 @@ int snn_fd_allowed(const snn_spec *s, snn_err *err) {
   if (s->forward == SNN_FWD_HEAVISIDE)
     return snn_err_set(err, SNN_EREFUSED, s->path, "spike.forward",
                        "a finite-difference check needs \"sigmoid\": with \"heaviside\" the loss is piecewise constant "
-                       "in the weights, so a difference quotient is 0 or a jump and cannot confirm a surrogate gradient");
+                       "in the weights, so a difference quotient is 0 or a jump and cannot confirm a surrogate gradient (compare the "
+                       "rules with BPTT instead: snngrad check NET --rules bptt,rtrl,...)");
   if (s->detach_reset || s->detach_rec)
     return snn_err_set(err, SNN_EREFUSED, s->path, s->detach_reset ? "gradient.reset" : "gradient.recurrent",
                        "a finite difference differentiates the loss itself, which keeps every path; it can only confirm "
-                       "a gradient computed with gradient.reset and gradient.recurrent both \"keep\"");
+                       "a gradient computed with gradient.reset and gradient.recurrent both \"keep\" (compare the rules with BPTT "
+                       "under the same options instead: snngrad check NET --rules ...)");
   return SNN_OK;
 }
 
