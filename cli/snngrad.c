@@ -305,9 +305,11 @@ static int check_rules(const opts_t *o) {
   double lg[MAXRULES][16];
   double lgb[MAXRULES][64][16]; /* per rule, block (first 64), precision */
   double lg_fd[16];
+  size_t crossings[SNN_MAX_LAYERS] = {0};
   for (int k = 0; k < np && !rc; k++) {
     snn_result ref;
     if ((rc = rule_grad(s, &d, &ps[k], &bptt, NULL, &ref))) break;
+    for (size_t l = 0; l < s->L; l++) crossings[l] = ref.crossings[l];
     for (int i = 0; i < nr && !rc; i++) {
       snn_result x;
       if ((rc = rule_grad(s, &d, &ps[k], &rules[i], &ref, &x))) break;
@@ -341,6 +343,10 @@ static int check_rules(const opts_t *o) {
       json_array_append_new(json_object_get(jroot, "precisions"), json_integer(ps[k].bits));
     }
     printf("every rule ran on BPTT's trajectory (identical loss and spikes at every precision)\n");
+    for (size_t l = 0; l < s->L; l++)
+      if (!crossings[l])
+        printf("WARNING: layer %zu never crosses its threshold (u > 0); with nothing to propagate, agreement there\n"
+               "proves little (raise w_scale or the input rate)\n", l);
     if (fd_ok) {
       printf("BPTT against Richardson finite differences:");
       for (int k = 0; k < np; k++) printf("  %s: %s", prec_name(&ps[k], pn, sizeof pn), fmt_lg(lg_fd[k], b1, sizeof b1));

@@ -16,7 +16,7 @@ static int memoryless(const snn_layer_spec *ly) {
 /* Whether the layer has a reset path z^{t-1} -> s^t. */
 static int has_reset(const snn_layer_spec *ly) {
   if (ly->model == SNN_SNU) return ly->consts[0] != 0.0;
-  return ly->reset_subtract;
+  return ly->reset_subtract; /* adlif always subtracts */
 }
 
 static const char *opt(const snn_rule *r, const char *key, const char *def) {

@@ -283,6 +283,17 @@ static int check_constant(const snn_spec *s, const snn_block *bk, double v, size
   const char *want = "";
   if (!strncmp(nm, "tau", 3) || !strcmp(nm, "threshold")) bad = !(v > 0), want = "a number > 0";
   if (!strcmp(nm, "decay")) bad = !(v >= 0 && v < 1), want = "a number in [0, 1)";
+  const snn_layer_spec *ly = &s->layers[bk->layer];
+  if (ly->model == SNN_ADLIF && ly->bounds == SNN_BOUNDS_PROJECT) {
+    double lo, hi;
+    snn_adlif_bounds(bk->cidx, &lo, &hi);
+    if (lo <= hi && (v < lo || v > hi)) {
+      char k[128];
+      snprintf(k, sizeof k, "params.%s[%zu]", bk->name, i);
+      return snn_err_set(err, SNN_EVALUE, path, k, "with \"bounds\": \"project\" the value must lie in [%g, %g], found %g",
+                         lo, hi, v);
+    }
+  }
   if (bad) {
     char k[128];
     snprintf(k, sizeof k, "params.%s[%zu]", bk->name, i);

@@ -14,6 +14,7 @@ static const cell_type *cell_of(int model) {
   switch (model) {
     case SNN_LIF: return &SNN_SFX(snn_cell_lif);
     case SNN_ALIF: return &SNN_SFX(snn_cell_alif);
+    case SNN_ADLIF: return &SNN_SFX(snn_cell_adlif);
     default: return &SNN_SFX(snn_cell_snu);
   }
 }

@@ -48,7 +48,7 @@ typedef struct {
 } SNN_SFX(snn_cell_type);
 typedef SNN_SFX(snn_cell_type) cell_type;
 
-extern const cell_type SNN_SFX(snn_cell_lif), SNN_SFX(snn_cell_alif), SNN_SFX(snn_cell_snu);
+extern const cell_type SNN_SFX(snn_cell_lif), SNN_SFX(snn_cell_alif), SNN_SFX(snn_cell_snu), SNN_SFX(snn_cell_adlif);
 
 struct SNN_SFX(snn_lay) {
   const snn_spec *spec;

@@ -49,7 +49,8 @@ int snn_err_set(snn_err *e, int status, const char *file, const char *key, const
 void snn_err_format(const snn_err *e, char *buf, size_t len);
 
 /* ---- the network file ---- */
-enum snn_model { SNN_LIF, SNN_ALIF, SNN_SNU, SNN_NMODELS };
+enum snn_model { SNN_LIF, SNN_ALIF, SNN_SNU, SNN_ADLIF, SNN_NMODELS };
+enum snn_bounds { SNN_BOUNDS_CLAMP, SNN_BOUNDS_PROJECT, SNN_BOUNDS_NONE };
 enum snn_forward { SNN_FWD_HEAVISIDE, SNN_FWD_SIGMOID };
 enum snn_surrogate { SNN_SURR_TRIANGLE, SNN_SURR_FAST_SIGMOID, SNN_SURR_SIGMOID, SNN_SURR_TANH };
 enum snn_loss { SNN_LOSS_MSE, SNN_LOSS_CE };
@@ -57,13 +58,16 @@ enum snn_input_kind { SNN_IN_POISSON, SNN_IN_NORMAL };
 enum snn_target_kind { SNN_TGT_SINES, SNN_TGT_NORMAL, SNN_TGT_ZEROS };
 enum snn_block_kind { SNN_BLK_W_IN, SNN_BLK_W_REC, SNN_BLK_CONST, SNN_BLK_RO_W, SNN_BLK_RO_B };
 
-#define SNN_MAXCONST 4 /* neuron constants per model, at most */
+#define SNN_MAXCONST 5 /* neuron constants per model, at most */
 #define SNN_MAX_LAYERS 64 /* layers per network, at most */
 
 /* The names of each model's per-neuron constants, in block order. */
 extern const char *const snn_model_names[SNN_NMODELS];
 extern const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST];
 int snn_model_nconst(int model);
+/* adlif's parameter bounds (Bittar & Garner 2022), per constant index; lo > hi
+ * means unbounded.  Time constants in steps of dt. */
+void snn_adlif_bounds(int cidx, double *lo, double *hi);
 
 typedef struct {
   int model;
@@ -73,6 +77,7 @@ typedef struct {
   int reset_subtract;          /* lif/alif: 1 = subtract, 0 = none */
   int input_scale_1ma;         /* lif/alif: zeta = 1 - alpha */
   int act_relu;                /* snu: g = relu */
+  int bounds;                  /* adlif: SNN_BOUNDS_* */
   double w_scale, w_mean, rec_scale;
   int blk_w_in, blk_w_rec;      /* block indices, -1 if absent */
   int blk_const[SNN_MAXCONST];

@@ -12,12 +12,22 @@
 
 #include "sim/snn.h"
 
-const char *const snn_model_names[SNN_NMODELS] = {"lif", "alif", "snu"};
+const char *const snn_model_names[SNN_NMODELS] = {"lif", "alif", "snu", "adlif"};
 const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST] = {
-    {"tau_mem", "threshold", NULL, NULL},
-    {"tau_mem", "threshold", "tau_adapt", "beta"},
-    {"decay", "bias", NULL, NULL},
+    {"tau_mem", "threshold", NULL, NULL, NULL},
+    {"tau_mem", "threshold", "tau_adapt", "beta", NULL},
+    {"decay", "bias", NULL, NULL, NULL},
+    {"tau_mem", "threshold", "tau_adapt", "a", "b"},
 };
+
+/* sparch's RadLIF: alpha in [e^-1/5, e^-1/25], beta in [e^-1/30, e^-1/120],
+ * a in [-1, 1], b in [0, 2]; as time constants, tau_mem in [5, 25] and
+ * tau_adapt in [30, 120] steps. */
+void snn_adlif_bounds(int cidx, double *lo, double *hi) {
+  static const double B[SNN_MAXCONST][2] = {{5, 25}, {1, 0}, {30, 120}, {-1, 1}, {0, 2}};
+  *lo = B[cidx][0];
+  *hi = B[cidx][1];
+}
 
 int snn_model_nconst(int model) {
   int k = 0;
@@ -187,7 +197,7 @@ static const char *const k_top[] = {"seed", "steps", "dt", "input", "layers", "r
 static const char *const k_input[] = {"size", "kind", "rate", "mean", "std", NULL};
 static const char *const k_layer[] = {"model", "size", "recurrent", "tau_mem", "threshold", "tau_adapt", "beta",
                                       "decay", "activation", "reset", "input_scale", "train", "w_scale",
-                                      "w_mean", "rec_scale", NULL};
+                                      "w_mean", "rec_scale", "a", "b", "bounds", NULL};
 static const char *const k_readout[] = {"size", "tau_out", NULL};
 static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
 static const char *const k_spike[] = {"forward", "surrogate", "slope", "gamma", NULL};
@@ -200,7 +210,7 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   snprintf(w, sizeof w, "layers[%zu]", i);
   if (!json_is_object(lj)) return fail(p, SNN_EKEY, w, "expected an object, found %s", json_kind(lj));
   check_keys(p, lj, w, k_layer);
-  static const char *const models[] = {"lif", "alif", "snu", NULL};
+  static const char *const models[] = {"lif", "alif", "snu", "adlif", NULL};
   TRY(get_enum(p, lj, w, "model", -1, models, &ly->model));
   long n = 0;
   TRY(get_size(p, lj, w, "size", 1, 0, 1, 1L << 20, &n));
@@ -210,7 +220,7 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   double tau_mem, thr, tau_a, beta, decay;
   TRY(get_num(p, lj, w, "tau_mem", 0, 20.0, 0, 1, INFINITY, 0, &tau_mem));
   TRY(get_num(p, lj, w, "threshold", 0, 1.0, 0, 1, INFINITY, 0, &thr));
-  TRY(get_num(p, lj, w, "tau_adapt", 0, 200.0, 0, 1, INFINITY, 0, &tau_a));
+  TRY(get_num(p, lj, w, "tau_adapt", 0, ly->model == SNN_ADLIF ? 60.0 : 200.0, 0, 1, INFINITY, 0, &tau_a));
   TRY(get_num(p, lj, w, "beta", 0, 1.8, -INFINITY, 0, INFINITY, 0, &beta));
   TRY(get_num(p, lj, w, "decay", 0, 0.8, 0, 0, 1, 1, &decay));
   static const char *const acts[] = {"identity", "relu", NULL};
@@ -235,10 +245,32 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   TRY(get_num(p, lj, w, "w_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->w_scale));
   TRY(get_num(p, lj, w, "w_mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &ly->w_mean));
   TRY(get_num(p, lj, w, "rec_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->rec_scale));
-  if (ly->model == SNN_SNU) {
+  if (ly->model == SNN_ADLIF) {
+    double av, bv;
+    TRY(get_num(p, lj, w, "a", 0, 0.5, -INFINITY, 0, INFINITY, 0, &av));
+    TRY(get_num(p, lj, w, "b", 0, 1.0, -INFINITY, 0, INFINITY, 0, &bv));
+    static const char *const bnd[] = {"clamp", "project", "none", NULL};
+    TRY(get_enum(p, lj, w, "bounds", 0, bnd, &ly->bounds));
+    double v[SNN_MAXCONST] = {tau_mem, thr, tau_a, av, bv};
+    for (int c = 0; c < SNN_MAXCONST; c++) {
+      ly->consts[c] = v[c];
+      double lo, hi;
+      snn_adlif_bounds(c, &lo, &hi);
+      if (ly->bounds == SNN_BOUNDS_PROJECT && lo <= hi && (v[c] < lo || v[c] > hi)) {
+        char kp[160];
+        keypath(kp, sizeof kp, w, snn_model_consts[SNN_ADLIF][c]);
+        return fail(p, SNN_EVALUE, kp, "with \"bounds\": \"project\" the value must lie in [%g, %g], found %g", lo, hi, v[c]);
+      }
+    }
+    ly->reset_subtract = 1;
+    ly->input_scale_1ma = 1;
+    static const char *const unused[] = {"beta", "decay", "activation", "reset", "input_scale", NULL};
+    for (const char *const *k = unused; *k; k++)
+      if (json_object_get(lj, *k)) warn(p, "%s: key '%s.%s' has no meaning for model adlif; ignored", p->file, w, *k);
+  } else if (ly->model == SNN_SNU) {
     ly->consts[0] = decay;
     ly->consts[1] = -thr; /* bias starts at -threshold */
-    static const char *const unused[] = {"tau_mem", "tau_adapt", "beta", "reset", "input_scale", NULL};
+    static const char *const unused[] = {"tau_mem", "tau_adapt", "beta", "reset", "input_scale", "a", "b", "bounds", NULL};
     for (const char *const *k = unused; *k; k++)
       if (json_object_get(lj, *k)) warn(p, "%s: key '%s.%s' has no meaning for model snu; ignored", p->file, w, *k);
   } else {
@@ -246,7 +278,7 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
     ly->consts[1] = thr;
     ly->consts[2] = tau_a;
     ly->consts[3] = beta;
-    static const char *const snu_only[] = {"decay", "activation", NULL};
+    static const char *const snu_only[] = {"decay", "activation", "a", "b", "bounds", NULL};
     for (const char *const *k = snu_only; *k; k++)
       if (json_object_get(lj, *k))
         warn(p, "%s: key '%s.%s' has no meaning for model %s; ignored", p->file, w, *k, snn_model_names[ly->model]);

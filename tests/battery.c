@@ -49,6 +49,11 @@ static const char *const NETS[] = {
     "{\"model\":\"snu\",\"size\":3,\"recurrent\":true,\"w_scale\":2,\"w_mean\":1.5,\"threshold\":0.4}],"
     "\"readout\":{\"size\":2,\"tau_out\":5},\"loss\":{\"window\":[3,12],\"rate_reg\":{\"c\":1.0,\"target\":0.2}},"
     "\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    /* adlif recurrent, every adaptation parameter trained */
+    "{\"seed\":12,\"steps\":20,\"input\":{\"size\":4,\"rate\":0.4},"
+    "\"layers\":[{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,"
+    "\"a\":0.3,\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\",\"b\"]}],"
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
 };
 #define NNETS (int)(sizeof NETS / sizeof *NETS)
 
@@ -149,6 +154,8 @@ static const char *const CELLS[] = {
     "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
     "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"snu\",\"size\":3,\"activation\":\"relu\"}],"
     "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"adlif\",\"size\":3,\"tau_mem\":8,\"tau_adapt\":40,"
+    "\"a\":-0.4,\"b\":1.2,\"threshold\":0.7}],\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
 };
 #define NCELLS (int)(sizeof CELLS / sizeof *CELLS)
 
@@ -275,6 +282,50 @@ START_TEST(test_cell_jacobians) {
   SNN_SFX(snn_rctx_clear)(&c);
   snn_data_clear(&d);
   snn_spec_free(s);
+}
+END_TEST
+
+/* adlif bounds: with "clamp" a parameter outside its range is held at the
+ * bound, so its gradient is exactly 0 (and finite differences agree); with
+ * "none" the same value is used as it is and has a gradient. */
+START_TEST(test_adlif_clamp) {
+  static const char *const tmpl =
+      "{\"seed\":12,\"steps\":20,\"input\":{\"size\":4,\"rate\":0.4},\"layers\":[{\"model\":\"adlif\",\"size\":5,"
+      "\"w_scale\":25,\"tau_mem\":10,\"a\":1.5,\"b\":2.5,\"bounds\":\"%s\",\"train\":[\"w_in\",\"a\",\"b\",\"tau_mem\"]}],"
+      "\"readout\":{\"size\":2},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}";
+  for (int none = 0; none < 2; none++) {
+    char buf[600];
+    snprintf(buf, sizeof buf, tmpl, none ? "none" : "clamp");
+    snn_spec *s = spec_from(buf);
+    snn_data d;
+    snn_err e = {0};
+    ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
+    snn_rule rule;
+    snn_rule_parse("bptt", &rule, &e);
+    snn_result r;
+    snn_result_init(&r, s);
+    ck_assert_int_eq(ENG->grad(s, &d, PRECS[0], &rule, &r, &e), SNN_OK);
+    ck_assert(r.crossings[0] > 0);
+    for (const char *const *nm = (const char *const[]){"layer0.a", "layer0.b", NULL}; *nm; nm++) {
+      const snn_block *bk = &s->blk[snn_spec_find_block(s, *nm)];
+      double norm = 0;
+      for (size_t i = 0; i < bk->rows; i++) norm += fabs(r.grad.v[bk->off + i]);
+      if (none)
+        ck_assert_msg(norm > 1e-6, "%s: no gradient without bounds", *nm);
+      else
+        ck_assert_msg(norm == 0.0, "%s: gradient %g through a clamp at its bound", *nm, norm);
+    }
+    /* the finite differences see the same thing */
+    snn_fdreport rep;
+    snn_fdreport_init(&rep, s);
+    snn_fdopts o = {SNN_FD_RICHARDSON, 0};
+    ck_assert_int_eq(ENG->fdcheck(s, &d, PRECS[0], &o, &rep, &e), SNN_OK);
+    ck_assert_msg(rep.pass, "bounds %s: BPTT and finite differences disagree", none ? "none" : "clamp");
+    snn_fdreport_clear(&rep);
+    snn_result_clear(&r);
+    snn_data_clear(&d);
+    snn_spec_free(s);
+  }
 }
 END_TEST
 
@@ -456,6 +507,7 @@ static Suite *battery(void) {
   tcase_add_loop_test(tc, test_bptt_matches_fd, 0, NNETS);
   tcase_add_test(tc, test_broken_rule_fails);
   tcase_add_test(tc, test_detach_options_scope);
+  tcase_add_test(tc, test_adlif_clamp);
   suite_add_tcase(s, tc);
   TCase *tm = tcase_create("models");
   tcase_add_loop_test(tm, test_cell_jacobians, 0, NCELLS);

@@ -90,6 +90,9 @@ static const bad_net BAD[] = {
     {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": {\"size\": 1},"
      " \"gradient\": {\"reset\": \"drop\"}}",
      SNN_EVALUE, "gradient.reset", "\"keep\", \"detach\""},
+    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"adlif\", \"size\": 2, \"a\": 1.5, "
+     "\"bounds\": \"project\"}], \"readout\": {\"size\": 1}}",
+     SNN_EVALUE, "layers[0].a", "[-1, 1]"},
     {"{\"steps\": 4, \"steps\": 5, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], "
      "\"readout\": {\"size\": 1}}",
      SNN_EJSON, "1:", "duplicate"},

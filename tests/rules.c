@@ -51,6 +51,16 @@ static const char *const SMOOTH_DEEP = NET(
     "{\"model\":\"alif\",\"size\":4,\"recurrent\":true,\"w_scale\":2},{\"model\":\"lif\",\"size\":3,\"w_scale\":2,\"w_mean\":1.5,\"train\":[\"w_in\",\"tau_mem\"]}",
     "\"readout\":{\"size\":2,\"tau_out\":2},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}");
 
+static const char *const ADLIF_REC = NET(
+    "{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,\"a\":0.3,"
+    "\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\",\"b\"]}",
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}");
+static const char *const ADLIF_REC_DET = NET(
+    "{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,\"a\":0.3,"
+    "\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"tau_adapt\",\"a\",\"b\"]}",
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"fast_sigmoid\"},"
+    "\"gradient\":{\"reset\":\"detach\",\"recurrent\":\"detach\"}");
+
 typedef struct {
   const char *claim, *net, *rule;
   int exact;
@@ -81,6 +91,12 @@ static const rcase CASES[] = {
     {"12 tbptt, window = T, == BPTT", REC_SNU, "tbptt:window=25", 1},
     {"12 tbptt, window < T, differs", REC_SNU, "tbptt:window=6", 0},
     {"local blocks, one block = BPTT", DEEP_MIXED, "tbptt:blocks=3", 1},
+    {"adlif: RTRL == BPTT", ADLIF_REC, "rtrl", 1},
+    {"adlif: OSTL complete == BPTT, one recurrent layer", ADLIF_REC, "ostl", 1},
+    {"adlif: diagonal traces on a recurrent layer differ", ADLIF_REC, "ostl:traces=diagonal", 0},
+    {"adlif: e-prop ideal == BPTT", ADLIF_REC, "eprop:signal=ideal", 1},
+    {"adlif: e-prop == BPTT with reset and recurrence detached", ADLIF_REC_DET, "eprop", 1},
+    {"adlif: e-prop differs when they are kept", ADLIF_REC, "eprop", 0},
     {"local blocks of one layer differ", DEEP_MIXED, "tbptt:blocks=1", 0},
 };
 #define NCASES (int)(sizeof CASES / sizeof *CASES)

@@ -119,8 +119,19 @@ def num(x):
     return float(x)  # JSON numbers or decimal strings
 
 
-CONSTS = {"lif": ["tau_mem", "threshold"], "alif": ["tau_mem", "threshold", "tau_adapt", "beta"], "snu": ["decay", "bias"]}
-DEFAULTS = {"tau_mem": 20.0, "threshold": 1.0, "tau_adapt": 200.0, "beta": 1.8, "decay": 0.8}
+CONSTS = {"lif": ["tau_mem", "threshold"], "alif": ["tau_mem", "threshold", "tau_adapt", "beta"], "snu": ["decay", "bias"],
+          "adlif": ["tau_mem", "threshold", "tau_adapt", "a", "b"]}
+DEFAULTS = {"tau_mem": 20.0, "threshold": 1.0, "tau_adapt": 200.0, "beta": 1.8, "decay": 0.8, "a": 0.5, "b": 1.0}
+# adlif (Bittar & Garner 2022): bounds applied as a clamp in the forward pass
+ADLIF_BOUNDS = {"tau_mem": (5.0, 25.0), "tau_adapt": (30.0, 120.0), "a": (-1.0, 1.0), "b": (0.0, 2.0)}
+
+
+def clamp(x, lo, hi):
+    if x.v < lo:
+        return V(lo)
+    if x.v > hi:
+        return V(hi)
+    return V(x.v, ((x, 1.0),))
 
 
 def run(net, par):
@@ -154,13 +165,17 @@ def run(net, par):
             elif c == "bias":
                 raise KeyError(name)
             else:
-                L[c] = [V(ly.get(c, DEFAULTS[c])) for _ in range(n)]
+                dflt = 60.0 if (m == "adlif" and c == "tau_adapt") else DEFAULTS[c]
+                L[c] = [V(ly.get(c, dflt)) for _ in range(n)]
+        if m == "adlif" and ly.get("bounds", "clamp") == "clamp":
+            for c, (lo, hi) in ADLIF_BOUNDS.items():
+                L[c] = [clamp(x, lo, hi) for x in L[c]]
         L["reset"] = ly.get("reset", "subtract") == "subtract"
         L["one_minus_alpha"] = str(ly.get("input_scale", 1)) == "1-alpha"
         L["relu"] = ly.get("activation", "identity") == "relu"
-        if m in ("lif", "alif"):
+        if m in ("lif", "alif", "adlif"):
             L["alpha"] = [vexp(V(-dt) / t) for t in L["tau_mem"]]
-        if m == "alif":
+        if m in ("alif", "adlif"):
             L["rho"] = [vexp(V(-dt) / t) for t in L["tau_adapt"]]
         layers.append(L)
     ro = net["readout"]
@@ -194,7 +209,15 @@ def run(net, par):
                     for j in range(n):
                         if j != i:
                             I = I + L["w_rec"][i][j] * zp_rec[j]
-                if L["m"] in ("lif", "alif"):
+                if L["m"] == "adlif":
+                    # w = beta w + a u + b z (adaptation, never detached);
+                    # u = alpha (u - v_th z) + (1 - alpha)(I - w); the reset is detachable
+                    al = L["alpha"][i]
+                    w = L["rho"][i] * S["a"][i] + L["a"][i] * S["v"][i] + L["b"][i] * zp[i]
+                    v = al * (S["v"][i] - L["threshold"][i] * zp_res[i]) + (1.0 - al) * (I - w)
+                    newa.append(w)
+                    z = spike(v - L["threshold"][i], sp, L["threshold"][i])
+                elif L["m"] in ("lif", "alif"):
                     al = L["alpha"][i]
                     zeta = (1.0 - al) if L["one_minus_alpha"] else 1.0
                     v = al * S["v"][i] + zeta * I

@@ -1,0 +1,138 @@
+/* adlif.c - adaptive LIF with learned adaptation (Bittar & Garner 2022,
+ * sparch's RadLIF; the base model of Deckers et al. 2024):
+ *
+ *   w^t = beta w^{t-1} + a u^{t-1} + b z^{t-1}                        (adaptation)
+ *   u^t = alpha (u^{t-1} - v_th z^{t-1}) + (1 - alpha) (I^t - w^t)    (subtractive reset)
+ *   z^t = spike(u^t - v_th)
+ *
+ * alpha = exp(-dt/tau_mem), beta = exp(-dt/tau_adapt).  State per unit:
+ * (u, w).  Constants: tau_mem, threshold, tau_adapt, a, b.  The reset path is
+ * -alpha v_th z^{t-1}; the adaptation paths b z^{t-1} (into w and, through
+ * w^t, into u) are local and never detached.
+ *
+ * Bounds (snn_adlif_bounds): with "clamp" the forward pass uses the parameter
+ * clamped to its range and the derivative is 0 outside it (torch.clamp); with
+ * "project" or "none" the value is used as it is ("project" requires it to be
+ * inside, the projection belonging to the update step). */
+#include "sim/spike.h"
+
+enum { P_TAU, P_THR, P_TAUA, P_A, P_B, NP };
+enum { U, W, K };
+/* derived: alpha, alpha' (gated), beta, beta' (gated), a, gate_a, b, gate_b */
+enum { D_AL, D_DAL, D_BE, D_DBE, D_A, D_GA, D_B, D_GB, ND };
+
+/* The value used by the forward pass, and whether its derivative passes. */
+static int bounded(const lay *L, int cidx, const relt *p, relt *out, rctx *c) {
+  double lo, hi;
+  snn_adlif_bounds(cidx, &lo, &hi);
+  r_set(out, p, c);
+  if (L->ls->bounds != SNN_BOUNDS_CLAMP || lo > hi) return 1;
+  if (r_cmp_d(p, lo) < 0) return r_set_d(out, lo, c), 0;
+  if (r_cmp_d(p, hi) > 0) return r_set_d(out, hi, c), 0;
+  return 1;
+}
+
+/* decay = exp(-dt/tau) and its derivative in tau (0 when clamped away). */
+static void decay(const lay *L, int cidx, const relt *tau, relt *d, relt *dd, rctx *c) {
+  relt *t = c->t[3];
+  int pass = bounded(L, cidx, tau, t, c);
+  r_d_div(d, -L->spec->dt, t, c);
+  r_exp(d, d, c);
+  if (!pass) {
+    r_zero(dd, c);
+    return;
+  }
+  r_mul(dd, t, t, c);
+  r_d_div(dd, L->spec->dt, dd, c);
+  r_mul(dd, dd, d, c);
+}
+
+static void derive(lay *L, rctx *c) {
+  for (size_t i = 0; i < L->n; i++) {
+    relt *d = L->d + i * ND;
+    decay(L, P_TAU, L->p[P_TAU] + i, d + D_AL, d + D_DAL, c);
+    decay(L, P_TAUA, L->p[P_TAUA] + i, d + D_BE, d + D_DBE, c);
+    r_set_si(d + D_GA, bounded(L, P_A, L->p[P_A] + i, d + D_A, c), c);
+    r_set_si(d + D_GB, bounded(L, P_B, L->p[P_B] + i, d + D_B, c), c);
+  }
+}
+
+static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
+  relt *t = c->t[4], *om = c->t[5];
+  for (size_t i = 0; i < L->n; i++) {
+    const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
+    relt *ui = s + i * K + U, *wi = s + i * K + W;
+    /* w = beta w + a u + b z */
+    r_mul(t, d + D_B, zp + i, c);
+    r_fma(t, d + D_A, sp + i * K + U, t, c);
+    r_fma(wi, d + D_BE, sp + i * K + W, t, c);
+    /* u = alpha (u - v_th z) + (1 - alpha)(I - w) */
+    r_d_sub(om, 1.0, d + D_AL, c);
+    r_sub(t, I + i, wi, c);
+    r_mul(t, om, t, c);
+    r_mul(om, thr, zp + i, c);
+    r_sub(om, sp + i * K + U, om, c);
+    r_fma(ui, d + D_AL, om, t, c);
+    r_sub(u + i, ui, thr, c);
+    spike_fwd(z + i, u + i, L->spec, c);
+  }
+}
+
+static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
+                const relt *z, jacbuf *J, rctx *c) {
+  relt *om = c->t[4], *t = c->t[5], *q = c->t[6];
+  for (size_t i = 0; i < L->n; i++) {
+    const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
+    const relt *up = sp + i * K + U, *wp = sp + i * K + W;
+    r_d_sub(om, 1.0, d + D_AL, c); /* 1 - alpha */
+    relt *fs = J->dF_ds + i * K * K;
+    /* w row: dw/du = a, dw/dw = beta */
+    r_set(fs + W * K + U, d + D_A, c);
+    r_set(fs + W * K + W, d + D_BE, c);
+    /* u row: du/du = alpha - (1-alpha) a, du/dw = -(1-alpha) beta */
+    r_mul(t, om, d + D_A, c);
+    r_sub(fs + U * K + U, d + D_AL, t, c);
+    r_mul(t, om, d + D_BE, c);
+    r_neg(fs + U * K + W, t, c);
+    /* z^{t-1}: reset -alpha v_th into u; local b into w and -(1-alpha) b into u */
+    r_mul(t, d + D_AL, thr, c);
+    r_neg(J->dF_dzr + i * K + U, t, c);
+    r_zero(J->dF_dzr + i * K + W, c);
+    r_set(J->dF_dzl + i * K + W, d + D_B, c);
+    r_mul(t, om, d + D_B, c);
+    r_neg(J->dF_dzl + i * K + U, t, c);
+    r_set(J->dF_dI + i * K + U, om, c);
+    r_zero(J->dF_dI + i * K + W, c);
+    relt *pu = J->dF_dp + (i * K + U) * NP, *pw = J->dF_dp + (i * K + W) * NP;
+    /* tau_mem: du = alpha' [(u - v_th z) - (I - w^t)] */
+    r_mul(q, thr, zp + i, c);
+    r_sub(q, up, q, c);
+    r_sub(t, I + i, s + i * K + W, c);
+    r_sub(q, q, t, c);
+    r_mul(pu + P_TAU, d + D_DAL, q, c);
+    r_zero(pw + P_TAU, c);
+    /* threshold: du = -alpha z */
+    r_mul(t, d + D_AL, zp + i, c);
+    r_neg(pu + P_THR, t, c);
+    r_zero(pw + P_THR, c);
+    /* tau_adapt: dw = beta' w^{t-1}, du = -(1-alpha) dw */
+    r_mul(pw + P_TAUA, d + D_DBE, wp, c);
+    r_mul(t, om, pw + P_TAUA, c);
+    r_neg(pu + P_TAUA, t, c);
+    /* a: dw = u^{t-1} (gated), b: dw = z^{t-1} (gated) */
+    r_mul(pw + P_A, d + D_GA, up, c);
+    r_mul(t, om, pw + P_A, c);
+    r_neg(pu + P_A, t, c);
+    r_mul(pw + P_B, d + D_GB, zp + i, c);
+    r_mul(t, om, pw + P_B, c);
+    r_neg(pu + P_B, t, c);
+    r_set_d(J->dU_ds + i * K + U, 1.0, c);
+    r_zero(J->dU_ds + i * K + W, c);
+    relt *dp = J->dU_dp + i * NP;
+    for (int p = 0; p < NP; p++) r_zero(dp + p, c);
+    r_set_d(dp + P_THR, -1.0, c);
+    spike_psi(J->psi + i, u + i, z + i, thr, L->spec, c);
+  }
+}
+
+const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac};
