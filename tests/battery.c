@@ -522,10 +522,5 @@ static Suite *battery(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(battery());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  mpfr_free_cache();
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return snn_run_suite(battery(), 0);
 }

@@ -380,9 +380,5 @@ int main(void) {
   tcase_add_test(tc, test_silent_is_vacuous);
   tcase_add_test(tc, test_rule_parse);
   suite_add_tcase(su, tc);
-  SRunner *sr = srunner_create(su);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return snn_run_suite(su, 0);
 }

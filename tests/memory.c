@@ -14,6 +14,7 @@
 
 #include "sim/driver.h"
 #include "sim/rules/rules.h"
+#include "tests/testutil.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -154,11 +155,5 @@ int main(void) {
   tcase_add_test(tc, test_bptt_memory_grows_with_T);
   tcase_add_test(tc, test_fptt_memory_is_one_chunk);
   suite_add_tcase(su, tc);
-  SRunner *sr = srunner_create(su);
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  mpfr_free_cache();
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return snn_run_suite(su, 1);
 }

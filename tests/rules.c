@@ -330,10 +330,5 @@ int main(void) {
   tcase_add_test(tc, test_fptt_claim11);
   tcase_add_test(tc, test_blocks_top_exact_lower_local);
   suite_add_tcase(su, tc);
-  SRunner *sr = srunner_create(su);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  mpfr_free_cache();
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return snn_run_suite(su, 0);
 }

@@ -38,4 +38,17 @@ static inline uint64_t ulp_dist(double a, double b) {
     ck_assert_msg(rel_ok(x_, e_, r_), "%s = %.17g, expected %s = %.17g to relative %.3g", #x, x_, #e, e_, r_); \
   } while (0)
 
+/* Run a suite, print Check's summary, and turn the failures into the exit
+ * status; frees MPFR's caches so valgrind sees no leak. */
+#include <mpfr.h>
+static inline int snn_run_suite(Suite *su, int nofork) {
+  SRunner *sr = srunner_create(su);
+  if (nofork) srunner_set_fork_status(sr, CK_NOFORK);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  mpfr_free_cache();
+  return failed ? 1 : 0;
+}
+
 #endif
