@@ -218,6 +218,21 @@ void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *
   }
 }
 
+void SNN_SFX(snn_rate_signal)(const net *N, const relt *rate, relt *r) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t H = SNN_SFX(snn_nhidden)(s);
+  for (size_t j = 0; j < H; j++) {
+    if (!s->rate_reg) {
+      r_zero(r + j, c);
+      continue;
+    }
+    r_add_d(r + j, rate + j, -s->reg_target, c);
+    r_mul_d(r + j, r + j, s->reg_c, c);
+    r_div_d(r + j, r + j, (double)s->T, c);
+  }
+}
+
 void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;

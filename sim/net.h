@@ -123,6 +123,9 @@ void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl);
 /* The rate regulariser from the spike sums: rate_j = zsum_j / T, and its
  * loss added to `loss`. */
 void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *loss);
+/* dE_reg/dz_j, the same at every step: c (rate_j - target) / T per hidden
+ * unit (0 without a regulariser), from the rates of snn_rate_finish. */
+void SNN_SFX(snn_rate_signal)(const net *N, const relt *rate, relt *r);
 /* Number of hidden units over all layers. */
 size_t SNN_SFX(snn_nhidden)(const snn_spec *s);
 

@@ -38,6 +38,8 @@ struct SNN_SFX(snn_bptt_ws) {
   jacbuf J[2];
   real dz, du, acc;
   relt *lsig; /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
+  relt *rsig; /* per hidden unit: the rate regulariser's dE/dz */
+  size_t H;
   size_t cap;  /* longest segment the buffers hold */
   size_t bytes;
 };
@@ -73,11 +75,13 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
   w->dsn = vec_alloc(w->nmax * (size_t)w->kmax, c);
   w->rec = vec_alloc(w->nmax, c);
   w->dy = vec_alloc((T + 2) * s->n_out, c);
-  if (!w->dI || !w->ds || !w->dsn || !w->rec || !w->dy) goto oom;
+  w->H = SNN_SFX(snn_nhidden)(s);
+  w->rsig = vec_alloc(w->H, c);
+  if (!w->dI || !w->ds || !w->dsn || !w->rec || !w->dy || !w->rsig) goto oom;
   for (int j = 0; j < 2; j++)
     if (SNN_SFX(snn_jac_init)(&w->J[j], w->nmax, w->kmax, w->pmax, c)) goto oom;
   w->bytes += sizeof *w + rb * ((T + 2) * (w->nmax + s->n_out) + w->nmax * (2 * (size_t)w->kmax + 1) +
-                                2 * SNN_SFX(snn_jac_count)(w->nmax, w->kmax, w->pmax) + 3);
+                                2 * SNN_SFX(snn_jac_count)(w->nmax, w->kmax, w->pmax) + 3 + w->H);
   return w;
 oom:
   SNN_SFX(snn_bptt_ws_free)(w, N);
@@ -97,6 +101,7 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   vec_free(w->dsn, w->nmax * (size_t)w->kmax, c);
   vec_free(w->rec, w->nmax, c);
   vec_free(w->dy, (T + 2) * s->n_out, c);
+  vec_free(w->rsig, w->H, c);
   for (int j = 0; j < 2; j++)
     if (w->J[j].psi) SNN_SFX(snn_jac_clear)(&w->J[j], w->nmax, w->kmax, w->pmax, c);
   r_clear(w->dz, c);
@@ -188,18 +193,14 @@ void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, bws *w, relt *grad, co
   for (size_t t = 1; t <= T; t++)
     for (size_t k = 0; k < K; k++) r_add(g_ro_b + k, g_ro_b + k, w->dy + t * K + k, c);
   /* external dE/dz: readout into the last layer, rate regulariser everywhere */
+  if (s->rate_reg) SNN_SFX(snn_rate_signal)(N, tr->rate, w->rsig);
   size_t j0 = 0;
   for (size_t l = 0; l < Lc; l++) {
     size_t n = N->layers[l].n;
     for (size_t i = 0; i < (T + 1) * n; i++) r_zero(w->D[l] + i, c);
     if (s->rate_reg)
-      for (size_t i = 0; i < n; i++) {
-        relt *r = w->acc;
-        r_add_d(r, tr->rate + j0 + i, -s->reg_target, c);
-        r_mul_d(r, r, s->reg_c, c);
-        r_div_d(r, r, (double)s->T, c);
-        for (size_t t = 1; t <= T; t++) r_set(w->D[l] + t * n + i, r, c);
-      }
+      for (size_t i = 0; i < n; i++)
+        for (size_t t = 1; t <= T; t++) r_set(w->D[l] + t * n + i, w->rsig + j0 + i, c);
     j0 += n;
   }
   SNN_SFX(snn_gemm)(0, 0, T, nL, K, w->dy + K, K, N->ro_w, nL, 1, w->D[Lc - 1] + nL, nL, c);

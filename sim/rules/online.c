@@ -19,7 +19,8 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
   o->zsum = vec_alloc(H, c);
   o->cross = calloc(s->L, sizeof *o->cross);
   o->col = malloc(s->P * sizeof *o->col);
-  if (!o->store || !o->zsum || !o->cross || !o->col) goto oom;
+  o->flat = malloc((s->P ? s->P : 1) * sizeof *o->flat);
+  if (!o->store || !o->zsum || !o->cross || !o->col || !o->flat) goto oom;
   relt *p = o->store;
   for (int b = 0; b < 2; b++) {
     for (size_t l = 0; l < s->L; l++) {
@@ -35,7 +36,10 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
   for (size_t i = 0; i < s->P; i++) o->col[i] = -1;
   for (size_t b = 0; b < s->nblk; b++)
     if (s->blk[b].trainable)
-      for (size_t i = 0; i < s->blk[b].rows * s->blk[b].cols; i++) o->col[s->blk[b].off + i] = (long)o->Pt++;
+      for (size_t i = 0; i < s->blk[b].rows * s->blk[b].cols; i++) {
+        o->flat[o->Pt] = s->blk[b].off + i;
+        o->col[s->blk[b].off + i] = (long)o->Pt++;
+      }
   size_t jc = 0;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
@@ -44,7 +48,8 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
     jc += 2 * SNN_SFX(snn_jac_count)(L->n, L->k, L->np);
   }
   /* heap only: the struct itself lives with the caller */
-  o->bytes = SNN_SFX(snn_real_bytes)(c) * (o->nstore + H + jc + 1) + s->P * sizeof *o->col + s->L * sizeof *o->cross;
+  o->bytes = SNN_SFX(snn_real_bytes)(c) * (o->nstore + H + jc + 1) + s->P * (sizeof *o->col + sizeof *o->flat) +
+             s->L * sizeof *o->cross;
   SNN_SFX(snn_slot_zero)(N, &o->sl[0]);
   for (size_t j = 0; j < H; j++) r_zero(o->zsum + j, c);
   return SNN_OK;
@@ -66,6 +71,7 @@ void SNN_SFX(snn_online_clear)(online *o) {
   vec_free(o->zsum, SNN_SFX(snn_nhidden)(s), c);
   free(o->cross);
   free(o->col);
+  free(o->flat);
   r_clear(o->loss, c);
   memset(o, 0, sizeof *o);
 }
@@ -86,19 +92,11 @@ void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot
   *cur = b;
 }
 
-void SNN_SFX(snn_online_finish)(online *o) { SNN_SFX(snn_rate_finish)(o->N, o->zsum, o->zsum, o->loss); }
-
-void SNN_SFX(snn_rate_signal)(const online *o, relt *r) {
-  const snn_spec *s = o->N->spec;
-  rctx *c = o->c;
-  size_t H = SNN_SFX(snn_nhidden)(s);
-  for (size_t j = 0; j < H; j++) {
-    if (!s->rate_reg) {
-      r_zero(r + j, c);
-      continue;
-    }
-    r_add_d(r + j, o->zsum + j, -s->reg_target, c);
-    r_mul_d(r + j, r + j, s->reg_c, c);
-    r_div_d(r + j, r + j, (double)s->T, c);
+void SNN_SFX(snn_scatter_cols)(const online *o, size_t c0, size_t W, const relt *v, relt *grad, rctx *c) {
+  for (size_t q = 0; q < W; q++) {
+    relt *g = grad + o->flat[c0 + q];
+    r_add(g, g, v + q, c);
   }
 }
+
+void SNN_SFX(snn_online_finish)(online *o) { SNN_SFX(snn_rate_finish)(o->N, o->zsum, o->zsum, o->loss); }

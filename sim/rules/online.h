@@ -21,6 +21,7 @@ typedef struct {
   jacbuf J[SNN_MAXLAYERS];  /* local Jacobians of each layer at the current step */
   jacbuf Jp[SNN_MAXLAYERS]; /* ... and at the previous step */
   long *col;       /* per parameter: its trainable column, or -1 */
+  size_t *flat;    /* per trainable column: its parameter */
   size_t Pt;       /* number of trainable scalars */
   size_t bytes;    /* bytes held, for the memory claims */
 } SNN_SFX(snn_online);
@@ -31,10 +32,10 @@ void SNN_SFX(snn_online_clear)(online *o);
 /* Step t: the network step, then the Jacobians of every layer (the previous
  * step's move to Jp).  Returns the slots of t-1 and t. */
 void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot **cur);
+/* grad[parameter of column c0 + q] += v[q] for q < W. */
+void SNN_SFX(snn_scatter_cols)(const online *o, size_t c0, size_t W, const relt *v, relt *grad, rctx *c);
 /* After step T: rates and the rate-regulariser loss. */
 void SNN_SFX(snn_online_finish)(online *o);
-/* dE_reg/dz_j (the same at every step), into r (per hidden unit); 0 without a regulariser. */
-void SNN_SFX(snn_rate_signal)(const online *o, relt *r);
 
 
 /* RTRL's per-layer influence update, shared with OSTL's complete traces (rtrl.c). */

@@ -157,15 +157,11 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
     }
   }
   SNN_SFX(snn_online_finish)(&o);
-  SNN_SFX(snn_rate_signal)(&o, r);
+  SNN_SFX(snn_rate_signal)(N, o.zsum, r);
   for (size_t l = 0, j0 = 0; l < s->L; j0 += N->layers[l].n, l++)
     for (size_t i = 0; i < N->layers[l].n; i++) SNN_SFX(snn_axpy)(Pt, r + j0 + i, R[l].Mzs + i * Pt, g, c);
-  for (size_t i = 0; i < s->P; i++) {
-    if (o.col[i] >= 0)
-      r_set(grad + i, g + o.col[i], c);
-    else
-      r_zero(grad + i, c);
-  }
+  for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
+  SNN_SFX(snn_scatter_cols)(&o, 0, Pt, g, grad, c);
   r_set(loss, o.loss, c);
   for (size_t l = 0, j = 0; l < s->L; l++) {
     cross[l] = o.cross[l];

@@ -319,10 +319,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
       int filt = l + 1 == Lc && !op.ideal;
       if (T->full) {
         SNN_SFX(snn_gemv)(1, n, T->W, filt ? T->Mzf : T->Mz[P1], T->W, T->lam, 0, gW, c);
-        for (size_t q = 0; q < s->P; q++) {
-          long col = o.col[q] - (long)T->c0;
-          if (o.col[q] >= 0 && col >= 0 && col < (long)T->W) r_add(grad + q, grad + q, gW + col, c);
-        }
+        SNN_SFX(snn_scatter_cols)(&o, T->c0, T->W, gW, grad, c);
       } else {
         for (size_t i = 0; i < n; i++)
           for (size_t qq = 0; qq < T->q; qq++) {
@@ -341,7 +338,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
     }
   }
   SNN_SFX(snn_online_finish)(&o);
-  SNN_SFX(snn_rate_signal)(&o, r);
+  SNN_SFX(snn_rate_signal)(N, o.zsum, r);
   /* the rate regulariser: constant in t, so it multiplies the summed traces
    * (with the ideal signal it is already inside BPTT's dE/dz) */
   for (size_t l = 0, j0 = 0; !op.ideal && s->rate_reg && l < Lc; j0 += N->layers[l].n, l++) {
@@ -349,10 +346,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
     tlay *T = &TL[l];
     if (T->full) {
       SNN_SFX(snn_gemv)(1, L->n, T->W, T->Mzs, T->W, r + j0, 0, gW, c);
-      for (size_t q = 0; q < s->P; q++) {
-        long col = o.col[q] - (long)T->c0;
-        if (o.col[q] >= 0 && col >= 0 && col < (long)T->W) r_add(grad + q, grad + q, gW + col, c);
-      }
+      SNN_SFX(snn_scatter_cols)(&o, T->c0, T->W, gW, grad, c);
     } else {
       for (size_t i = 0; i < L->n; i++)
         for (size_t qq = 0; qq < T->q; qq++) {
