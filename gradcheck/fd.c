@@ -62,7 +62,8 @@ static void fd_gradient(snn_run *R, int method, double h, relt *f, fdtmp *t) {
     if (!bk->trainable) continue;
     for (size_t j = 0; j < bk->rows * bk->cols; j++) {
       size_t i = bk->off + j;
-      if (bk->kind == SNN_BLK_W_REC && j / bk->cols == j % bk->cols) continue; /* diagonal held at zero */
+      if (bk->kind == SNN_BLK_W_REC && !s->layers[bk->layer].sh->selfconn && (j / bk->cols) % bk->cols == j % bk->cols)
+        continue; /* diagonal held at zero */
       central(R, i, h, t->d1, t->save, t->ep, t->em, t->hp, t->hm);
       if (method == SNN_FD_RICHARDSON) {
         central(R, i, h / 2, t->d2, t->save, t->ep, t->em, t->hp, t->hm);

@@ -61,8 +61,20 @@ int snn_data_generate(const snn_spec *s, snn_data *d, snn_err *err) {
     if (ly->recurrent) {
       b = &s->blk[ly->blk_w_rec];
       double gr = ly->rec_scale / sqrt((double)ly->n);
-      for (size_t i = 0; i < ly->n; i++)
-        for (size_t j = 0; j < ly->n; j++) th[b->off + i * ly->n + j] = i == j ? 0.0 : gr * gsl_ran_gaussian(rng, 1.0);
+      for (size_t i = 0; i < b->rows; i++)
+        for (size_t j = 0; j < ly->n; j++)
+          th[b->off + i * ly->n + j] = i % ly->n == j && !ly->sh->selfconn ? 0.0 : gr * gsl_ran_gaussian(rng, 1.0);
+    }
+    /* bias starts at 0 (calloc); mixes like w_in; delays uniform in init */
+    for (int m = 0; m < ly->sh->nmix; m++) {
+      b = &s->blk[ly->blk_mix[m]];
+      double gm = 1.0 / sqrt((double)b->cols);
+      for (size_t i = 0; i < b->rows * b->cols; i++) th[b->off + i] = gm * gsl_ran_gaussian(rng, 1.0);
+    }
+    if (ly->delays) {
+      b = &s->blk[ly->blk_delay];
+      for (size_t i = 0; i < b->rows * b->cols; i++)
+        th[b->off + i] = ly->dinit_lo + (ly->dinit_hi - ly->dinit_lo) * gsl_rng_uniform(rng);
     }
   }
   const snn_block *rw = &s->blk[s->blk_ro_w];
@@ -126,7 +138,10 @@ static void put_block(snn_buf *b, const snn_nums *a, size_t off, size_t rows, si
   snn_buf_puts(b, "]");
 }
 
-static int is_matrix(const snn_block *bk) { return bk->kind == SNN_BLK_W_IN || bk->kind == SNN_BLK_W_REC || bk->kind == SNN_BLK_RO_W; }
+static int is_matrix(const snn_block *bk) {
+  return bk->kind == SNN_BLK_W_IN || bk->kind == SNN_BLK_W_REC || bk->kind == SNN_BLK_RO_W || bk->kind == SNN_BLK_MIX ||
+         bk->kind == SNN_BLK_DELAY;
+}
 
 int snn_data_write(const snn_spec *s, const snn_data *d, const char *path, snn_err *err) {
   snn_buf b = {0};
@@ -333,11 +348,20 @@ int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err
     }
     const snn_block *bk = &s->blk[k];
     if ((st = read_block(v, &d->theta, bk->off, bk->rows, bk->cols, is_matrix(bk), path, key, err))) goto out;
-    if (bk->kind == SNN_BLK_W_REC)
+    if (bk->kind == SNN_BLK_DELAY)
+      for (size_t i = 0; i < bk->rows * bk->cols; i++) {
+        double v = d->theta.v[bk->off + i], mx = (double)s->layers[bk->layer].dmax;
+        if (!(v >= 0 && v <= mx)) {
+          st = snn_err_set(err, SNN_EVALUE, path, key, "expected delays in [0, %g] (delays.max), found %g at row %zu column %zu",
+                           mx, v, i / bk->cols, i % bk->cols);
+          goto out;
+        }
+      }
+    if (bk->kind == SNN_BLK_W_REC && !s->layers[bk->layer].sh->selfconn)
       for (size_t i = 0; i < bk->rows; i++)
-        if (d->theta.v[bk->off + i * bk->cols + i] != 0.0) {
+        if (d->theta.v[bk->off + i * bk->cols + i % bk->cols] != 0.0) {
           st = snn_err_set(err, SNN_EVALUE, path, key, "the diagonal must be zero (no self-connections); row %zu has %g", i,
-                           d->theta.v[bk->off + i * bk->cols + i]);
+                           d->theta.v[bk->off + i * bk->cols + i % bk->cols]);
           goto out;
         }
     if (bk->kind == SNN_BLK_CONST)

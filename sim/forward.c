@@ -15,6 +15,9 @@ static const cell_type *cell_of(int model) {
     case SNN_LIF: return &SNN_SFX(snn_cell_lif);
     case SNN_ALIF: return &SNN_SFX(snn_cell_alif);
     case SNN_ADLIF: return &SNN_SFX(snn_cell_adlif);
+    case SNN_LSTM: return &SNN_SFX(snn_cell_lstm);
+    case SNN_GRU: return &SNN_SFX(snn_cell_gru);
+    case SNN_LTC: return &SNN_SFX(snn_cell_ltc);
     default: return &SNN_SFX(snn_cell_snu);
   }
 }
@@ -32,8 +35,16 @@ void SNN_SFX(snn_net_clear)(net *N) {
   rctx *c = N->c;
   const snn_spec *s = N->spec;
   if (N->layers)
-    for (size_t l = 0; l < s->L; l++) vec_free(N->layers[l].d, N->layers[l].n * N->layers[l].cell->nd, c);
+    for (size_t l = 0; l < s->L; l++) {
+      lay *L = &N->layers[l];
+      vec_free(L->d, L->n * L->cell->nd, c);
+      size_t ns = (size_t)L->sh->nin * L->n * L->nprev;
+      vec_free(L->kw, ns * L->ndl, c);
+      vec_free(L->dkw, ns * L->ndl, c);
+      vec_free(L->xd, ns, c);
+    }
   free(N->layers);
+  vec_free(N->scr, N->nmax, c);
   vec_free(N->theta, N->P, c);
   vec_free(N->x, s->T * s->n_in, c);
   vec_free(N->y, s->T * s->n_out, c);
@@ -41,9 +52,68 @@ void SNN_SFX(snn_net_clear)(net *N) {
   memset(N, 0, sizeof *N);
 }
 
+/* Kernel weights of one synapse's delay over the taps d = 0..dmax and their
+ * derivatives in the delay (docs/delays.md). */
+static void delay_kernel(const lay *L, const relt *D, relt *kw, relt *dkw, rctx *c) {
+  const snn_layer_spec *ls = L->ls;
+  size_t nd = L->ndl, dmax = nd - 1;
+  relt *v = c->t[0], *a = c->t[3], *z = c->t[4], *g = c->t[5];
+  int pass = 1;
+  r_set(v, D, c);
+  if (r_cmp_d(v, 0.0) < 0) r_zero(v, c), pass = 0;
+  if (r_cmp_d(v, (double)dmax) > 0) r_set_d(v, (double)dmax, c), pass = 0;
+  if (ls->dround) {
+    r_set_d(v, floor(r_get_d(v) + 0.5), c);
+    pass = 0;
+  }
+  for (size_t d = 0; d < nd; d++) r_zero(kw + d, c), r_zero(dkw + d, c);
+  if (ls->dkernel == SNN_DK_LINEAR) {
+    double fl = floor(r_get_d(v));
+    if (fl > (double)dmax - 1) fl = (double)dmax - 1;
+    if (fl < 0) fl = 0;
+    r_add_d(a, v, -fl, c); /* frac in [0, 1] */
+    if (r_sgn(a) < 0) fl -= 1, r_add_d(a, a, 1.0, c);
+    size_t f = (size_t)fl;
+    r_d_sub(kw + f, 1.0, a, c);
+    r_set(kw + f + 1, a, c);
+    if (pass) r_set_d(dkw + f, -1.0, c), r_set_d(dkw + f + 1, 1.0, c);
+    return;
+  }
+  /* gaussian: kw_d = e_d / sum e, e_d = exp(-(d - D)^2 / (2 sigma^2)) */
+  double s2 = ls->dsigma * ls->dsigma;
+  r_zero(z, c);
+  for (size_t d = 0; d < nd; d++) {
+    r_d_sub(a, (double)d, v, c);
+    r_mul(kw + d, a, a, c);
+    r_div_d(kw + d, kw + d, -2.0 * s2, c);
+    r_exp(kw + d, kw + d, c);
+    r_add(z, z, kw + d, c);
+  }
+  r_zero(g, c);
+  for (size_t d = 0; d < nd; d++) {
+    r_div(kw + d, kw + d, z, c);
+    r_d_sub(a, (double)d, v, c);
+    r_div_d(dkw + d, a, s2, c); /* d log e_d / dD */
+    r_fma(g, kw + d, dkw + d, g, c);
+  }
+  for (size_t d = 0; d < nd; d++) {
+    if (!pass) {
+      r_zero(dkw + d, c);
+      continue;
+    }
+    r_sub(a, dkw + d, g, c);
+    r_mul(dkw + d, kw + d, a, c);
+  }
+}
+
 void SNN_SFX(snn_net_derive)(net *N) {
   const snn_spec *s = N->spec;
-  for (size_t l = 0; l < s->L; l++) N->layers[l].cell->derive(&N->layers[l], N->c);
+  for (size_t l = 0; l < s->L; l++) {
+    lay *L = &N->layers[l];
+    L->cell->derive(L, N->c);
+    size_t ns = (size_t)L->sh->nin * L->n * L->nprev;
+    for (size_t q = 0; L->ndl && q < ns; q++) delay_kernel(L, L->delay + q, L->kw + q * L->ndl, L->dkw + q * L->ndl, N->c);
+  }
   /* kappa = exp(-dt / tau_out), 0 when tau_out = 0 */
   if (s->tau_out > 0) {
     r_set_d(N->kappa, -s->dt, N->c);
@@ -79,15 +149,32 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     L->cell = cell_of(ls->model);
     L->n = ls->n;
     L->nprev = ls->nprev;
+    L->sh = ls->sh;
     L->k = L->cell->k;
+    L->m = ls->sh->m;
     L->np = snn_model_nconst(ls->model);
     L->w_in = N->theta + s->blk[ls->blk_w_in].off;
     L->w_rec = ls->recurrent ? N->theta + s->blk[ls->blk_w_rec].off : NULL;
     for (int p = 0; p < L->np; p++) L->p[p] = N->theta + s->blk[ls->blk_const[p]].off;
+    L->bias = ls->blk_bias >= 0 ? N->theta + s->blk[ls->blk_bias].off : NULL;
+    for (int j = 0; j < L->sh->nmix; j++) L->mix[j] = N->theta + s->blk[ls->blk_mix[j]].off;
     L->d = vec_alloc(L->n * L->cell->nd, c);
     if (!L->d) goto oom;
     N->bytes += rb * L->n * L->cell->nd;
+    if (L->n > N->nmax) N->nmax = L->n;
+    if (ls->delays) {
+      size_t ns = (size_t)L->sh->nin * L->n * L->nprev;
+      L->ndl = ls->dmax + 1;
+      L->delay = N->theta + s->blk[ls->blk_delay].off;
+      L->kw = vec_alloc(ns * L->ndl, c);
+      L->dkw = vec_alloc(ns * L->ndl, c);
+      L->xd = vec_alloc(ns, c);
+      if (!L->kw || !L->dkw || !L->xd) goto oom;
+      N->bytes += rb * ns * (2 * L->ndl + 1);
+    }
   }
+  if (!(N->scr = vec_alloc(N->nmax, c))) goto oom;
+  N->bytes += rb * N->nmax;
   N->ro_w = N->theta + s->blk[s->blk_ro_w].off;
   N->ro_b = N->theta + s->blk[s->blk_ro_b].off;
   SNN_SFX(snn_net_derive)(N);
@@ -116,16 +203,21 @@ int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
   tr->z = calloc(s->L, sizeof *tr->z);
   tr->I = calloc(s->L, sizeof *tr->I);
   tr->u = calloc(s->L, sizeof *tr->u);
+  tr->h = calloc(s->L, sizeof *tr->h);
   tr->crossings = calloc(s->L, sizeof *tr->crossings);
-  if (!tr->s || !tr->z || !tr->I || !tr->u || !tr->crossings) goto oom;
+  if (!tr->s || !tr->z || !tr->I || !tr->u || !tr->h || !tr->crossings) goto oom;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     tr->s[l] = vec_alloc(T1 * L->n * L->k, c);
     tr->z[l] = vec_alloc(T1 * L->n, c);
-    tr->I[l] = vec_alloc(T1 * L->n, c);
+    tr->I[l] = vec_alloc(T1 * L->n * L->m, c);
     tr->u[l] = vec_alloc(T1 * L->n, c);
     if (!tr->s[l] || !tr->z[l] || !tr->I[l] || !tr->u[l]) goto oom;
-    tr->bytes += rb * T1 * L->n * (L->k + 3);
+    tr->bytes += rb * T1 * L->n * (size_t)(L->k + 2 + L->m);
+    if (L->ndl) {
+      if (!(tr->h[l] = vec_alloc(T1 * (L->ndl - 1) * L->nprev, c))) goto oom;
+      tr->bytes += rb * T1 * (L->ndl - 1) * L->nprev;
+    }
   }
   tr->yo = vec_alloc(T1 * s->n_out, c);
   tr->dEdy = vec_alloc(T1 * s->n_out, c);
@@ -147,9 +239,11 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
     const lay *L = &N->layers[l];
     if (tr->s) vec_free(tr->s[l], T1 * L->n * L->k, c);
     if (tr->z) vec_free(tr->z[l], T1 * L->n, c);
-    if (tr->I) vec_free(tr->I[l], T1 * L->n, c);
+    if (tr->I) vec_free(tr->I[l], T1 * L->n * L->m, c);
     if (tr->u) vec_free(tr->u[l], T1 * L->n, c);
+    if (tr->h && L->ndl) vec_free(tr->h[l], T1 * (L->ndl - 1) * L->nprev, c);
   }
+  free(tr->h);
   free(tr->s);
   free(tr->z);
   free(tr->I);
@@ -239,11 +333,12 @@ void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl) {
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     for (size_t i = 0; i < L->n * (size_t)L->k; i++) r_zero(sl->s[l] + i, c);
+    for (size_t i = 0; i < L->n * (size_t)L->m; i++) r_zero(sl->I[l] + i, c);
     for (size_t i = 0; i < L->n; i++) {
       r_zero(sl->z[l] + i, c);
-      r_zero(sl->I[l] + i, c);
       r_zero(sl->u[l] + i, c);
     }
+    for (size_t i = 0; L->ndl && i < (L->ndl - 1) * L->nprev; i++) r_zero(sl->h[l] + i, c);
   }
   for (size_t k = 0; k < s->n_out; k++) {
     r_zero(sl->y + k, c);
@@ -261,8 +356,12 @@ void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur
     const lay *L = &N->layers[l];
     size_t n = L->n;
     relt *I = cur->I[l];
-    SNN_SFX(snn_gemv)(0, n, L->nprev, L->w_in, L->nprev, x, 0, I, c);
-    if (L->w_rec) SNN_SFX(snn_gemv)(0, n, n, L->w_rec, n, prev->z[l], 1, I, c);
+    SNN_SFX(snn_currents)(N, l, x, prev, I);
+    if (L->ndl && L->ndl > 1) { /* shift the delay line: x^t in front */
+      size_t np = L->nprev, nh = (L->ndl - 1) * np;
+      for (size_t i = nh; i-- > np;) r_set(cur->h[l] + i, prev->h[l] + i - np, c);
+      for (size_t j = 0; j < np; j++) r_set(cur->h[l] + j, x + j, c);
+    }
     L->cell->step(L, prev->s[l], prev->z[l], I, cur->s[l], cur->u[l], cur->z[l], c);
     for (size_t i = 0; i < n; i++) {
       cross[l] += r_sgn(cur->u[l] + i) > 0;
@@ -281,14 +380,77 @@ void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur
   SNN_SFX(snn_step_loss)(N, t, cur->y, cur->dEdy, loss);
 }
 
+void SNN_SFX(snn_delayed)(const lay *L, size_t row, size_t j, const relt *x, const relt *hp, int deriv, relt *out,
+                          rctx *c) {
+  const relt *k = (deriv ? L->dkw : L->kw) + (row * L->nprev + j) * L->ndl;
+  r_mul(out, k, x + j, c);
+  for (size_t d = 1; d < L->ndl; d++) r_fma(out, k + d, hp + (d - 1) * L->nprev + j, out, c);
+}
+
+const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const relt *I, const relt *sp, const relt *zp,
+                                 relt *tmp, rctx *c) {
+  const snn_mix_shape *ms = &L->sh->mix[mx];
+  size_t k = (size_t)L->k;
+  switch (ms->kind[src]) {
+    case SNN_SRC_CUR: return I + (size_t)ms->idx[src] * L->n + j;
+    case SNN_SRC_STATE: return sp + j * k + (size_t)ms->idx[src];
+    default: /* (1 - z^{t-1}) s_c^{t-1} */
+      r_d_sub(tmp, 1.0, zp + j, c);
+      r_mul(tmp, tmp, sp + j * k + (size_t)ms->idx[src], c);
+      return tmp;
+  }
+}
+
+void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *prev, relt *I) {
+  const lay *L = &N->layers[l];
+  const snn_model_shape *sh = L->sh;
+  rctx *c = N->c;
+  size_t n = L->n, np = L->nprev;
+  for (size_t i = 0; i < n * (size_t)L->m; i++) r_zero(I + i, c);
+  for (int r = 0; r < sh->nin; r++) {
+    relt *Iq = I + (size_t)sh->in_cur[r] * n;
+    if (!L->ndl) {
+      SNN_SFX(snn_gemv)(0, n, np, L->w_in + (size_t)r * n * np, np, x, 1, Iq, c);
+      continue;
+    }
+    /* delayed synapses: sum_j W_ij sum_d kw_ijd x_j^{t-d} */
+    for (size_t i = 0; i < n; i++) {
+      size_t row = (size_t)r * n + i;
+      relt *xd = L->xd + row * np;
+      for (size_t j = 0; j < np; j++) SNN_SFX(snn_delayed)(L, row, j, x, prev->h[l], 0, xd + j, c);
+      relt *acc = c->t[0];
+      r_zero(acc, c);
+      for (size_t j = 0; j < np; j++) r_fma(acc, L->w_in + row * np + j, xd + j, acc, c);
+      r_add(Iq + i, Iq + i, acc, c);
+    }
+  }
+  for (int r = 0; L->w_rec && r < sh->nrec; r++)
+    SNN_SFX(snn_gemv)(0, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], 1, I + (size_t)sh->rec_cur[r] * n, c);
+  if (L->bias)
+    for (size_t i = 0; i < n * (size_t)L->m; i++) r_add(I + i, I + i, L->bias + i, c);
+  for (int mx = 0; mx < sh->nmix; mx++) {
+    const snn_mix_shape *ms = &sh->mix[mx];
+    for (int sr = 0; sr < ms->nsrc; sr++) {
+      relt *v = N->scr;
+      for (size_t j = 0; j < n; j++) {
+        const relt *p = SNN_SFX(snn_mix_src)(L, mx, sr, j, I, prev->s[l], prev->z[l], v + j, c);
+        if (p != v + j) r_set(v + j, p, c);
+      }
+      SNN_SFX(snn_gemv)(0, n, n, L->mix[mx] + (size_t)sr * n, (size_t)ms->nsrc * n, v, 1, I + (size_t)ms->dst * n, c);
+    }
+  }
+}
+
 void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out) {
   const snn_spec *s = N->spec;
   for (size_t l = 0; l < s->L; l++) {
     size_t n = N->layers[l].n;
     out->s[l] = tr->s[l] + t * n * (size_t)N->layers[l].k;
     out->z[l] = tr->z[l] + t * n;
-    out->I[l] = tr->I[l] + t * n;
+    out->I[l] = tr->I[l] + t * n * (size_t)N->layers[l].m;
     out->u[l] = tr->u[l] + t * n;
+    size_t nh = N->layers[l].ndl ? (N->layers[l].ndl - 1) * N->layers[l].nprev : 0;
+    out->h[l] = nh ? tr->h[l] + t * nh : NULL;
   }
   out->y = tr->yo + t * s->n_out;
   out->dEdy = tr->dEdy + t * s->n_out;
@@ -317,11 +479,12 @@ void SNN_SFX(snn_traj_carry)(traj *tr, const net *N, size_t from) {
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     for (size_t i = 0; i < L->n * (size_t)L->k; i++) r_set(b.s[l] + i, a.s[l] + i, c);
+    for (size_t i = 0; i < L->n * (size_t)L->m; i++) r_set(b.I[l] + i, a.I[l] + i, c);
     for (size_t i = 0; i < L->n; i++) {
       r_set(b.z[l] + i, a.z[l] + i, c);
-      r_set(b.I[l] + i, a.I[l] + i, c);
       r_set(b.u[l] + i, a.u[l] + i, c);
     }
+    for (size_t i = 0; L->ndl && i < (L->ndl - 1) * L->nprev; i++) r_set(b.h[l] + i, a.h[l] + i, c);
   }
   for (size_t k = 0; k < s->n_out; k++) {
     r_set(b.y + k, a.y + k, c);

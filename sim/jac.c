@@ -3,30 +3,30 @@
 
 #include "sim/jac.h"
 
-int SNN_SFX(snn_jac_init)(jacbuf *J, size_t n, int k, int np, const rctx *c) {
+int SNN_SFX(snn_jac_init)(jacbuf *J, size_t n, int k, int m, int np, const rctx *c) {
   memset(J, 0, sizeof *J);
   size_t kk = (size_t)k, pp = (size_t)(np ? np : 1);
   J->dF_ds = vec_alloc(n * kk * kk, c);
   J->dF_dzr = vec_alloc(n * kk, c);
   J->dF_dzl = vec_alloc(n * kk, c);
-  J->dF_dI = vec_alloc(n * kk, c);
+  J->dF_dI = vec_alloc(n * kk * (size_t)m, c);
   J->dF_dp = vec_alloc(n * kk * pp, c);
   J->dU_ds = vec_alloc(n * kk, c);
   J->dU_dp = vec_alloc(n * pp, c);
   J->psi = vec_alloc(n, c);
   if (!J->dF_ds || !J->dF_dzr || !J->dF_dzl || !J->dF_dI || !J->dF_dp || !J->dU_ds || !J->dU_dp || !J->psi) {
-    SNN_SFX(snn_jac_clear)(J, n, k, np, c);
+    SNN_SFX(snn_jac_clear)(J, n, k, m, np, c);
     return SNN_ENOMEM;
   }
   return SNN_OK;
 }
 
-void SNN_SFX(snn_jac_clear)(jacbuf *J, size_t n, int k, int np, const rctx *c) {
+void SNN_SFX(snn_jac_clear)(jacbuf *J, size_t n, int k, int m, int np, const rctx *c) {
   size_t kk = (size_t)k, pp = (size_t)(np ? np : 1);
   vec_free(J->dF_ds, n * kk * kk, c);
   vec_free(J->dF_dzr, n * kk, c);
   vec_free(J->dF_dzl, n * kk, c);
-  vec_free(J->dF_dI, n * kk, c);
+  vec_free(J->dF_dI, n * kk * (size_t)m, c);
   vec_free(J->dF_dp, n * kk * pp, c);
   vec_free(J->dU_ds, n * kk, c);
   vec_free(J->dU_dp, n * pp, c);
@@ -34,7 +34,7 @@ void SNN_SFX(snn_jac_clear)(jacbuf *J, size_t n, int k, int np, const rctx *c) {
   memset(J, 0, sizeof *J);
 }
 
-size_t SNN_SFX(snn_jac_count)(size_t n, int k, int np) {
+size_t SNN_SFX(snn_jac_count)(size_t n, int k, int m, int np) {
   size_t kk = (size_t)k, pp = (size_t)(np ? np : 1);
-  return n * (kk * kk + 4 * kk + kk * pp + pp + 1);
+  return n * (kk * kk + 3 * kk + kk * (size_t)m + kk * pp + pp + 1);
 }

@@ -2,8 +2,8 @@
 #ifndef SNN_JAC_H
 #define SNN_JAC_H
 #include "sim/net.h"
-int SNN_SFX(snn_jac_init)(jacbuf *J, size_t n, int k, int np, const rctx *c);
-void SNN_SFX(snn_jac_clear)(jacbuf *J, size_t n, int k, int np, const rctx *c);
+int SNN_SFX(snn_jac_init)(jacbuf *J, size_t n, int k, int m, int np, const rctx *c);
+void SNN_SFX(snn_jac_clear)(jacbuf *J, size_t n, int k, int m, int np, const rctx *c);
 /* Number of scalars one buffer holds. */
-size_t SNN_SFX(snn_jac_count)(size_t n, int k, int np);
+size_t SNN_SFX(snn_jac_count)(size_t n, int k, int m, int np);
 #endif

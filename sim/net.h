@@ -1,8 +1,11 @@
 /* net.h - the numeric network, compiled once per precision (see real.h).
  *
  * A layer is a *cell* (per-unit state of k components, updated from its own
- * previous value, its own previous output and one input current) plus two
- * projections that make the current:  I^t = W_in x^t + W_rec z^{t-1}.
+ * previous value, its own previous output and m input currents) plus the
+ * projections that make the currents (snn_model_shape in snn.h): stacked
+ * I_q^t = W_in,q x^t + W_rec,q z^{t-1} + b_q, then the mixes (dense matrices
+ * reading same-step currents and previous states), with x^t replaced by the
+ * delayed inputs when the layer has synaptic delays.
  * The cell supplies the step and, per unit, its local Jacobians; every rule
  * is written against those Jacobians and never against a model. */
 #ifndef SNN_NET_H
@@ -23,7 +26,7 @@ typedef struct {
   relt *dF_ds;  /* n*k*k: [i][c][c'] = d s_c^t / d s_c'^{t-1} */
   relt *dF_dzr; /* n*k: d s^t / d z^{t-1} through the reset (cut by gradient.reset=detach) */
   relt *dF_dzl; /* n*k: d s^t / d z^{t-1} through local paths never cut (alif adaptation) */
-  relt *dF_dI;  /* n*k: d s^t / d I^t */
+  relt *dF_dI;  /* n*k*m: [i][c][q] = d s_c^t / d I_q^t */
   relt *dF_dp;  /* n*k*np: [i][c][p] = d s_c^t / d p_i (own neuron constant p) */
   relt *dU_ds;  /* n*k */
   relt *dU_dp;  /* n*np */
@@ -40,7 +43,8 @@ typedef struct {
   /* Derived per-unit constants (decay factors and their derivatives) from the
    * current parameters; called whenever the parameters change. */
   void (*derive)(lay *L, rctx *c);
-  /* One step for all units: s, u, z from s_prev, z_prev and I. */
+  /* One step for all units: s, u, z from s_prev, z_prev and the currents I
+   * (m n values, current q of unit i at q n + i). */
   void (*step)(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c);
   /* The local Jacobians at that step. */
   void (*jac)(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
@@ -48,17 +52,26 @@ typedef struct {
 } SNN_SFX(snn_cell_type);
 typedef SNN_SFX(snn_cell_type) cell_type;
 
-extern const cell_type SNN_SFX(snn_cell_lif), SNN_SFX(snn_cell_alif), SNN_SFX(snn_cell_snu), SNN_SFX(snn_cell_adlif);
+extern const cell_type SNN_SFX(snn_cell_lif), SNN_SFX(snn_cell_alif), SNN_SFX(snn_cell_snu), SNN_SFX(snn_cell_adlif),
+    SNN_SFX(snn_cell_lstm), SNN_SFX(snn_cell_gru), SNN_SFX(snn_cell_ltc);
 
 struct SNN_SFX(snn_lay) {
   const snn_spec *spec;
   const snn_layer_spec *ls;
   const cell_type *cell;
+  const snn_model_shape *sh;
   size_t n, nprev;
-  int k, np;
+  int k, np, m;
   relt *w_in, *w_rec;        /* into theta; w_rec NULL if not recurrent */
   relt *p[SNN_MAXCONST];     /* per-unit constants, into theta */
+  relt *bias;                /* m n, or NULL */
+  relt *mix[SNN_MAXMIX];     /* n x nsrc n each */
   relt *d;                   /* n * cell->nd derived constants */
+  /* synaptic delays: nd = dmax + 1 taps; per synapse (nin n x nprev) the
+   * kernel weights kw[(r i + j) nd + d] and their derivatives in the delay */
+  size_t ndl;                /* dmax + 1, or 0 without delays */
+  relt *delay, *kw, *dkw;
+  relt *xd;                  /* nin n nprev: scratch for the delayed inputs */
 };
 
 typedef struct {
@@ -72,6 +85,8 @@ typedef struct {
   lay *layers;
   relt *ro_w, *ro_b;
   real kappa;
+  relt *scr;       /* nmax: scratch for gathered mix sources */
+  size_t nmax;
   size_t bytes;    /* bytes held by this object */
 } SNN_SFX(snn_net);
 typedef SNN_SFX(snn_net) net;
@@ -80,7 +95,8 @@ typedef SNN_SFX(snn_net) net;
 typedef struct {
   size_t T;                /* steps held: rows 1..T are global steps t0+1 .. t0+T */
   size_t t0, cap;          /* offset of the segment; rows allocated - 1 */
-  relt **s, **z, **I, **u; /* per layer: (T+1)*n*k, (T+1)*n, (T+1)*n, (T+1)*n */
+  relt **s, **z, **I, **u; /* per layer: (T+1)*n*k, (T+1)*n, (T+1)*n*m, (T+1)*n */
+  relt **h;                /* per layer with delays: (T+1)*dmax*nprev (the delay line), else NULL */
   relt *yo;                /* (T+1) * n_out */
   relt *dEdy;              /* (T+1) * n_out: dE/dy_out^t (partial) */
   relt *rate;              /* per hidden unit (all layers, concatenated): f_j */
@@ -105,6 +121,7 @@ void SNN_SFX(snn_net_derive)(net *N);
 #define SNN_MAXLAYERS SNN_MAX_LAYERS
 typedef struct {
   relt *s[SNN_MAXLAYERS], *z[SNN_MAXLAYERS], *I[SNN_MAXLAYERS], *u[SNN_MAXLAYERS];
+  relt *h[SNN_MAXLAYERS]; /* delay line of a layer with delays: x^t, x^{t-1}, .., x^{t-dmax+1} (dmax rows of nprev) */
   relt *y, *dEdy;
 } SNN_SFX(snn_slot);
 typedef SNN_SFX(snn_slot) slot;
@@ -118,6 +135,17 @@ void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur
 /* The loss of step t for readout values y (n_out), added to `loss`, and
  * dE/dy into g (zero outside the loss window). */
 void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt *loss);
+/* The currents of layer l at a step from its input x^t, the previous slot
+ * and (with delays) the delay line of the previous step. */
+void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *prev, relt *I);
+/* The delayed input of synapse (row, j) at step t, sum_d kw_d x_j^{t-d},
+ * from x^t and the previous delay line hp (and with dkw: its derivative in
+ * the delay). */
+void SNN_SFX(snn_delayed)(const lay *L, size_t row, size_t j, const relt *x, const relt *hp, int deriv, relt *out, rctx *c);
+/* The value of mix source `src` of mix `mx` for unit j: a current of this
+ * step, or a state of the previous step (after the reset for RSTATE). */
+const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const relt *I, const relt *sp, const relt *zp,
+                                 relt *tmp, rctx *c);
 /* Zero a slot (the state at t = 0). */
 void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl);
 /* The rate regulariser from the spike sums: rate_j = zsum_j / T, and its

@@ -49,14 +49,16 @@ int snn_err_set(snn_err *e, int status, const char *file, const char *key, const
 void snn_err_format(const snn_err *e, char *buf, size_t len);
 
 /* ---- the network file ---- */
-enum snn_model { SNN_LIF, SNN_ALIF, SNN_SNU, SNN_ADLIF, SNN_NMODELS };
+enum snn_model { SNN_LIF, SNN_ALIF, SNN_SNU, SNN_ADLIF, SNN_LSTM, SNN_GRU, SNN_LTC, SNN_NMODELS };
 enum snn_bounds { SNN_BOUNDS_CLAMP, SNN_BOUNDS_PROJECT, SNN_BOUNDS_NONE };
 enum snn_forward { SNN_FWD_HEAVISIDE, SNN_FWD_SIGMOID };
-enum snn_surrogate { SNN_SURR_TRIANGLE, SNN_SURR_FAST_SIGMOID, SNN_SURR_SIGMOID, SNN_SURR_TANH };
+enum snn_surrogate { SNN_SURR_TRIANGLE, SNN_SURR_FAST_SIGMOID, SNN_SURR_SIGMOID, SNN_SURR_TANH, SNN_SURR_MULTI_GAUSSIAN };
 enum snn_loss { SNN_LOSS_MSE, SNN_LOSS_CE };
 enum snn_input_kind { SNN_IN_POISSON, SNN_IN_NORMAL };
 enum snn_target_kind { SNN_TGT_SINES, SNN_TGT_NORMAL, SNN_TGT_ZEROS };
-enum snn_block_kind { SNN_BLK_W_IN, SNN_BLK_W_REC, SNN_BLK_CONST, SNN_BLK_RO_W, SNN_BLK_RO_B };
+enum snn_delay_kernel { SNN_DK_LINEAR, SNN_DK_GAUSSIAN };
+enum snn_block_kind { SNN_BLK_W_IN, SNN_BLK_W_REC, SNN_BLK_CONST, SNN_BLK_RO_W, SNN_BLK_RO_B, SNN_BLK_BIAS, SNN_BLK_MIX,
+                      SNN_BLK_DELAY };
 
 #define SNN_MAXCONST 5 /* neuron constants per model, at most */
 #define SNN_MAX_LAYERS 64 /* layers per network, at most */
@@ -65,6 +67,30 @@ enum snn_block_kind { SNN_BLK_W_IN, SNN_BLK_W_REC, SNN_BLK_CONST, SNN_BLK_RO_W, 
 extern const char *const snn_model_names[SNN_NMODELS];
 extern const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST];
 int snn_model_nconst(int model);
+/* How a model's units are driven (docs/models.md).  Every unit has m input
+ * currents, stored current-major (current q of unit i at q*n + i).  The rows
+ * of layer<i>.w_in are nin stacked n x n_prev matrices feeding the currents
+ * in_cur[], those of w_rec nrec stacked n x n matrices feeding rec_cur[];
+ * `bias` adds layer<i>.bias [m n].  A mix is a dense n x (nsrc n) matrix
+ * layer<i>.<name> that adds to current dst, after the projections and the
+ * bias, a product with sources that are a current of the same step (q < dst),
+ * a state component of the previous step, or a state component after the
+ * reset, (1 - z^{t-1}) s_c^{t-1}. */
+enum snn_src { SNN_SRC_CUR, SNN_SRC_STATE, SNN_SRC_RSTATE };
+typedef struct {
+  const char *name;
+  int dst, nsrc, kind[2], idx[2];
+} snn_mix_shape;
+typedef struct {
+  int m, nin, in_cur[4], nrec, rec_cur[4], bias;
+  int selfconn; /* w_rec keeps its diagonal (gated cells); spiking models hold it at 0 */
+  int spiking;  /* z = spike(u); otherwise z = u (psi = 1) */
+  int nmix;
+  snn_mix_shape mix[2];
+} snn_model_shape;
+extern const snn_model_shape snn_model_shapes[SNN_NMODELS];
+#define SNN_MAXMIX 2
+
 /* adlif's parameter bounds (Bittar & Garner 2022), per constant index; lo > hi
  * means unbounded.  Time constants in steps of dt. */
 void snn_adlif_bounds(int cidx, double *lo, double *hi);
@@ -81,6 +107,15 @@ typedef struct {
   double w_scale, w_mean, rec_scale;
   int blk_w_in, blk_w_rec;      /* block indices, -1 if absent */
   int blk_const[SNN_MAXCONST];
+  int blk_bias, blk_mix[SNN_MAXMIX], blk_delay; /* -1 if absent */
+  const snn_model_shape *sh;
+  /* synaptic delays on w_in (docs/delays.md): 0 = none */
+  int delays;
+  size_t dmax;          /* largest delay, in steps */
+  int dkernel;          /* SNN_DK_* */
+  double dsigma;        /* gaussian kernel width */
+  int dround;           /* evaluate with delays rounded to integers */
+  double dinit_lo, dinit_hi; /* initial delays drawn uniformly from this range */
 } snn_layer_spec;
 
 typedef struct {

@@ -12,13 +12,33 @@
 
 #include "sim/snn.h"
 
-const char *const snn_model_names[SNN_NMODELS] = {"lif", "alif", "snu", "adlif"};
+const char *const snn_model_names[SNN_NMODELS] = {"lif", "alif", "snu", "adlif", "lstm", "gru", "ltc"};
 const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST] = {
     {"tau_mem", "threshold", NULL, NULL, NULL},
     {"tau_mem", "threshold", "tau_adapt", "beta", NULL},
     {"decay", "bias", NULL, NULL, NULL},
     {"tau_mem", "threshold", "tau_adapt", "a", "b"},
+    {NULL, NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+    {"threshold", "beta", NULL, NULL, NULL},
 };
+
+#define ONE_CURRENT 1, 1, {0}, 1, {0}, 0
+const snn_model_shape snn_model_shapes[SNN_NMODELS] = {
+    {ONE_CURRENT, 0, 1, 0, {{0}}},
+    {ONE_CURRENT, 0, 1, 0, {{0}}},
+    {ONE_CURRENT, 0, 1, 0, {{0}}},
+    {ONE_CURRENT, 0, 1, 0, {{0}}},
+    /* lstm: gates i, f, g, o (PyTorch's order), each from x and h^{t-1} */
+    {4, 4, {0, 1, 2, 3}, 4, {0, 1, 2, 3}, 1, 1, 0, 0, {{0}}},
+    /* gru: r, u, n_x, n_h; x feeds r, u, n_x and h^{t-1} feeds r, u, n_h */
+    {4, 3, {0, 1, 2}, 3, {0, 1, 3}, 1, 1, 0, 0, {{0}}},
+    /* ltc: I, then the time-constant currents from [I, u^{t-1} after reset]
+     * and [I, b^{t-1}] (Yin, Corradi & Bohte 2023) */
+    {3, 1, {0}, 1, {0}, 1, 0, 1, 2,
+     {{"w_tau_m", 1, 2, {SNN_SRC_CUR, SNN_SRC_RSTATE}, {0, 0}}, {"w_tau_adp", 2, 2, {SNN_SRC_CUR, SNN_SRC_STATE}, {0, 1}}}},
+};
+#undef ONE_CURRENT
 
 /* sparch's RadLIF: alpha in [e^-1/5, e^-1/25], beta in [e^-1/30, e^-1/120],
  * a in [-1, 1], b in [0, 2]; as time constants, tau_mem in [5, 25] and
@@ -197,11 +217,45 @@ static const char *const k_top[] = {"seed", "steps", "dt", "input", "layers", "r
 static const char *const k_input[] = {"size", "kind", "rate", "mean", "std", NULL};
 static const char *const k_layer[] = {"model", "size", "recurrent", "tau_mem", "threshold", "tau_adapt", "beta",
                                       "decay", "activation", "reset", "input_scale", "train", "w_scale",
-                                      "w_mean", "rec_scale", "a", "b", "bounds", NULL};
+                                      "w_mean", "rec_scale", "a", "b", "bounds", "delays", NULL};
+static const char *const k_delays[] = {"max", "kernel", "sigma", "round", "init", NULL};
 static const char *const k_readout[] = {"size", "tau_out", NULL};
 static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
 static const char *const k_spike[] = {"forward", "surrogate", "slope", "gamma", NULL};
 static const char *const k_grad[] = {"reset", "recurrent", NULL};
+
+/* "delays": {"max": D, "kernel": "linear"|"gaussian", "sigma": s,
+ * "round": false, "init": [lo, hi]} on the layer's input projection. */
+static int parse_delays(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) {
+  char kp[160];
+  keypath(kp, sizeof kp, w, "delays");
+  json_t *d;
+  TRY(get_obj(p, lj, w, "delays", 0, &d));
+  ly->delays = d != NULL;
+  if (!d) return SNN_OK;
+  check_keys(p, d, kp, k_delays);
+  long mx = 0;
+  TRY(get_size(p, d, kp, "max", 1, 0, 1, 100000, &mx));
+  ly->dmax = (size_t)mx;
+  static const char *const kern[] = {"linear", "gaussian", NULL};
+  TRY(get_enum(p, d, kp, "kernel", 0, kern, &ly->dkernel));
+  TRY(get_num(p, d, kp, "sigma", 0, 0.5, 0, 1, INFINITY, 0, &ly->dsigma));
+  TRY(get_bool(p, d, kp, "round", 0, &ly->dround));
+  ly->dinit_lo = 0, ly->dinit_hi = (double)mx;
+  json_t *in = json_object_get(d, "init");
+  if (in) {
+    char ki[200];
+    keypath(ki, sizeof ki, kp, "init");
+    if (!json_is_array(in) || json_array_size(in) != 2 || !json_is_number(json_array_get(in, 0)) ||
+        !json_is_number(json_array_get(in, 1)))
+      return fail(p, SNN_EKEY, ki, "expected [lo, hi], two numbers (steps)");
+    ly->dinit_lo = json_number_value(json_array_get(in, 0));
+    ly->dinit_hi = json_number_value(json_array_get(in, 1));
+    if (!(ly->dinit_lo >= 0 && ly->dinit_lo <= ly->dinit_hi && ly->dinit_hi <= (double)mx))
+      return fail(p, SNN_EVALUE, ki, "expected 0 <= lo <= hi <= max (%ld), found [%g, %g]", mx, ly->dinit_lo, ly->dinit_hi);
+  }
+  return SNN_OK;
+}
 
 static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   snn_spec *s = p->s;
@@ -210,8 +264,9 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   snprintf(w, sizeof w, "layers[%zu]", i);
   if (!json_is_object(lj)) return fail(p, SNN_EKEY, w, "expected an object, found %s", json_kind(lj));
   check_keys(p, lj, w, k_layer);
-  static const char *const models[] = {"lif", "alif", "snu", "adlif", NULL};
+  static const char *const models[] = {"lif", "alif", "snu", "adlif", "lstm", "gru", "ltc", NULL};
   TRY(get_enum(p, lj, w, "model", -1, models, &ly->model));
+  ly->sh = &snn_model_shapes[ly->model];
   long n = 0;
   TRY(get_size(p, lj, w, "size", 1, 0, 1, 1L << 20, &n));
   ly->n = (size_t)n;
@@ -219,7 +274,7 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   TRY(get_bool(p, lj, w, "recurrent", 0, &ly->recurrent));
   double tau_mem, thr, tau_a, beta, decay;
   TRY(get_num(p, lj, w, "tau_mem", 0, 20.0, 0, 1, INFINITY, 0, &tau_mem));
-  TRY(get_num(p, lj, w, "threshold", 0, 1.0, 0, 1, INFINITY, 0, &thr));
+  TRY(get_num(p, lj, w, "threshold", 0, ly->model == SNN_LTC ? 0.1 : 1.0, 0, 1, INFINITY, 0, &thr));
   TRY(get_num(p, lj, w, "tau_adapt", 0, ly->model == SNN_ADLIF ? 60.0 : 200.0, 0, 1, INFINITY, 0, &tau_a));
   TRY(get_num(p, lj, w, "beta", 0, 1.8, -INFINITY, 0, INFINITY, 0, &beta));
   TRY(get_num(p, lj, w, "decay", 0, 0.8, 0, 0, 1, 1, &decay));
@@ -245,7 +300,23 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   TRY(get_num(p, lj, w, "w_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->w_scale));
   TRY(get_num(p, lj, w, "w_mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &ly->w_mean));
   TRY(get_num(p, lj, w, "rec_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->rec_scale));
-  if (ly->model == SNN_ADLIF) {
+  TRY(parse_delays(p, lj, w, ly));
+  if (ly->model == SNN_LSTM || ly->model == SNN_GRU || ly->model == SNN_LTC) {
+    static const char *const unused[] = {"tau_mem", "tau_adapt", "decay", "activation", "reset", "input_scale", "a", "b",
+                                         "bounds", NULL};
+    for (const char *const *k = unused; *k; k++)
+      if (json_object_get(lj, *k))
+        warn(p, "%s: key '%s.%s' has no meaning for model %s; ignored", p->file, w, *k, snn_model_names[ly->model]);
+    if (ly->model != SNN_LTC) {
+      if (json_object_get(lj, "threshold") || json_object_get(lj, "beta"))
+        warn(p, "%s: keys threshold/beta of %s have no meaning for model %s; ignored", p->file, w,
+             snn_model_names[ly->model]);
+    } else {
+      ly->consts[0] = thr;
+      ly->consts[1] = beta;
+      ly->reset_subtract = 0; /* reset to zero */
+    }
+  } else if (ly->model == SNN_ADLIF) {
     double av, bv;
     TRY(get_num(p, lj, w, "a", 0, 0.5, -INFINITY, 0, INFINITY, 0, &av));
     TRY(get_num(p, lj, w, "b", 0, 1.0, -INFINITY, 0, INFINITY, 0, &bv));
@@ -288,36 +359,60 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   return SNN_OK;
 }
 
+/* The extra trainable blocks of a layer besides w_in, w_rec and constants. */
+static int extra_names(const snn_layer_spec *ly, const char **nm) {
+  int k = 0;
+  if (ly->sh->bias) nm[k++] = "bias";
+  for (int j = 0; j < ly->sh->nmix; j++) nm[k++] = ly->sh->mix[j].name;
+  if (ly->delays) nm[k++] = "delay";
+  return k;
+}
+
+static snn_block *add_block(snn_spec *s, int kind, size_t layer, const char *nm, size_t rows, size_t cols, int trainable,
+                            size_t *off) {
+  snn_block *b = &s->blk[s->nblk++];
+  snprintf(b->name, sizeof b->name, "layer%zu.%s", layer, nm);
+  b->kind = kind, b->layer = (int)layer, b->rows = rows, b->cols = cols;
+  b->trainable = trainable, b->in_params = 1, b->off = *off, *off += rows * cols;
+  return b;
+}
+
 /* The train list and the parameter blocks of one layer. */
 static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
   snn_spec *s = p->s;
   snn_layer_spec *ly = &s->layers[i];
+  const snn_model_shape *sh = ly->sh;
   char w[32], kp[160];
   snprintf(w, sizeof w, "layers[%zu]", i);
   keypath(kp, sizeof kp, w, "train");
   int nc = snn_model_nconst(ly->model);
-  /* default: every weight block (w_in, w_rec if recurrent, bias for snu) */
-  int t_in = 1, t_rec = ly->recurrent, t_c[SNN_MAXCONST] = {0};
+  const char *xn[2 + SNN_MAXMIX];
+  int nx = extra_names(ly, xn);
+  /* default: every weight block (w_in, w_rec if recurrent, bias, mixes,
+   * delays; bias for snu) */
+  int t_in = 1, t_rec = ly->recurrent, t_c[SNN_MAXCONST] = {0}, t_x[2 + SNN_MAXMIX];
+  for (int j = 0; j < nx; j++) t_x[j] = 1;
   if (ly->model == SNN_SNU) t_c[1] = 1;
   json_t *tr = json_object_get(lj, "train");
   if (tr) {
     if (!json_is_array(tr)) return fail(p, SNN_EKEY, kp, "expected an array of parameter names, found %s", json_kind(tr));
     t_in = t_rec = 0;
     memset(t_c, 0, sizeof t_c);
+    memset(t_x, 0, sizeof t_x);
     size_t j;
     json_t *e;
+    char allowed[400];
+    snprintf(allowed, sizeof allowed, "\"w_in\"%s", ly->recurrent ? ", \"w_rec\"" : "");
+    for (int c = 0; c < nc + nx; c++) {
+      strncat(allowed, ", \"", sizeof allowed - strlen(allowed) - 1);
+      strncat(allowed, c < nc ? snn_model_consts[ly->model][c] : xn[c - nc], sizeof allowed - strlen(allowed) - 1);
+      strncat(allowed, "\"", sizeof allowed - strlen(allowed) - 1);
+    }
     json_array_foreach(tr, j, e) {
       char ke[200];
       snprintf(ke, sizeof ke, "%s[%zu]", kp, j);
       if (!json_is_string(e)) return fail(p, SNN_EKEY, ke, "expected a parameter name (string), found %s", json_kind(e));
       const char *nm = json_string_value(e);
-      char allowed[200];
-      snprintf(allowed, sizeof allowed, "\"w_in\"%s", ly->recurrent ? ", \"w_rec\"" : "");
-      for (int c = 0; c < nc; c++) {
-        strncat(allowed, ", \"", sizeof allowed - strlen(allowed) - 1);
-        strncat(allowed, snn_model_consts[ly->model][c], sizeof allowed - strlen(allowed) - 1);
-        strncat(allowed, "\"", sizeof allowed - strlen(allowed) - 1);
-      }
       if (!strcmp(nm, "w_in")) {
         t_in = 1;
         continue;
@@ -331,34 +426,43 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
       int found = 0;
       for (int c = 0; c < nc; c++)
         if (!strcmp(nm, snn_model_consts[ly->model][c])) t_c[c] = found = 1;
+      for (int c = 0; c < nx; c++)
+        if (!strcmp(nm, xn[c])) t_x[c] = found = 1;
       if (!found)
-        return fail(p, SNN_EVALUE, ke, "model %s has no parameter \"%s\"; expected one of %s",
-                    snn_model_names[ly->model], nm, allowed);
+        return fail(p, SNN_EVALUE, ke, "model %s%s has no parameter \"%s\"; expected one of %s", snn_model_names[ly->model],
+                    ly->delays ? " with delays" : "", nm, allowed);
     }
   }
   snn_block *b;
   ly->blk_w_in = (int)s->nblk;
-  b = &s->blk[s->nblk++];
-  snprintf(b->name, sizeof b->name, "layer%zu.w_in", i);
-  b->kind = SNN_BLK_W_IN, b->layer = (int)i, b->rows = ly->n, b->cols = ly->nprev;
-  b->trainable = t_in, b->in_params = 1, b->off = *off, *off += b->rows * b->cols;
+  add_block(s, SNN_BLK_W_IN, i, "w_in", (size_t)sh->nin * ly->n, ly->nprev, t_in, off);
   ly->blk_w_rec = -1;
   if (ly->recurrent) {
     ly->blk_w_rec = (int)s->nblk;
-    b = &s->blk[s->nblk++];
-    snprintf(b->name, sizeof b->name, "layer%zu.w_rec", i);
-    b->kind = SNN_BLK_W_REC, b->layer = (int)i, b->rows = ly->n, b->cols = ly->n;
-    b->trainable = t_rec, b->in_params = 1, b->off = *off, *off += b->rows * b->cols;
+    add_block(s, SNN_BLK_W_REC, i, "w_rec", (size_t)sh->nrec * ly->n, ly->n, t_rec, off);
   }
   for (int c = 0; c < SNN_MAXCONST; c++) ly->blk_const[c] = -1;
   for (int c = 0; c < nc; c++) {
     ly->blk_const[c] = (int)s->nblk;
-    b = &s->blk[s->nblk++];
-    snprintf(b->name, sizeof b->name, "layer%zu.%s", i, snn_model_consts[ly->model][c]);
-    b->kind = SNN_BLK_CONST, b->layer = (int)i, b->cidx = c, b->rows = ly->n, b->cols = 1;
-    b->trainable = t_c[c];
+    b = add_block(s, SNN_BLK_CONST, i, snn_model_consts[ly->model][c], ly->n, 1, t_c[c], off);
+    b->cidx = c;
     b->in_params = t_c[c] || (ly->model == SNN_SNU && c == 1);
-    b->off = *off, *off += b->rows;
+  }
+  int x = 0;
+  ly->blk_bias = ly->blk_delay = -1;
+  for (int j = 0; j < SNN_MAXMIX; j++) ly->blk_mix[j] = -1;
+  if (sh->bias) {
+    ly->blk_bias = (int)s->nblk;
+    add_block(s, SNN_BLK_BIAS, i, "bias", (size_t)sh->m * ly->n, 1, t_x[x++], off);
+  }
+  for (int j = 0; j < sh->nmix; j++) {
+    ly->blk_mix[j] = (int)s->nblk;
+    b = add_block(s, SNN_BLK_MIX, i, sh->mix[j].name, ly->n, (size_t)sh->mix[j].nsrc * ly->n, t_x[x++], off);
+    b->cidx = j;
+  }
+  if (ly->delays) {
+    ly->blk_delay = (int)s->nblk;
+    add_block(s, SNN_BLK_DELAY, i, "delay", (size_t)sh->nin * ly->n, ly->nprev, t_x[x++], off);
   }
   return SNN_OK;
 }
@@ -395,7 +499,7 @@ static int parse_root(pctx *p, json_t *root) {
   if (s->L > SNN_MAX_LAYERS)
     return fail(p, SNN_EVALUE, "layers", "expected at most %d layers, found %zu", SNN_MAX_LAYERS, s->L);
   s->layers = calloc(s->L, sizeof *s->layers);
-  s->blk = calloc(s->L * (2 + SNN_MAXCONST) + 2, sizeof *s->blk);
+  s->blk = calloc(s->L * (4 + SNN_MAXCONST + SNN_MAXMIX) + 2, sizeof *s->blk);
   if (!s->layers || !s->blk) return fail(p, SNN_ENOMEM, "layers", "cannot allocate %zu layers", s->L);
   size_t nprev = s->n_in, off = 0;
   for (size_t i = 0; i < s->L; i++) {
@@ -459,7 +563,7 @@ static int parse_root(pctx *p, json_t *root) {
   TRY(get_obj(p, root, "", "spike", 0, &sp));
   if (sp) check_keys(p, sp, "spike", k_spike);
   static const char *const fwds[] = {"heaviside", "sigmoid", NULL};
-  static const char *const surrs[] = {"triangle", "fast_sigmoid", "sigmoid", "tanh", NULL};
+  static const char *const surrs[] = {"triangle", "fast_sigmoid", "sigmoid", "tanh", "multi_gaussian", NULL};
   TRY(get_enum(p, sp, "spike", "forward", 0, fwds, &s->forward));
   TRY(get_enum(p, sp, "spike", "surrogate", 0, surrs, &s->surrogate));
   TRY(get_num(p, sp, "spike", "slope", 0, 5.0, 0, 1, INFINITY, 0, &s->slope));

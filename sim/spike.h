@@ -56,6 +56,23 @@ static inline void spike_psi(relt *psi, const relt *u, const relt *z, const relt
       r_mul(a, a, b, c);
       r_mul_d(psi, a, s->slope, c);
       return;
+    case SNN_SURR_MULTI_GAUSSIAN: { /* Yin et al.: gamma [(1+h) N(u; 0, s) - h N(u; s, 6s) - h N(u; -s, 6s)] */
+      static const double sg = 0.3, hh = 0.15, wide = 6.0, gm = 0.5;
+      static const double mu[3] = {0.0, 0.3, -0.3}, sd[3] = {0.3, 1.8, 1.8};
+      static const double w[3] = {gm * (1 + hh), -gm * hh, -gm * hh};
+      (void)sg, (void)wide;
+      r_zero(psi, c);
+      for (int q = 0; q < 3; q++) {
+        r_add_d(a, u, -mu[q], c);
+        r_div_d(a, a, sd[q], c);
+        r_mul(a, a, a, c);
+        r_mul_d(a, a, -0.5, c);
+        r_exp(a, a, c);
+        r_mul_d(a, a, w[q] / (sd[q] * 2.5066282746310002), c); /* sqrt(2 pi) */
+        r_add(psi, psi, a, c);
+      }
+      return;
+    }
     default: /* tanh: 1 - tanh(u)^2 */
       r_tanh(a, u, c);
       r_mul(a, a, a, c);

@@ -156,6 +156,10 @@ static const char *const CELLS[] = {
     "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
     "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"adlif\",\"size\":3,\"tau_mem\":8,\"tau_adapt\":40,"
     "\"a\":-0.4,\"b\":1.2,\"threshold\":0.7}],\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"lstm\",\"size\":3}],\"readout\":{\"size\":1}}",
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"gru\",\"size\":3}],\"readout\":{\"size\":1}}",
+    "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"ltc\",\"size\":3,\"beta\":1.3,\"threshold\":0.2}],"
+    "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
 };
 #define NCELLS (int)(sizeof CELLS / sizeof *CELLS)
 
@@ -205,16 +209,16 @@ START_TEST(test_cell_jacobians) {
   net N;
   ck_assert_int_eq(SNN_SFX(snn_net_init)(&N, s, &d, &c), SNN_OK);
   lay *L = &N.layers[0];
-  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np;
-  cellio io = {L, &c, vec_alloc(n * k, &c), vec_alloc(n, &c), vec_alloc(n, &c), vec_alloc(n * k, &c), vec_alloc(n, &c),
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, m = (size_t)L->m;
+  cellio io = {L, &c, vec_alloc(n * k, &c), vec_alloc(n, &c), vec_alloc(n * m, &c), vec_alloc(n * k, &c), vec_alloc(n, &c),
                vec_alloc(n, &c)};
   for (size_t i = 0; i < n; i++) {
     for (size_t q = 0; q < k; q++) r_set_d(io.sp + i * k + q, 0.3 + 0.2 * (double)i - 0.15 * (double)q, &c);
     r_set_d(io.zp + i, 0.25 + 0.2 * (double)i, &c); /* smooth spikes: any value in (0, 1) */
-    r_set_d(io.I + i, 0.4 - 0.3 * (double)i, &c);
+    for (size_t q = 0; q < m; q++) r_set_d(io.I + q * n + i, 0.4 - 0.3 * (double)i + 0.35 * (double)q, &c);
   }
   jacbuf J;
-  ck_assert_int_eq(SNN_SFX(snn_jac_init)(&J, n, L->k, L->np, &c), SNN_OK);
+  ck_assert_int_eq(SNN_SFX(snn_jac_init)(&J, n, L->k, L->m, L->np, &c), SNN_OK);
   run_step(&io);
   L->cell->jac(L, io.sp, io.zp, io.I, io.s, io.u, io.z, &J, &c);
   const double h = 1e-5, tol = 1e-7; /* h^2 ~ 1e-10 truncation, 1e-16/h rounding */
@@ -240,11 +244,13 @@ START_TEST(test_cell_jacobians) {
       double jv = r_get_d(J.dF_dzr + i * k + r) + r_get_d(J.dF_dzl + i * k + r);
       ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dz[%zu]: %g vs fd %g", _i, r, jv, ds[r]);
     }
-    /* with respect to the current */
-    fd_in(&io, io.I + i, h, i, k, ds, &du);
-    for (size_t r = 0; r < k; r++) {
-      double jv = r_get_d(J.dF_dI + i * k + r);
-      ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dI[%zu]: %g vs fd %g", _i, r, jv, ds[r]);
+    /* with respect to each current */
+    for (size_t q = 0; q < m; q++) {
+      fd_in(&io, io.I + q * n + i, h, i, k, ds, &du);
+      for (size_t r = 0; r < k; r++) {
+        double jv = r_get_d(J.dF_dI + (i * k + r) * m + q);
+        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dI[%zu][%zu]: %g vs fd %g", _i, r, q, jv, ds[r]);
+      }
     }
     /* with respect to each neuron constant */
     for (size_t p = 0; p < np; p++) {
@@ -256,6 +262,10 @@ START_TEST(test_cell_jacobians) {
         chain += dUs[r] * jv;
       }
       ck_assert_msg(fabs(du - chain) <= tol * (1 + fabs(chain)), "cell %d du/dp[%zu]: %g vs fd %g", _i, p, chain, du);
+    }
+    if (!L->sh->spiking) { /* gated cells: z = u, psi = 1 */
+      ck_assert(r_get_d(J.psi + i) == 1.0 && r_get_d(io.z + i) == r_get_d(io.u + i));
+      continue;
     }
     /* the spike derivative: psi = dz/du for the smooth forward */
     real uu, zz;
@@ -271,10 +281,10 @@ START_TEST(test_cell_jacobians) {
     r_clear(uu, &c);
     r_clear(zz, &c);
   }
-  SNN_SFX(snn_jac_clear)(&J, n, L->k, L->np, &c);
+  SNN_SFX(snn_jac_clear)(&J, n, L->k, L->m, L->np, &c);
   vec_free(io.sp, n * k, &c);
   vec_free(io.zp, n, &c);
-  vec_free(io.I, n, &c);
+  vec_free(io.I, n * m, &c);
   vec_free(io.s, n * k, &c);
   vec_free(io.u, n, &c);
   vec_free(io.z, n, &c);

@@ -29,10 +29,12 @@
 
 struct SNN_SFX(snn_bptt_ws) {
   size_t nmax;
-  int kmax, pmax;
+  int kmax, pmax, mmax;
   relt **D;         /* per layer: (T+1) * n, external dE/dz */
-  relt *dI;         /* (T+2) * nmax */
+  relt *dI;         /* (T+2) * mmax * nmax: dE/dI_q^t, current-major per row */
   relt *ds, *dsn;   /* nmax * kmax */
+  relt *dsx, *dzx;  /* nmax * kmax, nmax: what the mixes of step t+1 send to s^t and z^t */
+  relt *mt;         /* nmax */
   relt *rec;        /* nmax */
   relt *dy;         /* (T+2) * n_out */
   jacbuf J[2];
@@ -57,6 +59,7 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
     if (L->n > w->nmax) w->nmax = L->n;
     if (L->k > w->kmax) w->kmax = L->k;
     if (L->np > w->pmax) w->pmax = L->np;
+    if (L->m > w->mmax) w->mmax = L->m;
   }
   size_t T = len, rb = SNN_SFX(snn_real_bytes)(c);
   w->cap = len;
@@ -70,18 +73,22 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
     if (!w->D[l]) goto oom;
     w->bytes += rb * (T + 1) * N->layers[l].n;
   }
-  w->dI = vec_alloc((T + 2) * w->nmax, c);
+  size_t mm = (size_t)w->mmax;
+  w->dI = vec_alloc((T + 2) * mm * w->nmax, c);
   w->ds = vec_alloc(w->nmax * (size_t)w->kmax, c);
   w->dsn = vec_alloc(w->nmax * (size_t)w->kmax, c);
+  w->dsx = vec_alloc(w->nmax * (size_t)w->kmax, c);
+  w->dzx = vec_alloc(w->nmax, c);
+  w->mt = vec_alloc(w->nmax, c);
   w->rec = vec_alloc(w->nmax, c);
   w->dy = vec_alloc((T + 2) * s->n_out, c);
   w->H = SNN_SFX(snn_nhidden)(s);
   w->rsig = vec_alloc(w->H, c);
-  if (!w->dI || !w->ds || !w->dsn || !w->rec || !w->dy || !w->rsig) goto oom;
+  if (!w->dI || !w->ds || !w->dsn || !w->dsx || !w->dzx || !w->mt || !w->rec || !w->dy || !w->rsig) goto oom;
   for (int j = 0; j < 2; j++)
-    if (SNN_SFX(snn_jac_init)(&w->J[j], w->nmax, w->kmax, w->pmax, c)) goto oom;
-  w->bytes += sizeof *w + rb * ((T + 2) * (w->nmax + s->n_out) + w->nmax * (2 * (size_t)w->kmax + 1) +
-                                2 * SNN_SFX(snn_jac_count)(w->nmax, w->kmax, w->pmax) + 3 + w->H);
+    if (SNN_SFX(snn_jac_init)(&w->J[j], w->nmax, w->kmax, w->mmax, w->pmax, c)) goto oom;
+  w->bytes += sizeof *w + rb * ((T + 2) * (mm * w->nmax + s->n_out) + w->nmax * (3 * (size_t)w->kmax + 3) +
+                                2 * SNN_SFX(snn_jac_count)(w->nmax, w->kmax, w->mmax, w->pmax) + 3 + w->H);
   return w;
 oom:
   SNN_SFX(snn_bptt_ws_free)(w, N);
@@ -96,14 +103,17 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   if (w->D)
     for (size_t l = 0; l < s->L; l++) vec_free(w->D[l], (T + 1) * N->layers[l].n, c);
   free(w->D);
-  vec_free(w->dI, (T + 2) * w->nmax, c);
+  vec_free(w->dI, (T + 2) * (size_t)w->mmax * w->nmax, c);
   vec_free(w->ds, w->nmax * (size_t)w->kmax, c);
   vec_free(w->dsn, w->nmax * (size_t)w->kmax, c);
+  vec_free(w->dsx, w->nmax * (size_t)w->kmax, c);
+  vec_free(w->dzx, w->nmax, c);
+  vec_free(w->mt, w->nmax, c);
   vec_free(w->rec, w->nmax, c);
   vec_free(w->dy, (T + 2) * s->n_out, c);
   vec_free(w->rsig, w->H, c);
   for (int j = 0; j < 2; j++)
-    if (w->J[j].psi) SNN_SFX(snn_jac_clear)(&w->J[j], w->nmax, w->kmax, w->pmax, c);
+    if (w->J[j].psi) SNN_SFX(snn_jac_clear)(&w->J[j], w->nmax, w->kmax, w->mmax, w->pmax, c);
   r_clear(w->dz, c);
   r_clear(w->du, c);
   r_clear(w->acc, c);
@@ -114,45 +124,56 @@ size_t SNN_SFX(snn_bptt_ws_bytes)(const bws *w) { return w->bytes; }
 
 void SNN_SFX(snn_bptt_capture_signal)(bws *w, relt *lsig) { w->lsig = lsig; }
 
-/* One layer over all steps; leaves dE/dI^t in rows 1..T of w->dI and adds the
- * neuron-constant gradients into g (the per-unit vectors of the layer). */
+/* One layer over all steps; leaves dE/dI_q^t in rows 1..T of w->dI (m n per
+ * row, current-major) and adds the neuron-constant gradients into grad. */
 static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window) {
   const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;
+  const snn_model_shape *sh = L->sh;
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, T = tr->T;
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, m = (size_t)L->m, T = tr->T, mn = m * n;
   relt *D = w->D[l], *dI = w->dI;
   relt *gp[SNN_MAXCONST];
   for (size_t p = 0; p < np; p++) gp[p] = grad + s->blk[ls->blk_const[p]].off;
-  for (size_t i = 0; i < n; i++) r_zero(dI + (T + 1) * n + i, c);
+  for (size_t i = 0; i < mn; i++) r_zero(dI + (T + 1) * mn + i, c);
+  for (size_t i = 0; i < n * k; i++) r_zero(w->dsx + i, c);
+  for (size_t i = 0; i < n; i++) r_zero(w->dzx + i, c);
   int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec && L->w_rec;
   for (size_t t = T; t >= 1; t--) {
     jacbuf *Jc = &w->J[t & 1], *Jn = &w->J[(t + 1) & 1];
     /* step t+1 depends on step t unless t+1 starts a truncation window */
     int later = t < T && !(window && t % window == 0);
-    L->cell->jac(L, tr->s[l] + (t - 1) * n * k, tr->z[l] + (t - 1) * n, tr->I[l] + t * n, tr->s[l] + t * n * k,
-                 tr->u[l] + t * n, tr->z[l] + t * n, Jc, c);
-    if (keep_rec && later) SNN_SFX(snn_gemv)(1, n, n, L->w_rec, n, dI + (t + 1) * n, 0, w->rec, c);
+    const relt *sp = tr->s[l] + (t - 1) * n * k, *zp = tr->z[l] + (t - 1) * n, *It = tr->I[l] + t * mn;
+    L->cell->jac(L, sp, zp, It, tr->s[l] + t * n * k, tr->u[l] + t * n, tr->z[l] + t * n, Jc, c);
+    if (keep_rec && later)
+      for (int r = 0; r < sh->nrec; r++)
+        SNN_SFX(snn_gemv)(1, n, n, L->w_rec + (size_t)r * n * n, n, dI + (t + 1) * mn + (size_t)sh->rec_cur[r] * n, r > 0,
+                          w->rec, c);
+    relt *dIt = dI + t * mn;
     for (size_t i = 0; i < n; i++) {
       relt *dz = w->dz, *du = w->du, *acc = w->acc;
       r_set(dz, D + t * n + i, c);
       if (keep_rec && later) r_add(dz, dz, w->rec + i, c);
-      if (later && keep_reset)
+      if (later && keep_reset) {
         for (size_t cc = 0; cc < k; cc++) r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzr + i * k + cc, dz, c);
+        r_add(dz, dz, w->dzx + i, c);
+      }
       /* e-prop's ideal learning signal: dE/dz^t without the local path */
       if (w->lsig && l == 0) r_set(w->lsig + t * n + i, dz, c);
       if (later)
         for (size_t cc = 0; cc < k; cc++) r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzl + i * k + cc, dz, c);
       r_mul(du, Jc->psi + i, dz, c);
-      r_zero(dI + t * n + i, c);
+      for (size_t q = 0; q < m; q++) r_zero(dIt + q * n + i, c);
       for (size_t cc = 0; cc < k; cc++) {
         relt *ds = w->ds + i * k + cc;
         r_mul(ds, Jc->dU_ds + i * k + cc, du, c);
-        if (later)
+        if (later) {
           for (size_t c2 = 0; c2 < k; c2++)
             r_fma(ds, Jn->dF_ds + (i * k + c2) * k + cc, w->dsn + i * k + c2, ds, c);
-        r_fma(dI + t * n + i, Jc->dF_dI + i * k + cc, ds, dI + t * n + i, c);
+          r_add(ds, ds, w->dsx + i * k + cc, c);
+        }
+        for (size_t q = 0; q < m; q++) r_fma(dIt + q * n + i, Jc->dF_dI + (i * k + cc) * m + q, ds, dIt + q * n + i, c);
       }
       for (size_t p = 0; p < np; p++) {
         r_mul(acc, Jc->dU_dp + i * np + p, du, c);
@@ -160,9 +181,119 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
         r_add(gp[p] + i, gp[p] + i, acc, c);
       }
     }
+    /* the mixes of step t, last first: a current source receives W^T dE/dJ
+     * now, a state source at step t-1 (through dsx, and dzx for the reset) */
+    for (size_t i = 0; i < n * k; i++) r_zero(w->dsx + i, c);
+    for (size_t i = 0; i < n; i++) r_zero(w->dzx + i, c);
+    for (int mx = sh->nmix; mx-- > 0;) {
+      const snn_mix_shape *ms = &sh->mix[mx];
+      size_t ld = (size_t)ms->nsrc * n;
+      for (int sr = 0; sr < ms->nsrc; sr++) {
+        const relt *Wm = L->mix[mx] + (size_t)sr * n, *g = dIt + (size_t)ms->dst * n;
+        size_t ci = (size_t)ms->idx[sr];
+        if (ms->kind[sr] == SNN_SRC_CUR) {
+          SNN_SFX(snn_gemv)(1, n, n, Wm, ld, g, 1, dIt + ci * n, c);
+          continue;
+        }
+        SNN_SFX(snn_gemv)(1, n, n, Wm, ld, g, 0, w->mt, c);
+        for (size_t j = 0; j < n; j++) {
+          if (ms->kind[sr] == SNN_SRC_STATE) {
+            r_add(w->dsx + j * k + ci, w->dsx + j * k + ci, w->mt + j, c);
+            continue;
+          }
+          relt *a = c->t[0]; /* (1 - z^{t-1}) s^{t-1}: to s and, as a reset path, to z */
+          r_d_sub(a, 1.0, zp + j, c);
+          r_fma(w->dsx + j * k + ci, a, w->mt + j, w->dsx + j * k + ci, c);
+          r_mul(a, sp + j * k + ci, w->mt + j, c);
+          r_sub(w->dzx + j, w->dzx + j, a, c);
+        }
+      }
+    }
     relt *sw = w->ds;
     w->ds = w->dsn;
     w->dsn = sw;
+  }
+}
+
+/* The parameter gradients of layer l's projections from dE/dI (rows 1..T)
+ * and dE/dz of the layer below (unless `down` is 0). */
+static void layer_params(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window, int down) {
+  const snn_spec *s = N->spec;
+  const lay *L = &N->layers[l];
+  const snn_layer_spec *ls = L->ls;
+  const snn_model_shape *sh = L->sh;
+  rctx *c = N->c;
+  size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m, T = tr->T, mn = m * n, np = L->nprev;
+  const relt *dI1 = w->dI + mn;
+  const relt *X = l == 0 ? N->x + tr->t0 * s->n_in : tr->z[l - 1] + np;
+  relt *gin = grad + s->blk[ls->blk_w_in].off;
+  if (!L->ndl) {
+    for (int r = 0; r < sh->nin; r++) {
+      const relt *g = dI1 + (size_t)sh->in_cur[r] * n;
+      SNN_SFX(snn_gemm)(1, 0, n, np, T, g, mn, X, np, 0, gin + (size_t)r * n * np, np, c);
+      if (down) SNN_SFX(snn_gemm)(0, 0, T, np, n, g, mn, L->w_in + (size_t)r * n * np, np, 1, w->D[l - 1] + np, np, c);
+    }
+  } else {
+    /* delayed synapses: W_ij and D_ij from the delayed inputs; dE/dx^{t-d}
+     * to the layer below inside the same window and segment */
+    relt *gd = grad + s->blk[ls->blk_delay].off, *a = w->acc, *b = w->du;
+    for (size_t i = 0; i < (size_t)sh->nin * n * np; i++) r_zero(gin + i, c);
+    for (size_t t = 1; t <= T; t++) {
+      const relt *xt = l == 0 ? N->x + (tr->t0 + t - 1) * s->n_in : tr->z[l - 1] + t * np;
+      const relt *hp = tr->h[l] + (t - 1) * (L->ndl - 1) * np;
+      for (int r = 0; r < sh->nin; r++)
+        for (size_t i = 0; i < n; i++) {
+          const relt *g = w->dI + t * mn + (size_t)sh->in_cur[r] * n + i;
+          if (r_sgn(g) == 0) continue;
+          size_t row = (size_t)r * n + i;
+          for (size_t j = 0; j < np; j++) {
+            const relt *wij = L->w_in + row * np + j;
+            SNN_SFX(snn_delayed)(L, row, j, xt, hp, 0, a, c);
+            r_fma(gin + row * np + j, g, a, gin + row * np + j, c);
+            SNN_SFX(snn_delayed)(L, row, j, xt, hp, 1, a, c);
+            r_mul(a, a, wij, c);
+            r_fma(gd + row * np + j, g, a, gd + row * np + j, c);
+            if (!down) continue;
+            r_mul(b, g, wij, c);
+            const relt *kw = L->kw + (row * np + j) * L->ndl;
+            for (size_t d = 0; d < L->ndl && d < t; d++) {
+              if (window && (t - d - 1) / window != (t - 1) / window) break;
+              relt *D = w->D[l - 1] + (t - d) * np + j;
+              r_fma(D, b, kw + d, D, c);
+            }
+          }
+        }
+    }
+  }
+  if (L->w_rec) {
+    relt *g = grad + s->blk[ls->blk_w_rec].off;
+    for (int r = 0; r < sh->nrec; r++) {
+      relt *gr = g + (size_t)r * n * n;
+      SNN_SFX(snn_gemm)(1, 0, n, n, T, dI1 + (size_t)sh->rec_cur[r] * n, mn, tr->z[l], n, 0, gr, n, c);
+      if (!sh->selfconn)
+        for (size_t i = 0; i < n; i++) r_zero(gr + i * n + i, c); /* no self-connections */
+    }
+  }
+  if (L->bias) {
+    relt *g = grad + s->blk[ls->blk_bias].off;
+    for (size_t i = 0; i < mn; i++) r_zero(g + i, c);
+    for (size_t t = 1; t <= T; t++)
+      for (size_t i = 0; i < mn; i++) r_add(g + i, g + i, w->dI + t * mn + i, c);
+  }
+  for (int mx = 0; mx < sh->nmix; mx++) {
+    const snn_mix_shape *ms = &sh->mix[mx];
+    size_t ld = (size_t)ms->nsrc * n;
+    relt *g = grad + s->blk[ls->blk_mix[mx]].off;
+    for (size_t i = 0; i < n * ld; i++) r_zero(g + i, c);
+    for (size_t t = 1; t <= T; t++) {
+      const relt *It = tr->I[l] + t * mn, *sp = tr->s[l] + (t - 1) * n * k, *zp = tr->z[l] + (t - 1) * n;
+      const relt *dJ = w->dI + t * mn + (size_t)ms->dst * n;
+      for (int sr = 0; sr < ms->nsrc; sr++)
+        for (size_t j = 0; j < n; j++) {
+          const relt *v = SNN_SFX(snn_mix_src)(L, mx, sr, j, It, sp, zp, w->acc, c);
+          for (size_t i = 0; i < n; i++) r_fma(g + i * ld + (size_t)sr * n + j, dJ + i, v, g + i * ld + (size_t)sr * n + j, c);
+        }
+    }
   }
 }
 
@@ -215,20 +346,9 @@ void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, bws *w, relt *grad, co
     SNN_SFX(snn_gemm)(0, 0, T, n, K, w->dy + K, K, o->aux_w[l], n, 1, w->D[l] + n, n, c);
   }
   for (size_t l = Lc; l-- > 0;) {
-    const lay *L = &N->layers[l];
-    const snn_layer_spec *ls = L->ls;
-    size_t n = L->n;
     layer_backward(N, tr, l, w, grad, window);
-    const relt *X = l == 0 ? N->x + tr->t0 * s->n_in : tr->z[l - 1] + L->nprev;
-    SNN_SFX(snn_gemm)(1, 0, n, L->nprev, T, w->dI + n, n, X, L->nprev, 0, grad + s->blk[ls->blk_w_in].off, L->nprev, c);
-    if (L->w_rec) {
-      relt *g = grad + s->blk[ls->blk_w_rec].off;
-      SNN_SFX(snn_gemm)(1, 0, n, n, T, w->dI + n, n, tr->z[l], n, 0, g, n, c);
-      for (size_t i = 0; i < n; i++) r_zero(g + i * n + i, c); /* no self-connections */
-    }
     /* no gradient crosses a block boundary (local training) */
-    if (l > 0 && !(o->block && l % o->block == 0))
-      SNN_SFX(snn_gemm)(0, 0, T, L->nprev, n, w->dI + n, n, L->w_in, L->nprev, 1, w->D[l - 1] + L->nprev, L->nprev, c);
+    layer_params(N, tr, l, w, grad, window, l > 0 && !(o->block && l % o->block == 0));
   }
 }
 

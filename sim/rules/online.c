@@ -12,7 +12,10 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
   o->c = c;
   r_init(o->loss, c);
   size_t per = s->n_out * 2;
-  for (size_t l = 0; l < s->L; l++) per += N->layers[l].n * ((size_t)N->layers[l].k + 3);
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    per += L->n * (size_t)(L->k + 2 + L->m) + (L->ndl ? (L->ndl - 1) * L->nprev : 0);
+  }
   o->nstore = 2 * per;
   o->store = vec_alloc(o->nstore, c);
   size_t H = SNN_SFX(snn_nhidden)(s);
@@ -27,8 +30,10 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
       size_t n = N->layers[l].n;
       o->sl[b].s[l] = p, p += n * (size_t)N->layers[l].k;
       o->sl[b].z[l] = p, p += n;
-      o->sl[b].I[l] = p, p += n;
+      o->sl[b].I[l] = p, p += n * (size_t)N->layers[l].m;
       o->sl[b].u[l] = p, p += n;
+      size_t nh = N->layers[l].ndl ? (N->layers[l].ndl - 1) * N->layers[l].nprev : 0;
+      o->sl[b].h[l] = nh ? p : NULL, p += nh;
     }
     o->sl[b].y = p, p += s->n_out;
     o->sl[b].dEdy = p, p += s->n_out;
@@ -43,9 +48,10 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
   size_t jc = 0;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
-    if (SNN_SFX(snn_jac_init)(&o->J[l], L->n, L->k, L->np, c) || SNN_SFX(snn_jac_init)(&o->Jp[l], L->n, L->k, L->np, c))
+    if (SNN_SFX(snn_jac_init)(&o->J[l], L->n, L->k, L->m, L->np, c) ||
+        SNN_SFX(snn_jac_init)(&o->Jp[l], L->n, L->k, L->m, L->np, c))
       goto oom;
-    jc += 2 * SNN_SFX(snn_jac_count)(L->n, L->k, L->np);
+    jc += 2 * SNN_SFX(snn_jac_count)(L->n, L->k, L->m, L->np);
   }
   /* heap only: the struct itself lives with the caller */
   o->bytes = SNN_SFX(snn_real_bytes)(c) * (o->nstore + H + jc + 1) + s->P * (sizeof *o->col + sizeof *o->flat) +
@@ -64,8 +70,8 @@ void SNN_SFX(snn_online_clear)(online *o) {
   rctx *c = o->c;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &o->N->layers[l];
-    if (o->J[l].psi) SNN_SFX(snn_jac_clear)(&o->J[l], L->n, L->k, L->np, c);
-    if (o->Jp[l].psi) SNN_SFX(snn_jac_clear)(&o->Jp[l], L->n, L->k, L->np, c);
+    if (o->J[l].psi) SNN_SFX(snn_jac_clear)(&o->J[l], L->n, L->k, L->m, L->np, c);
+    if (o->Jp[l].psi) SNN_SFX(snn_jac_clear)(&o->Jp[l], L->n, L->k, L->m, L->np, c);
   }
   vec_free(o->store, o->nstore, c);
   vec_free(o->zsum, SNN_SFX(snn_nhidden)(s), c);

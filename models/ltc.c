@@ -1,0 +1,95 @@
+/* ltc.c - the liquid-time-constant spiking neuron of Yin, Corradi & Bohte
+ * (Nat Mach Intell 2023; reference/algorithms.md section 4b):
+ *
+ *   tau_m^t = sigma(J_m^t),  J_m = W_tau_m [I^t, u^{t-1}] + b_m     (a mix, see snn.h)
+ *   tau_a^t = sigma(J_a^t),  J_a = W_tau_adp [I^t, b^{t-1}] + b_a
+ *   b^t  = tau_a b^{t-1} + (1 - tau_a) z^{t-1}
+ *   v^t  = (1 - tau_m) u^{t-1} + tau_m I^t,   u^{t-1} = (1 - z^{t-1}) v^{t-1}  (reset to zero)
+ *   z^t  = spike(v^t - theta^t),  theta^t = b0 + beta b^t
+ *
+ * The stored state is (v, b) with v the membrane before the reset; the reset
+ * of step t-1 is applied when step t reads it, so that z^{t-1} -> v^t is the
+ * reset path (cut by gradient.reset=detach) and z^{t-1} -> b^t the local
+ * adaptation path (never cut).  Constants: threshold (b0) and beta. */
+#include "sim/spike.h"
+
+enum { P_B0, P_BETA, NP };
+enum { V, B, K };
+
+static void no_derive(lay *L, rctx *c) {
+  (void)L;
+  (void)c;
+}
+
+static void sigm(relt *r, const relt *a, rctx *c) {
+  r_neg(r, a, c);
+  r_exp(r, r, c);
+  r_add_d(r, r, 1.0, c);
+  r_d_div(r, 1.0, r, c);
+}
+
+static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
+  relt *tm = c->t[3], *ta = c->t[4], *up = c->t[5], *t = c->t[6];
+  size_t n = L->n;
+  for (size_t i = 0; i < n; i++) {
+    sigm(tm, I + n + i, c);
+    sigm(ta, I + 2 * n + i, c);
+    /* b = z + ta (b_prev - z) */
+    r_sub(t, sp + i * K + B, zp + i, c);
+    r_fma(s + i * K + B, ta, t, zp + i, c);
+    /* v = u_prev + tm (I - u_prev) */
+    r_d_sub(up, 1.0, zp + i, c);
+    r_mul(up, up, sp + i * K + V, c);
+    r_sub(t, I + i, up, c);
+    r_fma(s + i * K + V, tm, t, up, c);
+    /* u = v - b0 - beta b */
+    r_mul(t, L->p[P_BETA] + i, s + i * K + B, c);
+    r_add(t, t, L->p[P_B0] + i, c);
+    r_sub(u + i, s + i * K + V, t, c);
+    spike_fwd(z + i, u + i, L->spec, c);
+  }
+}
+
+static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
+                const relt *z, jacbuf *J, rctx *c) {
+  relt *tm = c->t[3], *ta = c->t[4], *up = c->t[5], *a = c->t[6], *om = c->t[7];
+  size_t n = L->n, m = 3;
+  for (size_t i = 0; i < n; i++) {
+    sigm(tm, I + n + i, c);
+    sigm(ta, I + 2 * n + i, c);
+    r_d_sub(om, 1.0, tm, c);
+    r_d_sub(up, 1.0, zp + i, c);
+    relt *fs = J->dF_ds + i * K * K, *fv = J->dF_dI + (i * K + V) * m, *fb = J->dF_dI + (i * K + B) * m;
+    r_mul(fs + V * K + V, om, up, c); /* (1 - tm)(1 - z) */
+    r_zero(fs + V * K + B, c);
+    r_zero(fs + B * K + V, c);
+    r_set(fs + B * K + B, ta, c);
+    r_mul(up, up, sp + i * K + V, c); /* u^{t-1} after the reset */
+    /* z^{t-1}: the reset -(1 - tm) v^{t-1}; the adaptation 1 - ta */
+    r_mul(a, om, sp + i * K + V, c);
+    r_neg(J->dF_dzr + i * K + V, a, c);
+    r_zero(J->dF_dzr + i * K + B, c);
+    r_zero(J->dF_dzl + i * K + V, c);
+    r_d_sub(J->dF_dzl + i * K + B, 1.0, ta, c);
+    /* currents */
+    r_set(fv + 0, tm, c);
+    r_sub(a, I + i, up, c);
+    r_mul(a, a, tm, c);
+    r_mul(fv + 1, a, om, c); /* (I - u) tm (1 - tm) */
+    r_zero(fv + 2, c);
+    r_zero(fb + 0, c);
+    r_zero(fb + 1, c);
+    r_d_sub(a, 1.0, ta, c);
+    r_mul(a, a, ta, c);
+    r_sub(om, sp + i * K + B, zp + i, c);
+    r_mul(fb + 2, a, om, c); /* (b - z) ta (1 - ta) */
+    for (size_t k = 0; k < K * NP; k++) r_zero(J->dF_dp + i * K * NP + k, c);
+    r_set_d(J->dU_ds + i * K + V, 1.0, c);
+    r_neg(J->dU_ds + i * K + B, L->p[P_BETA] + i, c);
+    r_set_d(J->dU_dp + i * NP + P_B0, -1.0, c);
+    r_neg(J->dU_dp + i * NP + P_BETA, s + i * K + B, c);
+    spike_psi(J->psi + i, u + i, z + i, L->p[P_B0] + i, L->spec, c);
+  }
+}
+
+const cell_type SNN_SFX(snn_cell_ltc) = {"ltc", K, 0, no_derive, step, jac};
