@@ -7,7 +7,9 @@
 #include "sim/engine.h"
 
 int snn_fd_allowed(const snn_spec *s, snn_err *err) {
-  if (s->forward == SNN_FWD_HEAVISIDE)
+  int spiking = 0; /* gated cells have no spike function */
+  for (size_t l = 0; l < s->L; l++) spiking |= s->layers[l].sh->spiking;
+  if (s->forward == SNN_FWD_HEAVISIDE && spiking)
     return snn_err_set(err, SNN_EREFUSED, s->path, "spike.forward",
                        "a finite-difference check needs \"sigmoid\": with \"heaviside\" the loss is piecewise constant "
                        "in the weights, so a difference quotient is 0 or a jump and cannot confirm a surrogate gradient (compare the "

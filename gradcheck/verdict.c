@@ -16,7 +16,20 @@ static int memoryless(const snn_layer_spec *ly) {
 /* Whether the layer has a reset path z^{t-1} -> s^t. */
 static int has_reset(const snn_layer_spec *ly) {
   if (ly->model == SNN_SNU) return ly->consts[0] != 0.0;
+  if (ly->model == SNN_LSTM || ly->model == SNN_GRU) return 0;
+  if (ly->model == SNN_LTC) return 1; /* reset to zero */
   return ly->reset_subtract; /* adlif always subtracts */
+}
+
+/* Whether units of layer l are coupled within the step Jacobian: a kept
+ * recurrent matrix, or mixes (ltc's time-constant projections). */
+static int coupled(const snn_spec *s, const snn_layer_spec *ly) {
+  return (ly->recurrent && !s->detach_rec) || ly->sh->nmix > 0;
+}
+
+static const char *coupling(const snn_layer_spec *ly) {
+  return ly->sh->nmix ? (ly->recurrent ? "W_rec and the time-constant projections" : "the time-constant projections W_tau")
+                      : "W_rec";
 }
 
 static const char *opt(const snn_rule *r, const char *key, const char *def) {
@@ -49,10 +62,19 @@ int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t
     const char *tr = opt(r, "traces", "auto");
     int rnd = !strcmp(opt(r, "feedback", "symmetric"), "random");
     for (size_t l = 0; l < s->L; l++)
-      if (s->layers[l].recurrent && !strcmp(tr, "diagonal") && !s->detach_rec)
-        return snprintf(why, n, "approximate: diagonal traces on a recurrent layer drop the coupling through W_rec"), 0;
-    if (s->L == 1) return snprintf(why, n, "exact: one stateful layer, %s", s->layers[0].recurrent && strcmp(tr, "diagonal") ? "complete traces with W_rec" : "no coupling between its units (diagonal traces)"), 1;
+      if (coupled(s, &s->layers[l]) && !strcmp(tr, "diagonal"))
+        return snprintf(why, n, "approximate: diagonal traces drop the coupling between units through %s", coupling(&s->layers[l])), 0;
+    if (s->L == 1) {
+      const snn_layer_spec *ly = &s->layers[0];
+      if (coupled(s, ly) || !strcmp(tr, "full"))
+        return snprintf(why, n, "exact: one stateful layer, complete traces (the layer's own influence matrix%s%s)",
+                        coupled(s, ly) ? ", coupling through " : "", coupled(s, ly) ? coupling(ly) : ""), 1;
+      return snprintf(why, n, "exact: one stateful layer, no coupling between its units (diagonal traces)"), 1;
+    }
     if (rnd) return snprintf(why, n, "approximate: random feedback between layers"), 0;
+    for (size_t l = 1; l < s->L; l++)
+      if (s->layers[l].delays)
+        return snprintf(why, n, "approximate: deep OSTL passes the learning signal down a delayed projection through its same-step tap only"), 0;
     for (size_t l = 1; l < s->L; l++)
       if (!memoryless(&s->layers[l]))
         return snprintf(why, n, "approximate: deep OSTL drops the paths from a layer's past outputs through the state of the layers above it"), 0;
@@ -66,6 +88,8 @@ int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t
       return snprintf(why, n, "exact: the ideal learning signal dE/dz makes the factorisation exact"), 1;
     if (strcmp(fb, "symmetric"))
       return snprintf(why, n, "approximate: %s feedback B replaces W_out^T in the learning signal (readout exact)", fb), 0;
+    if (s->layers[0].sh->nmix)
+      return snprintf(why, n, "approximate: e-prop's diagonal traces drop the coupling through %s", coupling(&s->layers[0])), 0;
     if (s->layers[0].recurrent && !s->detach_rec)
       return snprintf(why, n, "approximate: e-prop drops the recurrent paths of dE/dz"), 0;
     if (has_reset(&s->layers[0]) && !s->detach_reset)

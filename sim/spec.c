@@ -235,7 +235,7 @@ static int parse_delays(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) 
   if (!d) return SNN_OK;
   check_keys(p, d, kp, k_delays);
   long mx = 0;
-  TRY(get_size(p, d, kp, "max", 1, 0, 1, 100000, &mx));
+  TRY(get_size(p, d, kp, "max", 1, 0, 1, 4096, &mx));
   ly->dmax = (size_t)mx;
   static const char *const kern[] = {"linear", "gaussian", NULL};
   TRY(get_enum(p, d, kp, "kernel", 0, kern, &ly->dkernel));

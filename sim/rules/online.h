@@ -41,7 +41,15 @@ void SNN_SFX(snn_online_finish)(online *o);
 /* RTRL's per-layer influence update, shared with OSTL's complete traces (rtrl.c). */
 void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const online *o, size_t c0, size_t W,
                                   const relt *Msp, relt *Msc, const relt *Mzp, relt *Mzc, const relt *MI, relt *Mzs);
-void SNN_SFX(snn_influence_direct)(const net *N, size_t l, const online *o, size_t c0, size_t W, const relt *x,
-                                   const relt *zprev, relt *MI);
+/* M_I^t (m n x W, current-major rows) of layer l for the columns [c0, c0+W):
+ * the projections of the layer below's influence Mzb (Mzb[d] = M_z^{t-d} of
+ * the layer below, d < ndl with delays, else Mzb[0]; NULL for none), the
+ * recurrent projections of M_z^{t-1} = Mzp, the direct terms (inputs x^t,
+ * z^{t-1}, 1 for a bias, delayed inputs and their delay derivatives), then
+ * the mixes (with M_s^{t-1} = Msp).  scr: n x W scratch. */
+#define SNN_MAXDELAY 4097
+void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, size_t c0, size_t W, const relt *x,
+                                     const slot *pv, const slot *cu, const relt *const *Mzb, const relt *Mzp,
+                                     const relt *Msp, relt *MI, relt *scr);
 
 #endif

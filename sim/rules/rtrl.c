@@ -22,6 +22,7 @@
 
 typedef struct {
   relt *Ms[2], *Mz[2], *MI, *Mzs; /* per layer */
+  relt *Mzh;                       /* ndl rows of M_z of this layer, when the layer above has delays */
 } rlay;
 
 /* The influence update of one layer for the trainable columns [c0, c0 + W):
@@ -34,7 +35,7 @@ void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np;
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, m = (size_t)L->m;
   int keep_reset = !s->detach_reset;
   relt *a = c->t[0];
   for (size_t i = 0; i < n; i++) {
@@ -45,7 +46,7 @@ void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const
       r_set(a, J->dF_dzl + i * k + cc, c);
       if (keep_reset) r_add(a, a, J->dF_dzr + i * k + cc, c);
       SNN_SFX(snn_axpy)(W, a, Mzp + i * W, row, c);
-      SNN_SFX(snn_axpy)(W, J->dF_dI + i * k + cc, MI + i * W, row, c);
+      for (size_t q = 0; q < m; q++) SNN_SFX(snn_axpy)(W, J->dF_dI + (i * k + cc) * m + q, MI + (q * n + i) * W, row, c);
       for (size_t p = 0; p < np; p++) {
         long col = o->col[s->blk[ls->blk_const[p]].off + i] - (long)c0;
         if (col >= 0 && col < (long)W) r_add(row + col, row + col, J->dF_dp + (i * k + cc) * np + p, c);
@@ -64,29 +65,107 @@ void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const
   }
 }
 
-/* The immediate part of M_I for the layer's own weights, columns [c0, c0+W):
- * x_j^t for W_in[i][j], z_j^{t-1} for W_rec[i][j]. */
-void SNN_SFX(snn_influence_direct)(const net *N, size_t l, const online *o, size_t c0, size_t W, const relt *x,
-                                   const relt *zprev, relt *MI) {
+/* Add v to column `col` (a parameter's trainable column, -1 if none) of row r. */
+static void addcol(const online *o, size_t param, size_t c0, size_t W, relt *row, const relt *v, rctx *c) {
+  long col = o->col[param] - (long)c0;
+  if (col >= 0 && col < (long)W) r_add(row + col, row + col, v, c);
+}
+
+void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, size_t c0, size_t W, const relt *x,
+                                     const slot *pv, const slot *cu, const relt *const *Mzb, const relt *Mzp,
+                                     const relt *Msp, relt *MI, relt *scr) {
   const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;
+  const snn_model_shape *sh = L->sh;
   rctx *c = N->c;
-  size_t n = L->n;
+  size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m, np = L->nprev;
+  relt *a = c->t[0];
+  for (size_t i = 0; i < m * n * W; i++) r_zero(MI + i, c);
+  /* through the layer below: W_in M_z(below), or with delays sum_d kw_d M_z^{t-d} */
+  for (int r = 0; Mzb && r < sh->nin; r++) {
+    relt *Mq = MI + (size_t)sh->in_cur[r] * n * W;
+    if (!L->ndl) {
+      SNN_SFX(snn_gemm)(0, 0, n, W, np, L->w_in + (size_t)r * n * np, np, Mzb[0], W, 1, Mq, W, c);
+      continue;
+    }
+    for (size_t i = 0; i < n; i++) {
+      size_t row = (size_t)r * n + i;
+      for (size_t j = 0; j < np; j++)
+        for (size_t d = 0; d < L->ndl; d++) {
+          if (!Mzb[d]) break;
+          r_mul(a, L->w_in + row * np + j, L->kw + (row * np + j) * L->ndl + d, c);
+          if (r_sgn(a)) SNN_SFX(snn_axpy)(W, a, Mzb[d] + j * W, Mq + i * W, c);
+        }
+    }
+  }
+  if (L->w_rec && !s->detach_rec)
+    for (int r = 0; r < sh->nrec; r++)
+      SNN_SFX(snn_gemm)(0, 0, n, W, n, L->w_rec + (size_t)r * n * n, n, Mzp, W, 1, MI + (size_t)sh->rec_cur[r] * n * W, W, c);
+  /* direct terms */
   const snn_block *bi = &s->blk[ls->blk_w_in];
-  for (size_t i = 0; bi->trainable && i < n; i++)
-    for (size_t j = 0; j < L->nprev; j++) {
-      long col = o->col[bi->off + i * L->nprev + j] - (long)c0;
-      r_add(MI + i * W + col, MI + i * W + col, x + j, c);
+  const snn_block *bd = ls->blk_delay >= 0 ? &s->blk[ls->blk_delay] : NULL;
+  for (int r = 0; r < sh->nin; r++)
+    for (size_t i = 0; i < n; i++) {
+      size_t row = (size_t)r * n + i;
+      relt *Mrow = MI + ((size_t)sh->in_cur[r] * n + i) * W;
+      for (size_t j = 0; j < np; j++) {
+        if (!L->ndl) {
+          if (bi->trainable) addcol(o, bi->off + row * np + j, c0, W, Mrow, x + j, c);
+          continue;
+        }
+        if (bi->trainable) {
+          SNN_SFX(snn_delayed)(L, row, j, x, pv->h[l], 0, a, c);
+          addcol(o, bi->off + row * np + j, c0, W, Mrow, a, c);
+        }
+        if (bd->trainable) {
+          SNN_SFX(snn_delayed)(L, row, j, x, pv->h[l], 1, a, c);
+          r_mul(a, a, L->w_in + row * np + j, c);
+          addcol(o, bd->off + row * np + j, c0, W, Mrow, a, c);
+        }
+      }
     }
   if (L->w_rec && s->blk[ls->blk_w_rec].trainable) {
     const snn_block *br = &s->blk[ls->blk_w_rec];
-    for (size_t i = 0; i < n; i++)
-      for (size_t j = 0; j < n; j++)
-        if (j != i) {
-          long col = o->col[br->off + i * n + j] - (long)c0;
-          r_add(MI + i * W + col, MI + i * W + col, zprev + j, c);
+    for (int r = 0; r < sh->nrec; r++)
+      for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+          if (j != i || sh->selfconn)
+            addcol(o, br->off + ((size_t)r * n + i) * n + j, c0, W, MI + ((size_t)sh->rec_cur[r] * n + i) * W, pv->z[l] + j, c);
+  }
+  if (L->bias && s->blk[ls->blk_bias].trainable) {
+    r_set_d(a, 1.0, c);
+    for (size_t i = 0; i < m * n; i++) addcol(o, s->blk[ls->blk_bias].off + i, c0, W, MI + i * W, a, c);
+  }
+  /* the mixes, in order */
+  for (int mx = 0; mx < sh->nmix; mx++) {
+    const snn_mix_shape *ms = &sh->mix[mx];
+    size_t ld = (size_t)ms->nsrc * n;
+    relt *Md = MI + (size_t)ms->dst * n * W;
+    const snn_block *bm = &s->blk[ls->blk_mix[mx]];
+    for (int sr = 0; sr < ms->nsrc; sr++) {
+      const relt *Wm = L->mix[mx] + (size_t)sr * n;
+      size_t ci = (size_t)ms->idx[sr];
+      if (ms->kind[sr] == SNN_SRC_CUR) {
+        SNN_SFX(snn_gemm)(0, 0, n, W, n, Wm, ld, MI + ci * n * W, W, 1, Md, W, c);
+      } else if (ms->kind[sr] == SNN_SRC_STATE) {
+        SNN_SFX(snn_gemm)(0, 0, n, W, n, Wm, ld, Msp + ci * W, k * W, 1, Md, W, c);
+      } else { /* (1 - z) M_s - s M_z (the second a reset path) */
+        for (size_t j = 0; j < n; j++) {
+          r_d_sub(a, 1.0, pv->z[l] + j, c);
+          for (size_t q = 0; q < W; q++) r_mul(scr + j * W + q, Msp + (j * k + ci) * W + q, a, c);
+          if (s->detach_reset) continue;
+          r_neg(a, pv->s[l] + j * k + ci, c);
+          SNN_SFX(snn_axpy)(W, a, Mzp + j * W, scr + j * W, c);
         }
+        SNN_SFX(snn_gemm)(0, 0, n, W, n, Wm, ld, scr, W, 1, Md, W, c);
+      }
+      if (!bm->trainable) continue;
+      for (size_t j = 0; j < n; j++) {
+        const relt *v = SNN_SFX(snn_mix_src)(L, mx, sr, j, cu->I[l], pv->s[l], pv->z[l], c->t[1], c);
+        for (size_t i = 0; i < n; i++) addcol(o, bm->off + i * ld + (size_t)sr * n + j, c0, W, Md + i * W, v, c);
+      }
+    }
   }
 }
 
@@ -101,18 +180,21 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
   size_t Pt = o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s);
   rlay *R = calloc(s->L, sizeof *R);
   relt *My[2] = {vec_alloc(K * Pt, c), vec_alloc(K * Pt, c)}, *g = vec_alloc(Pt, c), *r = vec_alloc(H, c);
-  size_t cnt = 2 * K * Pt + Pt + H;
-  int ok = R && My[0] && My[1] && g && r;
+  relt *scr = vec_alloc(N->nmax * Pt, c);
+  size_t cnt = 2 * K * Pt + Pt + H + N->nmax * Pt;
+  int ok = R && My[0] && My[1] && g && r && scr;
   for (size_t l = 0; ok && l < s->L; l++) {
-    size_t n = N->layers[l].n, k = (size_t)N->layers[l].k;
+    size_t n = N->layers[l].n, k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
+    size_t nh = l + 1 < s->L ? N->layers[l + 1].ndl : 0;
     R[l].Ms[0] = vec_alloc(n * k * Pt, c);
     R[l].Ms[1] = vec_alloc(n * k * Pt, c);
     R[l].Mz[0] = vec_alloc(n * Pt, c);
     R[l].Mz[1] = vec_alloc(n * Pt, c);
-    R[l].MI = vec_alloc(n * Pt, c);
+    R[l].MI = vec_alloc(m * n * Pt, c);
     R[l].Mzs = vec_alloc(n * Pt, c);
-    ok = R[l].Ms[0] && R[l].Ms[1] && R[l].Mz[0] && R[l].Mz[1] && R[l].MI && R[l].Mzs;
-    cnt += n * Pt * (2 * k + 4);
+    R[l].Mzh = nh ? vec_alloc(nh * n * Pt, c) : NULL;
+    ok = R[l].Ms[0] && R[l].Ms[1] && R[l].Mz[0] && R[l].Mz[1] && R[l].MI && R[l].Mzs && (!nh || R[l].Mzh);
+    cnt += n * Pt * (2 * k + 3 + m + nh);
   }
   int st = SNN_OK;
   if (!ok) {
@@ -120,7 +202,6 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
     goto out;
   }
   if (bytes) *bytes = o.bytes + cnt * SNN_SFX(snn_real_bytes)(c) + s->L * sizeof *R;
-  int keep_rec = !s->detach_rec;
   for (size_t t = 1; t <= s->T; t++) {
     const slot *pv, *cu;
     SNN_SFX(snn_online_step)(&o, t, &pv, &cu);
@@ -131,13 +212,15 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
       const jacbuf *J = &o.J[l];
       size_t n = L->n;
       relt *MI = R[l].MI, *Msp = R[l].Ms[P0], *Msc = R[l].Ms[P1], *Mzp = R[l].Mz[P0], *Mzc = R[l].Mz[P1];
-      if (l > 0)
-        SNN_SFX(snn_gemm)(0, 0, n, Pt, L->nprev, L->w_in, L->nprev, R[l - 1].Mz[P1], Pt, 0, MI, Pt, c);
-      else
-        for (size_t i = 0; i < n * Pt; i++) r_zero(MI + i, c);
-      if (L->w_rec && keep_rec) SNN_SFX(snn_gemm)(0, 0, n, Pt, n, L->w_rec, n, Mzp, Pt, 1, MI, Pt, c);
-      SNN_SFX(snn_influence_direct)(N, l, &o, 0, Pt, x, pv->z[l], MI);
+      const relt *Mzb[SNN_MAXDELAY] = {0};
+      if (l > 0 && !L->ndl) Mzb[0] = R[l - 1].Mz[P1];
+      for (size_t d = 0; l > 0 && d < L->ndl && d < t; d++) Mzb[d] = R[l - 1].Mzh + ((t - d) % L->ndl) * N->layers[l - 1].n * Pt;
+      SNN_SFX(snn_influence_currents)(N, l, &o, 0, Pt, x, pv, cu, l > 0 ? Mzb : NULL, Mzp, Msp, MI, scr);
       SNN_SFX(snn_influence_layer)(N, l, J, &o, 0, Pt, Msp, Msc, Mzp, Mzc, MI, R[l].Mzs);
+      if (R[l].Mzh) {
+        relt *dst = R[l].Mzh + (t % N->layers[l + 1].ndl) * n * Pt;
+        for (size_t i = 0; i < n * Pt; i++) r_set(dst + i, Mzc + i, c);
+      }
       x = cu->z[l];
     }
     /* readout */
@@ -170,14 +253,17 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
   }
 out:
   for (size_t l = 0; R && l < s->L; l++) {
-    size_t n = N->layers[l].n, k = (size_t)N->layers[l].k;
+    size_t n = N->layers[l].n, k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
+    size_t nh = l + 1 < s->L ? N->layers[l + 1].ndl : 0;
     vec_free(R[l].Ms[0], n * k * Pt, c);
     vec_free(R[l].Ms[1], n * k * Pt, c);
     vec_free(R[l].Mz[0], n * Pt, c);
     vec_free(R[l].Mz[1], n * Pt, c);
-    vec_free(R[l].MI, n * Pt, c);
+    vec_free(R[l].MI, m * n * Pt, c);
     vec_free(R[l].Mzs, n * Pt, c);
+    vec_free(R[l].Mzh, nh * n * Pt, c);
   }
+  vec_free(scr, N->nmax * Pt, c);
   free(R);
   vec_free(My[0], K * Pt, c);
   vec_free(My[1], K * Pt, c);

@@ -36,11 +36,15 @@
 
 typedef struct {
   int full;
-  size_t qin, qrec, q;
+  /* local parameters of unit i, in this order: its rows of w_in (nin x nprev),
+   * of the delays (nin x nprev), of w_rec (nrec x n), its biases (m), its rows
+   * of each mix (nsrc n), its constants */
+  size_t qin, qdel, qrec, qbias, qmix[SNN_MAXMIX], q;
   int cidx[SNN_MAXCONST], nqc;
+  relt *G, *F, *Z; /* per unit, this step: m x k current gains, k x k state Jacobian, k reset (diagonal of the mixes) */
   relt *eps, *e, *ebar, *esum;        /* diagonal: n k q, n q, n q, n q */
   size_t c0, W;                       /* complete: own trainable columns */
-  relt *Ms[2], *Mz[2], *MI, *Mzs, *Mzf; /* complete */
+  relt *Ms[2], *Mz[2], *MI, *Mzs, *Mzf, *scr; /* complete */
   relt *lam, *tmp;                    /* n */
   relt *B;                            /* random feedback into this layer, or NULL */
   size_t nB;
@@ -54,26 +58,71 @@ typedef struct {
   int ideal;        /* e-prop: BPTT's signal */
 } topts;
 
-/* Flat parameter index of local parameter q of unit i (diagonal traces). */
-static size_t gidx(const snn_spec *s, const lay *L, const tlay *T, size_t i, size_t q) {
+/* What local parameter q of unit i is: its flat index, the current it is
+ * injected into (-1 for a constant) and the kind of its presynaptic factor. */
+enum { PRE_X, PRE_DELAY, PRE_Z, PRE_ONE, PRE_MIX, PRE_CONST };
+typedef struct {
+  size_t flat;
+  int cur, kind, a; /* a: nin row r, mix index, or constant index */
+  size_t j;         /* presynaptic index (x_j, z_j, mix source column) */
+} lpar;
+
+static lpar gpar(const snn_spec *s, const lay *L, const tlay *T, size_t i, size_t q) {
   const snn_layer_spec *ls = L->ls;
-  if (q < T->qin) return s->blk[ls->blk_w_in].off + i * L->nprev + q;
-  if (q < T->qin + T->qrec) return s->blk[ls->blk_w_rec].off + i * L->n + (q - T->qin);
-  return s->blk[ls->blk_const[T->cidx[q - T->qin - T->qrec]]].off + i;
+  const snn_model_shape *sh = L->sh;
+  size_t n = L->n, np = L->nprev;
+  lpar p = {0, -1, PRE_CONST, 0, 0};
+  if (q < T->qin + T->qdel) {
+    int del = q >= T->qin;
+    size_t qq = del ? q - T->qin : q, r = qq / np;
+    p.j = qq % np, p.a = (int)r, p.cur = sh->in_cur[r], p.kind = del ? PRE_DELAY : PRE_X;
+    p.flat = s->blk[del ? ls->blk_delay : ls->blk_w_in].off + (r * n + i) * np + p.j;
+    return p;
+  }
+  q -= T->qin + T->qdel;
+  if (q < T->qrec) {
+    size_t r = q / n;
+    p.j = q % n, p.cur = sh->rec_cur[r], p.kind = PRE_Z;
+    p.flat = s->blk[ls->blk_w_rec].off + (r * n + i) * n + p.j;
+    return p;
+  }
+  q -= T->qrec;
+  if (q < T->qbias) {
+    p.cur = (int)q, p.kind = PRE_ONE, p.flat = s->blk[ls->blk_bias].off + q * n + i;
+    return p;
+  }
+  q -= T->qbias;
+  for (int mx = 0; mx < sh->nmix; mx++) {
+    if (q < T->qmix[mx]) {
+      p.cur = sh->mix[mx].dst, p.kind = PRE_MIX, p.a = mx, p.j = q;
+      p.flat = s->blk[ls->blk_mix[mx]].off + i * (size_t)sh->mix[mx].nsrc * n + q;
+      return p;
+    }
+    q -= T->qmix[mx];
+  }
+  p.a = T->cidx[q], p.flat = s->blk[ls->blk_const[p.a]].off + i;
+  return p;
 }
 
-static size_t tlay_count(const tlay *T, size_t n, size_t k) {
-  if (T->full) return n * T->W * (2 * k + 5) + 2 * n + T->nB;
-  return n * T->q * (k + 3) + 2 * n + T->nB;
+static size_t gidx(const snn_spec *s, const lay *L, const tlay *T, size_t i, size_t q) { return gpar(s, L, T, i, q).flat; }
+
+static size_t tlay_count(const tlay *T, size_t n, size_t k, size_t m) {
+  size_t g = n * (m * k + k * k + k);
+  if (T->full) return n * T->W * (2 * k + 5 + m) + 2 * n + T->nB + g;
+  return n * T->q * (k + 3) + 2 * n + T->nB + g;
 }
 
-static void tlay_free(tlay *T, size_t n, size_t k, rctx *c) {
+static void tlay_free(tlay *T, size_t n, size_t k, size_t m, rctx *c) {
+  vec_free(T->G, n * m * k, c);
+  vec_free(T->F, n * k * k, c);
+  vec_free(T->Z, n * k, c);
   if (T->full) {
     vec_free(T->Ms[0], n * k * T->W, c);
     vec_free(T->Ms[1], n * k * T->W, c);
     vec_free(T->Mz[0], n * T->W, c);
     vec_free(T->Mz[1], n * T->W, c);
-    vec_free(T->MI, n * T->W, c);
+    vec_free(T->MI, m * n * T->W, c);
+    vec_free(T->scr, n * T->W, c);
     vec_free(T->Mzs, n * T->W, c);
     vec_free(T->Mzf, n * T->W, c);
   } else {
@@ -92,13 +141,25 @@ static int tlay_init(tlay *T, const net *N, const online *o, size_t l, int full)
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k;
+  const snn_model_shape *sh = L->sh;
+  size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m;
   T->full = full;
-  T->qin = s->blk[ls->blk_w_in].trainable ? L->nprev : 0;
-  T->qrec = L->w_rec && s->blk[ls->blk_w_rec].trainable ? n : 0;
+  T->qin = s->blk[ls->blk_w_in].trainable ? (size_t)sh->nin * L->nprev : 0;
+  T->qdel = ls->blk_delay >= 0 && s->blk[ls->blk_delay].trainable ? (size_t)sh->nin * L->nprev : 0;
+  T->qrec = L->w_rec && s->blk[ls->blk_w_rec].trainable ? (size_t)sh->nrec * n : 0;
+  T->qbias = ls->blk_bias >= 0 && s->blk[ls->blk_bias].trainable ? m : 0;
+  T->q = T->qin + T->qdel + T->qrec + T->qbias;
+  for (int mx = 0; mx < sh->nmix; mx++) {
+    T->qmix[mx] = s->blk[ls->blk_mix[mx]].trainable ? (size_t)sh->mix[mx].nsrc * n : 0;
+    T->q += T->qmix[mx];
+  }
   for (int p = 0; p < L->np; p++)
     if (s->blk[ls->blk_const[p]].trainable) T->cidx[T->nqc++] = p;
-  T->q = T->qin + T->qrec + (size_t)T->nqc;
+  T->q += (size_t)T->nqc;
+  T->G = vec_alloc(n * m * k, c);
+  T->F = vec_alloc(n * k * k, c);
+  T->Z = vec_alloc(n * k, c);
+  if (!T->G || !T->F || !T->Z) return SNN_ENOMEM;
   /* the layer's own columns are contiguous: its blocks are, in block order */
   long lo = -1, hi = -1;
   for (size_t b = 0; b < s->nblk; b++)
@@ -113,8 +174,9 @@ static int tlay_init(tlay *T, const net *N, const online *o, size_t l, int full)
   if (full) {
     T->Ms[0] = vec_alloc(n * k * T->W, c), T->Ms[1] = vec_alloc(n * k * T->W, c);
     T->Mz[0] = vec_alloc(n * T->W, c), T->Mz[1] = vec_alloc(n * T->W, c);
-    T->MI = vec_alloc(n * T->W, c), T->Mzs = vec_alloc(n * T->W, c), T->Mzf = vec_alloc(n * T->W, c);
-    ok = T->Ms[0] && T->Ms[1] && T->Mz[0] && T->Mz[1] && T->MI && T->Mzs && T->Mzf;
+    T->MI = vec_alloc(m * n * T->W, c), T->Mzs = vec_alloc(n * T->W, c), T->Mzf = vec_alloc(n * T->W, c);
+    T->scr = vec_alloc(n * T->W, c);
+    ok = T->Ms[0] && T->Ms[1] && T->Mz[0] && T->Mz[1] && T->MI && T->Mzs && T->Mzf && T->scr;
   } else {
     T->eps = vec_alloc(n * k * T->q, c), T->e = vec_alloc(n * T->q, c);
     T->ebar = vec_alloc(n * T->q, c), T->esum = vec_alloc(n * T->q, c);
@@ -141,41 +203,116 @@ static int draw_feedback(tlay *T, size_t rows, size_t cols, unsigned long seed, 
   return SNN_OK;
 }
 
+/* The unit-diagonal part of layer l's step Jacobians at this step: for an
+ * injection into current q, the gains G[q][c] = d s_c / d I_q including the
+ * chain through the mixes' diagonal elements W_ii; the state Jacobian F with
+ * the mixes' diagonal state terms; Z the mixes' diagonal reset terms. */
+static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const slot *pv, relt *g, relt *tmp) {
+  const lay *L = &N->layers[l];
+  const snn_model_shape *sh = L->sh;
+  const jacbuf *J = &o->J[l];
+  rctx *c = N->c;
+  size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m;
+  for (size_t i = 0; i < n; i++) {
+    relt *G = T->G + i * m * k, *F = T->F + i * k * k, *Z = T->Z + i * k;
+    for (size_t q = 0; q < m; q++) {
+      /* g[q'] = d I_q' / d I_q through the mixes' diagonals, in mix order */
+      for (size_t r = 0; r < m; r++) r_set_si(g + r, r == q, c);
+      for (int mx = 0; mx < sh->nmix; mx++) {
+        const snn_mix_shape *ms = &sh->mix[mx];
+        for (int sr = 0; sr < ms->nsrc; sr++)
+          if (ms->kind[sr] == SNN_SRC_CUR) {
+            const relt *wii = L->mix[mx] + i * (size_t)ms->nsrc * n + (size_t)sr * n + i;
+            r_fma(g + ms->dst, wii, g + ms->idx[sr], g + ms->dst, c);
+          }
+      }
+      for (size_t cc = 0; cc < k; cc++) {
+        relt *o_ = G + q * k + cc;
+        r_zero(o_, c);
+        for (size_t r = 0; r < m; r++) r_fma(o_, J->dF_dI + (i * k + cc) * m + r, g + r, o_, c);
+      }
+    }
+    for (size_t e = 0; e < k * k; e++) r_set(F + e, J->dF_ds + i * k * k + e, c);
+    for (size_t cc = 0; cc < k; cc++) r_set(Z + cc, J->dF_dzr + i * k + cc, c);
+    for (int mx = 0; mx < sh->nmix; mx++) {
+      const snn_mix_shape *ms = &sh->mix[mx];
+      for (int sr = 0; sr < ms->nsrc; sr++) {
+        if (ms->kind[sr] == SNN_SRC_CUR) continue;
+        size_t ci = (size_t)ms->idx[sr];
+        const relt *wii = L->mix[mx] + i * (size_t)ms->nsrc * n + (size_t)sr * n + i;
+        for (size_t cc = 0; cc < k; cc++) {
+          r_mul(tmp, G + (size_t)ms->dst * k + cc, wii, c);
+          if (ms->kind[sr] == SNN_SRC_STATE) {
+            r_add(F + cc * k + ci, F + cc * k + ci, tmp, c);
+            continue;
+          }
+          relt *a = c->t[0];
+          r_d_sub(a, 1.0, pv->z[l] + i, c);
+          r_fma(F + cc * k + ci, tmp, a, F + cc * k + ci, c);
+          r_mul(a, tmp, pv->s[l] + i * k + ci, c);
+          r_sub(Z + cc, Z + cc, a, c);
+        }
+      }
+    }
+  }
+}
+
 /* Diagonal traces of layer l at step t. */
 static void diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x,
-                        const relt *zprev, int top, real *tm) {
+                        const slot *pv, const slot *cu, int top, real *tm) {
+  const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
   size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, q = T->q;
-  relt *zc = tm[4], *acc = tm[5];
+  relt *zc = tm[4], *acc = tm[5], *pre = tm[6];
   for (size_t i = 0; i < n; i++) {
+    const relt *G = T->G + i * (size_t)L->m * k, *F = T->F + i * k * k;
     for (size_t qq = 0; qq < q; qq++) {
-      const relt *pre = NULL;
-      int p = -1;
-      if (qq < T->qin)
-        pre = x + qq;
-      else if (qq < T->qin + T->qrec)
-        pre = (qq - T->qin) == i ? NULL : zprev + (qq - T->qin);
-      else
-        p = T->cidx[qq - T->qin - T->qrec];
+      lpar p = gpar(s, L, T, i, qq);
+      int have_pre = 1;
+      switch (p.kind) {
+        case PRE_X:
+          if (L->ndl)
+            SNN_SFX(snn_delayed)(L, (size_t)p.a * n + i, p.j, x, pv->h[l], 0, pre, c);
+          else
+            r_set(pre, x + p.j, c);
+          break;
+        case PRE_DELAY:
+          SNN_SFX(snn_delayed)(L, (size_t)p.a * n + i, p.j, x, pv->h[l], 1, pre, c);
+          r_mul(pre, pre, L->w_in + ((size_t)p.a * n + i) * L->nprev + p.j, c);
+          break;
+        case PRE_Z:
+          if (p.j == i && !L->sh->selfconn)
+            have_pre = 0;
+          else
+            r_set(pre, pv->z[l] + p.j, c);
+          break;
+        case PRE_ONE: r_set_d(pre, 1.0, c); break;
+        case PRE_MIX: {
+          size_t sr = p.j / n, j = p.j % n;
+          r_set(pre, SNN_SFX(snn_mix_src)(L, p.a, (int)sr, j, cu->I[l], pv->s[l], pv->z[l], acc, c), c);
+          break;
+        }
+        default: have_pre = 0;
+      }
       relt *e = T->e + i * q + qq;
       for (size_t cc = 0; cc < k; cc++) {
         relt *nw = tm[cc];
         r_zero(nw, c);
-        for (size_t c2 = 0; c2 < k; c2++) r_fma(nw, J->dF_ds + (i * k + cc) * k + c2, T->eps + (i * k + c2) * q + qq, nw, c);
+        for (size_t c2 = 0; c2 < k; c2++) r_fma(nw, F + cc * k + c2, T->eps + (i * k + c2) * q + qq, nw, c);
         r_set(zc, J->dF_dzl + i * k + cc, c);
-        if (op->trace_reset) r_add(zc, zc, J->dF_dzr + i * k + cc, c);
+        if (op->trace_reset) r_add(zc, zc, T->Z + i * k + cc, c);
         r_fma(nw, zc, e, nw, c);
-        if (pre) r_fma(nw, J->dF_dI + i * k + cc, pre, nw, c);
-        if (p >= 0) r_add(nw, nw, J->dF_dp + (i * k + cc) * np + (size_t)p, c);
+        if (have_pre) r_fma(nw, G + (size_t)p.cur * k + cc, pre, nw, c);
+        if (p.kind == PRE_CONST) r_add(nw, nw, J->dF_dp + (i * k + cc) * np + (size_t)p.a, c);
       }
       r_zero(acc, c);
       for (size_t cc = 0; cc < k; cc++) {
         r_set(T->eps + (i * k + cc) * q + qq, tm[cc], c);
         r_fma(acc, J->dU_ds + i * k + cc, tm[cc], acc, c);
       }
-      if (p >= 0) r_add(acc, acc, J->dU_dp + i * np + (size_t)p, c);
+      if (p.kind == PRE_CONST) r_add(acc, acc, J->dU_dp + i * np + (size_t)p.a, c);
       r_mul(e, acc, J->psi + i, c);
       r_add(T->esum + i * q + qq, T->esum + i * q + qq, e, c);
       if (top) r_fma(T->ebar + i * q + qq, N->kappa, T->ebar + i * q + qq, e, c);
@@ -219,24 +356,24 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   online o;
   if (SNN_SFX(snn_online_init)(&o, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   tlay *TL = calloc(Lc, sizeof *TL);
-  relt *zbar = vec_alloc(nL, c), *r = vec_alloc(H, c), *lsig = NULL, *gW = NULL;
-  real bbar, tm[6], one;
+  relt *zbar = vec_alloc(nL, c), *r = vec_alloc(H, c), *lsig = NULL, *gW = NULL, *gv = vec_alloc(4, c);
+  real bbar, tm[8], one;
   r_init(bbar, c);
   r_init(one, c);
   r_set_d(one, 1.0, c);
-  for (int i = 0; i < 6; i++) r_init(tm[i], c);
-  size_t cnt = nL + H + 7;
-  st = TL && zbar && r ? SNN_OK : SNN_ENOMEM;
+  for (int i = 0; i < 8; i++) r_init(tm[i], c);
+  size_t cnt = nL + H + 13;
+  st = TL && zbar && r && gv ? SNN_OK : SNN_ENOMEM;
   size_t Wmax = 0;
   for (size_t l = 0; !st && l < Lc; l++) {
     const lay *L = &N->layers[l];
-    int full = op.ostl && (op.mode == 2 || (op.mode == 0 && L->w_rec));
+    int full = op.ostl && (op.mode == 2 || (op.mode == 0 && (L->w_rec || L->sh->nmix)));
     st = tlay_init(&TL[l], N, &o, l, full);
     if (!st && op.random_fb && !op.ostl) st = draw_feedback(&TL[l], L->n, K, s->seed ^ 0x5eedUL, c);
     if (!st && op.random_fb && op.ostl && l + 1 < Lc)
       st = draw_feedback(&TL[l], N->layers[l + 1].n, L->n, (s->seed ^ 0x5eedUL) + l + 1, c);
     if (TL[l].W > Wmax) Wmax = TL[l].W;
-    cnt += tlay_count(&TL[l], L->n, (size_t)L->k);
+    cnt += tlay_count(&TL[l], L->n, (size_t)L->k, (size_t)L->m);
   }
   if (!st && !(gW = vec_alloc(Wmax, c))) st = SNN_ENOMEM;
   cnt += Wmax;
@@ -273,20 +410,17 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
       const lay *L = &N->layers[l];
       tlay *T = &TL[l];
       int top = l + 1 == Lc;
+      unit_gains(N, l, T, &o, pv, gv, tm[6]);
       if (T->full) {
         size_t n = L->n, W = T->W;
-        if (L->w_rec && !s->detach_rec)
-          SNN_SFX(snn_gemm)(0, 0, n, W, n, L->w_rec, n, T->Mz[P0], W, 0, T->MI, W, c);
-        else
-          for (size_t i = 0; i < n * W; i++) r_zero(T->MI + i, c);
-        SNN_SFX(snn_influence_direct)(N, l, &o, T->c0, W, x, pv->z[l], T->MI);
+        SNN_SFX(snn_influence_currents)(N, l, &o, T->c0, W, x, pv, cu, NULL, T->Mz[P0], T->Ms[P0], T->MI, T->scr);
         SNN_SFX(snn_influence_layer)(N, l, &o.J[l], &o, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
         if (top) { /* Mzf = kappa Mzf + Mz */
           SNN_SFX(snn_scal)(n * W, N->kappa, T->Mzf, c);
           SNN_SFX(snn_axpy)(n * W, one, T->Mz[P1], T->Mzf, c);
         }
       } else {
-        diag_update(N, l, T, &o, &op, x, pv->z[l], top, tm);
+        diag_update(N, l, T, &o, &op, x, pv, cu, top, tm);
       }
       x = cu->z[l];
     }
@@ -306,15 +440,30 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
         const lay *U = &N->layers[l + 1];
         const jacbuf *JU = &o.J[l + 1];
         tlay *TU = &TL[l + 1];
-        size_t ku = (size_t)U->k;
-        for (size_t j = 0; j < U->n; j++) { /* Lambda o psi o dU/ds dF/dI of the layer above */
-          relt *a = TU->tmp + j;
-          r_zero(a, c);
-          for (size_t cc = 0; cc < ku; cc++) r_fma(a, JU->dU_ds + j * ku + cc, JU->dF_dI + j * ku + cc, a, c);
-          r_mul(a, a, JU->psi + j, c);
-          r_mul(a, a, TU->lam + j, c);
+        size_t ku = (size_t)U->k, mu = (size_t)U->m;
+        for (size_t i = 0; i < n; i++) r_zero(T->lam + i, c);
+        for (int r = 0; r < U->sh->nin; r++) {
+          size_t q = (size_t)U->sh->in_cur[r];
+          for (size_t j = 0; j < U->n; j++) { /* Lambda o psi o dU/ds G_q of the layer above */
+            relt *a = TU->tmp + j;
+            r_zero(a, c);
+            for (size_t cc = 0; cc < ku; cc++) r_fma(a, JU->dU_ds + j * ku + cc, TU->G + (j * mu + q) * ku + cc, a, c);
+            r_mul(a, a, JU->psi + j, c);
+            r_mul(a, a, TU->lam + j, c);
+          }
+          if (T->B) {
+            SNN_SFX(snn_gemv)(1, U->n, n, T->B, n, TU->tmp, 1, T->lam, c);
+          } else if (!U->ndl) {
+            SNN_SFX(snn_gemv)(1, U->n, n, U->w_in + (size_t)r * U->n * n, n, TU->tmp, 1, T->lam, c);
+          } else { /* delays: only the same-step tap d = 0 */
+            for (size_t j = 0; j < U->n; j++)
+              for (size_t i = 0; i < n; i++) {
+                size_t syn = ((size_t)r * U->n + j) * n + i;
+                r_mul(tm[6], U->w_in + syn, U->kw + syn * U->ndl, c);
+                r_fma(T->lam + i, tm[6], TU->tmp + j, T->lam + i, c);
+              }
+          }
         }
-        SNN_SFX(snn_gemv)(1, U->n, n, T->B ? T->B : U->w_in, n, TU->tmp, 0, T->lam, c);
       }
       int filt = l + 1 == Lc && !op.ideal;
       if (T->full) {
@@ -356,9 +505,9 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
     }
   }
   for (size_t l = 0; l < Lc; l++) /* no self-connections */
-    if (N->layers[l].w_rec)
-      for (size_t i = 0; i < N->layers[l].n; i++)
-        r_zero(grad + s->blk[N->layers[l].ls->blk_w_rec].off + i * N->layers[l].n + i, c);
+    if (N->layers[l].w_rec && !N->layers[l].sh->selfconn)
+      for (size_t i = 0; i < N->layers[l].n * (size_t)N->layers[l].sh->nrec; i++)
+        r_zero(grad + s->blk[N->layers[l].ls->blk_w_rec].off + i * N->layers[l].n + i % N->layers[l].n, c);
   r_set(loss, o.loss, c);
   for (size_t l = 0, j = 0; l < Lc; l++) {
     cross[l] = o.cross[l];
@@ -367,16 +516,17 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   }
   if (bytes && !op.ideal) *bytes = o.bytes + cnt * SNN_SFX(snn_real_bytes)(c) + Lc * sizeof *TL;
 out:
-  for (size_t l = 0; TL && l < Lc; l++) tlay_free(&TL[l], N->layers[l].n, (size_t)N->layers[l].k, c);
+  for (size_t l = 0; TL && l < Lc; l++) tlay_free(&TL[l], N->layers[l].n, (size_t)N->layers[l].k, (size_t)N->layers[l].m, c);
   free(TL);
   vec_free(zbar, nL, c);
+  vec_free(gv, 4, c);
   vec_free(r, H, c);
   vec_free(gW, Wmax, c);
   vec_free(lsig, (s->T + 1) * N->layers[0].n, c);
   if (have_tr) SNN_SFX(snn_traj_clear)(&tr, N);
   r_clear(bbar, c);
   r_clear(one, c);
-  for (int i = 0; i < 6; i++) r_clear(tm[i], c);
+  for (int i = 0; i < 8; i++) r_clear(tm[i], c);
   SNN_SFX(snn_online_clear)(&o);
   return st;
 }
