@@ -100,7 +100,10 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
   for (size_t l = 0, j = 0; l < s->L; l++) {
     cross[l] = tr.crossings[l];
     spikes[l] = 0;
-    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(tr.rate + j);
+    for (size_t i = 0; i < N->layers[l].n; i++, j++) { /* as the other rules count them: (sum / T) T */
+      r_div_d(c->t[0], tr.rate + j, (double)s->T, c);
+      spikes[l] += r_get_d(c->t[0]) * (double)s->T;
+    }
   }
   if (bytes) *bytes = tr.bytes + SNN_SFX(snn_bptt_ws_bytes)(w) + s->P * SNN_SFX(snn_real_bytes)(c);
   SNN_SFX(snn_bptt_ws_free)(w, N);
