@@ -62,11 +62,11 @@ static void delay_kernel(const lay *L, const relt *D, relt *kw, relt *dkw, rctx 
   r_set(v, D, c);
   if (r_cmp_d(v, 0.0) < 0) r_zero(v, c), pass = 0;
   if (r_cmp_d(v, (double)dmax) > 0) r_set_d(v, (double)dmax, c), pass = 0;
-  if (ls->dround) {
-    r_set_d(v, floor(r_get_d(v) + 0.5), c);
-    pass = 0;
-  }
   for (size_t d = 0; d < nd; d++) r_zero(kw + d, c), r_zero(dkw + d, c);
+  if (ls->dround) { /* evaluation: one tap at the nearest integer, for either kernel */
+    r_set_d(kw + (size_t)floor(r_get_d(v) + 0.5), 1.0, c);
+    return;
+  }
   if (ls->dkernel == SNN_DK_LINEAR) {
     double fl = floor(r_get_d(v));
     if (fl > (double)dmax - 1) fl = (double)dmax - 1;

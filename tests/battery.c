@@ -54,6 +54,21 @@ static const char *const NETS[] = {
     "\"layers\":[{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,"
     "\"a\":0.3,\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\",\"b\"]}],"
     "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
+    /* ltc recurrent: every ltc parameter kind (weights, biases, both time-constant mixes, b0, beta) */
+    "{\"seed\":5,\"steps\":20,\"input\":{\"size\":4,\"rate\":0.3},"
+    "\"layers\":[{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3,"
+    "\"train\":[\"w_in\",\"w_rec\",\"bias\",\"w_tau_m\",\"w_tau_adp\",\"threshold\",\"beta\"]}],"
+    "\"readout\":{\"size\":2,\"tau_out\":5},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
+    /* gru recurrent under lstm recurrent, ce: gate weights and biases (heaviside: no spiking layer) */
+    "{\"seed\":7,\"steps\":16,\"input\":{\"size\":3,\"kind\":\"normal\"},"
+    "\"layers\":[{\"model\":\"gru\",\"size\":4,\"recurrent\":true},{\"model\":\"lstm\",\"size\":3,\"recurrent\":true}],"
+    "\"readout\":{\"size\":3,\"tau_out\":2},\"loss\":{\"kind\":\"ce\"}}",
+    /* delays: linear kernel on layer 0 (lif), gaussian on a recurrent alif above it */
+    "{\"seed\":6,\"steps\":20,\"input\":{\"size\":3,\"rate\":0.4},"
+    "\"layers\":[{\"model\":\"lif\",\"size\":4,\"w_scale\":3,\"tau_mem\":5,\"delays\":{\"max\":4,\"init\":[0.3,3.7]}},"
+    "{\"model\":\"alif\",\"size\":3,\"recurrent\":true,\"w_scale\":3,\"tau_mem\":6,"
+    "\"delays\":{\"max\":3,\"kernel\":\"gaussian\",\"sigma\":0.7}}],"
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
 };
 #define NNETS (int)(sizeof NETS / sizeof *NETS)
 
@@ -295,6 +310,57 @@ START_TEST(test_cell_jacobians) {
 }
 END_TEST
 
+/* Delays rounded for evaluation: the loss is that of the network whose
+ * delays are the rounded values, and the delays get no gradient (the loss is
+ * piecewise constant in them); without rounding they have one. */
+START_TEST(test_delay_round) {
+  static const char *const tmpl =
+      "{\"seed\":6,\"steps\":20,\"input\":{\"size\":3,\"rate\":0.4},\"layers\":[{\"model\":\"lif\",\"size\":4,"
+      "\"w_scale\":3,\"tau_mem\":5,\"delays\":{\"max\":4,\"kernel\":\"%s\",\"round\":%s}}],\"readout\":{\"size\":2},"
+      "\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}";
+  for (int gauss = 0; gauss < 2; gauss++) {
+    char b1[600], b2[600];
+    snprintf(b1, sizeof b1, tmpl, gauss ? "gaussian" : "linear", "true");
+    snprintf(b2, sizeof b2, tmpl, gauss ? "gaussian" : "linear", "false");
+    snn_spec *s1 = spec_from(b1), *s2 = spec_from(b2);
+    snn_data d;
+    snn_err e = {0};
+    ck_assert_int_eq(snn_data_generate(s1, &d, &e), SNN_OK);
+    snn_rule rule;
+    snn_rule_parse("bptt", &rule, &e);
+    snn_result r1, r2, r3;
+    snn_result_init(&r1, s1);
+    snn_result_init(&r2, s2);
+    snn_result_init(&r3, s2);
+    ck_assert_int_eq(ENG->grad(s1, &d, PRECS[0], &rule, &r1, &e), SNN_OK);
+    ck_assert_int_eq(ENG->grad(s2, &d, PRECS[0], &rule, &r3, &e), SNN_OK); /* fractional delays */
+    const snn_block *bk = &s1->blk[snn_spec_find_block(s1, "layer0.delay")];
+    double g1 = 0, g3 = 0;
+    int frac = 0;
+    for (size_t i = 0; i < bk->rows * bk->cols; i++) {
+      g1 += fabs(r1.grad.v[bk->off + i]);
+      g3 += fabs(r3.grad.v[bk->off + i]);
+      frac |= d.theta.v[bk->off + i] != floor(d.theta.v[bk->off + i] + 0.5);
+      d.theta.v[bk->off + i] = floor(d.theta.v[bk->off + i] + 0.5);
+    }
+    ck_assert(frac);
+    ck_assert_msg(g1 == 0.0, "rounded delays have gradient %g", g1);
+    ck_assert_msg(g3 > 1e-6, "fractional delays have no gradient");
+    ck_assert_int_eq(ENG->grad(s2, &d, PRECS[0], &rule, &r2, &e), SNN_OK); /* integer delays, not rounded */
+    ck_assert(r1.crossings[0] > 0);
+    double l1 = r1.loss.v[0], l2 = r2.loss.v[0], l3 = r3.loss.v[0];
+    if (!gauss) ck_assert_msg(fabs(l1 - l2) <= 1e-13 * fabs(l2), "rounded %.17g vs integer %.17g", l1, l2);
+    ck_assert_msg(fabs(l1 - l3) > 1e-6 * fabs(l3), "rounding changed nothing");
+    snn_result_clear(&r1);
+    snn_result_clear(&r2);
+    snn_result_clear(&r3);
+    snn_data_clear(&d);
+    snn_spec_free(s1);
+    snn_spec_free(s2);
+  }
+}
+END_TEST
+
 /* adlif bounds: with "clamp" a parameter outside its range is held at the
  * bound, so its gradient is exactly 0 (and finite differences agree); with
  * "none" the same value is used as it is and has a gradient. */
@@ -470,7 +536,7 @@ START_TEST(test_mpfr53_reproduces_double) {
     den += rd.grad.v[i] * rd.grad.v[i];
   }
   ck_assert_msg(sqrt(num / den) < 1e-13, "gradient differs by %g", sqrt(num / den));
-  for (size_t l = 0; l < s->L; l++) ck_assert_double_eq_tol(rd.spikes[l], rm.spikes[l], 1e-12 * (1 + rd.spikes[l]));
+  for (size_t l = 0; l < s->L; l++) ck_assert_double_eq_tol(rd.spikes[l], rm.spikes[l], 1e-12 * (1 + fabs(rd.spikes[l])));
   snn_result_clear(&rd);
   snn_result_clear(&rm);
   snn_data_clear(&d);
@@ -518,6 +584,7 @@ static Suite *battery(void) {
   tcase_add_test(tc, test_broken_rule_fails);
   tcase_add_test(tc, test_detach_options_scope);
   tcase_add_test(tc, test_adlif_clamp);
+  tcase_add_test(tc, test_delay_round);
   suite_add_tcase(s, tc);
   TCase *tm = tcase_create("models");
   tcase_add_loop_test(tm, test_cell_jacobians, 0, NCELLS);

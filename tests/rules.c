@@ -61,6 +61,22 @@ static const char *const ADLIF_REC_DET = NET(
     "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"fast_sigmoid\"},"
     "\"gradient\":{\"reset\":\"detach\",\"recurrent\":\"detach\"}");
 
+static const char *const LSTM_REC = NET("{\"model\":\"lstm\",\"size\":4,\"recurrent\":true,\"w_scale\":2}",
+                                       "\"readout\":{\"size\":2,\"tau_out\":3}");
+static const char *const GRU_FF = NET("{\"model\":\"gru\",\"size\":4,\"w_scale\":2}", "\"readout\":{\"size\":2,\"tau_out\":3}");
+static const char *const LTC_FF = NET(
+    "{\"model\":\"ltc\",\"size\":5,\"w_scale\":3,\"train\":[\"w_in\",\"bias\",\"w_tau_m\",\"w_tau_adp\",\"threshold\"]}",
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}");
+static const char *const LTC_REC = NET("{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3}",
+                                      "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}");
+static const char *const DELAY_FF = NET(
+    "{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5,\"delays\":{\"max\":3,\"kernel\":\"gaussian\"}}",
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"},\"gradient\":{\"reset\":\"detach\"}");
+static const char *const DELAY_DEEP = NET(
+    "{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5},"
+    "{\"model\":\"lif\",\"size\":4,\"w_scale\":3,\"delays\":{\"max\":3,\"init\":[0.5,2.5]}}",
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}");
+
 typedef struct {
   const char *claim, *net, *rule;
   int exact;
@@ -98,6 +114,21 @@ static const rcase CASES[] = {
     {"adlif: e-prop == BPTT with reset and recurrence detached", ADLIF_REC_DET, "eprop", 1},
     {"adlif: e-prop differs when they are kept", ADLIF_REC, "eprop", 0},
     {"local blocks of one layer differ", DEEP_MIXED, "tbptt:blocks=1", 0},
+    {"lstm: RTRL == BPTT", LSTM_REC, "rtrl", 1},
+    {"lstm: OSTL complete == BPTT, one recurrent layer", LSTM_REC, "ostl", 1},
+    {"lstm: diagonal traces on a recurrent layer differ", LSTM_REC, "ostl:traces=diagonal", 0},
+    {"lstm: e-prop differs, recurrent", LSTM_REC, "eprop", 0},
+    {"lstm: e-prop ideal == BPTT", LSTM_REC, "eprop:signal=ideal", 1},
+    {"gru: feed-forward, diagonal traces == BPTT", GRU_FF, "ostl:traces=diagonal", 1},
+    {"gru: feed-forward, e-prop == BPTT (no reset)", GRU_FF, "eprop", 1},
+    {"14 ltc: RTRL == BPTT", LTC_REC, "rtrl", 1},
+    {"14 ltc: OSTL complete == BPTT, feed-forward but coupled by W_tau", LTC_FF, "ostl", 1},
+    {"14 ltc: diagonal traces differ although feed-forward", LTC_FF, "ostl:traces=diagonal", 0},
+    {"14 ltc: e-prop differs", LTC_FF, "eprop", 0},
+    {"delays: RTRL == BPTT through a delayed hidden projection", DELAY_DEEP, "rtrl", 1},
+    {"delays: deep OSTL differs", DELAY_DEEP, "ostl", 0},
+    {"delays: OSTL == BPTT, one layer with input delays", DELAY_FF, "ostl", 1},
+    {"delays: e-prop == BPTT, one layer with input delays, reset detached", DELAY_FF, "eprop", 1},
 };
 #define NCASES (int)(sizeof CASES / sizeof *CASES)
 
