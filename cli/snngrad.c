@@ -368,11 +368,17 @@ static int check_rules(const opts_t *o) {
       printf("  %-44s", texts[i]);
       for (int k = 0; k < np; k++) printf(" %12s", fmt_lg(lg[i][k], b1, sizeof b1));
       printf("  %s%s\n", snn_verdict_name(v), agrees ? "" : "  (UNEXPECTED)");
+      json_t *jbv = json_object();
       for (size_t b = 0; b < s->nblk; b++) {
         if (!s->blk[b].trainable) continue;
         printf("    %-42s", s->blk[b].name);
         for (int k = 0; k < np; k++) printf(" %12s", fmt_lg(lgb[i][b][k], b1, sizeof b1));
+        /* which parameter kinds this rule gets exactly */
+        double gb;
+        const char *bv = snn_verdict_name(snn_classify(bits, lgb[i][b], np, &gb));
+        if (strcmp(rules[i].name, "bptt")) printf("  %s", bv);
         printf("\n");
+        json_object_set_new(jbv, s->blk[b].name, json_string(bv));
       }
       printf("    why: %s%s%s\n", why, v == SNN_VERDICT_APPROXIMATE ? "; gap " : "",
              v == SNN_VERDICT_APPROXIMATE ? fmt_lg(gap, b1, sizeof b1) : "");
@@ -389,9 +395,10 @@ static int check_rules(const opts_t *o) {
         json_object_set_new(jb, s->blk[b].name, a);
       }
       json_array_append_new(json_object_get(jroot, "rules"),
-                            json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o}", "rule", texts[i], "verdict",
+                            json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:o}", "rule", texts[i], "verdict",
                                       snn_verdict_name(v), "expected", expect == 1 ? "exact" : expect == 0 ? "approximate" : "unknown",
-                                      "why", why, "gap", lgnum(gap), "as_documented", agrees, "rel_error", je, "blocks", jb));
+                                      "why", why, "gap", lgnum(gap), "as_documented", agrees, "rel_error", je, "blocks", jb,
+                                      "block_verdicts", jbv));
     }
     printf("\nverdict thresholds: EXACT = error <= 2^(14-p) at every precision and falling by at least half the\n"
            "added bits; APPROXIMATE = above that everywhere and within a decade across precisions.\n");

@@ -59,14 +59,21 @@ void free(void *p) {
 }
 
 static const char *NETS = "{\"seed\":4,\"steps\":%d,\"input\":{\"size\":4,\"rate\":0.3},"
-                          "\"layers\":[{\"model\":\"alif\",\"size\":12,\"recurrent\":%s,\"w_scale\":2}],"
+                          "\"layers\":[%s],"
                           "\"readout\":{\"size\":3,\"tau_out\":5},\"spike\":{\"surrogate\":\"triangle\"}}";
+/* feed-forward alif, recurrent alif, recurrent ltc with input delays (a delay line and mixes) */
+static const char *const LAYERS[] = {
+    "{\"model\":\"alif\",\"size\":12,\"recurrent\":false,\"w_scale\":2}",
+    "{\"model\":\"alif\",\"size\":12,\"recurrent\":true,\"w_scale\":2}",
+    "{\"model\":\"ltc\",\"size\":8,\"recurrent\":true,\"w_scale\":3,\"delays\":{\"max\":3}}",
+};
+static const char *const VARIANT[] = {"ff ", "rec", "ltc"};
 
 /* Peak bytes allocated by `rule` beyond the network (parameters, input and
  * target are the data, O(T) for every rule, and are built before counting). */
 static size_t rule_peak(const char *rule_text, int T, int rec, long prec, size_t *reported) {
-  char json[512];
-  snprintf(json, sizeof json, NETS, T, rec ? "true" : "false");
+  char json[768];
+  snprintf(json, sizeof json, NETS, T, LAYERS[rec]);
   snn_spec *s;
   snn_err e = {0};
   ck_assert_int_eq(snn_spec_parse(json, "mem.json", &s, &e), SNN_OK);
@@ -113,10 +120,10 @@ static const char *const ONLINE[] = {"rtrl", "ostl", "ostl:traces=diagonal", "ep
 
 /* Online rules allocate exactly as much for 400 steps as for 40. */
 START_TEST(test_online_memory_independent_of_T) {
-  for (int rec = 0; rec < 2; rec++) {
+  for (int rec = 0; rec < 3; rec++) {
     size_t r1, r2;
     size_t a = rule_peak(ONLINE[_i], 40, rec, PREC, &r1), b = rule_peak(ONLINE[_i], 400, rec, PREC, &r2);
-    printf("%-22s %s  T=40: %8zu bytes  T=400: %8zu bytes  (reported %zu, %zu)\n", ONLINE[_i], rec ? "rec" : "ff ", a, b, r1, r2);
+    printf("%-22s %s  T=40: %8zu bytes  T=400: %8zu bytes  (reported %zu, %zu)\n", ONLINE[_i], VARIANT[rec], a, b, r1, r2);
     /* MPFR's own temporaries depend on the values by a few hundred bytes;
        the rule's memory does not depend on T at all */
     ck_assert_msg(a > 0 && (a > b ? a - b : b - a) <= a / 50, "%s: %zu bytes at T=40, %zu at T=400", ONLINE[_i], a, b);
