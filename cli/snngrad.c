@@ -15,6 +15,8 @@
 
 #include "sim/engine.h"
 #include "sim/snn.h"
+#include "sim/train.h"
+#include <unistd.h>
 
 #define EXIT_FAIL 1
 #define EXIT_INPUT 2
@@ -45,6 +47,7 @@ static void usage(FILE *f) {
         "  snngrad bench [NET.json] [--neurons N] [--steps T] [--layers L] [--model lif|alif|snu]\n"
         "                         [--recurrent yes|no] [--precision B1,...] [--reps R]\n"
         "  snngrad bench --rules R1,R2,... [--neurons N1,N2,...] [--steps T1,T2,...] [--csv OUT.csv]\n"
+        "  snngrad train EXPERIMENT.json [--out DIR] [--resume] [--until UPDATES] [--quiet]\n"
         "  snngrad version\n"
         "\n"
         "--precision 53 is the double path; any other number of bits, or mpfr:53, runs the MPFR path.\n"
@@ -751,6 +754,56 @@ static int cmd_bench(int argc, char **argv) {
   return rc;
 }
 
+/* ---- train ---- */
+static int cmd_train(int argc, char **argv) {
+  const char *exp = NULL, *out = NULL, *until = NULL;
+  snn_train_opts o = {0};
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--resume"))
+      o.resume = 1;
+    else if (!strcmp(a, "--quiet"))
+      o.quiet = 1;
+    else if ((!strcmp(a, "--out") || !strcmp(a, "--until")) && i + 1 < argc)
+      *(a[2] == 'o' ? &out : &until) = argv[++i];
+    else if (a[0] == '-')
+      return usage_error("unknown option or missing value '%s' for train (--out DIR, --resume, --until N, --quiet)", a);
+    else if (exp)
+      return usage_error("unexpected argument '%s'", a);
+    else
+      exp = a;
+  }
+  if (!exp) return usage_error("%s", "train needs EXPERIMENT.json");
+  if (until) {
+    char *end;
+    long long u = strtoll(until, &end, 10);
+    if (*end || end == until || u < 1) return usage_error("--until: expected a number of updates >= 1, found '%s'", until);
+    o.until = (size_t)u;
+  }
+  o.tty = isatty(2);
+  snn_experiment e;
+  snn_err err = {0};
+  if (snn_experiment_load(exp, out, &e, &err)) return report(&err);
+  if (e.spec->warnings[0]) fprintf(stderr, "snngrad: warning: %s", e.spec->warnings);
+  if (!o.quiet)
+    fprintf(stderr, "snngrad: training %s on %s (T = %zu, %zu inputs, %zu outputs) with %s at %ld bits, %zu updates of %zu; output in %s\n",
+            e.spec->path, snn_task_names[e.task.kind], e.task.T, e.task.n_in, e.task.n_out, e.rule_text, e.prec, e.updates,
+            e.batch, e.out);
+  snn_train_res r = {0};
+  int st = e.prec == 53 ? snn_train_d(&e, &o, &r, &err) : snn_train_mp(&e, &o, &r, &err);
+  int rc = 0;
+  if (st) {
+    if (!o.quiet && o.tty) fputc('\n', stderr);
+    rc = report(&err);
+  } else {
+    printf("trained %zu updates: train loss %.6g, eval loss %.6g", r.updates, r.train_loss, r.eval_loss);
+    if (!isnan(r.eval_acc)) printf(", eval accuracy %.4f", r.eval_acc);
+    printf("; wrote %s/log.csv, manifest.json, checkpoint.json%s\n", e.out, r.updates == e.updates ? ", params.json, network.json" : "");
+  }
+  snn_experiment_free(&e);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   int rc;
   if (argc < 2) {
@@ -766,6 +819,8 @@ int main(int argc, char **argv) {
     rc = cmd_check(argc, argv);
   else if (!strcmp(cmd, "bench"))
     rc = cmd_bench(argc, argv);
+  else if (!strcmp(cmd, "train"))
+    rc = cmd_train(argc, argv);
   else if (!strcmp(cmd, "version")) {
     printf("snngrad 0.1.0 (MPFR %s)\n", mpfr_get_version());
     rc = 0;

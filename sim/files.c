@@ -143,35 +143,37 @@ static int is_matrix(const snn_block *bk) {
          bk->kind == SNN_BLK_DELAY;
 }
 
-int snn_data_write(const snn_spec *s, const snn_data *d, const char *path, snn_err *err) {
-  snn_buf b = {0};
-  snn_buf_puts(&b, "{\"format\": \"snngrad-params/1\",\n \"params\": {");
+int snn_data_format(const snn_spec *s, const snn_data *d, snn_buf *b, const char *path, snn_err *err) {
+  snn_buf_puts(b, "{\"format\": \"snngrad-params/1\",\n \"params\": {");
   int first = 1;
   for (size_t k = 0; k < s->nblk; k++) {
     const snn_block *bk = &s->blk[k];
     if (!bk->in_params) continue;
-    if (!all_finite(&d->theta, bk->off, bk->rows * bk->cols)) {
-      snn_buf_free(&b);
+    if (!all_finite(&d->theta, bk->off, bk->rows * bk->cols))
       return snn_err_set(err, SNN_ENONFINITE, path, bk->name, "refusing to write a non-finite parameter");
-    }
-    snn_buf_printf(&b, "%s\n  \"%s\": ", first ? "" : ",", bk->name);
+    snn_buf_printf(b, "%s\n  \"%s\": ", first ? "" : ",", bk->name);
     first = 0;
-    put_block(&b, &d->theta, bk->off, bk->rows, bk->cols, is_matrix(bk));
+    put_block(b, &d->theta, bk->off, bk->rows, bk->cols, is_matrix(bk));
   }
-  snn_buf_puts(&b, "},\n \"input\": ");
-  put_block(&b, &d->x, 0, s->T, s->n_in, 1);
+  snn_buf_puts(b, "},\n \"input\": ");
+  put_block(b, &d->x, 0, s->T, s->n_in, 1);
   if (s->loss == SNN_LOSS_MSE) {
-    snn_buf_puts(&b, ",\n \"target\": ");
-    put_block(&b, &d->y, 0, s->T, s->n_out, 1);
+    snn_buf_puts(b, ",\n \"target\": ");
+    put_block(b, &d->y, 0, s->T, s->n_out, 1);
   } else {
-    snn_buf_printf(&b, ",\n \"label\": %ld", d->label);
+    snn_buf_printf(b, ",\n \"label\": %ld", d->label);
   }
+  return b->oom ? snn_err_set(err, SNN_ENOMEM, path, "", "out of memory") : SNN_OK;
+}
+
+void snn_nums_put(snn_buf *b, const snn_nums *a, size_t off, size_t n) { put_block(b, a, off, n, 1, 0); }
+
+int snn_data_write(const snn_spec *s, const snn_data *d, const char *path, snn_err *err) {
+  snn_buf b = {0};
+  int st = snn_data_format(s, d, &b, path, err);
   snn_buf_puts(&b, "}\n");
-  if (b.oom) {
-    snn_buf_free(&b);
-    return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
-  }
-  int st = snn_write_atomic(path, b.p, b.len, err);
+  if (!st && b.oom) st = snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  if (!st) st = snn_write_atomic(path, b.p, b.len, err);
   snn_buf_free(&b);
   return st;
 }

@@ -74,9 +74,20 @@ struct SNN_SFX(snn_lay) {
   relt *xd;                  /* nin n nprev: scratch for the delayed inputs */
 };
 
+/* Online updates (training): a forward-in-time rule calls fn every `every`
+ * steps (t < T) with the gradient accumulated since the previous call
+ * (length P, parameter layout), then starts accumulating again from zero.
+ * fn may change the parameters; it re-derives the network itself. */
+typedef struct {
+  size_t every;
+  void (*fn)(void *ctx, size_t t, relt *grad);
+  void *ctx;
+} SNN_SFX(snn_hook);
+
 typedef struct {
   const snn_spec *spec;
   rctx *c;
+  const SNN_SFX(snn_hook) *hook; /* NULL: parameters fixed over the sequence */
   size_t P;
   relt *theta;     /* all parameters, in the spec's block layout */
   relt *x;         /* T * n_in */

@@ -187,6 +187,11 @@ typedef struct {
 int snn_data_generate(const snn_spec *s, snn_data *d, snn_err *err);
 int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err);
 int snn_data_write(const snn_spec *s, const snn_data *d, const char *path, snn_err *err);
+/* The body of a parameter file, without the closing brace (for files that add keys). */
+typedef struct snn_buf snn_buf;
+int snn_data_format(const snn_spec *s, const snn_data *d, snn_buf *b, const char *path, snn_err *err);
+/* n numbers from offset off as a flat JSON array (decimal strings where present). */
+void snn_nums_put(snn_buf *b, const snn_nums *a, size_t off, size_t n);
 void snn_data_clear(snn_data *d);
 
 /* A gradient (or any per-parameter result) with its loss and bookkeeping. */
@@ -211,11 +216,11 @@ int snn_grads_load(const snn_spec *s, const char *path, snn_result *r, snn_err *
 int snn_write_atomic(const char *path, const char *text, size_t len, snn_err *err);
 
 /* A growable text buffer used by the writers. */
-typedef struct {
+struct snn_buf {
   char *p;
   size_t len, cap;
   int oom;
-} snn_buf;
+};
 void snn_buf_printf(snn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void snn_buf_puts(snn_buf *b, const char *s);
 void snn_buf_free(snn_buf *b);

@@ -238,6 +238,12 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
       r_add_d(Myc + kk * Pt + col, Myc + kk * Pt + col, 1.0, c);
       SNN_SFX(snn_axpy)(Pt, cu->dEdy + kk, Myc + kk * Pt, g, c);
     }
+    if (N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T) { /* an online update */
+      for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
+      SNN_SFX(snn_scatter_cols)(&o, 0, Pt, g, grad, c);
+      N->hook->fn(N->hook->ctx, t, grad);
+      for (size_t q = 0; q < Pt; q++) r_zero(g + q, c);
+    }
   }
   SNN_SFX(snn_online_finish)(&o);
   SNN_SFX(snn_rate_signal)(N, o.zsum, r);

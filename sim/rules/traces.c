@@ -485,6 +485,10 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
       SNN_SFX(snn_axpy)(nL, cu->dEdy + kk, zbar, g_row + kk * nL, c);
       r_fma(g_rob + kk, cu->dEdy + kk, bbar, g_rob + kk, c);
     }
+    if (N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T && !op.ideal) { /* an online update */
+      N->hook->fn(N->hook->ctx, t, grad);
+      for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
+    }
   }
   SNN_SFX(snn_online_finish)(&o);
   SNN_SFX(snn_rate_signal)(N, o.zsum, r);

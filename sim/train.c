@@ -1,0 +1,612 @@
+/* train.c - the training loop (docs/training.md), compiled once per
+ * precision: minibatches, SGD / Adam / Adamax, deferred or online updates,
+ * FPTT's full procedure, gradient clipping, evaluation, a CSV log and a
+ * manifest, and checkpoints from which a run continues bit for bit.
+ *
+ * Determinism: sample n of the training stream is drawn from (seed, n) and
+ * evaluation uses the first samples of the test split, so nothing but the
+ * parameters, the optimiser's state, FPTT's running average and dual, and
+ * the update counter carries from one update to the next; all of it is in
+ * the checkpoint, written with enough digits to be read back exactly. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sim/driver.h"
+#include "sim/rules/rules.h"
+#include "sim/train.h"
+
+typedef struct {
+  const snn_experiment *e;
+  const snn_spec *s;
+  net *N;
+  rctx *c;
+  SNN_SFX(snn_rule_fn) fn;
+  relt *g, *gsum, *m, *v, *wbar, *lam, *save;
+  real b1p, b2p, tmp;           /* beta1^t, beta2^t */
+  size_t nupd;                  /* parameter updates so far (online: several per sequence) */
+  double *xb, *yb;              /* one sample, double */
+  relt *X0, *Y0;                /* the network's own input/target storage */
+  traj tr;                      /* evaluation */
+  int have_tr;
+  SNN_SFX(snn_hook) hook;
+  int diverged;
+} trainer;
+
+static uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* The n-th training sample's index: the stream itself for generated tasks,
+ * a hashed draw (with replacement) from a data set. */
+static size_t train_index(const trainer *T, size_t n) {
+  size_t cnt = snn_task_count(&T->e->task, 0);
+  if (cnt == SIZE_MAX) return n;
+  return (size_t)(mix64(mix64(T->e->seed) ^ n) % cnt);
+}
+
+static void set_sample(trainer *T, int split, size_t index) {
+  const snn_task *t = &T->e->task;
+  net *N = T->N;
+  long label;
+  snn_task_sample(t, split, T->e->seed + (unsigned long)split, index, T->xb, T->yb, &label);
+  for (size_t i = 0; i < t->T * t->n_in; i++) r_set_d(N->x + i, T->xb[i], T->c);
+  if (t->loss == SNN_LOSS_MSE)
+    for (size_t i = 0; i < t->T * t->n_out; i++) r_set_d(N->y + i, T->yb[i], T->c);
+  N->label = label;
+}
+
+/* Keep a parameter where the model is defined (docs/training.md): time
+ * constants and thresholds positive, snu decay in [0, 1), adlif's bounds
+ * under "project", delays in [0, max]. */
+static void project(trainer *T) {
+  const snn_spec *s = T->s;
+  rctx *c = T->c;
+  for (size_t b = 0; b < s->nblk; b++) {
+    const snn_block *bk = &s->blk[b];
+    if (!bk->trainable) continue;
+    relt *p = T->N->theta + bk->off;
+    size_t n = bk->rows * bk->cols;
+    double lo = -INFINITY, hi = INFINITY;
+    if (bk->kind == SNN_BLK_DELAY) lo = 0, hi = (double)s->layers[bk->layer].dmax;
+    if (bk->kind == SNN_BLK_CONST) {
+      const snn_layer_spec *ly = &s->layers[bk->layer];
+      const char *nm = snn_model_consts[ly->model][bk->cidx];
+      if (!strncmp(nm, "tau", 3)) lo = 1e-2 * s->dt;
+      if (!strcmp(nm, "threshold")) lo = 1e-3;
+      if (!strcmp(nm, "decay")) lo = 0, hi = 0.999;
+      if (ly->model == SNN_ADLIF && ly->bounds == SNN_BOUNDS_PROJECT) {
+        double a, z;
+        snn_adlif_bounds(bk->cidx, &a, &z);
+        if (a <= z) lo = a, hi = z;
+      }
+    }
+    for (size_t i = 0; i < n; i++) {
+      if (r_cmp_d(p + i, lo) < 0) r_set_d(p + i, lo, c);
+      if (r_cmp_d(p + i, hi) > 0) r_set_d(p + i, hi, c);
+    }
+  }
+}
+
+/* Zero what no update may change: frozen blocks and a spiking model's w_rec diagonal. */
+static void mask(const snn_spec *s, relt *g, rctx *c) {
+  SNN_SFX(snn_zero_frozen)(s, g, c);
+  for (size_t b = 0; b < s->nblk; b++) {
+    const snn_block *bk = &s->blk[b];
+    if (bk->kind != SNN_BLK_W_REC || s->layers[bk->layer].sh->selfconn) continue;
+    for (size_t i = 0; i < bk->rows; i++) r_zero(g + bk->off + i * bk->cols + i % bk->cols, c);
+  }
+}
+
+/* One optimiser step from the gradient g (changed: masked and clipped). */
+static void update(trainer *T, relt *g) {
+  const snn_experiment *e = T->e;
+  const snn_spec *s = T->s;
+  rctx *c = T->c;
+  relt *th = T->N->theta, *a = T->tmp, *w = c->t[0];
+  mask(s, g, c);
+  for (size_t i = 0; i < s->P; i++)
+    if (!r_isfinite(g + i)) T->diverged = 1;
+  if (T->diverged) return;
+  if (e->clip > 0) { /* by the global norm */
+    r_zero(a, c);
+    for (size_t i = 0; i < s->P; i++) r_fma(a, g + i, g + i, a, c);
+    r_sqrt(a, a, c);
+    if (r_cmp_d(a, e->clip) > 0) {
+      r_d_div(a, e->clip, a, c);
+      for (size_t i = 0; i < s->P; i++) r_mul(g + i, g + i, a, c);
+    }
+  }
+  T->nupd++;
+  r_mul_d(T->b1p, T->b1p, e->beta1, c);
+  r_mul_d(T->b2p, T->b2p, e->beta2, c);
+  for (size_t b = 0; b < s->nblk; b++) {
+    const snn_block *bk = &s->blk[b];
+    if (!bk->trainable) continue;
+    for (size_t i = bk->off; i < bk->off + bk->rows * bk->cols; i++) {
+      relt *gi = g + i, *m = T->m + i, *v = T->v + i;
+      if (e->opt == SNN_OPT_SGD) { /* m = mu m + g; theta -= lr m */
+        r_mul_d(m, m, e->momentum, c);
+        r_add(m, m, gi, c);
+        r_mul_d(w, m, e->lr, c);
+        r_sub(th + i, th + i, w, c);
+        continue;
+      }
+      /* m = b1 m + (1 - b1) g */
+      r_mul_d(m, m, e->beta1, c);
+      r_mul_d(w, gi, 1.0 - e->beta1, c);
+      r_add(m, m, w, c);
+      if (e->opt == SNN_OPT_ADAM) {
+        /* v = b2 v + (1 - b2) g^2; theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) */
+        r_mul_d(v, v, e->beta2, c);
+        r_mul(w, gi, gi, c);
+        r_mul_d(w, w, 1.0 - e->beta2, c);
+        r_add(v, v, w, c);
+        r_d_sub(w, 1.0, T->b2p, c);
+        r_div(w, v, w, c);
+        r_sqrt(w, w, c);
+        r_add_d(w, w, e->eps, c);
+        r_d_sub(a, 1.0, T->b1p, c);
+        r_mul(w, w, a, c);
+        r_div(w, m, w, c);
+      } else { /* adamax: u = max(b2 u, |g|); theta -= lr / (1 - b1^t) m / (u + eps) */
+        r_mul_d(v, v, e->beta2, c);
+        r_abs(w, gi, c);
+        if (r_cmp(w, v) > 0) r_set(v, w, c);
+        r_add_d(w, v, e->eps, c);
+        r_d_sub(a, 1.0, T->b1p, c);
+        r_mul(w, w, a, c);
+        r_div(w, m, w, c);
+      }
+      r_mul_d(w, w, e->lr, c);
+      r_sub(th + i, th + i, w, c);
+    }
+  }
+  project(T);
+  SNN_SFX(snn_net_derive)(T->N);
+}
+
+static void online_hook(void *ctx, size_t t, relt *grad) {
+  (void)t;
+  trainer *T = ctx;
+  for (size_t i = 0; i < T->s->P; i++) r_set(T->gsum + i, grad + i, T->c);
+  update(T, T->gsum);
+}
+
+/* Mean loss and accuracy (ce: argmax of the readout summed over the loss
+ * window) over the first eval_samples samples of the test split. */
+static void evaluate(trainer *T, double *loss, double *acc) {
+  const snn_experiment *e = T->e;
+  const snn_spec *s = T->s;
+  size_t n = e->eval_samples, cnt = snn_task_count(&e->task, 1), K = s->n_out, hit = 0;
+  if (cnt < n) n = cnt;
+  double L = 0;
+  for (size_t i = 0; i < n; i++) {
+    set_sample(T, 1, i);
+    SNN_SFX(snn_forward)(T->N, &T->tr);
+    L += r_get_d(T->tr.loss);
+    if (s->loss != SNN_LOSS_CE) continue;
+    size_t best = 0;
+    double bv = -INFINITY;
+    for (size_t k = 0; k < K; k++) {
+      double v = 0;
+      for (size_t t = s->win_first; t <= s->win_last; t++) v += r_get_d(T->tr.yo + t * K + k);
+      if (v > bv) bv = v, best = k;
+    }
+    hit += (long)best == T->N->label;
+  }
+  *loss = L / (double)n;
+  *acc = s->loss == SNN_LOSS_CE ? (double)hit / (double)n : NAN;
+}
+
+/* FPTT evaluates on the running average Wbar. */
+static void evaluate_at(trainer *T, double *loss, double *acc) {
+  int fptt = !strcmp(T->e->rule.name, "fptt");
+  size_t P = T->s->P;
+  if (fptt) {
+    for (size_t i = 0; i < P; i++) r_set(T->save + i, T->N->theta + i, T->c), r_set(T->N->theta + i, T->wbar + i, T->c);
+    SNN_SFX(snn_net_derive)(T->N);
+  }
+  evaluate(T, loss, acc);
+  if (fptt) {
+    for (size_t i = 0; i < P; i++) r_set(T->N->theta + i, T->save + i, T->c);
+    SNN_SFX(snn_net_derive)(T->N);
+  }
+}
+
+/* One update of FPTT's full procedure on a minibatch: the samples advance
+ * chunk by chunk in lockstep (each with its own carried state); after each
+ * chunk the parameters take a step on the batch mean of the chunk loss plus
+ * the regulariser, and the dual state and running average move. */
+static int fptt_batch(trainer *T, size_t step, traj *trs, relt **X, relt **Y, long *lab, SNN_SFX(snn_bptt_ws) * w,
+                      double *loss) {
+  const snn_experiment *e = T->e;
+  const snn_spec *s = T->s;
+  net *N = T->N;
+  rctx *c = T->c;
+  size_t B = e->batch, K = e->fptt.chunks, P = s->P;
+  for (size_t b = 0; b < B; b++) {
+    set_sample(T, 0, train_index(T, step * B + b));
+    for (size_t i = 0; i < s->T * s->n_in; i++) r_set(X[b] + i, N->x + i, c);
+    if (s->loss == SNN_LOSS_MSE)
+      for (size_t i = 0; i < s->T * s->n_out; i++) r_set(Y[b] + i, N->y + i, c);
+    lab[b] = N->label;
+    slot z0;
+    SNN_SFX(snn_traj_slot)(&trs[b], N, 0, &z0);
+    SNN_SFX(snn_slot_zero)(N, &z0);
+    r_zero(trs[b].loss, c);
+    for (size_t j = 0; j < SNN_SFX(snn_nhidden)(s); j++) r_zero(trs[b].rate + j, c);
+  }
+  double Ltot = 0;
+  size_t prev = 0;
+  for (size_t p = 0; p < K; p++) {
+    size_t a = p * s->T / K, z = (p + 1) * s->T / K;
+    for (size_t i = 0; i < P; i++) r_zero(T->gsum + i, c);
+    for (size_t b = 0; b < B; b++) {
+      N->x = X[b], N->y = Y[b], N->label = lab[b];
+      if (p > 0) SNN_SFX(snn_traj_carry)(&trs[b], N, prev);
+      SNN_SFX(snn_forward_segment)(N, &trs[b], a, z - a);
+      SNN_SFX(snn_bptt_window)(N, &trs[b], w, T->g, 0);
+      for (size_t i = 0; i < P; i++) r_add(T->gsum + i, T->gsum + i, T->g + i, c);
+    }
+    N->x = T->X0, N->y = T->Y0;
+    prev = z - a;
+    r_set_d(T->tmp, 1.0 / (double)B, c);
+    for (size_t i = 0; i < P; i++) r_mul(T->gsum + i, T->gsum + i, T->tmp, c);
+    /* the regulariser: c alpha (W - Wbar) + (rho - 1) lambda */
+    r_zero(T->tmp, c);
+    SNN_SFX(snn_fptt_objective)(P, N->theta, T->wbar, T->lam, &e->fptt, T->tmp, T->gsum, c);
+    update(T, T->gsum);
+    if (T->diverged) return SNN_ENONFINITE;
+    SNN_SFX(snn_fptt_dual)(P, N->theta, T->wbar, T->lam, &e->fptt, c);
+  }
+  for (size_t b = 0; b < B; b++) Ltot += r_get_d(trs[b].loss);
+  *loss = Ltot / (double)B;
+  return SNN_OK;
+}
+
+/* ---- files ---- */
+
+static int export_vec(const relt *v, size_t n, snn_nums *a, rctx *c) {
+  if (snn_nums_init(a, n)) return SNN_ENOMEM;
+  return SNN_SFX(snn_export)(v, n, a, c);
+}
+
+/* The parameters (and sample 0 of the test split, so that the file is a
+ * params file `grad --params` reads) into d. */
+static int snapshot(trainer *T, snn_data *d) {
+  const snn_spec *s = T->s;
+  memset(d, 0, sizeof *d);
+  if (export_vec(T->N->theta, s->P, &d->theta, T->c)) return SNN_ENOMEM;
+  set_sample(T, 1, 0);
+  if (snn_nums_init(&d->x, s->T * s->n_in) || snn_nums_init(&d->y, s->loss == SNN_LOSS_MSE ? s->T * s->n_out : 0))
+    return SNN_ENOMEM;
+  for (size_t i = 0; i < s->T * s->n_in; i++) d->x.v[i] = T->xb[i];
+  for (size_t i = 0; s->loss == SNN_LOSS_MSE && i < s->T * s->n_out; i++) d->y.v[i] = T->yb[i];
+  d->label = T->N->label;
+  return SNN_OK;
+}
+
+static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err *err) {
+  const snn_experiment *e = T->e;
+  const snn_spec *s = T->s;
+  char path[600], lpath[600];
+  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
+  snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+  snn_data d;
+  snn_buf b = {0};
+  snn_nums st[4] = {{0}};
+  int rc = snapshot(T, &d);
+  if (!rc) rc = snn_data_format(s, &d, &b, path, err);
+  if (!rc) {
+    const relt *vs[4] = {T->m, T->v, T->wbar, T->lam};
+    static const char *const nm[4] = {"m", "v", "wbar", "lambda"};
+    snn_nums bp;
+    snn_nums_init(&bp, 2);
+    relt *two = vec_alloc(2, T->c);
+    r_set(two, T->b1p, T->c);
+    r_set(two + 1, T->b2p, T->c);
+    SNN_SFX(snn_export)(two, 2, &bp, T->c);
+    vec_free(two, 2, T->c);
+    snn_buf_printf(&b, ",\n \"checkpoint\": {\"updates_done\": %zu, \"optimizer_steps\": %zu, \"rule\": \"%s\", \"precision_bits\": %ld,\n  \"beta_powers\": ",
+                   step, T->nupd, e->rule_text, e->prec);
+    snn_nums_put(&b, &bp, 0, 2);
+    snn_nums_clear(&bp);
+    for (int k = 0; k < 4 && !rc; k++) {
+      if (export_vec(vs[k], s->P, &st[k], T->c)) rc = SNN_ENOMEM;
+      snn_buf_printf(&b, ",\n  \"%s\": ", nm[k]);
+      snn_nums_put(&b, &st[k], 0, s->P);
+    }
+    snn_buf_puts(&b, "}}\n");
+    if (b.oom) rc = snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  }
+  /* the log first, then the checkpoint that vouches for it */
+  if (!rc) rc = snn_write_atomic(lpath, log->p ? log->p : "", log->len, err);
+  if (!rc) rc = snn_write_atomic(path, b.p, b.len, err);
+  for (int k = 0; k < 4; k++) snn_nums_clear(&st[k]);
+  snn_buf_free(&b);
+  snn_data_clear(&d);
+  return rc;
+}
+
+static int read_state(json_t *a, relt *v, size_t n, rctx *c) {
+  if (!json_is_array(a) || json_array_size(a) != n) return -1;
+  for (size_t i = 0; i < n; i++) {
+    json_t *x = json_array_get(a, i);
+    if (json_is_string(x)) {
+      if (r_set_str(v + i, json_string_value(x), c)) return -1;
+    } else if (json_is_number(x)) {
+      r_set_d(v + i, json_number_value(x), c);
+    } else {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Resume: the parameters, the optimiser and FPTT state, the update counter,
+ * and the log rows up to the checkpoint. */
+static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err) {
+  const snn_experiment *e = T->e;
+  const snn_spec *s = T->s;
+  char path[600], lpath[600];
+  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
+  snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+  snn_data d;
+  int rc = snn_data_load(s, path, &d, err);
+  if (rc) return rc;
+  for (size_t i = 0; i < s->P; i++) {
+    if (d.theta.s && d.theta.s[i] && r_set_str(T->N->theta + i, d.theta.s[i], T->c) == 0) continue;
+    r_set_d(T->N->theta + i, d.theta.v[i], T->c);
+  }
+  snn_data_clear(&d);
+  json_error_t je;
+  json_t *root = json_load_file(path, 0, &je), *ck = root ? json_object_get(root, "checkpoint") : NULL;
+  json_t *bp = ck ? json_object_get(ck, "beta_powers") : NULL;
+  relt *two = vec_alloc(2, T->c);
+  if (!ck || !json_is_integer(json_object_get(ck, "updates_done")) || !json_is_integer(json_object_get(ck, "optimizer_steps")) ||
+      read_state(bp, two, 2, T->c) || read_state(json_object_get(ck, "m"), T->m, s->P, T->c) ||
+      read_state(json_object_get(ck, "v"), T->v, s->P, T->c) || read_state(json_object_get(ck, "wbar"), T->wbar, s->P, T->c) ||
+      read_state(json_object_get(ck, "lambda"), T->lam, s->P, T->c)) {
+    rc = snn_err_set(err, SNN_EKEY, path, "checkpoint", "missing or malformed (expected updates_done, optimizer_steps, beta_powers, m, v, wbar, lambda)");
+  } else {
+    const char *rule = json_string_value(json_object_get(ck, "rule"));
+    json_int_t pb = json_integer_value(json_object_get(ck, "precision_bits"));
+    if (!rule || strcmp(rule, e->rule_text) || pb != e->prec)
+      rc = snn_err_set(err, SNN_EVALUE, path, "checkpoint.rule", "written by rule %s at %lld bits; this experiment runs %s at %ld",
+                       rule ? rule : "?", (long long)pb, e->rule_text, e->prec);
+    *step = (size_t)json_integer_value(json_object_get(ck, "updates_done"));
+    T->nupd = (size_t)json_integer_value(json_object_get(ck, "optimizer_steps"));
+    r_set(T->b1p, two, T->c);
+    r_set(T->b2p, two + 1, T->c);
+  }
+  vec_free(two, 2, T->c);
+  json_decref(root);
+  if (rc) return rc;
+  /* the log: the header and the rows of updates 1..step */
+  FILE *f = fopen(lpath, "r");
+  if (!f) return snn_err_set(err, SNN_EIO, lpath, "", "cannot read the log of the run to resume");
+  char line[4096];
+  size_t rows = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (rows > 0 && (size_t)strtoull(line, NULL, 10) > *step) break;
+    snn_buf_puts(log, line);
+    rows++;
+  }
+  fclose(f);
+  SNN_SFX(snn_net_derive)(T->N);
+  return SNN_OK;
+}
+
+static int write_manifest(const snn_experiment *e, snn_err *err) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/manifest.json", e->out);
+  json_error_t je;
+  json_t *cfg = json_loads(e->config, 0, &je), *net = json_loads(e->net_json, 0, &je);
+  json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:o, s:o}", "format", "snngrad-manifest/1", "version",
+                        SNNGRAD_VERSION, "experiment", e->path, "seed", (json_int_t)e->seed, "rule", e->rule_text,
+                        "precision_bits", (json_int_t)e->prec, "task", snn_task_names[e->task.kind], "configuration",
+                        cfg ? cfg : json_null(), "network", net ? net : json_null());
+  char *txt = m ? json_dumps(m, JSON_INDENT(1) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
+  json_decref(m);
+  if (!txt) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  int rc = snn_write_atomic(path, txt, strlen(txt), err);
+  free(txt);
+  return rc;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress(const snn_train_opts *o, size_t s, size_t n, double loss, double eloss, double eacc, double rate) {
+  if (o->quiet) return;
+  if (o->tty) {
+    int w = 24, f = (int)((double)w * (double)s / (double)n);
+    fprintf(stderr, "\r[%.*s%*s] %zu/%zu  loss %.4g", f, "########################", w - f, "", s, n, loss);
+    if (!isnan(eloss)) fprintf(stderr, "  eval %.4g", eloss);
+    if (!isnan(eacc)) fprintf(stderr, "  acc %.3f", eacc);
+    fprintf(stderr, "  %.3g upd/s ", rate);
+    if (s == n) fputc('\n', stderr);
+  } else if (!isnan(eloss)) {
+    fprintf(stderr, "update %zu/%zu  train loss %.6g  eval loss %.6g", s, n, loss, eloss);
+    if (!isnan(eacc)) fprintf(stderr, "  eval acc %.4f", eacc);
+    fprintf(stderr, "  (%.3g updates/s)\n", rate);
+  }
+}
+
+static int mkdir_p(const char *dir, snn_err *err) {
+  char p[512];
+  snprintf(p, sizeof p, "%s", dir);
+  for (char *q = p + 1; *q; q++)
+    if (*q == '/') {
+      *q = 0;
+      if (mkdir(p, 0777) && errno != EEXIST) return snn_err_set(err, SNN_EIO, p, "", "cannot create the folder");
+      *q = '/';
+    }
+  if (mkdir(p, 0777) && errno != EEXIST) return snn_err_set(err, SNN_EIO, p, "", "cannot create the output folder");
+  return SNN_OK;
+}
+
+int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_train_res *res, snn_err *err);
+
+int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_train_res *res, snn_err *err) {
+  const snn_spec *s = e->spec;
+  rctx c;
+  if (SNN_SFX(snn_rctx_init)(&c, e->prec))
+    return snn_err_set(err, SNN_EVALUE, e->path, "precision", "expected a precision this build supports, found %ld", e->prec);
+  trainer T;
+  memset(&T, 0, sizeof T);
+  T.e = e, T.s = s, T.c = &c;
+  T.fn = SNN_SFX(snn_rule_find)(e->rule.name);
+  net N;
+  snn_data d0;
+  snn_buf log = {0};
+  int rc = snn_data_generate(s, &d0, err);
+  if (rc) {
+    SNN_SFX(snn_rctx_clear)(&c);
+    return rc;
+  }
+  int fptt = !strcmp(e->rule.name, "fptt");
+  size_t B = e->batch, P = s->P, K = e->fptt.chunks ? e->fptt.chunks : 1, len = (s->T + K - 1) / K;
+  traj *trs = NULL;
+  relt **X = NULL, **Y = NULL;
+  long *lab = NULL;
+  SNN_SFX(snn_bptt_ws) *w = NULL;
+  rc = SNN_SFX(snn_net_init)(&N, s, &d0, &c);
+  snn_data_clear(&d0);
+  if (rc) {
+    SNN_SFX(snn_rctx_clear)(&c);
+    return snn_err_set(err, rc, s->path, "", "out of memory");
+  }
+  T.N = &N;
+  T.X0 = N.x, T.Y0 = N.y;
+  r_init(T.b1p, &c), r_init(T.b2p, &c), r_init(T.tmp, &c);
+  r_set_d(T.b1p, 1.0, &c), r_set_d(T.b2p, 1.0, &c);
+  T.g = vec_alloc(P, &c), T.gsum = vec_alloc(P, &c), T.m = vec_alloc(P, &c), T.v = vec_alloc(P, &c);
+  T.wbar = vec_alloc(P, &c), T.lam = vec_alloc(P, &c), T.save = vec_alloc(P, &c);
+  T.xb = calloc(s->T * s->n_in, sizeof *T.xb), T.yb = calloc(s->T * s->n_out, sizeof *T.yb);
+  int ok = T.g && T.gsum && T.m && T.v && T.wbar && T.lam && T.save && T.xb && T.yb;
+  ok = ok && SNN_SFX(snn_traj_init)(&T.tr, &N) == SNN_OK;
+  T.have_tr = ok;
+  if (ok && fptt) {
+    trs = calloc(B, sizeof *trs), X = calloc(B, sizeof *X), Y = calloc(B, sizeof *Y), lab = calloc(B, sizeof *lab);
+    ok = trs && X && Y && lab && (w = SNN_SFX(snn_bptt_ws_alloc_len)(&N, len)) != NULL;
+    for (size_t b = 0; ok && b < B; b++) {
+      ok = SNN_SFX(snn_traj_init_len)(&trs[b], &N, len) == SNN_OK;
+      if (!ok) trs[b].s = NULL;
+      X[b] = vec_alloc(s->T * s->n_in, &c), Y[b] = vec_alloc(s->T * s->n_out, &c);
+      ok = ok && X[b] && Y[b];
+    }
+  }
+  if (!ok) {
+    rc = snn_err_set(err, SNN_ENOMEM, e->path, "", "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < P; i++) r_set(T.wbar + i, N.theta + i, &c); /* FPTT: Wbar starts at W, lambda at 0 */
+  if ((rc = mkdir_p(e->out, err))) goto out;
+  size_t start = 0;
+  if (o->resume) {
+    if ((rc = load_checkpoint(&T, &start, &log, err))) goto out;
+  } else {
+    snn_buf_puts(&log, "update,train_loss,eval_loss,eval_acc\n");
+  }
+  if ((rc = write_manifest(e, err))) goto out;
+  size_t cross[SNN_MAX_LAYERS];
+  double spikes[SNN_MAX_LAYERS], t0 = now(), eloss = NAN, eacc = NAN, lastl = NAN;
+  real loss;
+  r_init(loss, &c);
+  T.hook.every = e->every, T.hook.fn = online_hook, T.hook.ctx = &T;
+  size_t stop = o->until && o->until < e->updates ? o->until : e->updates;
+  for (size_t step = start; step < stop && !rc; step++) {
+    double L = 0;
+    if (fptt) {
+      rc = fptt_batch(&T, step, trs, X, Y, lab, w, &L);
+      if (rc) {
+        rc = snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr", "diverged at update %zu: a gradient is not finite (lower the learning rate or set \"clip\")", step + 1);
+        break;
+      }
+    } else {
+      for (size_t i = 0; i < P; i++) r_zero(T.gsum + i, &c);
+      for (size_t b = 0; b < B && !rc; b++) {
+        set_sample(&T, 0, train_index(&T, step * B + b));
+        N.hook = e->online ? &T.hook : NULL;
+        rc = T.fn(&N, &e->rule, T.g, loss, cross, spikes, NULL, err);
+        N.hook = NULL;
+        if (rc) break;
+        L += r_get_d(loss);
+        for (size_t i = 0; i < P; i++) r_add(T.gsum + i, T.gsum + i, T.g + i, &c);
+      }
+      if (rc) {
+        if (!err->file[0]) snprintf(err->file, sizeof err->file, "%s", e->path);
+        break;
+      }
+      L /= (double)B;
+      r_set_d(T.tmp, 1.0 / (double)B, &c);
+      for (size_t i = 0; i < P; i++) r_mul(T.gsum + i, T.gsum + i, T.tmp, &c);
+      update(&T, T.gsum); /* online: what came after the last update inside the sequence */
+    }
+    if (T.diverged || !isfinite(L)) {
+      rc = snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr",
+                       "diverged at update %zu: the loss or a gradient is not finite (lower the learning rate or set \"clip\")",
+                       step + 1);
+      break;
+    }
+    lastl = L;
+    size_t done = step + 1;
+    int ev = done % e->eval_every == 0 || done == e->updates;
+    eloss = eacc = NAN;
+    if (ev) evaluate_at(&T, &eloss, &eacc);
+    snn_buf_printf(&log, "%zu,%.9g,", done, L);
+    if (ev) snn_buf_printf(&log, "%.9g,", eloss); else snn_buf_puts(&log, ",");
+    if (ev && !isnan(eacc)) snn_buf_printf(&log, "%.6g\n", eacc); else snn_buf_puts(&log, "\n");
+    if (ev) res->eval_loss = eloss, res->eval_acc = eacc;
+    progress(o, done, e->updates, L, eloss, eacc, (double)(done - start) / (now() - t0));
+    if (done % e->ckpt_every == 0 || done == stop) rc = write_checkpoint(&T, done, &log, err);
+    res->updates = done;
+  }
+  res->train_loss = lastl;
+  r_clear(loss, &c);
+  if (!rc && stop == e->updates) { /* the final parameters (FPTT: the running average) and the network they belong to */
+    char path[600];
+    if (fptt)
+      for (size_t i = 0; i < P; i++) r_set(N.theta + i, T.wbar + i, &c);
+    snn_data d;
+    snprintf(path, sizeof path, "%s/params.json", e->out);
+    rc = snapshot(&T, &d);
+    if (!rc) rc = snn_data_write(s, &d, path, err);
+    snn_data_clear(&d);
+    snprintf(path, sizeof path, "%s/network.json", e->out);
+    if (!rc) rc = snn_write_atomic(path, e->net_json, strlen(e->net_json), err);
+  }
+out:
+  N.x = T.X0, N.y = T.Y0;
+  if (trs)
+    for (size_t b = 0; b < B; b++)
+      if (trs[b].s) SNN_SFX(snn_traj_clear)(&trs[b], &N);
+  for (size_t b = 0; X && b < B; b++) vec_free(X[b], s->T * s->n_in, &c);
+  for (size_t b = 0; Y && b < B; b++) vec_free(Y[b], s->T * s->n_out, &c);
+  free(trs), free(X), free(Y), free(lab);
+  if (w) SNN_SFX(snn_bptt_ws_free)(w, &N);
+  if (T.have_tr) SNN_SFX(snn_traj_clear)(&T.tr, &N);
+  vec_free(T.g, P, &c), vec_free(T.gsum, P, &c), vec_free(T.m, P, &c), vec_free(T.v, P, &c);
+  vec_free(T.wbar, P, &c), vec_free(T.lam, P, &c), vec_free(T.save, P, &c);
+  free(T.xb), free(T.yb);
+  r_clear(T.b1p, &c), r_clear(T.b2p, &c), r_clear(T.tmp, &c);
+  snn_buf_free(&log);
+  SNN_SFX(snn_net_clear)(&N);
+  SNN_SFX(snn_rctx_clear)(&c);
+  return rc;
+}

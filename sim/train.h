@@ -1,0 +1,52 @@
+/* train.h - an experiment (docs/training.md): a network, a task, a rule, an
+ * optimiser and a schedule, read from one JSON file; the training loop is
+ * compiled once per precision (train.c) and driven by `snngrad train`. */
+#ifndef SNN_TRAIN_H
+#define SNN_TRAIN_H
+
+#include "sim/engine.h"
+#include "sim/tasks.h"
+
+enum snn_optimizer { SNN_OPT_SGD, SNN_OPT_ADAM, SNN_OPT_ADAMAX };
+
+typedef struct {
+  char path[512], dir[512]; /* the experiment file and its folder */
+  char *config;             /* the experiment file's text (for the manifest) */
+  char *net_json;           /* the network, with the task's sizes, loss and window written in */
+  snn_spec *spec;
+  snn_task task;
+  char rule_text[128];
+  snn_rule rule;
+  snn_fptt_opts fptt;       /* rule fptt: its procedure */
+  long prec;
+  int opt;
+  double lr, beta1, beta2, eps, momentum, clip;
+  size_t batch, updates;    /* minibatch size; number of parameter updates */
+  int online;               /* update every `every` steps inside the sequence */
+  size_t every;
+  size_t eval_every, eval_samples, ckpt_every;
+  unsigned long seed;
+  char out[512];            /* output folder */
+} snn_experiment;
+
+int snn_experiment_load(const char *path, const char *out_override, snn_experiment *e, snn_err *err);
+void snn_experiment_free(snn_experiment *e);
+
+typedef struct {
+  int resume;          /* continue from out/checkpoint.json */
+  size_t until;        /* stop after this many updates (a checkpoint is written); 0 = run to the end */
+  int quiet;           /* no progress output */
+  int tty;             /* progress bar on stderr (else plain lines) */
+} snn_train_opts;
+
+/* Summary of a finished run. */
+typedef struct {
+  size_t updates;
+  double train_loss;   /* mean over the last update's batch */
+  double eval_loss, eval_acc;  /* last evaluation (acc NaN for mse tasks) */
+} snn_train_res;
+
+int snn_train_d(const snn_experiment *e, const snn_train_opts *o, snn_train_res *r, snn_err *err);
+int snn_train_mp(const snn_experiment *e, const snn_train_opts *o, snn_train_res *r, snn_err *err);
+
+#endif
