@@ -42,22 +42,26 @@ static char *slurp(const char *path) {
   return b.p;
 }
 
-static int getnum(json_t *o, const char *file, const char *key, double def, double lo, double hi, double *out,
+static int getnum(json_t *o, const char *file, const char *where, const char *key, double def, double lo, double hi, double *out,
                   snn_err *err) {
   json_t *v = o ? json_object_get(o, key) : NULL;
   if (!v) return *out = def, SNN_OK;
+  char kp[96];
+  snprintf(kp, sizeof kp, "%s%s%s", where, *where ? "." : "", key);
   if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi))
-    return snn_err_set(err, SNN_EVALUE, file, key, "expected a number in [%g, %g]", lo, hi);
+    return snn_err_set(err, SNN_EVALUE, file, kp, "expected a number in [%g, %g]", lo, hi);
   *out = json_number_value(v);
   return SNN_OK;
 }
 
-static int getsize(json_t *o, const char *file, const char *key, size_t def, size_t lo, size_t hi, size_t *out,
+static int getsize(json_t *o, const char *file, const char *where, const char *key, size_t def, size_t lo, size_t hi, size_t *out,
                    snn_err *err) {
   json_t *v = o ? json_object_get(o, key) : NULL;
   if (!v) return *out = def, SNN_OK;
+  char kp[96];
+  snprintf(kp, sizeof kp, "%s%s%s", where, *where ? "." : "", key);
   if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo || json_integer_value(v) > (json_int_t)hi)
-    return snn_err_set(err, SNN_EVALUE, file, key, "expected an integer in [%zu, %zu]", lo, hi);
+    return snn_err_set(err, SNN_EVALUE, file, kp, "expected an integer in [%zu, %zu]", lo, hi);
   *out = (size_t)json_integer_value(v);
   return SNN_OK;
 }
@@ -99,7 +103,7 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
                                       "clip", "eval", "checkpoint", "seed", "out", "description", "comment", NULL};
   TRY(unknown_keys(root, path, "", known, err));
   double seed = 1, prec = 53;
-  TRY(getnum(root, path, "seed", 1, 0, 4294967295.0, &seed, err));
+  TRY(getnum(root, path, "", "seed", 1, 0, 4294967295.0, &seed, err));
   e->seed = (unsigned long)seed;
   TRY(snn_task_parse(json_object_get(root, "task"), path, e->dir, &e->task, err));
   /* the network, with the task's sizes written in */
@@ -159,10 +163,17 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     st = err->status;
     goto out;
   }
+  static const char *const rules[] = {"bptt", "tbptt", "rtrl", "ostl", "eprop", "fptt", NULL};
+  int known_rule = 0;
+  for (const char *const *q = rules; *q; q++) known_rule |= !strcmp(*q, e->rule.name);
+  if (!known_rule) {
+    st = snn_err_set(err, SNN_EVALUE, path, "rule", "unknown rule \"%s\"; expected one of: %s", e->rule.name, snn_rule_names);
+    goto out;
+  }
   int fptt = !strcmp(e->rule.name, "fptt");
   if (fptt) TRY(snn_fptt_parse(&e->rule, t->T, &e->fptt, err));
 
-  TRY(getnum(root, path, "precision", 53, 2, 1 << 20, &prec, err));
+  TRY(getnum(root, path, "", "precision", 53, 2, 1 << 20, &prec, err));
   e->prec = (long)prec;
   /* optimiser */
   json_t *oj = json_object_get(root, "optimizer");
@@ -184,14 +195,14 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     st = snn_err_set(err, SNN_EVALUE, path, "optimizer.kind", "expected \"sgd\", \"adam\" or \"adamax\", found \"%s\"", ok);
     goto out;
   }
-  TRY(getnum(oj, path, "lr", e->opt == SNN_OPT_SGD ? 0.01 : 0.001, 0, 1e6, &e->lr, err));
-  TRY(getnum(oj, path, "beta1", 0.9, 0, 0.999999, &e->beta1, err));
-  TRY(getnum(oj, path, "beta2", 0.999, 0, 0.999999999, &e->beta2, err));
-  TRY(getnum(oj, path, "eps", 1e-8, 0, 1, &e->eps, err));
-  TRY(getnum(oj, path, "momentum", 0, 0, 0.999999, &e->momentum, err));
-  TRY(getnum(root, path, "clip", 0, 0, 1e300, &e->clip, err));
-  TRY(getsize(root, path, "batch", 1, 1, 1 << 20, &e->batch, err));
-  TRY(getsize(root, path, "updates", 100, 1, (size_t)1 << 40, &e->updates, err));
+  TRY(getnum(oj, path, "optimizer", "lr", e->opt == SNN_OPT_SGD ? 0.01 : 0.001, 0, 1e6, &e->lr, err));
+  TRY(getnum(oj, path, "optimizer", "beta1", 0.9, 0, 0.999999, &e->beta1, err));
+  TRY(getnum(oj, path, "optimizer", "beta2", 0.999, 0, 0.999999999, &e->beta2, err));
+  TRY(getnum(oj, path, "optimizer", "eps", 1e-8, 0, 1, &e->eps, err));
+  TRY(getnum(oj, path, "optimizer", "momentum", 0, 0, 0.999999, &e->momentum, err));
+  TRY(getnum(root, path, "", "clip", 0, 0, 1e300, &e->clip, err));
+  TRY(getsize(root, path, "", "batch", 1, 1, 1 << 20, &e->batch, err));
+  TRY(getsize(root, path, "", "updates", 100, 1, (size_t)1 << 40, &e->updates, err));
   /* online or deferred updates */
   json_t *uj = json_object_get(root, "update");
   e->every = 0;
@@ -208,7 +219,7 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
       goto out;
     }
     e->online = m && !strcmp(m, "online");
-    TRY(getsize(uj, path, "every", 1, 1, t->T, &e->every, err));
+    TRY(getsize(uj, path, "update", "every", 1, 1, t->T, &e->every, err));
   }
   if (e->online) {
     int can = !strcmp(e->rule.name, "rtrl") || !strcmp(e->rule.name, "ostl") || !strcmp(e->rule.name, "eprop");
@@ -227,12 +238,12 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
   json_t *ev = json_object_get(root, "eval");
   static const char *const ekeys[] = {"every", "samples", NULL};
   if (ev) TRY(unknown_keys(ev, path, "eval", ekeys, err));
-  TRY(getsize(ev, path, "every", e->updates < 10 ? 1 : e->updates / 10, 1, (size_t)1 << 40, &e->eval_every, err));
-  TRY(getsize(ev, path, "samples", 32, 1, (size_t)1 << 30, &e->eval_samples, err));
+  TRY(getsize(ev, path, "eval", "every", e->updates < 10 ? 1 : e->updates / 10, 1, (size_t)1 << 40, &e->eval_every, err));
+  TRY(getsize(ev, path, "eval", "samples", 32, 1, (size_t)1 << 30, &e->eval_samples, err));
   json_t *cj = json_object_get(root, "checkpoint");
   static const char *const ckeys[] = {"every", NULL};
   if (cj) TRY(unknown_keys(cj, path, "checkpoint", ckeys, err));
-  TRY(getsize(cj, path, "every", e->eval_every, 1, (size_t)1 << 40, &e->ckpt_every, err));
+  TRY(getsize(cj, path, "checkpoint", "every", e->eval_every, 1, (size_t)1 << 40, &e->ckpt_every, err));
   const char *out = out_override ? out_override : json_string_value(json_object_get(root, "out"));
   if (!out) {
     st = snn_err_set(err, SNN_EKEY, path, "out", "missing; expected the output folder (or give --out DIR)");
