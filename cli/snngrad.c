@@ -47,6 +47,7 @@ static void usage(FILE *f) {
         "  snngrad bench [NET.json] [--neurons N] [--steps T] [--layers L] [--model lif|alif|snu]\n"
         "                         [--recurrent yes|no] [--precision B1,...] [--reps R]\n"
         "  snngrad bench --rules R1,R2,... [--neurons N1,N2,...] [--steps T1,T2,...] [--csv OUT.csv]\n"
+        "  snngrad run   NET.json [--params PARAMS.json] [--precision BITS] --csv OUTPUT.csv [--raster RASTER.csv]\n"
         "  snngrad train EXPERIMENT.json [--out DIR] [--resume] [--until UPDATES] [--quiet]\n"
         "  snngrad version\n"
         "\n"
@@ -117,7 +118,7 @@ static int load_data(const snn_spec *s, const char *params, snn_data *d) {
 typedef struct {
   const char *net, *out, *rule, *params, *prec, *method, *step, *json, *sweep;
   const char *neurons, *steps, *layers, *model, *recurrent, *reps;
-  const char *rules, *psweep, *csv;
+  const char *rules, *psweep, *csv, *raster;
 } opts_t;
 
 static int parse_opts(int argc, char **argv, opts_t *o, const char *allowed) {
@@ -133,7 +134,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, const char *allowed) {
                  {"--json", &o->json},      {"--step-sweep", &o->sweep}, {"--neurons", &o->neurons},
                  {"--steps", &o->steps},    {"--layers", &o->layers},   {"--model", &o->model},
                  {"--recurrent", &o->recurrent}, {"--reps", &o->reps}, {"--rules", &o->rules},
-                 {"--precision-sweep", &o->psweep}, {"--csv", &o->csv}};
+                 {"--precision-sweep", &o->psweep}, {"--csv", &o->csv}, {"--raster", &o->raster}};
     if (a[0] != '-') {
       if (o->net) return usage_error("unexpected argument '%s'", a);
       o->net = a;
@@ -307,6 +308,7 @@ static int check_rules(const opts_t *o) {
   int fd_ok = snn_fd_allowed(s, &e) == SNN_OK;
   double lg[MAXRULES][16];
   double lgb[MAXRULES][64][16]; /* per rule, block (first 64), precision */
+  double cosv[MAXRULES][16];      /* cosine with BPTT over every trainable parameter */
   double lg_fd[16];
   size_t crossings[SNN_MAX_LAYERS] = {0};
   for (int k = 0; k < np && !rc; k++) {
@@ -321,6 +323,7 @@ static int check_rules(const opts_t *o) {
         rc = report(&(snn_err){SNN_ENOMEM, "", "", "cannot compare"});
       } else {
         lg[i][k] = all.lg_rel;
+        cosv[i][k] = all.cosine;
         for (size_t b = 0; b < s->nblk; b++) lgb[i][b][k] = bc[b].lg_rel;
       }
       snn_result_clear(&x);
@@ -408,6 +411,15 @@ static int check_rules(const opts_t *o) {
     printf("%s\n", mismatches ? "some rules did NOT behave as documented (marked UNEXPECTED)"
                               : "every rule behaved as documented");
     json_object_set_new(jroot, "as_documented", json_boolean(!mismatches));
+    if (o->csv && !o->psweep) { /* one row per rule and precision */
+      snn_buf b = {0};
+      snn_buf_puts(&b, "rule,precision_bits,log10_rel_error,cosine\n");
+      for (int i = 0; i < nr; i++)
+        for (int k = 0; k < np; k++)
+          snn_buf_printf(&b, "\"%s\",%ld,%.6g,%.17g\n", texts[i], ps[k].bits, isinf(lg[i][k]) ? -400.0 : lg[i][k], cosv[i][k]);
+      if (b.oom || snn_write_atomic(o->csv, b.p, b.len, &e)) rc = b.oom ? EXIT_INPUT : report(&e);
+      snn_buf_free(&b);
+    }
     if (o->json) {
       char *txt = json_dumps(jroot, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
       if (!txt || snn_write_atomic(o->json, txt, strlen(txt), &e)) rc = txt ? report(&e) : EXIT_INPUT;
@@ -754,6 +766,62 @@ static int cmd_bench(int argc, char **argv) {
   return rc;
 }
 
+/* ---- run: one forward pass, written out ---- */
+static int cmd_run(int argc, char **argv) {
+  opts_t o;
+  int rc = parse_opts(argc, argv, &o, " --params --precision --csv --raster ");
+  if (rc) return rc;
+  if (!o.net || !o.csv) return usage_error("%s", "run needs NET.json and --csv OUT.csv (and optionally --raster RASTER.csv)");
+  prec_t p;
+  if (parse_prec(o.prec ? o.prec : "53", &p)) return usage_error("--precision: expected bits, found '%s'", o.prec);
+  snn_spec *s;
+  if ((rc = load_spec(o.net, &s))) return rc;
+  snn_data d;
+  if ((rc = load_data(s, o.params, &d))) {
+    snn_spec_free(s);
+    return rc;
+  }
+  size_t H = 0;
+  for (size_t l = 0; l < s->L; l++) H += s->layers[l].n;
+  double *yo = calloc(s->T * s->n_out, sizeof *yo), *z = calloc(s->T * H, sizeof *z), loss = 0;
+  snn_err e = {0};
+  if (!yo || !z) {
+    rc = report(&(snn_err){SNN_ENOMEM, "", "", "out of memory"});
+  } else if (p.eng->trace(s, &d, p.bits, yo, z, &loss, &e)) {
+    rc = report(&e);
+  } else {
+    snn_buf b = {0};
+    snn_buf_puts(&b, "step");
+    for (size_t k = 0; k < s->n_out; k++) snn_buf_printf(&b, ",y%zu", k);
+    for (size_t k = 0; s->loss == SNN_LOSS_MSE && k < s->n_out; k++) snn_buf_printf(&b, ",target%zu", k);
+    snn_buf_puts(&b, "\n");
+    for (size_t t = 0; t < s->T; t++) {
+      snn_buf_printf(&b, "%zu", t + 1);
+      for (size_t k = 0; k < s->n_out; k++) snn_buf_printf(&b, ",%.9g", yo[t * s->n_out + k]);
+      for (size_t k = 0; s->loss == SNN_LOSS_MSE && k < s->n_out; k++) snn_buf_printf(&b, ",%.9g", d.y.v[t * s->n_out + k]);
+      snn_buf_puts(&b, "\n");
+    }
+    if (b.oom || snn_write_atomic(o.csv, b.p, b.len, &e)) rc = b.oom ? EXIT_INPUT : report(&e);
+    snn_buf_free(&b);
+    if (!rc && o.raster) { /* the raster: one row per output above 1/2 */
+      snn_buf r = {0};
+      snn_buf_puts(&r, "step,unit,layer,output\n");
+      for (size_t t = 0; t < s->T; t++)
+        for (size_t l = 0, j = 0; l < s->L; l++)
+          for (size_t i = 0; i < s->layers[l].n; i++, j++)
+            if (z[t * H + j] > 0.5) snn_buf_printf(&r, "%zu,%zu,%zu,%.6g\n", t + 1, j, l, z[t * H + j]);
+      if (r.oom || snn_write_atomic(o.raster, r.p, r.len, &e)) rc = r.oom ? EXIT_INPUT : report(&e);
+      snn_buf_free(&r);
+    }
+    if (!rc) printf("loss %.17g; wrote %s%s%s\n", loss, o.csv, o.raster ? " and " : "", o.raster ? o.raster : "");
+  }
+  free(yo);
+  free(z);
+  snn_data_clear(&d);
+  snn_spec_free(s);
+  return rc;
+}
+
 /* ---- train ---- */
 static int cmd_train(int argc, char **argv) {
   const char *exp = NULL, *out = NULL, *until = NULL;
@@ -821,6 +889,8 @@ int main(int argc, char **argv) {
     rc = cmd_bench(argc, argv);
   else if (!strcmp(cmd, "train"))
     rc = cmd_train(argc, argv);
+  else if (!strcmp(cmd, "run"))
+    rc = cmd_run(argc, argv);
   else if (!strcmp(cmd, "version")) {
     printf("snngrad 0.1.0 (MPFR %s)\n", mpfr_get_version());
     rc = 0;

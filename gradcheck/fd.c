@@ -273,7 +273,7 @@ static int compare(const snn_spec *s, long prec, const snn_result *ref, const sn
 }
 
 #ifdef SNN_MPFR
-const snn_engine snn_engine_mpfr = {"mpfr", snn_grad_mp, fdcheck, sweep, snn_bench_mp, compare};
+const snn_engine snn_engine_mpfr = {"mpfr", snn_grad_mp, fdcheck, sweep, snn_bench_mp, compare, snn_trace_mp};
 #else
-const snn_engine snn_engine_double = {"double", snn_grad_d, fdcheck, sweep, snn_bench_d, compare};
+const snn_engine snn_engine_double = {"double", snn_grad_d, fdcheck, sweep, snn_bench_d, compare, snn_trace_d};
 #endif

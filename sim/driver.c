@@ -89,6 +89,22 @@ int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn
   return st;
 }
 
+int SNN_SFX(snn_trace)(const snn_spec *s, const snn_data *d, long prec, double *yo, double *z, double *loss, snn_err *err) {
+  snn_run R;
+  int st = SNN_SFX(snn_run_init)(&R, s, d, prec, err);
+  if (st) return st;
+  SNN_SFX(snn_forward)(&R.N, &R.tr);
+  size_t H = SNN_SFX(snn_nhidden)(s);
+  for (size_t t = 1; t <= s->T; t++) {
+    for (size_t k = 0; k < s->n_out; k++) yo[(t - 1) * s->n_out + k] = r_get_d(R.tr.yo + t * s->n_out + k);
+    for (size_t l = 0, j = 0; l < s->L; l++)
+      for (size_t i = 0; i < s->layers[l].n; i++, j++) z[(t - 1) * H + j] = r_get_d(R.tr.z[l] + t * s->layers[l].n + i);
+  }
+  *loss = r_get_d(R.tr.loss);
+  SNN_SFX(snn_run_clear)(&R);
+  return SNN_OK;
+}
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -114,6 +114,9 @@ typedef struct {
    * over every trainable parameter (all), reference first. */
   int (*compare)(const snn_spec *s, long prec, const snn_result *ref, const snn_result *x, snn_blockcmp *out,
                  snn_blockcmp *all);
+  /* One forward pass: the readout yo (T x n_out), the outputs of every
+   * hidden unit z (T x H, layers concatenated) and the loss. */
+  int (*trace)(const snn_spec *s, const snn_data *d, long prec, double *yo, double *z, double *loss, snn_err *err);
 } snn_engine;
 
 extern const snn_engine snn_engine_double, snn_engine_mpfr;
