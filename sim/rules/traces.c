@@ -42,6 +42,8 @@ typedef struct {
   size_t qin, qdel, qrec, qbias, qmix[SNN_MAXMIX], q;
   int cidx[SNN_MAXCONST], nqc;
   relt *G, *F, *Z; /* per unit, this step: m x k current gains, k x k state Jacobian, k reset (diagonal of the mixes) */
+  struct lpar_ *par; /* q entries: the local parameters of unit 0 */
+  size_t *stride;    /* q entries: flat index of unit i = par.flat + i stride */
   relt *eps, *e, *ebar, *esum;        /* diagonal: n k q, n q, n q, n q */
   size_t c0, W;                       /* complete: own trainable columns */
   relt *Ms[2], *Mz[2], *MI, *Mzs, *Mzf, *scr; /* complete */
@@ -61,7 +63,7 @@ typedef struct {
 /* What local parameter q of unit i is: its flat index, the current it is
  * injected into (-1 for a constant) and the kind of its presynaptic factor. */
 enum { PRE_X, PRE_DELAY, PRE_Z, PRE_ONE, PRE_MIX, PRE_CONST };
-typedef struct {
+typedef struct lpar_ {
   size_t flat;
   int cur, kind, a; /* a: nin row r, mix index, or constant index */
   size_t j;         /* presynaptic index (x_j, z_j, mix source column) */
@@ -104,7 +106,22 @@ static lpar gpar(const snn_spec *s, const lay *L, const tlay *T, size_t i, size_
   return p;
 }
 
-static size_t gidx(const snn_spec *s, const lay *L, const tlay *T, size_t i, size_t q) { return gpar(s, L, T, i, q).flat; }
+static size_t gidx(const snn_spec *s, const lay *L, const tlay *T, size_t i, size_t q) {
+  (void)s, (void)L;
+  return T->par[q].flat + i * T->stride[q];
+}
+
+/* The table of local parameters (decoded once, not at every step). */
+static int par_table(const snn_spec *s, const lay *L, tlay *T) {
+  T->par = malloc((T->q ? T->q : 1) * sizeof *T->par);
+  T->stride = malloc((T->q ? T->q : 1) * sizeof *T->stride);
+  if (!T->par || !T->stride) return SNN_ENOMEM;
+  for (size_t q = 0; q < T->q; q++) {
+    T->par[q] = gpar(s, L, T, 0, q);
+    T->stride[q] = L->n > 1 ? gpar(s, L, T, 1, q).flat - T->par[q].flat : 0;
+  }
+  return SNN_OK;
+}
 
 static size_t tlay_count(const tlay *T, size_t n, size_t k, size_t m) {
   size_t g = n * (m * k + k * k + k);
@@ -113,6 +130,8 @@ static size_t tlay_count(const tlay *T, size_t n, size_t k, size_t m) {
 }
 
 static void tlay_free(tlay *T, size_t n, size_t k, size_t m, rctx *c) {
+  free(T->par);
+  free(T->stride);
   vec_free(T->G, n * m * k, c);
   vec_free(T->F, n * k * k, c);
   vec_free(T->Z, n * k, c);
@@ -156,6 +175,7 @@ static int tlay_init(tlay *T, const net *N, const online *o, size_t l, int full)
   for (int p = 0; p < L->np; p++)
     if (s->blk[ls->blk_const[p]].trainable) T->cidx[T->nqc++] = p;
   T->q += (size_t)T->nqc;
+  if (par_table(s, L, T)) return SNN_ENOMEM;
   T->G = vec_alloc(n * m * k, c);
   T->F = vec_alloc(n * k * k, c);
   T->Z = vec_alloc(n * k, c);
@@ -260,7 +280,6 @@ static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const s
 /* Diagonal traces of layer l at step t. */
 static void diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x,
                         const slot *pv, const slot *cu, int top, real *tm) {
-  const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
@@ -269,7 +288,7 @@ static void diag_update(const net *N, size_t l, tlay *T, const online *o, const 
   for (size_t i = 0; i < n; i++) {
     const relt *G = T->G + i * (size_t)L->m * k, *F = T->F + i * k * k;
     for (size_t qq = 0; qq < q; qq++) {
-      lpar p = gpar(s, L, T, i, qq);
+      lpar p = T->par[qq];
       int have_pre = 1;
       switch (p.kind) {
         case PRE_X:
