@@ -526,6 +526,14 @@ int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_tra
     if ((rc = load_checkpoint(&T, &start, &log, err))) goto out;
   } else {
     snn_buf_puts(&log, "update,train_loss,eval_loss,eval_acc\n");
+    /* the starting point, for before-and-after comparisons */
+    char path[600];
+    snn_data d;
+    snprintf(path, sizeof path, "%s/params_initial.json", e->out);
+    rc = snapshot(&T, &d);
+    if (!rc) rc = snn_data_write(s, &d, path, err);
+    snn_data_clear(&d);
+    if (rc) goto out;
   }
   if ((rc = write_manifest(e, err))) goto out;
   size_t cross[SNN_MAX_LAYERS];

@@ -284,9 +284,10 @@ static int run_exp(const char *body, const char *out, int resume, size_t until, 
 }
 
 static void rm_run(const char *dir) {
-  static const char *const f[] = {"log.csv", "manifest.json", "checkpoint.json", "params.json", "network.json"};
+  static const char *const f[] = {"log.csv", "manifest.json", "checkpoint.json", "params.json", "network.json",
+                                  "params_initial.json"};
   char p[500];
-  for (int k = 0; k < 5; k++) snprintf(p, sizeof p, "%s/%s", dir, f[k]), unlink(p);
+  for (int k = 0; k < 6; k++) snprintf(p, sizeof p, "%s/%s", dir, f[k]), unlink(p);
   rmdir(dir);
 }
 
