@@ -65,5 +65,39 @@ expect 2 "eprop on a deep network" -- $wrap "$snngrad" grad "$examples/deep_mixe
 has "$tmp/err" "e-prop is defined for one recurrent layer" "eprop depth message"
 expect 0 "bench --rules" -- $wrap "$snngrad" bench --rules bptt,rtrl,eprop --neurons 4 --steps 20,40 --csv "$tmp/b.csv"
 has "$tmp/b.csv" "rule,neurons,steps,precision_bits,us_per_step,bytes" "bench csv header"
+# run: one forward pass written out
+expect 0 "run" -- $wrap "$snngrad" run "$net" --csv "$tmp/run.csv" --raster "$tmp/raster.csv"
+has "$tmp/run.csv" "step,y0,y1,target0,target1" "run header"
+[ "$(wc -l < "$tmp/run.csv")" -eq 41 ] || { echo "FAIL: run writes one row per step"; fails=$((fails + 1)); }
+has "$tmp/raster.csv" "step,unit,layer,output" "raster header"
+# train: a small run stopped early and resumed; then every shipped experiment, briefly
+exps=$(dirname "$examples")/experiments
+printf '{"network": {"layers": [{"model": "lif", "size": 6, "recurrent": true, "w_scale": 2}], "readout": {"tau_out": 2}},
+ "task": {"kind": "recall", "steps": 12, "store_len": 2, "group": 2}, "rule": "eprop", "batch": 2, "updates": 3,
+ "eval": {"every": 1, "samples": 2}, "out": "%s/tiny"}\n' "$tmp" > "$tmp/tiny.json"
+expect 0 "train, stopped early" -- $wrap "$snngrad" train "$tmp/tiny.json" --quiet --until 1
+[ ! -e "$tmp/tiny/params.json" ] || { echo "FAIL: an unfinished run wrote final parameters"; fails=$((fails + 1)); }
+expect 0 "train, resumed" -- $wrap "$snngrad" train "$tmp/tiny.json" --quiet --resume
+has "$tmp/out" "trained 3 updates" "resumed to the end"
+[ "$(wc -l < "$tmp/tiny/log.csv")" -eq 4 ] || { echo "FAIL: the resumed log has one row per update"; fails=$((fails + 1)); }
+has "$tmp/tiny/manifest.json" '"rule": "eprop"' "manifest"
+expect 0 "grad on the trained parameters" -- $wrap "$snngrad" grad "$tmp/tiny/network.json" --rule bptt --params "$tmp/tiny/params.json" -o "$tmp/x.json"
+if [ -z "$wrap" ]; then # (under valgrind these would take too long)
+  for x in "$exps"/*.json; do
+    b=$(basename "$x" .json)
+    if [ "$b" = shd ] && [ ! -f "$(dirname "$examples")/data/shd/shd_train.h5" ]; then
+      expect 2 "shd without its files" -- "$snngrad" train "$x" --quiet --until 2 --out "$tmp/x_$b"
+      has "$tmp/err" "shd_train.h5" "the shd message names the file"
+      continue
+    fi
+    expect 0 "experiment $b" -- "$snngrad" train "$x" --quiet --until 2 --out "$tmp/x_$b"
+    [ "$(wc -l < "$tmp/x_$b/log.csv")" -eq 3 ] || { echo "FAIL: $b log"; fails=$((fails + 1)); }
+  done
+fi
+printf '{"network": {"layers": [{"model": "lif", "size": 2}]}, "task": {"kind": "adding"}, "rule": "bptt", "batch": 0, "out": "%s/y"}' "$tmp" > "$tmp/badexp.json"
+expect 2 "bad experiment" -- $wrap "$snngrad" train "$tmp/badexp.json"
+has "$tmp/err" "badexp.json: key 'batch'" "a bad experiment names the key"
+[ ! -e "$tmp/y" ] || { echo "FAIL: a refused experiment created its output"; fails=$((fails + 1)); }
+expect 2 "resume without a checkpoint" -- $wrap "$snngrad" train "$tmp/tiny.json" --quiet --resume --out "$tmp/none"
 echo "cli: $fails failure(s)"
 [ "$fails" -eq 0 ]
