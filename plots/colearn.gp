@@ -1,8 +1,9 @@
 # Figure 7: co-learning adaptation and delays on evidence accumulation.
 load 'plots/common.gp'
+set key noenhanced
 set xlabel 'update'
 set ylabel 'eval accuracy'
-set title 'Two feed-forward layers on evidence accumulation: what co-learning adaptation and delays add'
+set title 'Two feed-forward layers on store-recall (T = 24): what co-learning adaptation and delays add'
 set key bottom right
 set yrange [0.4:1.02]
 do for [fmt in "png svg"] {

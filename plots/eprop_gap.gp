@@ -1,7 +1,8 @@
 # Figure 3: e-prop against BPTT as the recurrent weights grow from zero.
 load 'plots/common.gp'
+set key noenhanced
 f = datadir.'/eprop_gap.csv'
-set xlabel 'rec\_scale (recurrent weights ~ rec\_scale N(0,1)/sqrt(n))'
+set xlabel 'rec\_scale: recurrent weights drawn as rec\_scale N(0,1) / sqrt(n)'
 set logscale y
 set format y '10^{%L}'
 set ylabel 'relative error, 1 - cosine'

@@ -1,5 +1,6 @@
 # Figure 8: e-prop pattern generation, before and after training, and the raster.
 load 'plots/common.gp'
+set key noenhanced
 do for [fmt in "png svg"] {
   eval 'set terminal '.term(fmt)
   set output out('pattern', fmt)

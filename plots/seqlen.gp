@@ -1,5 +1,6 @@
 # Figure 5b: final error on the adding problem against the sequence length.
 load 'plots/common.gp'
+set key noenhanced
 f = datadir.'/seqlen.csv'
 set logscale x 2
 set xlabel 'sequence length T'

@@ -1,12 +1,13 @@
 # Figure 6: accuracy against the truncation window and the local block size (Guo et al.).
 load 'plots/common.gp'
+set key noenhanced
 do for [fmt in "png svg"] {
   eval 'set terminal '.term(fmt)
   set output out('truncation', fmt)
   set multiplot layout 1,2 title 'Evidence accumulation (T = 135): temporal truncation and spatial locality'
   set logscale x
   set xlabel 'truncation window W (135 = full BPTT)'
-  set ylabel 'eval accuracy after 300 updates'
+  set ylabel 'eval accuracy after 300 updates (mean of 3 seeds)'
   set yrange [0.4:1.02]
   unset key
   plot datadir.'/truncation_window.csv' u 1:3 every ::1 w lp pt 7 lw 2

@@ -1,5 +1,6 @@
 # Figure 1: error of the finite difference against its step, double and MPFR.
 load 'plots/common.gp'
+set key noenhanced
 f = datadir.'/vcurve.csv'
 set logscale xy
 set format x '10^{%L}'
