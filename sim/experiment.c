@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/jsonget.h"
 #include "sim/train.h"
 
 void snn_experiment_free(snn_experiment *e) {
@@ -42,41 +43,6 @@ static char *slurp(const char *path) {
   return b.p;
 }
 
-static int getnum(json_t *o, const char *file, const char *where, const char *key, double def, double lo, double hi, double *out,
-                  snn_err *err) {
-  json_t *v = o ? json_object_get(o, key) : NULL;
-  if (!v) return *out = def, SNN_OK;
-  char kp[96];
-  snprintf(kp, sizeof kp, "%s%s%s", where, *where ? "." : "", key);
-  if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi))
-    return snn_err_set(err, SNN_EVALUE, file, kp, "expected a number in [%g, %g]", lo, hi);
-  *out = json_number_value(v);
-  return SNN_OK;
-}
-
-static int getsize(json_t *o, const char *file, const char *where, const char *key, size_t def, size_t lo, size_t hi, size_t *out,
-                   snn_err *err) {
-  json_t *v = o ? json_object_get(o, key) : NULL;
-  if (!v) return *out = def, SNN_OK;
-  char kp[96];
-  snprintf(kp, sizeof kp, "%s%s%s", where, *where ? "." : "", key);
-  if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo || json_integer_value(v) > (json_int_t)hi)
-    return snn_err_set(err, SNN_EVALUE, file, kp, "expected an integer in [%zu, %zu]", lo, hi);
-  *out = (size_t)json_integer_value(v);
-  return SNN_OK;
-}
-
-static int unknown_keys(json_t *o, const char *file, const char *where, const char *const *known, snn_err *err) {
-  const char *k;
-  json_t *v;
-  json_object_foreach(o, k, v) {
-    int ok = 0;
-    for (const char *const *q = known; *q; q++) ok |= !strcmp(*q, k);
-    if (!ok) return snn_err_set(err, SNN_EKEY, file, where, "unknown key '%s' (docs/training.md lists the keys)", k);
-  }
-  return SNN_OK;
-}
-
 #define TRY(x)                     \
   do {                             \
     if ((st = (x)) != SNN_OK) goto out; \
@@ -101,9 +67,9 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
   }
   static const char *const known[] = {"network", "task", "rule", "precision", "optimizer", "batch", "updates", "update",
                                       "clip", "eval", "checkpoint", "seed", "out", "description", "comment", NULL};
-  TRY(unknown_keys(root, path, "", known, err));
+  TRY(snn_json_keys(root, path, "", known, "docs/training.md", err));
   double seed = 1, prec = 53;
-  TRY(getnum(root, path, "", "seed", 1, 0, 4294967295.0, &seed, err));
+  TRY(snn_json_num(root, path, "", "seed", 1, 0, 4294967295.0, &seed, err));
   e->seed = (unsigned long)seed;
   TRY(snn_task_parse(json_object_get(root, "task"), path, e->dir, &e->task, err));
   /* the network, with the task's sizes written in */
@@ -173,7 +139,7 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
   int fptt = !strcmp(e->rule.name, "fptt");
   if (fptt) TRY(snn_fptt_parse(&e->rule, t->T, &e->fptt, err));
 
-  TRY(getnum(root, path, "", "precision", 53, 2, 1 << 20, &prec, err));
+  TRY(snn_json_num(root, path, "", "precision", 53, 2, 1 << 20, &prec, err));
   e->prec = (long)prec;
   /* optimiser */
   json_t *oj = json_object_get(root, "optimizer");
@@ -182,7 +148,7 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     st = snn_err_set(err, SNN_EKEY, path, "optimizer", "expected an object {\"kind\": \"adam\", \"lr\": ...}");
     goto out;
   }
-  if (oj) TRY(unknown_keys(oj, path, "optimizer", okeys, err));
+  if (oj) TRY(snn_json_keys(oj, path, "optimizer", okeys, "docs/training.md", err));
   const char *ok = oj ? json_string_value(json_object_get(oj, "kind")) : "adam";
   if (!ok) ok = "adam";
   if (!strcmp(ok, "sgd"))
@@ -195,14 +161,14 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     st = snn_err_set(err, SNN_EVALUE, path, "optimizer.kind", "expected \"sgd\", \"adam\" or \"adamax\", found \"%s\"", ok);
     goto out;
   }
-  TRY(getnum(oj, path, "optimizer", "lr", e->opt == SNN_OPT_SGD ? 0.01 : 0.001, 0, 1e6, &e->lr, err));
-  TRY(getnum(oj, path, "optimizer", "beta1", 0.9, 0, 0.999999, &e->beta1, err));
-  TRY(getnum(oj, path, "optimizer", "beta2", 0.999, 0, 0.999999999, &e->beta2, err));
-  TRY(getnum(oj, path, "optimizer", "eps", 1e-8, 0, 1, &e->eps, err));
-  TRY(getnum(oj, path, "optimizer", "momentum", 0, 0, 0.999999, &e->momentum, err));
-  TRY(getnum(root, path, "", "clip", 0, 0, 1e300, &e->clip, err));
-  TRY(getsize(root, path, "", "batch", 1, 1, 1 << 20, &e->batch, err));
-  TRY(getsize(root, path, "", "updates", 100, 1, (size_t)1 << 40, &e->updates, err));
+  TRY(snn_json_num(oj, path, "optimizer", "lr", e->opt == SNN_OPT_SGD ? 0.01 : 0.001, 0, 1e6, &e->lr, err));
+  TRY(snn_json_num(oj, path, "optimizer", "beta1", 0.9, 0, 0.999999, &e->beta1, err));
+  TRY(snn_json_num(oj, path, "optimizer", "beta2", 0.999, 0, 0.999999999, &e->beta2, err));
+  TRY(snn_json_num(oj, path, "optimizer", "eps", 1e-8, 0, 1, &e->eps, err));
+  TRY(snn_json_num(oj, path, "optimizer", "momentum", 0, 0, 0.999999, &e->momentum, err));
+  TRY(snn_json_num(root, path, "", "clip", 0, 0, 1e300, &e->clip, err));
+  TRY(snn_json_size(root, path, "", "batch", 1, 1, 1 << 20, &e->batch, err));
+  TRY(snn_json_size(root, path, "", "updates", 100, 1, (size_t)1 << 40, &e->updates, err));
   /* online or deferred updates */
   json_t *uj = json_object_get(root, "update");
   e->every = 0;
@@ -212,14 +178,14 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
       st = snn_err_set(err, SNN_EKEY, path, "update", "expected {\"mode\": \"deferred\" | \"online\", \"every\": K}");
       goto out;
     }
-    TRY(unknown_keys(uj, path, "update", ukeys, err));
+    TRY(snn_json_keys(uj, path, "update", ukeys, "docs/training.md", err));
     const char *m = json_string_value(json_object_get(uj, "mode"));
     if (m && strcmp(m, "deferred") && strcmp(m, "online")) {
       st = snn_err_set(err, SNN_EVALUE, path, "update.mode", "expected \"deferred\" or \"online\", found \"%s\"", m);
       goto out;
     }
     e->online = m && !strcmp(m, "online");
-    TRY(getsize(uj, path, "update", "every", 1, 1, t->T, &e->every, err));
+    TRY(snn_json_size(uj, path, "update", "every", 1, 1, t->T, &e->every, err));
   }
   if (e->online) {
     int can = !strcmp(e->rule.name, "rtrl") || !strcmp(e->rule.name, "ostl") || !strcmp(e->rule.name, "eprop");
@@ -237,13 +203,13 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
   }
   json_t *ev = json_object_get(root, "eval");
   static const char *const ekeys[] = {"every", "samples", NULL};
-  if (ev) TRY(unknown_keys(ev, path, "eval", ekeys, err));
-  TRY(getsize(ev, path, "eval", "every", e->updates < 10 ? 1 : e->updates / 10, 1, (size_t)1 << 40, &e->eval_every, err));
-  TRY(getsize(ev, path, "eval", "samples", 32, 1, (size_t)1 << 30, &e->eval_samples, err));
+  if (ev) TRY(snn_json_keys(ev, path, "eval", ekeys, "docs/training.md", err));
+  TRY(snn_json_size(ev, path, "eval", "every", e->updates < 10 ? 1 : e->updates / 10, 1, (size_t)1 << 40, &e->eval_every, err));
+  TRY(snn_json_size(ev, path, "eval", "samples", 32, 1, (size_t)1 << 30, &e->eval_samples, err));
   json_t *cj = json_object_get(root, "checkpoint");
   static const char *const ckeys[] = {"every", NULL};
-  if (cj) TRY(unknown_keys(cj, path, "checkpoint", ckeys, err));
-  TRY(getsize(cj, path, "checkpoint", "every", e->eval_every, 1, (size_t)1 << 40, &e->ckpt_every, err));
+  if (cj) TRY(snn_json_keys(cj, path, "checkpoint", ckeys, "docs/training.md", err));
+  TRY(snn_json_size(cj, path, "checkpoint", "every", e->eval_every, 1, (size_t)1 << 40, &e->ckpt_every, err));
   const char *out = out_override ? out_override : json_string_value(json_object_get(root, "out"));
   if (!out) {
     st = snn_err_set(err, SNN_EKEY, path, "out", "missing; expected the output folder (or give --out DIR)");

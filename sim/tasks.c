@@ -16,6 +16,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "sim/jsonget.h"
 #include "sim/tasks.h"
 
 const char *const snn_task_names[SNN_NTASKS] = {"pattern", "cues", "adding", "recall", "fmnist", "shd"};
@@ -191,29 +192,6 @@ out:
 
 /* ---- parsing ---- */
 
-static int num(json_t *o, const char *file, const char *key, double def, double lo, double hi, double *out, snn_err *err) {
-  json_t *v = json_object_get(o, key);
-  if (!v) return *out = def, SNN_OK;
-  char kp[64];
-  snprintf(kp, sizeof kp, "task.%s", key);
-  if (!json_is_number(v)) return snn_err_set(err, SNN_EKEY, file, kp, "expected a number in [%g, %g]", lo, hi);
-  double x = json_number_value(v);
-  if (!(x >= lo && x <= hi)) return snn_err_set(err, SNN_EVALUE, file, kp, "expected a number in [%g, %g], found %g", lo, hi, x);
-  *out = x;
-  return SNN_OK;
-}
-
-static int size(json_t *o, const char *file, const char *key, size_t def, size_t lo, size_t hi, size_t *out, snn_err *err) {
-  json_t *v = json_object_get(o, key);
-  if (!v) return *out = def, SNN_OK;
-  char kp[64];
-  snprintf(kp, sizeof kp, "task.%s", key);
-  if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo || json_integer_value(v) > (json_int_t)hi)
-    return snn_err_set(err, SNN_EVALUE, file, kp, "expected an integer in [%zu, %zu]", lo, hi);
-  *out = (size_t)json_integer_value(v);
-  return SNN_OK;
-}
-
 #define TRY(x)                      \
   do {                              \
     int st_ = (x);                  \
@@ -234,51 +212,45 @@ int snn_task_parse(json_t *tj, const char *file, const char *base, snn_task *t, 
   static const char *const known[] = {"kind", "steps", "inputs", "outputs", "rate", "cues", "cue_len", "gap", "delay",
                                       "recall_len", "group", "cue_rate", "noise_rate", "store_len", "order", "duration",
                                       "limit", "path", "seed", "window", NULL};
-  const char *k;
-  json_t *v;
-  json_object_foreach(tj, k, v) {
-    int ok = 0;
-    for (const char *const *q = known; *q; q++) ok |= !strcmp(*q, k);
-    if (!ok) return snn_err_set(err, SNN_EKEY, file, "task", "unknown key '%s' (docs/tasks.md lists the keys of each task)", k);
-  }
+  TRY(snn_json_keys(tj, file, "task", known, "docs/tasks.md", err));
   double seed = 1;
-  TRY(num(tj, file, "seed", 1, 0, 4294967295.0, &seed, err));
+  TRY(snn_json_num(tj, file, "task", "seed", 1, 0, 4294967295.0, &seed, err));
   t->seed = (unsigned long)seed;
-  TRY(size(tj, file, "limit", 0, 0, SIZE_MAX >> 1, &t->limit, err));
+  TRY(snn_json_size(tj, file, "task", "limit", 0, 0, SIZE_MAX >> 1, &t->limit, err));
   switch (t->kind) {
     case SNN_TASK_PATTERN:
-      TRY(size(tj, file, "steps", 1000, 2, 1000000, &t->T, err));
-      TRY(size(tj, file, "inputs", 100, 1, 100000, &t->n_in, err));
-      TRY(size(tj, file, "outputs", 1, 1, 100, &t->n_out, err));
-      TRY(num(tj, file, "rate", 0.01, 0, 1, &t->rate, err));
+      TRY(snn_json_size(tj, file, "task", "steps", 1000, 2, 1000000, &t->T, err));
+      TRY(snn_json_size(tj, file, "task", "inputs", 100, 1, 100000, &t->n_in, err));
+      TRY(snn_json_size(tj, file, "task", "outputs", 1, 1, 100, &t->n_out, err));
+      TRY(snn_json_num(tj, file, "task", "rate", 0.01, 0, 1, &t->rate, err));
       t->loss = SNN_LOSS_MSE;
       t->win_first = 1, t->win_last = t->T;
       break;
     case SNN_TASK_CUES:
-      TRY(size(tj, file, "cues", 7, 1, 1000, &t->cues, err));
+      TRY(snn_json_size(tj, file, "task", "cues", 7, 1, 1000, &t->cues, err));
       if (t->cues % 2 == 0) return snn_err_set(err, SNN_EVALUE, file, "task.cues", "expected an odd number (a majority must exist), found %zu", t->cues);
-      TRY(size(tj, file, "cue_len", 10, 1, 100000, &t->cue_len, err));
-      TRY(size(tj, file, "gap", 5, 0, 100000, &t->gap, err));
-      TRY(size(tj, file, "delay", 20, 0, 1000000, &t->delay, err));
-      TRY(size(tj, file, "recall_len", 10, 1, 100000, &t->recall_len, err));
-      TRY(size(tj, file, "group", 10, 1, 10000, &t->group, err));
-      TRY(num(tj, file, "cue_rate", 0.4, 0, 1, &t->cue_rate, err));
-      TRY(num(tj, file, "noise_rate", 0.01, 0, 1, &t->noise_rate, err));
+      TRY(snn_json_size(tj, file, "task", "cue_len", 10, 1, 100000, &t->cue_len, err));
+      TRY(snn_json_size(tj, file, "task", "gap", 5, 0, 100000, &t->gap, err));
+      TRY(snn_json_size(tj, file, "task", "delay", 20, 0, 1000000, &t->delay, err));
+      TRY(snn_json_size(tj, file, "task", "recall_len", 10, 1, 100000, &t->recall_len, err));
+      TRY(snn_json_size(tj, file, "task", "group", 10, 1, 10000, &t->group, err));
+      TRY(snn_json_num(tj, file, "task", "cue_rate", 0.4, 0, 1, &t->cue_rate, err));
+      TRY(snn_json_num(tj, file, "task", "noise_rate", 0.01, 0, 1, &t->noise_rate, err));
       t->T = t->cues * (t->cue_len + t->gap) + t->delay + t->recall_len;
       t->n_in = 4 * t->group, t->n_out = 2, t->loss = SNN_LOSS_CE;
       t->win_first = t->T - t->recall_len + 1, t->win_last = t->T;
       break;
     case SNN_TASK_ADDING:
-      TRY(size(tj, file, "steps", 100, 2, 10000000, &t->T, err));
+      TRY(snn_json_size(tj, file, "task", "steps", 100, 2, 10000000, &t->T, err));
       t->n_in = 2, t->n_out = 1, t->loss = SNN_LOSS_MSE;
       t->win_first = t->win_last = t->T;
       break;
     case SNN_TASK_RECALL:
-      TRY(size(tj, file, "steps", 50, 4, 10000000, &t->T, err));
-      TRY(size(tj, file, "store_len", 5, 1, 100000, &t->store_len, err));
-      TRY(size(tj, file, "group", 5, 1, 10000, &t->group, err));
-      TRY(num(tj, file, "noise_rate", 0.05, 0, 1, &t->noise_rate, err));
-      TRY(num(tj, file, "cue_rate", 0.5, 0, 1, &t->cue_rate, err));
+      TRY(snn_json_size(tj, file, "task", "steps", 50, 4, 10000000, &t->T, err));
+      TRY(snn_json_size(tj, file, "task", "store_len", 5, 1, 100000, &t->store_len, err));
+      TRY(snn_json_size(tj, file, "task", "group", 5, 1, 10000, &t->group, err));
+      TRY(snn_json_num(tj, file, "task", "noise_rate", 0.05, 0, 1, &t->noise_rate, err));
+      TRY(snn_json_num(tj, file, "task", "cue_rate", 0.5, 0, 1, &t->cue_rate, err));
       if (2 * t->store_len >= t->T)
         return snn_err_set(err, SNN_EVALUE, file, "task.store_len", "expected 2 store_len < steps (store and recall must not overlap)");
       t->n_in = 5 * t->group, t->n_out = 2, t->loss = SNN_LOSS_CE;
@@ -309,8 +281,8 @@ int snn_task_parse(json_t *tj, const char *file, const char *base, snn_task *t, 
         int st = snn_idx_load(a, b, &t->test, t->limit, err);
         if (st) return snn_task_free(t), st;
       } else {
-        TRY(size(tj, file, "steps", 100, 1, 100000, &t->T, err));
-        TRY(num(tj, file, "duration", 1.0, 1e-6, 1e6, &t->duration, err));
+        TRY(snn_json_size(tj, file, "task", "steps", 100, 1, 100000, &t->T, err));
+        TRY(snn_json_num(tj, file, "task", "duration", 1.0, 1e-6, 1e6, &t->duration, err));
         t->n_in = 700, t->n_out = 20;
         snprintf(a, sizeof a, "%s/shd_train.h5", t->path);
         TRY(snn_shd_load(a, &t->train, t->limit, err));

@@ -297,12 +297,17 @@ static int snapshot(trainer *T, snn_data *d) {
   return SNN_OK;
 }
 
+/* The checkpoint and the log of a run. */
+static void run_paths(const snn_experiment *e, char *path, char *lpath, size_t n) {
+  snprintf(path, n, "%s/checkpoint.json", e->out);
+  snprintf(lpath, n, "%s/log.csv", e->out);
+}
+
 static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
   const snn_spec *s = T->s;
   char path[600], lpath[600];
-  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
-  snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+  run_paths(e, path, lpath, sizeof path);
   snn_data d;
   snn_buf b = {0};
   snn_nums st[4] = {{0}};
@@ -360,8 +365,7 @@ static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err)
   const snn_experiment *e = T->e;
   const snn_spec *s = T->s;
   char path[600], lpath[600];
-  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
-  snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+  run_paths(e, path, lpath, sizeof path);
   snn_data d;
   int rc = snn_data_load(s, path, &d, err);
   if (rc) return rc;

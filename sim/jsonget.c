@@ -1,0 +1,45 @@
+/* jsonget.c - see jsonget.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/jsonget.h"
+
+static void keypath(char *kp, size_t n, const char *where, const char *key) {
+  snprintf(kp, n, "%s%s%s", where, *where ? "." : "", key);
+}
+
+int snn_json_num(json_t *o, const char *file, const char *where, const char *key, double def, double lo, double hi,
+                 double *out, snn_err *err) {
+  json_t *v = o ? json_object_get(o, key) : NULL;
+  if (!v) return *out = def, SNN_OK;
+  char kp[96];
+  keypath(kp, sizeof kp, where, key);
+  if (!json_is_number(v)) return snn_err_set(err, SNN_EKEY, file, kp, "expected a number in [%g, %g]", lo, hi);
+  double x = json_number_value(v);
+  if (!(x >= lo && x <= hi)) return snn_err_set(err, SNN_EVALUE, file, kp, "expected a number in [%g, %g], found %g", lo, hi, x);
+  *out = x;
+  return SNN_OK;
+}
+
+int snn_json_size(json_t *o, const char *file, const char *where, const char *key, size_t def, size_t lo, size_t hi,
+                  size_t *out, snn_err *err) {
+  json_t *v = o ? json_object_get(o, key) : NULL;
+  if (!v) return *out = def, SNN_OK;
+  char kp[96];
+  keypath(kp, sizeof kp, where, key);
+  if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo || json_integer_value(v) > (json_int_t)hi)
+    return snn_err_set(err, SNN_EVALUE, file, kp, "expected an integer in [%zu, %zu]", lo, hi);
+  *out = (size_t)json_integer_value(v);
+  return SNN_OK;
+}
+
+int snn_json_keys(json_t *o, const char *file, const char *where, const char *const *known, const char *doc, snn_err *err) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(o, k, v) {
+    int ok = 0;
+    for (const char *const *q = known; *q; q++) ok |= !strcmp(*q, k);
+    if (!ok) return snn_err_set(err, SNN_EKEY, file, where, "unknown key '%s' (%s lists the keys)", k, doc);
+  }
+  return SNN_OK;
+}
