@@ -3,7 +3,7 @@
 # that produce their CSV (figures/data, figures/runs), then draws each with
 # its gnuplot script (plots/NAME.gp) into docs/figures/NAME.png and .svg.
 #
-#   scripts/figures.sh            every figure (about 15 minutes on 2 cores)
+#   scripts/figures.sh            every figure (about 12 minutes on 2 cores)
 #   scripts/figures.sh NAME ...   some of them: vcurve precision eprop_gap cost
 #                                 learning seqlen truncation colearn pattern
 #   SNN_FIG_QUICK=1 scripts/figures.sh ...   a few updates per run (a smoke test)
