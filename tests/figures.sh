@@ -3,7 +3,7 @@
 # training run, into a temporary folder; each figure must come out as PNG and
 # SVG.  (The real figures take about 15 minutes: scripts/figures.sh.)
 set -eu
-snngrad=$1
+snngrad=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
