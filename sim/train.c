@@ -29,7 +29,7 @@ typedef struct {
   net *N;
   rctx *c;
   SNN_SFX(snn_rule_fn) fn;
-  relt *g, *gsum, *m, *v, *wbar, *lam, *save;
+  relt *g, *gsum, *m, *v, *wbar, *lam, *save; /* save: FPTT's W during evaluation on Wbar, or an online update */
   real b1p, b2p, tmp;           /* beta1^t, beta2^t */
   size_t nupd;                  /* parameter updates so far (online: several per sequence) */
   double *xb, *yb;              /* one sample, double */
@@ -176,11 +176,12 @@ static void update(trainer *T, relt *g) {
   SNN_SFX(snn_net_derive)(T->N);
 }
 
+/* (its own buffer: gsum is where the sequence's remainder is collected) */
 static void online_hook(void *ctx, size_t t, relt *grad) {
   (void)t;
   trainer *T = ctx;
-  for (size_t i = 0; i < T->s->P; i++) r_set(T->gsum + i, grad + i, T->c);
-  update(T, T->gsum);
+  for (size_t i = 0; i < T->s->P; i++) r_set(T->save + i, grad + i, T->c);
+  update(T, T->save);
 }
 
 /* Mean loss and accuracy (ce: argmax of the readout summed over the loss

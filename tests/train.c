@@ -345,6 +345,33 @@ START_TEST(test_resume_bit_for_bit) {
 }
 END_TEST
 
+/* Every number of a parameter file's "params", in block order, flattened. */
+static void flatten(json_t *v, double *out, size_t *n) {
+  if (json_is_array(v)) {
+    for (size_t i = 0; i < json_array_size(v); i++) flatten(json_array_get(v, i), out, n);
+  } else {
+    if (out) out[*n] = json_is_string(v) ? strtod(json_string_value(v), NULL) : json_number_value(v);
+    (*n)++;
+  }
+}
+
+static double *param_vec(const char *dir, const char *file, size_t *n) {
+  char p[500];
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  json_error_t je;
+  json_t *root = json_load_file(p, 0, &je), *ps = json_object_get(root, "params");
+  ck_assert_ptr_nonnull(ps);
+  const char *k;
+  json_t *v;
+  *n = 0;
+  json_object_foreach(ps, k, v) flatten(v, NULL, n);
+  double *out = malloc(*n * sizeof *out);
+  *n = 0;
+  json_object_foreach(ps, k, v) flatten(v, out, n);
+  json_decref(root);
+  return out;
+}
+
 /* Online updates happen inside the sequence: T/every per sequence. */
 START_TEST(test_online_updates) {
   mk_tmp();
@@ -364,6 +391,32 @@ START_TEST(test_online_updates) {
   ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(ck, "checkpoint"), "optimizer_steps")), 12);
   json_decref(ck);
   rm_run(a);
+  /* With plain SGD and a tiny step the online updates of one sequence add up
+   * to the deferred update (to O(lr)): every part of the gradient is applied
+   * once, none twice or never.  (A loss at every step, so that every part
+   * of the sequence has a gradient.) */
+  char b[400];
+  snprintf(b, sizeof b, "%s/b", tmpdir);
+  static const char *const body =
+      "\"task\": {\"kind\": \"pattern\", \"steps\": 20, \"inputs\": 5, \"rate\": 0.3}, \"rule\": \"eprop\","
+      " \"update\": {\"mode\": \"%s\", \"every\": 5}, \"updates\": 1, \"optimizer\": {\"kind\": \"sgd\", \"lr\": 1e-7}, \"eval\": {\"every\": 1, \"samples\": 1}";
+  char bo[400], bd[400];
+  snprintf(bo, sizeof bo, body, "online");
+  snprintf(bd, sizeof bd, body, "deferred");
+  ck_assert_int_eq(run_exp(bo, a, 0, 0, &r, &e), SNN_OK);
+  ck_assert_int_eq(run_exp(bd, b, 0, 0, &r, &e), SNN_OK);
+  double num = 0, den = 0;
+  size_t n0 = 0, n1 = 0, n2 = 0;
+  double *p0 = param_vec(a, "params_initial.json", &n0), *p1 = param_vec(a, "params.json", &n1), *p2 = param_vec(b, "params.json", &n2);
+  ck_assert(n0 == n1 && n1 == n2 && n0 > 100);
+  for (size_t i = 0; i < n0; i++) {
+    double don = p1[i] - p0[i], dde = p2[i] - p0[i];
+    num += (don - dde) * (don - dde);
+    den += dde * dde;
+  }
+  ck_assert_msg(den > 0 && sqrt(num / den) < 1e-3, "online and deferred updates differ by %g (relative)", sqrt(num / den));
+  free(p0), free(p1), free(p2);
+  rm_run(a), rm_run(b);
   rmdir(tmpdir);
 }
 END_TEST
