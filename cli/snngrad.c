@@ -864,7 +864,8 @@ static int cmd_train(int argc, char **argv) {
     if (!o.quiet && o.tty) fputc('\n', stderr);
     rc = report(&err);
   } else {
-    printf("trained %zu updates: train loss %.6g, eval loss %.6g", r.updates, r.train_loss, r.eval_loss);
+    printf("trained %zu updates: train loss %.6g", r.updates, r.train_loss);
+    if (!isnan(r.eval_loss)) printf(", eval loss %.6g", r.eval_loss);
     if (!isnan(r.eval_acc)) printf(", eval accuracy %.4f", r.eval_acc);
     printf("; wrote %s/log.csv, manifest.json, checkpoint.json%s\n", e.out, r.updates == e.updates ? ", params.json, network.json" : "");
   }

@@ -527,6 +527,7 @@ int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_tra
   for (size_t i = 0; i < P; i++) r_set(T.wbar + i, N.theta + i, &c); /* FPTT: Wbar starts at W, lambda at 0 */
   if ((rc = mkdir_p(e->out, err))) goto out;
   size_t start = 0;
+  res->eval_loss = res->eval_acc = res->train_loss = NAN;
   if (o->resume) {
     if ((rc = load_checkpoint(&T, &start, &log, err))) goto out;
   } else {
