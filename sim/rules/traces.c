@@ -277,7 +277,12 @@ static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const s
   }
 }
 
-/* Diagonal traces of layer l at step t. */
+/* Diagonal traces of layer l at step t.  (The double build also compiles a
+ * copy for CPUs with FMA, picked at run time: r_fma is then one instruction
+ * instead of a call to libm's fma, with the same rounding.) */
+#if !defined(SNN_MPFR) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("fma", "default")))
+#endif
 static void diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x,
                         const slot *pv, const slot *cu, int top, real *tm) {
   const lay *L = &N->layers[l];
