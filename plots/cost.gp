@@ -20,8 +20,8 @@ do for [fmt in "png svg"] {
   set xrange [6:80]
   set ylabel 'time per step (µs)'
   plot for [r in rules.' "fptt:chunks=4"'] fn u (strcol(1) eq r ? $2 : 1/0):5 w lp pt 7 ps 0.6 t r, \
-       fn u (strcol(1) eq 'rtrl' ? $2 : 1/0):(1e-4*$2**4) w l dt 2 lc rgb 'black' t 'n^4', \
-       fn u (strcol(1) eq 'eprop' ? $2 : 1/0):(1.5e-2*$2**2) w l dt 3 lc rgb 'black' t 'n^2'
+       fn u (strcol(1) eq 'rtrl' ? $2 : 1/0):(1e-4*$2**4) w l dt 2 lc rgb 'black' t 'slope n⁴', \
+       fn u (strcol(1) eq 'eprop' ? $2 : 1/0):(1.5e-2*$2**2) w l dt 3 lc rgb 'black' t 'slope n²'
   unset multiplot
   unset output
 }
