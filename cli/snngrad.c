@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "sim/engine.h"
-#include "sim/snn.h"
-#include "sim/train.h"
+#include "io/io.h"
+#include "experiments/train.h"
 #include <unistd.h>
 
 #define EXIT_FAIL 1

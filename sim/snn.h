@@ -156,10 +156,6 @@ typedef struct snn_spec {
   char warnings[1024]; /* unknown keys and similar, for the CLI to print */
 } snn_spec;
 
-int snn_spec_load(const char *path, snn_spec **out, snn_err *err);
-/* Parse from a JSON text (path is only used in messages). */
-int snn_spec_parse(const char *text, const char *path, snn_spec **out, snn_err *err);
-void snn_spec_free(snn_spec *s);
 int snn_spec_find_block(const snn_spec *s, const char *name);
 /* Number of trainable scalars. */
 size_t snn_spec_ntrain(const snn_spec *s);
@@ -182,17 +178,8 @@ typedef struct {
   snn_nums y;     /* T * n_out (mse) */
   long label;     /* ce */
 } snn_data;
-
-/* Draw parameters, input and target from the spec's seed (what `init` writes). */
-int snn_data_generate(const snn_spec *s, snn_data *d, snn_err *err);
-int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err);
-int snn_data_write(const snn_spec *s, const snn_data *d, const char *path, snn_err *err);
-/* The body of a parameter file, without the closing brace (for files that add keys). */
-typedef struct snn_buf snn_buf;
-int snn_data_format(const snn_spec *s, const snn_data *d, snn_buf *b, const char *path, snn_err *err);
-/* n numbers from offset off as a flat JSON array (decimal strings where present). */
-void snn_nums_put(snn_buf *b, const snn_nums *a, size_t off, size_t n);
 void snn_data_clear(snn_data *d);
+
 
 /* A gradient (or any per-parameter result) with its loss and bookkeeping. */
 typedef struct {
@@ -208,21 +195,6 @@ typedef struct {
 
 int snn_result_init(snn_result *r, const snn_spec *s);
 void snn_result_clear(snn_result *r);
-int snn_grads_write(const snn_spec *s, const snn_result *r, const char *path, snn_err *err);
-int snn_grads_load(const snn_spec *s, const char *path, snn_result *r, snn_err *err);
 
-/* Write `text` to `path` through a temporary in the same folder and a rename,
- * so that a failure never leaves a half-written file. */
-int snn_write_atomic(const char *path, const char *text, size_t len, snn_err *err);
-
-/* A growable text buffer used by the writers. */
-struct snn_buf {
-  char *p;
-  size_t len, cap;
-  int oom;
-};
-void snn_buf_printf(snn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void snn_buf_puts(snn_buf *b, const char *s);
-void snn_buf_free(snn_buf *b);
 
 #endif

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "sim/engine.h"
-#include "sim/snn.h"
+#include "io/io.h"
 #include "tests/testutil.h"
 
 static char tmpdir[256];

@@ -6,6 +6,7 @@
 
 #include <check.h>
 
+#include "io/io.h"
 #include "sim/engine.h"
 
 #ifdef SNN_MPFR

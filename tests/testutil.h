@@ -8,6 +8,8 @@
 #define SNN_TESTUTIL_H
 
 #include <check.h>
+
+#include "io/io.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "sim/tasks.h"
-#include "sim/train.h"
+#include "experiments/tasks.h"
+#include "experiments/train.h"
 #include "tests/testutil.h"
 
 static char tmpdir[256];

@@ -5,7 +5,7 @@
 #define SNN_TRAIN_H
 
 #include "sim/engine.h"
-#include "sim/tasks.h"
+#include "experiments/tasks.h"
 
 enum snn_optimizer { SNN_OPT_SGD, SNN_OPT_ADAM, SNN_OPT_ADAMAX };
 

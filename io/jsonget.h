@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "sim/snn.h"
+#include "io/io.h"
 
 /* o.key (reported as "where.key"): a number in [lo, hi], def when absent (o may be NULL). */
 int snn_json_num(json_t *o, const char *file, const char *where, const char *key, double def, double lo, double hi,

@@ -21,7 +21,7 @@
 
 #include "sim/driver.h"
 #include "sim/rules/rules.h"
-#include "sim/train.h"
+#include "experiments/train.h"
 
 typedef struct {
   const snn_experiment *e;

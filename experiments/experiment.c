@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/jsonget.h"
-#include "sim/train.h"
+#include "io/jsonget.h"
+#include "experiments/train.h"
 
 void snn_experiment_free(snn_experiment *e) {
   if (!e) return;

@@ -1,4 +1,5 @@
-/* util.c - status messages, error records, text buffers, atomic writes. */
+/* write.c - growable text buffers and atomic file writes (a temporary in
+ * the same folder, then a rename). */
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -7,80 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/snn.h"
-
-const char *snn_strerror(int status) {
-  static const char *const msgs[] = {
-#define SNN_X_MSG(name, msg) msg,
-      SNN_STATUS(SNN_X_MSG)
-#undef SNN_X_MSG
-  };
-  if (status < 0 || status >= SNN_NSTATUS) return "unknown status";
-  return msgs[status];
-}
-
-int snn_err_set(snn_err *e, int status, const char *file, const char *key, const char *fmt, ...) {
-  if (!e) return status;
-  e->status = status;
-  snprintf(e->file, sizeof e->file, "%s", file ? file : "");
-  snprintf(e->key, sizeof e->key, "%s", key ? key : "");
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-  va_end(ap);
-  return status;
-}
-
-void snn_err_format(const snn_err *e, char *buf, size_t len) {
-  const char *msg = e->msg[0] ? e->msg : snn_strerror(e->status);
-  if (e->status == SNN_EJSON && e->file[0] && e->key[0]) /* the key is "line:column" */
-    snprintf(buf, len, "%s:%s: %s", e->file, e->key, msg);
-  else if (e->file[0] && e->key[0])
-    snprintf(buf, len, "%s: key '%s': %s", e->file, e->key, msg);
-  else if (e->file[0])
-    snprintf(buf, len, "%s: %s", e->file, msg);
-  else if (e->key[0])
-    snprintf(buf, len, "'%s': %s", e->key, msg);
-  else
-    snprintf(buf, len, "%s", msg);
-}
-
-int snn_parse_double(const char *s, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end == s || *end != '\0') return -1;
-  *out = v;
-  return 0;
-}
-
-int snn_nums_init(snn_nums *a, size_t n) {
-  a->n = n;
-  a->s = NULL;
-  a->v = calloc(n ? n : 1, sizeof *a->v);
-  return a->v ? SNN_OK : SNN_ENOMEM;
-}
-
-void snn_nums_clear(snn_nums *a) {
-  if (!a) return;
-  if (a->s)
-    for (size_t i = 0; i < a->n; i++) free(a->s[i]);
-  free(a->s);
-  free(a->v);
-  a->v = NULL;
-  a->s = NULL;
-  a->n = 0;
-}
-
-int snn_nums_set_str(snn_nums *a, size_t i, const char *text) {
-  if (!a->s) {
-    a->s = calloc(a->n ? a->n : 1, sizeof *a->s);
-    if (!a->s) return SNN_ENOMEM;
-  }
-  free(a->s[i]);
-  a->s[i] = strdup(text);
-  return a->s[i] ? SNN_OK : SNN_ENOMEM;
-}
+#include "io/io.h"
 
 static void buf_reserve(snn_buf *b, size_t extra) {
   if (b->oom || b->len + extra + 1 <= b->cap) return;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/snn.h"
+#include "io/io.h"
 
 const char *const snn_model_names[SNN_NMODELS] = {"lif", "alif", "snu", "adlif", "lstm", "gru", "ltc"};
 const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST] = {

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/jsonget.h"
+#include "io/jsonget.h"
 
 static void keypath(char *kp, size_t n, const char *where, const char *key) {
   snprintf(kp, n, "%s%s%s", where, *where ? "." : "", key);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim/snn.h"
+#include "io/io.h"
 
 enum snn_task_kind { SNN_TASK_PATTERN, SNN_TASK_CUES, SNN_TASK_ADDING, SNN_TASK_RECALL, SNN_TASK_FMNIST, SNN_TASK_SHD,
                      SNN_NTASKS };

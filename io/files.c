@@ -11,14 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/snn.h"
+#include "io/io.h"
 
-void snn_data_clear(snn_data *d) {
-  if (!d) return;
-  snn_nums_clear(&d->theta);
-  snn_nums_clear(&d->x);
-  snn_nums_clear(&d->y);
-}
 
 static int data_alloc(const snn_spec *s, snn_data *d) {
   memset(d, 0, sizeof *d);
@@ -408,26 +402,7 @@ out:
   return st;
 }
 
-int snn_result_init(snn_result *r, const snn_spec *s) {
-  memset(r, 0, sizeof *r);
-  r->crossings = calloc(s->L, sizeof *r->crossings);
-  r->spikes = calloc(s->L, sizeof *r->spikes);
-  if (!r->crossings || !r->spikes || snn_nums_init(&r->loss, 1) || snn_nums_init(&r->grad, s->P)) {
-    snn_result_clear(r);
-    return SNN_ENOMEM;
-  }
-  return SNN_OK;
-}
 
-void snn_result_clear(snn_result *r) {
-  if (!r) return;
-  snn_nums_clear(&r->loss);
-  snn_nums_clear(&r->grad);
-  free(r->crossings);
-  free(r->spikes);
-  r->crossings = NULL;
-  r->spikes = NULL;
-}
 
 int snn_grads_load(const snn_spec *s, const char *path, snn_result *r, snn_err *err) {
   if (snn_result_init(r, s)) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "sim/jsonget.h"
-#include "sim/tasks.h"
+#include "io/jsonget.h"
+#include "experiments/tasks.h"
 
 const char *const snn_task_names[SNN_NTASKS] = {"pattern", "cues", "adding", "recall", "fmnist", "shd"};
 
