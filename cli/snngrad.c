@@ -15,6 +15,7 @@
 
 #include "sim/engine.h"
 #include "io/io.h"
+#include "models/model.h"
 #include "experiments/train.h"
 #include <unistd.h>
 
@@ -211,7 +212,7 @@ static void describe(const snn_spec *s) {
   static const char *const fw[] = {"heaviside", "sigmoid"};
   printf("network %s: %zu input%s", s->path, s->n_in, s->n_in == 1 ? "" : "s");
   for (size_t l = 0; l < s->L; l++)
-    printf(" -> %s %zu%s", snn_model_names[s->layers[l].model], s->layers[l].n, s->layers[l].recurrent ? " (rec)" : "");
+    printf(" -> %s %zu%s", s->layers[l].mt->name, s->layers[l].n, s->layers[l].recurrent ? " (rec)" : "");
   printf(" -> readout %zu; %zu steps; loss %s%s; spike %s (slope %g)\n", s->n_out, s->T,
          s->loss == SNN_LOSS_MSE ? "mse" : "ce", s->rate_reg ? " + rate_reg" : "", fw[s->forward], s->slope);
 }

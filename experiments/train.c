@@ -22,6 +22,7 @@
 #include "sim/driver.h"
 #include "sim/rules/rules.h"
 #include "experiments/train.h"
+#include "models/model.h"
 
 typedef struct {
   const snn_experiment *e;
@@ -79,18 +80,7 @@ static void project(trainer *T) {
     size_t n = bk->rows * bk->cols;
     double lo = -INFINITY, hi = INFINITY;
     if (bk->kind == SNN_BLK_DELAY) lo = 0, hi = (double)s->layers[bk->layer].dmax;
-    if (bk->kind == SNN_BLK_CONST) {
-      const snn_layer_spec *ly = &s->layers[bk->layer];
-      const char *nm = snn_model_consts[ly->model][bk->cidx];
-      if (!strncmp(nm, "tau", 3)) lo = 1e-2 * s->dt;
-      if (!strcmp(nm, "threshold")) lo = 1e-3;
-      if (!strcmp(nm, "decay")) lo = 0, hi = 0.999;
-      if (ly->model == SNN_ADLIF && ly->bounds == SNN_BOUNDS_PROJECT) {
-        double a, z;
-        snn_adlif_bounds(bk->cidx, &a, &z);
-        if (a <= z) lo = a, hi = z;
-      }
-    }
+    if (bk->kind == SNN_BLK_CONST) snn_model_const_project(&s->layers[bk->layer], bk->cidx, s->dt, &lo, &hi);
     for (size_t i = 0; i < n; i++) {
       if (r_cmp_d(p + i, lo) < 0) r_set_d(p + i, lo, c);
       if (r_cmp_d(p + i, hi) > 0) r_set_d(p + i, hi, c);

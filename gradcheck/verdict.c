@@ -5,21 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/model.h"
 #include "sim/engine.h"
 
 /* Does layer l's output reach its own future only through paths the
  * options cut?  "Memoryless": no recurrent matrix and no state carried. */
-static int memoryless(const snn_layer_spec *ly) {
-  return !ly->recurrent && ly->model == SNN_SNU && ly->consts[0] == 0.0;
-}
+static int memoryless(const snn_layer_spec *ly) { return !ly->recurrent && !snn_model_carries_state(ly); }
 
-/* Whether the layer has a reset path z^{t-1} -> s^t. */
-static int has_reset(const snn_layer_spec *ly) {
-  if (ly->model == SNN_SNU) return ly->consts[0] != 0.0;
-  if (ly->model == SNN_LSTM || ly->model == SNN_GRU) return 0;
-  if (ly->model == SNN_LTC) return 1; /* reset to zero */
-  return ly->reset_subtract; /* adlif always subtracts */
-}
+static int has_reset(const snn_layer_spec *ly) { return snn_model_has_reset(ly); }
 
 /* Whether units of layer l are coupled within the step Jacobian: a kept
  * recurrent matrix, or mixes (ltc's time-constant projections). */

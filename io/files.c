@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/io.h"
+#include "models/model.h"
 
 
 static int data_alloc(const snn_spec *s, snn_data *d) {
@@ -29,7 +30,7 @@ static int data_alloc(const snn_spec *s, snn_data *d) {
 static void fill_constants(const snn_spec *s, snn_data *d) {
   for (size_t l = 0; l < s->L; l++) {
     const snn_layer_spec *ly = &s->layers[l];
-    for (int c = 0; c < snn_model_nconst(ly->model); c++) {
+    for (int c = 0; c < ly->nconst; c++) {
       const snn_block *b = &s->blk[ly->blk_const[c]];
       for (size_t i = 0; i < b->rows; i++) d->theta.v[b->off + i] = ly->consts[c];
     }
@@ -287,29 +288,18 @@ static int check_format(json_t *root, const char *want, const char *path, snn_er
   return SNN_OK;
 }
 
-/* Check constants for their model's range: time constants > 0, decay in [0,1). */
+/* Check constants for their model's range (models/model.h): time constants
+ * and thresholds > 0, decay in [0, 1), adlif's bounds under "project". */
 static int check_constant(const snn_spec *s, const snn_block *bk, double v, size_t i, const char *path, snn_err *err) {
-  const char *nm = snn_model_consts[s->layers[bk->layer].model][bk->cidx];
-  int bad = 0;
-  const char *want = "";
-  if (!strncmp(nm, "tau", 3) || !strcmp(nm, "threshold")) bad = !(v > 0), want = "a number > 0";
-  if (!strcmp(nm, "decay")) bad = !(v >= 0 && v < 1), want = "a number in [0, 1)";
   const snn_layer_spec *ly = &s->layers[bk->layer];
-  if (ly->model == SNN_ADLIF && ly->bounds == SNN_BOUNDS_PROJECT) {
-    double lo, hi;
-    snn_adlif_bounds(bk->cidx, &lo, &hi);
-    if (lo <= hi && (v < lo || v > hi)) {
-      char k[128];
-      snprintf(k, sizeof k, "params.%s[%zu]", bk->name, i);
-      return snn_err_set(err, SNN_EVALUE, path, k, "with \"bounds\": \"project\" the value must lie in [%g, %g], found %g",
-                         lo, hi, v);
-    }
-  }
-  if (bad) {
-    char k[128];
-    snprintf(k, sizeof k, "params.%s[%zu]", bk->name, i);
-    return snn_err_set(err, SNN_EVALUE, path, k, "expected %s, found %g", want, v);
-  }
+  char k[128];
+  snprintf(k, sizeof k, "params.%s[%zu]", bk->name, i);
+  double lo, hi;
+  if (snn_model_const_bounds(ly, bk->cidx, &lo, &hi) && (v < lo || v > hi))
+    return snn_err_set(err, SNN_EVALUE, path, k, "with \"bounds\": \"project\" the value must lie in [%g, %g], found %g",
+                       lo, hi, v);
+  const char *want;
+  if (!snn_model_const_ok(ly, bk->cidx, v, &want)) return snn_err_set(err, SNN_EVALUE, path, k, "expected %s, found %g", want, v);
   return SNN_OK;
 }
 

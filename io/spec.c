@@ -11,49 +11,9 @@
 #include <string.h>
 
 #include "io/io.h"
+#include "models/model.h"
 
-const char *const snn_model_names[SNN_NMODELS] = {"lif", "alif", "snu", "adlif", "lstm", "gru", "ltc"};
-const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST] = {
-    {"tau_mem", "threshold", NULL, NULL, NULL},
-    {"tau_mem", "threshold", "tau_adapt", "beta", NULL},
-    {"decay", "bias", NULL, NULL, NULL},
-    {"tau_mem", "threshold", "tau_adapt", "a", "b"},
-    {NULL, NULL, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-    {"threshold", "beta", NULL, NULL, NULL},
-};
 
-#define ONE_CURRENT 1, 1, {0}, 1, {0}, 0
-const snn_model_shape snn_model_shapes[SNN_NMODELS] = {
-    {ONE_CURRENT, 0, 1, 0, {{0}}},
-    {ONE_CURRENT, 0, 1, 0, {{0}}},
-    {ONE_CURRENT, 0, 1, 0, {{0}}},
-    {ONE_CURRENT, 0, 1, 0, {{0}}},
-    /* lstm: gates i, f, g, o (PyTorch's order), each from x and h^{t-1} */
-    {4, 4, {0, 1, 2, 3}, 4, {0, 1, 2, 3}, 1, 1, 0, 0, {{0}}},
-    /* gru: r, u, n_x, n_h; x feeds r, u, n_x and h^{t-1} feeds r, u, n_h */
-    {4, 3, {0, 1, 2}, 3, {0, 1, 3}, 1, 1, 0, 0, {{0}}},
-    /* ltc: I, then the time-constant currents from [I, u^{t-1} after reset]
-     * and [I, b^{t-1}] (Yin, Corradi & Bohte 2023) */
-    {3, 1, {0}, 1, {0}, 1, 0, 1, 2,
-     {{"w_tau_m", 1, 2, {SNN_SRC_CUR, SNN_SRC_RSTATE}, {0, 0}}, {"w_tau_adp", 2, 2, {SNN_SRC_CUR, SNN_SRC_STATE}, {0, 1}}}},
-};
-#undef ONE_CURRENT
-
-/* sparch's RadLIF: alpha in [e^-1/5, e^-1/25], beta in [e^-1/30, e^-1/120],
- * a in [-1, 1], b in [0, 2]; as time constants, tau_mem in [5, 25] and
- * tau_adapt in [30, 120] steps. */
-void snn_adlif_bounds(int cidx, double *lo, double *hi) {
-  static const double B[SNN_MAXCONST][2] = {{5, 25}, {1, 0}, {30, 120}, {-1, 1}, {0, 2}};
-  *lo = B[cidx][0];
-  *hi = B[cidx][1];
-}
-
-int snn_model_nconst(int model) {
-  int k = 0;
-  while (k < SNN_MAXCONST && snn_model_consts[model][k]) k++;
-  return k;
-}
 
 typedef struct {
   const char *file;
@@ -257,6 +217,76 @@ static int parse_delays(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) 
   return SNN_OK;
 }
 
+/* input_scale: 1 (number or string) or "1-alpha". */
+static int get_input_scale(pctx *p, json_t *lj, const char *w, int *out) {
+  json_t *is = json_object_get(lj, "input_scale");
+  *out = 0;
+  if (!is) return SNN_OK;
+  char kp[160];
+  keypath(kp, sizeof kp, w, "input_scale");
+  if ((json_is_number(is) && json_number_value(is) == 1.0) || (json_is_string(is) && !strcmp(json_string_value(is), "1")))
+    *out = 0;
+  else if (json_is_string(is) && !strcmp(json_string_value(is), "1-alpha"))
+    *out = 1;
+  else
+    return fail(p, SNN_EVALUE, kp, "expected 1 or \"1-alpha\"");
+  return SNN_OK;
+}
+
+/* One of the model keys (models/model.h) with its generic range; the
+ * model's own default where it has one. */
+static int get_model_key(pctx *p, json_t *lj, const char *w, const snn_model_type *mt, int k, double *num, int *en) {
+  static const char *const acts[] = {"identity", "relu", NULL};
+  static const char *const resets[] = {"none", "subtract", NULL};
+  static const char *const bnd[] = {"clamp", "project", "none", NULL};
+  const char *key = snn_model_key_names[k];
+  double def = isnan(mt->defaults[k]) ? snn_model_key_defaults[k] : mt->defaults[k];
+  switch (k) {
+    case SNN_KEY_TAU_MEM:
+    case SNN_KEY_THRESHOLD:
+    case SNN_KEY_TAU_ADAPT: return get_num(p, lj, w, key, 0, def, 0, 1, INFINITY, 0, num);
+    case SNN_KEY_DECAY: return get_num(p, lj, w, key, 0, def, 0, 0, 1, 1, num);
+    case SNN_KEY_BETA:
+    case SNN_KEY_A:
+    case SNN_KEY_B: return get_num(p, lj, w, key, 0, def, -INFINITY, 0, INFINITY, 0, num);
+    case SNN_KEY_ACTIVATION: return get_enum(p, lj, w, key, 0, acts, en);
+    case SNN_KEY_RESET: return get_enum(p, lj, w, key, 1, resets, en);
+    case SNN_KEY_BOUNDS: return get_enum(p, lj, w, key, 0, bnd, en);
+    default: return get_input_scale(p, lj, w, en);
+  }
+}
+
+/* The model's keys and its per-neuron constants; keys the model gives no
+ * meaning to are warned about. */
+static int parse_model_keys(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) {
+  const snn_model_type *mt = ly->mt;
+  double num[SNN_NKEYS] = {0};
+  int en[SNN_NKEYS] = {0};
+  en[SNN_KEY_RESET] = mt->reset == SNN_RESET_SUBTRACT;
+  en[SNN_KEY_INPUT_SCALE] = mt->input_scale_1ma;
+  for (int k = 0; k < SNN_NKEYS; k++) {
+    if (mt->keys & (1u << k))
+      TRY(get_model_key(p, lj, w, mt, k, &num[k], &en[k]));
+    else if (json_object_get(lj, snn_model_key_names[k]))
+      warn(p, "%s: key '%s.%s' has no meaning for model %s; ignored", p->file, w, snn_model_key_names[k], mt->name);
+  }
+  ly->act_relu = en[SNN_KEY_ACTIVATION];
+  ly->reset_subtract = en[SNN_KEY_RESET];
+  ly->input_scale_1ma = en[SNN_KEY_INPUT_SCALE];
+  ly->bounds = en[SNN_KEY_BOUNDS];
+  for (int c = 0; c < mt->nconst; c++) {
+    ly->consts[c] = mt->const_factor[c] * num[mt->const_key[c]];
+    double lo, hi;
+    if (snn_model_const_bounds(ly, c, &lo, &hi) && (ly->consts[c] < lo || ly->consts[c] > hi)) {
+      char kp[160];
+      keypath(kp, sizeof kp, w, mt->consts[c]);
+      return fail(p, SNN_EVALUE, kp, "with \"bounds\": \"project\" the value must lie in [%g, %g], found %g", lo, hi,
+                  ly->consts[c]);
+    }
+  }
+  return SNN_OK;
+}
+
 static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   snn_spec *s = p->s;
   snn_layer_spec *ly = &s->layers[i];
@@ -264,99 +294,26 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   snprintf(w, sizeof w, "layers[%zu]", i);
   if (!json_is_object(lj)) return fail(p, SNN_EKEY, w, "expected an object, found %s", json_kind(lj));
   check_keys(p, lj, w, k_layer);
-  static const char *const models[] = {"lif", "alif", "snu", "adlif", "lstm", "gru", "ltc", NULL};
-  TRY(get_enum(p, lj, w, "model", -1, models, &ly->model));
-  ly->sh = &snn_model_shapes[ly->model];
+  const char *models[16];
+  int nm = 0, mi;
+  for (const snn_model_type *const *m = snn_models; *m && nm < 15; m++) models[nm++] = (*m)->name;
+  models[nm] = NULL;
+  TRY(get_enum(p, lj, w, "model", -1, models, &mi));
+  ly->mt = snn_models[mi];
+  ly->sh = &ly->mt->shape;
+  ly->nconst = ly->mt->nconst;
+  ly->cell_d = ly->mt->cell_d;
+  ly->cell_mp = ly->mt->cell_mp;
   long n = 0;
   TRY(get_size(p, lj, w, "size", 1, 0, 1, 1L << 20, &n));
   ly->n = (size_t)n;
   ly->nprev = nprev;
   TRY(get_bool(p, lj, w, "recurrent", 0, &ly->recurrent));
-  double tau_mem, thr, tau_a, beta, decay;
-  TRY(get_num(p, lj, w, "tau_mem", 0, 20.0, 0, 1, INFINITY, 0, &tau_mem));
-  TRY(get_num(p, lj, w, "threshold", 0, ly->model == SNN_LTC ? 0.1 : 1.0, 0, 1, INFINITY, 0, &thr));
-  TRY(get_num(p, lj, w, "tau_adapt", 0, ly->model == SNN_ADLIF ? 60.0 : 200.0, 0, 1, INFINITY, 0, &tau_a));
-  TRY(get_num(p, lj, w, "beta", 0, 1.8, -INFINITY, 0, INFINITY, 0, &beta));
-  TRY(get_num(p, lj, w, "decay", 0, 0.8, 0, 0, 1, 1, &decay));
-  static const char *const acts[] = {"identity", "relu", NULL};
-  TRY(get_enum(p, lj, w, "activation", 0, acts, &ly->act_relu));
-  static const char *const resets[] = {"none", "subtract", NULL};
-  TRY(get_enum(p, lj, w, "reset", 1, resets, &ly->reset_subtract));
-  /* input_scale: 1 (number or string) or "1-alpha" */
-  json_t *is = json_object_get(lj, "input_scale");
-  ly->input_scale_1ma = 0;
-  if (is) {
-    char kp[160];
-    keypath(kp, sizeof kp, w, "input_scale");
-    if (json_is_number(is) && json_number_value(is) == 1.0)
-      ly->input_scale_1ma = 0;
-    else if (json_is_string(is) && !strcmp(json_string_value(is), "1"))
-      ly->input_scale_1ma = 0;
-    else if (json_is_string(is) && !strcmp(json_string_value(is), "1-alpha"))
-      ly->input_scale_1ma = 1;
-    else
-      return fail(p, SNN_EVALUE, kp, "expected 1 or \"1-alpha\"");
-  }
+  TRY(parse_model_keys(p, lj, w, ly));
   TRY(get_num(p, lj, w, "w_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->w_scale));
   TRY(get_num(p, lj, w, "w_mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &ly->w_mean));
   TRY(get_num(p, lj, w, "rec_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->rec_scale));
-  TRY(parse_delays(p, lj, w, ly));
-  if (ly->model == SNN_LSTM || ly->model == SNN_GRU || ly->model == SNN_LTC) {
-    static const char *const unused[] = {"tau_mem", "tau_adapt", "decay", "activation", "reset", "input_scale", "a", "b",
-                                         "bounds", NULL};
-    for (const char *const *k = unused; *k; k++)
-      if (json_object_get(lj, *k))
-        warn(p, "%s: key '%s.%s' has no meaning for model %s; ignored", p->file, w, *k, snn_model_names[ly->model]);
-    if (ly->model != SNN_LTC) {
-      if (json_object_get(lj, "threshold") || json_object_get(lj, "beta"))
-        warn(p, "%s: keys threshold/beta of %s have no meaning for model %s; ignored", p->file, w,
-             snn_model_names[ly->model]);
-    } else {
-      ly->consts[0] = thr;
-      ly->consts[1] = beta;
-      ly->reset_subtract = 0; /* reset to zero */
-    }
-  } else if (ly->model == SNN_ADLIF) {
-    double av, bv;
-    TRY(get_num(p, lj, w, "a", 0, 0.5, -INFINITY, 0, INFINITY, 0, &av));
-    TRY(get_num(p, lj, w, "b", 0, 1.0, -INFINITY, 0, INFINITY, 0, &bv));
-    static const char *const bnd[] = {"clamp", "project", "none", NULL};
-    TRY(get_enum(p, lj, w, "bounds", 0, bnd, &ly->bounds));
-    double v[SNN_MAXCONST] = {tau_mem, thr, tau_a, av, bv};
-    for (int c = 0; c < SNN_MAXCONST; c++) {
-      ly->consts[c] = v[c];
-      double lo, hi;
-      snn_adlif_bounds(c, &lo, &hi);
-      if (ly->bounds == SNN_BOUNDS_PROJECT && lo <= hi && (v[c] < lo || v[c] > hi)) {
-        char kp[160];
-        keypath(kp, sizeof kp, w, snn_model_consts[SNN_ADLIF][c]);
-        return fail(p, SNN_EVALUE, kp, "with \"bounds\": \"project\" the value must lie in [%g, %g], found %g", lo, hi, v[c]);
-      }
-    }
-    ly->reset_subtract = 1;
-    ly->input_scale_1ma = 1;
-    static const char *const unused[] = {"beta", "decay", "activation", "reset", "input_scale", NULL};
-    for (const char *const *k = unused; *k; k++)
-      if (json_object_get(lj, *k)) warn(p, "%s: key '%s.%s' has no meaning for model adlif; ignored", p->file, w, *k);
-  } else if (ly->model == SNN_SNU) {
-    ly->consts[0] = decay;
-    ly->consts[1] = -thr; /* bias starts at -threshold */
-    static const char *const unused[] = {"tau_mem", "tau_adapt", "beta", "reset", "input_scale", "a", "b", "bounds", NULL};
-    for (const char *const *k = unused; *k; k++)
-      if (json_object_get(lj, *k)) warn(p, "%s: key '%s.%s' has no meaning for model snu; ignored", p->file, w, *k);
-  } else {
-    ly->consts[0] = tau_mem;
-    ly->consts[1] = thr;
-    ly->consts[2] = tau_a;
-    ly->consts[3] = beta;
-    static const char *const snu_only[] = {"decay", "activation", "a", "b", "bounds", NULL};
-    for (const char *const *k = snu_only; *k; k++)
-      if (json_object_get(lj, *k))
-        warn(p, "%s: key '%s.%s' has no meaning for model %s; ignored", p->file, w, *k, snn_model_names[ly->model]);
-    if (ly->model == SNN_LIF && (json_object_get(lj, "tau_adapt") || json_object_get(lj, "beta")))
-      warn(p, "%s: keys tau_adapt/beta of %s have no meaning for model lif; ignored", p->file, w);
-  }
-  return SNN_OK;
+  return parse_delays(p, lj, w, ly);
 }
 
 /* The extra trainable blocks of a layer besides w_in, w_rec and constants. */
@@ -385,14 +342,15 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
   char w[32], kp[160];
   snprintf(w, sizeof w, "layers[%zu]", i);
   keypath(kp, sizeof kp, w, "train");
-  int nc = snn_model_nconst(ly->model);
+  const snn_model_type *mt = ly->mt;
+  int nc = mt->nconst;
   const char *xn[2 + SNN_MAXMIX];
   int nx = extra_names(ly, xn);
   /* default: every weight block (w_in, w_rec if recurrent, bias, mixes,
    * delays; bias for snu) */
   int t_in = 1, t_rec = ly->recurrent, t_c[SNN_MAXCONST] = {0}, t_x[2 + SNN_MAXMIX];
   for (int j = 0; j < nx; j++) t_x[j] = 1;
-  if (ly->model == SNN_SNU) t_c[1] = 1;
+  for (int c = 0; c < nc; c++) t_c[c] = (mt->train_default >> c) & 1;
   json_t *tr = json_object_get(lj, "train");
   if (tr) {
     if (!json_is_array(tr)) return fail(p, SNN_EKEY, kp, "expected an array of parameter names, found %s", json_kind(tr));
@@ -405,7 +363,7 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
     snprintf(allowed, sizeof allowed, "\"w_in\"%s", ly->recurrent ? ", \"w_rec\"" : "");
     for (int c = 0; c < nc + nx; c++) {
       strncat(allowed, ", \"", sizeof allowed - strlen(allowed) - 1);
-      strncat(allowed, c < nc ? snn_model_consts[ly->model][c] : xn[c - nc], sizeof allowed - strlen(allowed) - 1);
+      strncat(allowed, c < nc ? mt->consts[c] : xn[c - nc], sizeof allowed - strlen(allowed) - 1);
       strncat(allowed, "\"", sizeof allowed - strlen(allowed) - 1);
     }
     json_array_foreach(tr, j, e) {
@@ -425,11 +383,11 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
       }
       int found = 0;
       for (int c = 0; c < nc; c++)
-        if (!strcmp(nm, snn_model_consts[ly->model][c])) t_c[c] = found = 1;
+        if (!strcmp(nm, mt->consts[c])) t_c[c] = found = 1;
       for (int c = 0; c < nx; c++)
         if (!strcmp(nm, xn[c])) t_x[c] = found = 1;
       if (!found)
-        return fail(p, SNN_EVALUE, ke, "model %s%s has no parameter \"%s\"; expected one of %s", snn_model_names[ly->model],
+        return fail(p, SNN_EVALUE, ke, "model %s%s has no parameter \"%s\"; expected one of %s", mt->name,
                     ly->delays ? " with delays" : "", nm, allowed);
     }
   }
@@ -444,9 +402,9 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
   for (int c = 0; c < SNN_MAXCONST; c++) ly->blk_const[c] = -1;
   for (int c = 0; c < nc; c++) {
     ly->blk_const[c] = (int)s->nblk;
-    b = add_block(s, SNN_BLK_CONST, i, snn_model_consts[ly->model][c], ly->n, 1, t_c[c], off);
+    b = add_block(s, SNN_BLK_CONST, i, mt->consts[c], ly->n, 1, t_c[c], off);
     b->cidx = c;
-    b->in_params = t_c[c] || (ly->model == SNN_SNU && c == 1);
+    b->in_params = t_c[c] || ((mt->in_params_always >> c) & 1);
   }
   int x = 0;
   ly->blk_bias = ly->blk_delay = -1;

@@ -10,10 +10,13 @@
  * -alpha v_th z^{t-1}; the adaptation paths b z^{t-1} (into w and, through
  * w^t, into u) are local and never detached.
  *
- * Bounds (snn_adlif_bounds): with "clamp" the forward pass uses the parameter
+ * Bounds (bounds() below): with "clamp" the forward pass uses the parameter
  * clamped to its range and the derivative is 0 outside it (torch.clamp); with
  * "project" or "none" the value is used as it is ("project" requires it to be
  * inside, the projection belonging to the update step). */
+#include <math.h>
+
+#include "models/model.h"
 #include "sim/spike.h"
 
 enum { P_TAU, P_THR, P_TAUA, P_A, P_B, NP };
@@ -24,7 +27,7 @@ enum { D_AL, D_DAL, D_BE, D_DBE, D_A, D_GA, D_B, D_GB, ND };
 /* The value used by the forward pass, and whether its derivative passes. */
 static int bounded(const lay *L, int cidx, const relt *p, relt *out, rctx *c) {
   double lo, hi;
-  snn_adlif_bounds(cidx, &lo, &hi);
+  L->ls->mt->bounds(cidx, &lo, &hi);
   r_set(out, p, c);
   if (L->ls->bounds != SNN_BOUNDS_CLAMP || lo > hi) return 1;
   if (r_cmp_d(p, lo) < 0) return r_set_d(out, lo, c), 0;
@@ -136,3 +139,37 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
 }
 
 const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac};
+
+#ifndef SNN_MPFR
+/* sparch's RadLIF: alpha in [e^-1/5, e^-1/25], beta in [e^-1/30, e^-1/120],
+ * a in [-1, 1], b in [0, 2]; as time constants, tau_mem in [5, 25] and
+ * tau_adapt in [30, 120] steps.  lo > hi: unbounded. */
+static void bounds(int cidx, double *lo, double *hi) {
+  static const double B[SNN_MAXCONST][2] = {{5, 25}, {1, 0}, {30, 120}, {-1, 1}, {0, 2}};
+  *lo = B[cidx][0];
+  *hi = B[cidx][1];
+}
+#endif
+
+#ifndef SNN_MPFR
+/* The descriptor (models/model.h): compiled once, with the double build. */
+SNN_MODEL_CELLS(adlif);
+const snn_model_type snn_model_adlif = {
+    .name = "adlif",
+    .keys = 1u << SNN_KEY_TAU_MEM | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_TAU_ADAPT | 1u << SNN_KEY_A | 1u << SNN_KEY_B | 1u << SNN_KEY_BOUNDS,
+    .defaults = {NAN, NAN, 60.0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
+    .nconst = 5,
+    .consts = {"tau_mem", "threshold", "tau_adapt", "a", "b"},
+    .const_key = {SNN_KEY_TAU_MEM, SNN_KEY_THRESHOLD, SNN_KEY_TAU_ADAPT, SNN_KEY_A, SNN_KEY_B},
+    .const_factor = {1, 1, 1, 1, 1},
+    .const_range = {SNN_RANGE_TIME, SNN_RANGE_POSITIVE, SNN_RANGE_TIME, SNN_RANGE_ANY, SNN_RANGE_ANY},
+    .train_default = 0,
+    .in_params_always = 0,
+    .reset = SNN_RESET_SUBTRACT,
+    .input_scale_1ma = 1,
+    .bounds = bounds,
+    .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},
+    .cell_d = &snn_cell_adlif_d,
+    .cell_mp = &snn_cell_adlif_mp,
+};
+#endif

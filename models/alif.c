@@ -6,6 +6,9 @@
  *
  * State per unit: (v, a).  Constants: tau_mem, threshold, tau_adapt, beta.
  * Derived: alpha, alpha', zeta, zeta' (as lif), rho, rho'. */
+#include <math.h>
+
+#include "models/model.h"
 #include "sim/spike.h"
 
 enum { P_TAU, P_THR, P_TAUA, P_BETA, NP };
@@ -85,3 +88,26 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
 }
 
 const cell_type SNN_SFX(snn_cell_alif) = {"alif", K, ND, derive, step, jac};
+
+#ifndef SNN_MPFR
+/* The descriptor (models/model.h): compiled once, with the double build. */
+SNN_MODEL_CELLS(alif);
+const snn_model_type snn_model_alif = {
+    .name = "alif",
+    .keys = 1u << SNN_KEY_TAU_MEM | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_TAU_ADAPT | 1u << SNN_KEY_BETA | 1u << SNN_KEY_RESET | 1u << SNN_KEY_INPUT_SCALE,
+    .defaults = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
+    .nconst = 4,
+    .consts = {"tau_mem", "threshold", "tau_adapt", "beta"},
+    .const_key = {SNN_KEY_TAU_MEM, SNN_KEY_THRESHOLD, SNN_KEY_TAU_ADAPT, SNN_KEY_BETA},
+    .const_factor = {1, 1, 1, 1},
+    .const_range = {SNN_RANGE_TIME, SNN_RANGE_POSITIVE, SNN_RANGE_TIME, SNN_RANGE_ANY},
+    .train_default = 0,
+    .in_params_always = 0,
+    .reset = SNN_RESET_KEY,
+    .input_scale_1ma = 0,
+    .bounds = NULL,
+    .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},
+    .cell_d = &snn_cell_alif_d,
+    .cell_mp = &snn_cell_alif_mp,
+};
+#endif

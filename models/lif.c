@@ -5,6 +5,9 @@
  *
  * alpha = exp(-dt/tau_mem), zeta = 1 or 1 - alpha.  Constants: tau_mem, threshold.
  * Derived per unit: alpha, d alpha/d tau, zeta, d zeta/d tau. */
+#include <math.h>
+
+#include "models/model.h"
 #include "sim/spike.h"
 
 enum { P_TAU, P_THR };
@@ -77,3 +80,26 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
 }
 
 const cell_type SNN_SFX(snn_cell_lif) = {"lif", 1, ND, derive, step, jac};
+
+#ifndef SNN_MPFR
+/* The descriptor (models/model.h): compiled once, with the double build. */
+SNN_MODEL_CELLS(lif);
+const snn_model_type snn_model_lif = {
+    .name = "lif",
+    .keys = 1u << SNN_KEY_TAU_MEM | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_RESET | 1u << SNN_KEY_INPUT_SCALE,
+    .defaults = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
+    .nconst = 2,
+    .consts = {"tau_mem", "threshold"},
+    .const_key = {SNN_KEY_TAU_MEM, SNN_KEY_THRESHOLD},
+    .const_factor = {1, 1},
+    .const_range = {SNN_RANGE_TIME, SNN_RANGE_POSITIVE},
+    .train_default = 0,
+    .in_params_always = 0,
+    .reset = SNN_RESET_KEY,
+    .input_scale_1ma = 0,
+    .bounds = NULL,
+    .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},
+    .cell_d = &snn_cell_lif_d,
+    .cell_mp = &snn_cell_lif_mp,
+};
+#endif

@@ -11,29 +11,21 @@
  * of step t-1 is applied when step t reads it, so that z^{t-1} -> v^t is the
  * reset path (cut by gradient.reset=detach) and z^{t-1} -> b^t the local
  * adaptation path (never cut).  Constants: threshold (b0) and beta. */
+#include <math.h>
+
+#include "models/act.h"
+#include "models/model.h"
 #include "sim/spike.h"
 
 enum { P_B0, P_BETA, NP };
 enum { V, B, K };
 
-static void no_derive(lay *L, rctx *c) {
-  (void)L;
-  (void)c;
-}
-
-static void sigm(relt *r, const relt *a, rctx *c) {
-  r_neg(r, a, c);
-  r_exp(r, r, c);
-  r_add_d(r, r, 1.0, c);
-  r_d_div(r, 1.0, r, c);
-}
-
 static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
   relt *tm = c->t[3], *ta = c->t[4], *up = c->t[5], *t = c->t[6];
   size_t n = L->n;
   for (size_t i = 0; i < n; i++) {
-    sigm(tm, I + n + i, c);
-    sigm(ta, I + 2 * n + i, c);
+    snn_sigm(tm, I + n + i, c);
+    snn_sigm(ta, I + 2 * n + i, c);
     /* b = z + ta (b_prev - z) */
     r_sub(t, sp + i * K + B, zp + i, c);
     r_fma(s + i * K + B, ta, t, zp + i, c);
@@ -55,8 +47,8 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
   relt *tm = c->t[3], *ta = c->t[4], *up = c->t[5], *a = c->t[6], *om = c->t[7];
   size_t n = L->n, m = 3;
   for (size_t i = 0; i < n; i++) {
-    sigm(tm, I + n + i, c);
-    sigm(ta, I + 2 * n + i, c);
+    snn_sigm(tm, I + n + i, c);
+    snn_sigm(ta, I + 2 * n + i, c);
     r_d_sub(om, 1.0, tm, c);
     r_d_sub(up, 1.0, zp + i, c);
     relt *fs = J->dF_ds + i * K * K, *fv = J->dF_dI + (i * K + V) * m, *fb = J->dF_dI + (i * K + B) * m;
@@ -92,4 +84,29 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
   }
 }
 
-const cell_type SNN_SFX(snn_cell_ltc) = {"ltc", K, 0, no_derive, step, jac};
+const cell_type SNN_SFX(snn_cell_ltc) = {"ltc", K, 0, snn_no_derive, step, jac};
+
+#ifndef SNN_MPFR
+/* The descriptor (models/model.h): compiled once, with the double build. */
+SNN_MODEL_CELLS(ltc);
+const snn_model_type snn_model_ltc = {
+    .name = "ltc",
+    .keys = 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_BETA,
+    .defaults = {NAN, 0.1, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
+    .nconst = 2,
+    .consts = {"threshold", "beta"},
+    .const_key = {SNN_KEY_THRESHOLD, SNN_KEY_BETA},
+    .const_factor = {1, 1},
+    .const_range = {SNN_RANGE_POSITIVE, SNN_RANGE_ANY},
+    .train_default = 0,
+    .in_params_always = 0,
+    .reset = SNN_RESET_ZERO,
+    .input_scale_1ma = 0,
+    .bounds = NULL,
+    .shape = {3, 1, {0}, 1, {0}, 1, 0, 1, 2,
+               {{"w_tau_m", 1, 2, {SNN_SRC_CUR, SNN_SRC_RSTATE}, {0, 0}},
+                {"w_tau_adp", 2, 2, {SNN_SRC_CUR, SNN_SRC_STATE}, {0, 1}}}},
+    .cell_d = &snn_cell_ltc_d,
+    .cell_mp = &snn_cell_ltc_mp,
+};
+#endif

@@ -6,6 +6,9 @@
  *
  * g is identity or relu; the gate (1 - y^{t-1}) is the reset, cut by
  * gradient.reset=detach.  Constants: decay l, bias b.  The surrogate's v_th is 1. */
+#include <math.h>
+
+#include "models/model.h"
 #include "sim/spike.h"
 
 enum { P_DECAY, P_BIAS, NP };
@@ -73,3 +76,26 @@ static void jac_snu(const lay *L, const relt *sp, const relt *zp, const relt *I,
 }
 
 const cell_type SNN_SFX(snn_cell_snu) = {"snu", 1, 0, derive, step, jac_snu};
+
+#ifndef SNN_MPFR
+/* The descriptor (models/model.h): compiled once, with the double build. */
+SNN_MODEL_CELLS(snu);
+const snn_model_type snn_model_snu = {
+    .name = "snu",
+    .keys = 1u << SNN_KEY_DECAY | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_ACTIVATION,
+    .defaults = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
+    .nconst = 2,
+    .consts = {"decay", "bias"},
+    .const_key = {SNN_KEY_DECAY, SNN_KEY_THRESHOLD},
+    .const_factor = {1, -1},
+    .const_range = {SNN_RANGE_UNIT, SNN_RANGE_ANY},
+    .train_default = 1u << 1,
+    .in_params_always = 1u << 1,
+    .reset = SNN_RESET_GATE,
+    .input_scale_1ma = 0,
+    .bounds = NULL,
+    .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},
+    .cell_d = &snn_cell_snu_d,
+    .cell_mp = &snn_cell_snu_mp,
+};
+#endif

@@ -10,18 +10,6 @@
 
 #include "sim/net.h"
 
-static const cell_type *cell_of(int model) {
-  switch (model) {
-    case SNN_LIF: return &SNN_SFX(snn_cell_lif);
-    case SNN_ALIF: return &SNN_SFX(snn_cell_alif);
-    case SNN_ADLIF: return &SNN_SFX(snn_cell_adlif);
-    case SNN_LSTM: return &SNN_SFX(snn_cell_lstm);
-    case SNN_GRU: return &SNN_SFX(snn_cell_gru);
-    case SNN_LTC: return &SNN_SFX(snn_cell_ltc);
-    default: return &SNN_SFX(snn_cell_snu);
-  }
-}
-
 /* Set v[i] from the neutral number (decimal text if there is one). */
 static void import(relt *v, const snn_nums *a, size_t n, rctx *c) {
   for (size_t i = 0; i < n; i++) {
@@ -146,13 +134,13 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     const snn_layer_spec *ls = &s->layers[l];
     L->spec = s;
     L->ls = ls;
-    L->cell = cell_of(ls->model);
+    L->cell = ls->SNN_SFX(cell);
     L->n = ls->n;
     L->nprev = ls->nprev;
     L->sh = ls->sh;
     L->k = L->cell->k;
     L->m = ls->sh->m;
-    L->np = snn_model_nconst(ls->model);
+    L->np = ls->nconst;
     L->w_in = N->theta + s->blk[ls->blk_w_in].off;
     L->w_rec = ls->recurrent ? N->theta + s->blk[ls->blk_w_rec].off : NULL;
     for (int p = 0; p < L->np; p++) L->p[p] = N->theta + s->blk[ls->blk_const[p]].off;

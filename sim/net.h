@@ -36,7 +36,7 @@ typedef SNN_SFX(snn_jac) jacbuf;
 
 typedef struct SNN_SFX(snn_lay) lay;
 
-typedef struct {
+typedef struct SNN_SFX(snn_cell_type) {
   const char *name;
   int k;  /* state components per unit */
   int nd; /* derived constants per unit */
@@ -51,9 +51,6 @@ typedef struct {
               const relt *z, jacbuf *J, rctx *c);
 } SNN_SFX(snn_cell_type);
 typedef SNN_SFX(snn_cell_type) cell_type;
-
-extern const cell_type SNN_SFX(snn_cell_lif), SNN_SFX(snn_cell_alif), SNN_SFX(snn_cell_snu), SNN_SFX(snn_cell_adlif),
-    SNN_SFX(snn_cell_lstm), SNN_SFX(snn_cell_gru), SNN_SFX(snn_cell_ltc);
 
 struct SNN_SFX(snn_lay) {
   const snn_spec *spec;

@@ -49,7 +49,6 @@ int snn_err_set(snn_err *e, int status, const char *file, const char *key, const
 void snn_err_format(const snn_err *e, char *buf, size_t len);
 
 /* ---- the network file ---- */
-enum snn_model { SNN_LIF, SNN_ALIF, SNN_SNU, SNN_ADLIF, SNN_LSTM, SNN_GRU, SNN_LTC, SNN_NMODELS };
 enum snn_bounds { SNN_BOUNDS_CLAMP, SNN_BOUNDS_PROJECT, SNN_BOUNDS_NONE };
 enum snn_forward { SNN_FWD_HEAVISIDE, SNN_FWD_SIGMOID };
 enum snn_surrogate { SNN_SURR_TRIANGLE, SNN_SURR_FAST_SIGMOID, SNN_SURR_SIGMOID, SNN_SURR_TANH, SNN_SURR_MULTI_GAUSSIAN };
@@ -63,10 +62,6 @@ enum snn_block_kind { SNN_BLK_W_IN, SNN_BLK_W_REC, SNN_BLK_CONST, SNN_BLK_RO_W, 
 #define SNN_MAXCONST 5 /* neuron constants per model, at most */
 #define SNN_MAX_LAYERS 64 /* layers per network, at most */
 
-/* The names of each model's per-neuron constants, in block order. */
-extern const char *const snn_model_names[SNN_NMODELS];
-extern const char *const snn_model_consts[SNN_NMODELS][SNN_MAXCONST];
-int snn_model_nconst(int model);
 /* How a model's units are driven (docs/models.md).  Every unit has m input
  * currents, stored current-major (current q of unit i at q*n + i).  The rows
  * of layer<i>.w_in are nin stacked n x n_prev matrices feeding the currents
@@ -88,18 +83,23 @@ typedef struct {
   int nmix;
   snn_mix_shape mix[2];
 } snn_model_shape;
-extern const snn_model_shape snn_model_shapes[SNN_NMODELS];
 #define SNN_MAXMIX 2
 
-/* adlif's parameter bounds (Bittar & Garner 2022), per constant index; lo > hi
- * means unbounded.  Time constants in steps of dt. */
-void snn_adlif_bounds(int cidx, double *lo, double *hi);
 
+struct snn_model_type;
+struct snn_cell_type_d;
+struct snn_cell_type_mp;
 typedef struct {
-  int model;
+  /* the model (models/model.h; sim/ never looks inside) and what the
+   * numeric network takes from it: the cell of each precision, the number
+   * of per-neuron constants and the shape of the projections */
+  const struct snn_model_type *mt;
+  const struct snn_cell_type_d *cell_d;
+  const struct snn_cell_type_mp *cell_mp;
+  int nconst;
   size_t n, nprev;
   int recurrent;
-  double consts[SNN_MAXCONST]; /* model's constants in the order of snn_model_consts */
+  double consts[SNN_MAXCONST]; /* the model's constants in block order (mt->consts) */
   int reset_subtract;          /* lif/alif: 1 = subtract, 0 = none */
   int input_scale_1ma;         /* lif/alif: zeta = 1 - alpha */
   int act_relu;                /* snu: g = relu */

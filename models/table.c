@@ -1,0 +1,77 @@
+/* table.c - the list of models, and what the precision-neutral code asks of
+ * a model descriptor (models/model.h).  Adding a model: its file in models/
+ * (cell and descriptor) and one line in snn_models below. */
+#include <math.h>
+#include <string.h>
+
+#include "models/model.h"
+
+extern const snn_model_type snn_model_lif, snn_model_alif, snn_model_snu, snn_model_adlif, snn_model_lstm,
+    snn_model_gru, snn_model_ltc;
+
+const snn_model_type *const snn_models[] = {
+    &snn_model_lif, &snn_model_alif, &snn_model_snu, &snn_model_adlif, &snn_model_lstm, &snn_model_gru, &snn_model_ltc,
+    NULL,
+};
+
+const char *const snn_model_key_names[SNN_NKEYS] = {
+    "tau_mem", "threshold", "tau_adapt", "beta", "decay", "a", "b", "activation", "reset", "input_scale", "bounds",
+};
+const double snn_model_key_defaults[SNN_NKEYS] = {20.0, 1.0, 200.0, 1.8, 0.8, 0.5, 1.0, 0, 0, 0, 0};
+
+const snn_model_type *snn_model_find(const char *name) {
+  for (const snn_model_type *const *m = snn_models; *m; m++)
+    if (!strcmp((*m)->name, name)) return *m;
+  return NULL;
+}
+
+void snn_model_list(char *buf, size_t n) {
+  if (!n) return;
+  buf[0] = 0;
+  for (const snn_model_type *const *m = snn_models; *m; m++) {
+    if (m != snn_models) strncat(buf, ", ", n - strlen(buf) - 1);
+    strncat(buf, (*m)->name, n - strlen(buf) - 1);
+  }
+}
+
+int snn_model_has_reset(const snn_layer_spec *ly) {
+  switch (ly->mt->reset) {
+    case SNN_RESET_KEY: return ly->reset_subtract;
+    case SNN_RESET_SUBTRACT:
+    case SNN_RESET_ZERO: return 1;
+    case SNN_RESET_GATE: return ly->consts[0] != 0.0;
+    default: return 0;
+  }
+}
+
+int snn_model_carries_state(const snn_layer_spec *ly) {
+  /* a gated reset with a zero decay keeps nothing from one step to the next */
+  return !(ly->mt->reset == SNN_RESET_GATE && ly->consts[0] == 0.0);
+}
+
+int snn_model_const_bounds(const snn_layer_spec *ly, int cidx, double *lo, double *hi) {
+  if (!ly->mt->bounds || ly->bounds != SNN_BOUNDS_PROJECT) return 0;
+  ly->mt->bounds(cidx, lo, hi);
+  return *lo <= *hi;
+}
+
+int snn_model_const_ok(const snn_layer_spec *ly, int cidx, double v, const char **want) {
+  switch (ly->mt->const_range[cidx]) {
+    case SNN_RANGE_TIME:
+    case SNN_RANGE_POSITIVE: *want = "a number > 0"; return v > 0;
+    case SNN_RANGE_UNIT: *want = "a number in [0, 1)"; return v >= 0 && v < 1;
+    default: *want = "a number"; return 1;
+  }
+}
+
+void snn_model_const_project(const snn_layer_spec *ly, int cidx, double dt, double *lo, double *hi) {
+  *lo = -INFINITY, *hi = INFINITY;
+  switch (ly->mt->const_range[cidx]) {
+    case SNN_RANGE_TIME: *lo = 1e-2 * dt; break;
+    case SNN_RANGE_POSITIVE: *lo = 1e-3; break;
+    case SNN_RANGE_UNIT: *lo = 0, *hi = 0.999; break;
+    default: break;
+  }
+  double a, z;
+  if (snn_model_const_bounds(ly, cidx, &a, &z)) *lo = a, *hi = z;
+}
