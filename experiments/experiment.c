@@ -123,21 +123,10 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     goto out;
   }
   snprintf(e->rule_text, sizeof e->rule_text, "%s", json_string_value(rj));
-  if (snn_rule_parse(e->rule_text, &e->rule, err)) {
-    snprintf(err->file, sizeof err->file, "%s", path);
-    snprintf(err->key, sizeof err->key, "rule");
-    st = err->status;
-    goto out;
-  }
-  static const char *const rules[] = {"bptt", "tbptt", "rtrl", "ostl", "eprop", "fptt", NULL};
-  int known_rule = 0;
-  for (const char *const *q = rules; *q; q++) known_rule |= !strcmp(*q, e->rule.name);
-  if (!known_rule) {
-    st = snn_err_set(err, SNN_EVALUE, path, "rule", "unknown rule \"%s\"; expected one of: %s", e->rule.name, snn_rule_names);
-    goto out;
-  }
+  TRY(snn_rule_parse_at(e->rule_text, path, "rule", &e->rule, err));
+  TRY(snn_rule_check(&e->rule, e->spec, path, "rule", err));
   int fptt = !strcmp(e->rule.name, "fptt");
-  if (fptt) TRY(snn_fptt_parse(&e->rule, t->T, &e->fptt, err));
+  if (fptt) snn_fptt_opts_get(&e->rule, &e->fptt);
 
   TRY(snn_json_num(root, path, "", "precision", 53, 2, 1 << 20, &prec, err));
   e->prec = (long)prec;
@@ -188,8 +177,7 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     TRY(snn_json_size(uj, path, "update", "every", 1, 1, t->T, &e->every, err));
   }
   if (e->online) {
-    int can = !strcmp(e->rule.name, "rtrl") || !strcmp(e->rule.name, "ostl") || !strcmp(e->rule.name, "eprop");
-    if (!can) {
+    if (!e->rule.type->online) {
       st = snn_err_set(err, SNN_EVALUE, path, "update.mode",
                        "online updates inside the sequence need a forward-in-time rule (rtrl, ostl, eprop); %s updates "
                        "once per sequence%s", e->rule.name, fptt ? " (fptt updates once per chunk by itself)" : "");
@@ -216,10 +204,6 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     goto out;
   }
   snprintf(e->out, sizeof e->out, "%s", out);
-  if (e->spec->rate_reg && fptt) {
-    st = snn_err_set(err, SNN_EVALUE, netpath, "loss.rate_reg", "fptt's per-chunk objective has no place for a regulariser of rates over the whole sequence");
-    goto out;
-  }
 out:
   json_decref(root);
   json_decref(net);

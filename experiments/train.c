@@ -465,7 +465,7 @@ int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_tra
   trainer T;
   memset(&T, 0, sizeof T);
   T.e = e, T.s = s, T.c = &c;
-  T.fn = SNN_SFX(snn_rule_find)(e->rule.name);
+  T.fn = SNN_RULE_FN(&e->rule);
   if (!T.fn) {
     SNN_SFX(snn_rctx_clear)(&c);
     return snn_err_set(err, SNN_EARG, e->path, "rule", "unknown rule \"%s\"", e->rule.name);

@@ -310,6 +310,8 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   ly->nprev = nprev;
   TRY(get_bool(p, lj, w, "recurrent", 0, &ly->recurrent));
   TRY(parse_model_keys(p, lj, w, ly));
+  ly->has_reset = snn_model_has_reset(ly);
+  ly->stateful = snn_model_carries_state(ly);
   TRY(get_num(p, lj, w, "w_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->w_scale));
   TRY(get_num(p, lj, w, "w_mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &ly->w_mean));
   TRY(get_num(p, lj, w, "rec_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->rec_scale));

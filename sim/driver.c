@@ -46,10 +46,9 @@ void SNN_SFX(snn_zero_frozen)(const snn_spec *s, relt *g, rctx *c) {
 }
 
 int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out, snn_err *err) {
-  SNN_SFX(snn_rule_fn) fn = SNN_SFX(snn_rule_find)(rule->name);
-  if (!fn)
-    return snn_err_set(err, SNN_EARG, "", "--rule", "unknown rule \"%s\"; expected one of: %s", rule->name,
-                       snn_rule_names);
+  int st = snn_rule_check(rule, s, "", "--rule", err);
+  if (st) return st;
+  SNN_SFX(snn_rule_fn) fn = SNN_RULE_FN(rule);
   rctx c;
   if (SNN_SFX(snn_rctx_init)(&c, prec))
     return snn_err_set(err, SNN_EVALUE, "", "--precision", "expected a precision in bits this build supports, found %ld",
@@ -58,7 +57,7 @@ int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn
   relt *g = NULL;
   real loss;
   r_init(loss, &c);
-  int st = SNN_SFX(snn_net_init)(&N, s, d, &c);
+  st = SNN_SFX(snn_net_init)(&N, s, d, &c);
   if (st || !(g = vec_alloc(s->P, &c))) {
     if (!st) SNN_SFX(snn_net_clear)(&N);
     r_clear(loss, &c);

@@ -6,25 +6,7 @@
 
 #include "sim/snn.h"
 
-/* A rule on the command line: name[:key=value,...]. */
-#define SNN_RULE_MAXOPT 8
-typedef struct {
-  char name[32];
-  int nopt;
-  char key[SNN_RULE_MAXOPT][32];
-  char val[SNN_RULE_MAXOPT][64];
-} snn_rule;
-int snn_rule_parse(const char *text, snn_rule *r, snn_err *err);
-/* FPTT's constants: chunks K, alpha, beta, and the regulariser's rho and
- * c (the reference code's _lambda); defaults 1, 0.1, 0.5, 0, 1. */
-typedef struct {
-  size_t chunks;
-  double alpha, beta, rho, c;
-} snn_fptt_opts;
-int snn_fptt_parse(const snn_rule *r, size_t T, snn_fptt_opts *o, snn_err *err);
-
-/* The rules this build knows, comma-separated, for messages. */
-extern const char *const snn_rule_names;
+#include "sim/rule.h"
 
 /* Finite-difference check options and report. */
 enum snn_fd_method { SNN_FD_CENTRAL, SNN_FD_RICHARDSON };
@@ -90,9 +72,6 @@ typedef struct {
 
 /* Rule verdicts (gradcheck/verdict.c). */
 enum { SNN_VERDICT_EXACT, SNN_VERDICT_APPROXIMATE, SNN_VERDICT_INCONCLUSIVE };
-/* 1 if the rule is documented to equal BPTT on this network, 0 if not, -1
- * unknown; `why` gets the one-line reason. */
-int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t n);
 /* log10 of the error two exact algorithms may differ by at p bits: 2^(14-p). */
 double snn_exact_lg_tol(long prec);
 /* From the errors at increasing precisions: EXACT (rounding level at every

@@ -97,6 +97,8 @@ typedef struct {
   const struct snn_cell_type_d *cell_d;
   const struct snn_cell_type_mp *cell_mp;
   int nconst;
+  int has_reset; /* z^{t-1} reaches the layer's own state (the verdicts' reset path) */
+  int stateful;  /* the units carry state from one step to the next */
   size_t n, nprev;
   int recurrent;
   double consts[SNN_MAXCONST]; /* the model's constants in block order (mt->consts) */

@@ -357,7 +357,18 @@ START_TEST(test_rule_parse) {
   ck_assert_int_eq(r.nopt, 2);
   ck_assert_str_eq(r.key[1], "chunks");
   ck_assert_str_eq(r.val[1], "4");
-  ck_assert_int_eq(snn_rule_parse("bptt:", &r, &e), SNN_OK);
+  ck_assert_int_eq(snn_rule_parse("bptt:", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("bptt:window=3", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("tbptt:window=0", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("tbptt:window=2.5", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("tbptt:window=3,window=4", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("eprop:feedback=nosuch", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("fptt:chunks=0", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("fptt:alpha=nan", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("nosuch", &r, &e), SNN_EARG);
+  ck_assert_int_eq(snn_rule_parse("ostl:traces=diagonal", &r, &e), SNN_OK);
+  ck_assert_str_eq(snn_rule_opt(&r, "traces"), "diagonal");
+  ck_assert_str_eq(snn_rule_opt(&r, "feedback"), "symmetric");
   ck_assert_int_eq(snn_rule_parse("tbptt:window", &r, &e), SNN_EARG);
   ck_assert_int_eq(snn_rule_parse(":x=1", &r, &e), SNN_EARG);
 }

@@ -91,7 +91,7 @@ static size_t rule_peak(const char *rule_text, int T, int rec, long prec, size_t
   r_init(loss, &c);
   size_t cross[4];
   double spikes[4];
-  SNN_SFX(snn_rule_fn) fn = SNN_SFX(snn_rule_find)(rule.name);
+  SNN_SFX(snn_rule_fn) fn = SNN_RULE_FN(&rule);
   ck_assert_ptr_nonnull(fn);
   cur = peak = 0;
   counting = 1;

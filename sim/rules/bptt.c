@@ -399,25 +399,8 @@ static int aux_readouts(const net *N, const traj *tr, size_t block, relt **A, re
 int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
                            snn_err *err) {
   const snn_spec *s = N->spec;
-  size_t window = 0, block = 0;
-  for (int i = 0; i < rule->nopt; i++) {
-    char *end;
-    long v = strtol(rule->val[i], &end, 10);
-    if (!strcmp(rule->name, "tbptt") && !strcmp(rule->key[i], "window") && *end == 0 && v >= 1) {
-      window = (size_t)v;
-      continue;
-    }
-    if (!strcmp(rule->name, "tbptt") && !strcmp(rule->key[i], "blocks") && *end == 0 && v >= 1) {
-      block = (size_t)v;
-      continue;
-    }
-    return snn_err_set(err, SNN_EARG, "", "--rule", "%s: unknown option or bad value '%s=%s'%s", rule->name,
-                       rule->key[i], rule->val[i],
-                       strcmp(rule->name, "tbptt") ? " (bptt takes no options)"
-                                                   : " (expected window=W and/or blocks=L, both >= 1)");
-  }
-  if (!strcmp(rule->name, "tbptt") && !window && !block)
-    return snn_err_set(err, SNN_EARG, "", "--rule", "tbptt needs window=W (steps per window) and/or blocks=L (layers per block)");
+  (void)err;
+  size_t window = (size_t)snn_rule_opt_num(rule, "window"), block = (size_t)snn_rule_opt_num(rule, "blocks");
   if (block >= s->L) block = 0; /* one block: the whole network */
   traj tr;
   bws *w = NULL;
@@ -456,11 +439,4 @@ int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt 
   return SNN_OK;
 }
 
-SNN_SFX(snn_rule_fn) SNN_SFX(snn_rule_find)(const char *name) {
-  if (!strcmp(name, "bptt") || !strcmp(name, "tbptt")) return SNN_SFX(snn_rule_bptt);
-  if (!strcmp(name, "rtrl")) return SNN_SFX(snn_rule_rtrl);
-  if (!strcmp(name, "ostl")) return SNN_SFX(snn_rule_ostl);
-  if (!strcmp(name, "eprop")) return SNN_SFX(snn_rule_eprop);
-  if (!strcmp(name, "fptt")) return SNN_SFX(snn_rule_fptt);
-  return NULL;
-}
+const struct SNN_SFX(snn_rule_impl) SNN_SFX(snn_rule_bptt_impl) = {SNN_SFX(snn_rule_bptt)};

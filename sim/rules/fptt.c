@@ -63,11 +63,7 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   snn_fptt_opts o;
-  int st = snn_fptt_parse(rule, s->T, &o, err);
-  if (st) return st;
-  if (s->rate_reg)
-    return snn_err_set(err, SNN_EARG, s->path, "loss.rate_reg",
-                       "fptt's per-chunk objective has no place for a regulariser of rates over the whole sequence");
+  snn_fptt_opts_get(rule, &o);
   size_t K = o.chunks, len = (s->T + K - 1) / K;
   traj tr;
   if (SNN_SFX(snn_traj_init_len)(&tr, N, len)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
@@ -111,3 +107,5 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
   SNN_SFX(snn_traj_clear)(&tr, N);
   return SNN_OK;
 }
+
+const struct SNN_SFX(snn_rule_impl) SNN_SFX(snn_rule_fptt_impl) = {SNN_SFX(snn_rule_fptt)};

@@ -173,8 +173,7 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
                            snn_err *err) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  if (rule->nopt)
-    return snn_err_set(err, SNN_EARG, "", "--rule", "rtrl takes no options, found '%s=%s'", rule->key[0], rule->val[0]);
+  (void)rule;
   online o;
   if (SNN_SFX(snn_online_init)(&o, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   size_t Pt = o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s);
@@ -278,3 +277,5 @@ out:
   SNN_SFX(snn_online_clear)(&o);
   return st;
 }
+
+const struct SNN_SFX(snn_rule_impl) SNN_SFX(snn_rule_rtrl_impl) = {SNN_SFX(snn_rule_rtrl)};

@@ -11,6 +11,15 @@
 typedef int (*SNN_SFX(snn_rule_fn))(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
                                      size_t *bytes, snn_err *err);
 
+/* A rule's entry point in this precision, for its snn_rule_type (sim/rule.h):
+ * rule->type->SNN_SFX(impl)->grad.  The rule's options and its conditions on
+ * the network are checked before it is called (snn_rule_parse,
+ * snn_rule_check). */
+struct SNN_SFX(snn_rule_impl) {
+  SNN_SFX(snn_rule_fn) grad;
+};
+#define SNN_RULE_FN(rule) ((rule)->type->SNN_SFX(impl)->grad)
+
 int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
                            snn_err *err);
 int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
@@ -42,13 +51,12 @@ int SNN_SFX(snn_rule_eprop)(const net *N, const snn_rule *rule, relt *grad, relt
 int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
                            size_t *bytes, snn_err *err);
 
-/* FPTT's regularised objective and dual update (fptt.c; options in engine.h). */
+/* FPTT's regularised objective and dual update (fptt.c; options in sim/rule.h). */
 /* R += (rho - 1) <lambda, W> + c alpha/2 ||W - Wbar||^2 and g += its gradient. */
 void SNN_SFX(snn_fptt_objective)(size_t n, const relt *W, const relt *Wbar, const relt *lam, const snn_fptt_opts *o,
                                  relt *R, relt *g, rctx *c);
 /* lambda <- lambda - alpha (W - Wbar); Wbar <- (1 - beta) Wbar + beta W - (beta/alpha) lambda. */
 void SNN_SFX(snn_fptt_dual)(size_t n, const relt *W, relt *Wbar, relt *lam, const snn_fptt_opts *o, rctx *c);
 
-SNN_SFX(snn_rule_fn) SNN_SFX(snn_rule_find)(const char *name);
 
 #endif

@@ -344,29 +344,18 @@ static void diag_update(const net *N, size_t l, tlay *T, const online *o, const 
   }
 }
 
-static int parse_opts(const snn_rule *rule, topts *op, const snn_spec *s, snn_err *err) {
+/* The options, checked by snn_rule_parse (sim/rules/types.c). */
+static void get_opts(const snn_rule *rule, topts *op, const snn_spec *s) {
   memset(op, 0, sizeof *op);
   op->ostl = !strcmp(rule->name, "ostl");
-  for (int i = 0; i < rule->nopt; i++) {
-    const char *k = rule->key[i], *v = rule->val[i];
-    if (op->ostl && !strcmp(k, "traces") && (!strcmp(v, "auto") || !strcmp(v, "diagonal") || !strcmp(v, "full")))
-      op->mode = !strcmp(v, "auto") ? 0 : !strcmp(v, "diagonal") ? 1 : 2;
-    else if (!strcmp(k, "feedback") && (!strcmp(v, "symmetric") || !strcmp(v, "random") || (!op->ostl && !strcmp(v, "adaptive"))))
-      op->random_fb = strcmp(v, "symmetric") != 0;
-    else if (!op->ostl && !strcmp(k, "signal") && (!strcmp(v, "online") || !strcmp(v, "ideal")))
-      op->ideal = !strcmp(v, "ideal");
-    else
-      return snn_err_set(err, SNN_EARG, "", "--rule", "%s: unknown option or value '%s=%s'; expected %s", rule->name, k, v,
-                         op->ostl ? "traces=auto|diagonal|full, feedback=symmetric|random"
-                                  : "feedback=symmetric|random|adaptive, signal=online|ideal");
+  if (op->ostl) {
+    const char *m = snn_rule_opt(rule, "traces");
+    op->mode = !strcmp(m, "auto") ? 0 : !strcmp(m, "diagonal") ? 1 : 2;
+  } else {
+    op->ideal = !strcmp(snn_rule_opt(rule, "signal"), "ideal");
   }
+  op->random_fb = strcmp(snn_rule_opt(rule, "feedback"), "symmetric") != 0;
   op->trace_reset = op->ostl && !s->detach_reset;
-  if (!op->ostl && s->L != 1)
-    return snn_err_set(err, SNN_EARG, s->path, "layers",
-                       "e-prop is defined for one recurrent layer that projects to the readout (Bellec et al. 2020); this "
-                       "network has %zu layers (use ostl for deep networks)",
-                       s->L);
-  return SNN_OK;
 }
 
 static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
@@ -374,8 +363,8 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   topts op;
-  int st = parse_opts(rule, &op, s, err);
-  if (st) return st;
+  get_opts(rule, &op, s);
+  int st = SNN_OK;
   size_t Lc = s->L, K = s->n_out, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n;
   online o;
   if (SNN_SFX(snn_online_init)(&o, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
@@ -568,3 +557,6 @@ int SNN_SFX(snn_rule_eprop)(const net *N, const snn_rule *rule, relt *grad, relt
                             size_t *bytes, snn_err *err) {
   return run(N, rule, grad, loss, cross, spikes, bytes, err);
 }
+
+const struct SNN_SFX(snn_rule_impl) SNN_SFX(snn_rule_ostl_impl) = {SNN_SFX(snn_rule_ostl)};
+const struct SNN_SFX(snn_rule_impl) SNN_SFX(snn_rule_eprop_impl) = {SNN_SFX(snn_rule_eprop)};
