@@ -426,22 +426,6 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void progress(const snn_train_opts *o, size_t s, size_t n, double loss, double eloss, double eacc, double rate) {
-  if (o->quiet) return;
-  if (o->tty) {
-    int w = 24, f = (int)((double)w * (double)s / (double)n);
-    fprintf(stderr, "\r[%.*s%*s] %zu/%zu  loss %.4g", f, "########################", w - f, "", s, n, loss);
-    if (!isnan(eloss)) fprintf(stderr, "  eval %.4g", eloss);
-    if (!isnan(eacc)) fprintf(stderr, "  acc %.3f", eacc);
-    fprintf(stderr, "  %.3g upd/s ", rate);
-    if (s == n) fputc('\n', stderr);
-  } else if (!isnan(eloss)) {
-    fprintf(stderr, "update %zu/%zu  train loss %.6g  eval loss %.6g", s, n, loss, eloss);
-    if (!isnan(eacc)) fprintf(stderr, "  eval acc %.4f", eacc);
-    fprintf(stderr, "  (%.3g updates/s)\n", rate);
-  }
-}
-
 static int mkdir_p(const char *dir, snn_err *err) {
   char p[512];
   snprintf(p, sizeof p, "%s", dir);
@@ -581,7 +565,10 @@ int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_tra
     if (ev) snn_buf_printf(&log, "%.9g,", eloss); else snn_buf_puts(&log, ",");
     if (ev && !isnan(eacc)) snn_buf_printf(&log, "%.6g\n", eacc); else snn_buf_puts(&log, "\n");
     if (ev) res->eval_loss = eloss, res->eval_acc = eacc;
-    progress(o, done, e->updates, L, eloss, eacc, (double)(done - start) / (now() - t0));
+    if (o->progress) {
+      snn_train_progress p = {done, e->updates, L, eloss, eacc, (double)(done - start) / (now() - t0)};
+      o->progress(o->progress_ctx, &p);
+    }
     if (done % e->ckpt_every == 0 || done == stop) rc = write_checkpoint(&T, done, &log, err);
     res->updates = done;
   }

@@ -32,11 +32,19 @@ typedef struct {
 int snn_experiment_load(const char *path, const char *out_override, snn_experiment *e, snn_err *err);
 void snn_experiment_free(snn_experiment *e);
 
+/* Where the run is, after each update: for the caller to show. */
+typedef struct {
+  size_t done, total;          /* updates */
+  double loss;                 /* mean training loss of the update's batch */
+  double eval_loss, eval_acc;  /* NaN unless evaluated at this update (acc: NaN for mse tasks) */
+  double rate;                 /* updates per second since the start (or the resume) */
+} snn_train_progress;
+
 typedef struct {
   int resume;          /* continue from out/checkpoint.json */
   size_t until;        /* stop after this many updates (a checkpoint is written); 0 = run to the end */
-  int quiet;           /* no progress output */
-  int tty;             /* progress bar on stderr (else plain lines) */
+  void (*progress)(void *ctx, const snn_train_progress *p); /* NULL: none */
+  void *progress_ctx;
 } snn_train_opts;
 
 /* Summary of a finished run. */

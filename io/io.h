@@ -25,8 +25,32 @@ int snn_grads_write(const snn_spec *s, const snn_result *r, const char *path, sn
 int snn_grads_load(const snn_spec *s, const char *path, snn_result *r, snn_err *err);
 
 /* Write `text` to `path` through a temporary in the same folder and a rename,
- * so that a failure never leaves a half-written file. */
+ * so that a failure never leaves a half-written file.  A symbolic link is
+ * written through (its target replaced), an existing device or pipe written
+ * directly, a folder refused; a new file gets the permissions the umask
+ * allows, a replaced one keeps its own. */
 int snn_write_atomic(const char *path, const char *text, size_t len, snn_err *err);
+
+/* Several outputs, all or nothing: each is written to its temporary by
+ * snn_outset_add; snn_outset_commit renames them all into place, and
+ * snn_outset_abort (or a failed add) removes every temporary, so that a
+ * failure leaves every output as it was.  The texts of device outputs must
+ * live until the commit. */
+#define SNN_OUTSET_MAX 8
+typedef struct {
+  char path[4096], target[4096], tmp[4200];
+  int direct;
+  const char *text;
+  size_t len;
+} snn_outfile;
+typedef struct {
+  int n;
+  snn_outfile f[SNN_OUTSET_MAX];
+} snn_outset;
+void snn_outset_init(snn_outset *o);
+int snn_outset_add(snn_outset *o, const char *path, const char *text, size_t len, snn_err *err);
+int snn_outset_commit(snn_outset *o, snn_err *err);
+void snn_outset_abort(snn_outset *o);
 
 /* A growable text buffer used by the writers. */
 struct snn_buf {

@@ -1,0 +1,91 @@
+/* common.c - error reporting, option parsing and loading for every
+ * subcommand. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cli_report(const snn_err *e) {
+  char buf[1400];
+  snn_err_format(e, buf, sizeof buf);
+  fprintf(stderr, "snngrad: error: %s\n", buf);
+  if (e->status == SNN_EREFUSED || e->status == SNN_EVACUOUS) return EXIT_REFUSED;
+  return e->status == SNN_EMISMATCH ? EXIT_FAIL : EXIT_INPUT;
+}
+
+int cli_usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "snngrad: error: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nrun 'snngrad help' for the usage\n");
+  return EXIT_INPUT;
+}
+
+int cli_oom(void) { return cli_report(&(snn_err){SNN_ENOMEM, "", "", "out of memory"}); }
+
+int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed) {
+  memset(o, 0, sizeof *o);
+  struct {
+    const char *name;
+    const char **slot;
+  } table[] = {{"-o", &o->out},
+               {"--rule", &o->rule},
+               {"--params", &o->params},
+               {"--precision", &o->prec},
+               {"--method", &o->method},
+               {"--step", &o->step},
+               {"--json", &o->json},
+               {"--step-sweep", &o->sweep},
+               {"--neurons", &o->neurons},
+               {"--steps", &o->steps},
+               {"--layers", &o->layers},
+               {"--model", &o->model},
+               {"--recurrent", &o->recurrent},
+               {"--reps", &o->reps},
+               {"--rules", &o->rules},
+               {"--precision-sweep", &o->psweep},
+               {"--csv", &o->csv},
+               {"--raster", &o->raster}};
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    const char **slot = NULL;
+    if (a[0] != '-') {
+      if (o->net) return cli_usage_error("unexpected argument '%s'", a);
+      o->net = a;
+      continue;
+    }
+    for (size_t k = 0; k < sizeof table / sizeof *table; k++)
+      if (!strcmp(a, table[k].name)) slot = table[k].slot;
+    char word[40];
+    snprintf(word, sizeof word, " %s ", a);
+    if (!slot || !strstr(allowed, word)) return cli_usage_error("unknown option '%s' for this command", a);
+    if (i + 1 >= argc) return cli_usage_error("option '%s' needs a value", a);
+    if (*slot) return cli_usage_error("option '%s' given twice", a);
+    *slot = argv[++i];
+  }
+  return 0;
+}
+
+int cli_load_spec(const char *path, snn_spec **s) {
+  snn_err e = {0};
+  if (snn_spec_load(path, s, &e)) return cli_report(&e);
+  if ((*s)->warnings[0]) fprintf(stderr, "snngrad: warning: %s", (*s)->warnings);
+  return 0;
+}
+
+int cli_load_data(const snn_spec *s, const char *params, snn_data *d) {
+  snn_err e = {0};
+  int st = params ? snn_data_load(s, params, d, &e) : snn_data_generate(s, d, &e);
+  return st ? cli_report(&e) : 0;
+}
+
+int cli_write_all(int n, const char *const *paths, const char *const *texts, const size_t *lens) {
+  snn_outset o;
+  snn_err e = {0};
+  snn_outset_init(&o);
+  for (int i = 0; i < n; i++)
+    if (paths[i] && snn_outset_add(&o, paths[i], texts[i], lens[i], &e)) {
+      snn_outset_abort(&o);
+      return cli_report(&e);
+    }
+  return snn_outset_commit(&o, &e) ? cli_report(&e) : 0;
+}

@@ -1,0 +1,153 @@
+/* main.c - snngrad's command line: the table of subcommands, their usage
+ * and help, and the dispatch.  `snngrad help CMD` and `snngrad CMD --help`
+ * print one command's help; `snngrad help` all of them. */
+#include <mpfr.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static int cli_version(int argc, char **argv) {
+  (void)argc, (void)argv;
+  printf("snngrad %s (MPFR %s)\n", SNNGRAD_VERSION, mpfr_get_version());
+  return 0;
+}
+
+static int cli_help(int argc, char **argv);
+
+const cli_command cli_commands[] = {
+    {"init", cli_init, "snngrad init  NET.json -o PARAMS.json",
+     "Draws the parameters, the input and the target of NET.json from its seed and writes them as a parameter\n"
+     "file (docs/formats.md).  The same seed gives the same bytes.\n"
+     "  -o PARAMS.json      the parameter file to write\n"},
+    {"grad", cli_grad, "snngrad grad  NET.json --rule RULE [--params PARAMS.json] [--precision BITS] -o GRADS.json",
+     "The gradient of the loss over one sequence under RULE, parameters held fixed, written as a gradient file.\n"
+     "  --rule RULE         the rule and its options, name[:key=value,...] (see RULES below)\n"
+     "  --params FILE       parameters, input and target (default: drawn from the network's seed)\n"
+     "  --precision BITS    53 (default) is the double path; any other number of bits in [8, 1048576], or\n"
+     "                      mpfr:BITS, runs the MPFR path\n"
+     "  -o GRADS.json       the gradient file to write\n"},
+    {"check", cli_check,
+     "snngrad check NET.json [--precision B1,B2,...] [--params PARAMS.json] [--method richardson|central]\n"
+     "                       [--step H] [--json OUT.json] [--step-sweep OUT.csv]\n"
+     "snngrad check NET.json --rules R1,R2,... [--precision B1,B2,...] [--params PARAMS.json] [--json OUT.json]\n"
+     "                       [--csv OUT.csv] [--precision-sweep LO:HI --csv OUT.csv]",
+     "Without --rules: BPTT against finite differences of the loss at each precision (docs/gradcheck.md).\n"
+     "With --rules: every rule against BPTT at each precision, with a verdict (EXACT, APPROXIMATE or\n"
+     "INCONCLUSIVE) compared with the rule's documented expectation (docs/verdicts.md).\n"
+     "  --precision LIST    bits per precision (default 53,256; with --rules 53,128,256)\n"
+     "  --params FILE       parameters, input and target (default: drawn from the network's seed)\n"
+     "  --method M          richardson (default) or central differences\n"
+     "  --step H            the relative step of the difference, in (0, 1) (default: from the precision)\n"
+     "  --json FILE         the report as JSON (snngrad-check/1, or snngrad-verdicts/1 with --rules)\n"
+     "  --step-sweep FILE   the error against the step at each precision, as CSV (the V curve)\n"
+     "  --rules LIST        the rules to compare, comma-separated (default bptt,rtrl,ostl,eprop,tbptt:window=10)\n"
+     "  --csv FILE          with --rules: the error and cosine per rule and precision, as CSV; with\n"
+     "                      --precision-sweep: the sweep\n"
+     "  --precision-sweep LO:HI  the rules' error from LO to HI bits (16 <= LO <= HI <= 65536), MPFR\n"
+     "All outputs are written together or not at all.\n"},
+    {"bench", cli_bench,
+     "snngrad bench [NET.json] [--neurons N] [--steps T] [--layers L] [--model lif|alif|snu|...]\n"
+     "                         [--recurrent yes|no] [--precision B1,...] [--reps R]\n"
+     "snngrad bench --rules R1,R2,... [--neurons N1,N2,...] [--steps T1,T2,...] [--model M] [--recurrent yes|no]\n"
+     "                         [--precision BITS] [--csv OUT.csv]",
+     "Time and memory.  Without --rules: BPTT's forward and backward time per step on NET.json or on a\n"
+     "synthetic network (default 256 recurrent lif units, 1000 steps).  With --rules: each rule's time per\n"
+     "step and memory against the sizes given (the complexity claims, docs/verdicts.md).\n"
+     "  --neurons N, --steps T, --layers L, --model M, --recurrent yes|no   the synthetic network\n"
+     "  --precision LIST    bits (default 53)\n"
+     "  --reps R            runs to average (double; default 5)\n"
+     "  --csv FILE          with --rules: the table as CSV\n"},
+    {"run", cli_run, "snngrad run   NET.json [--params PARAMS.json] [--precision BITS] --csv OUT.csv [--raster RASTER.csv]",
+     "One forward pass: the readout (and the target) per step as CSV, and optionally the spike raster.\n"
+     "  --params FILE       parameters, input and target (default: drawn from the network's seed)\n"
+     "  --precision BITS    53 (default) or MPFR bits\n"
+     "  --csv FILE          step, y0.., target0.. per row\n"
+     "  --raster FILE       step, unit, layer, output for every output above 1/2\n"
+     "Both outputs are written together or not at all.\n"},
+    {"train", cli_train, "snngrad train EXPERIMENT.json [--out DIR] [--resume] [--until UPDATES] [--quiet]",
+     "Trains a network on a task as an experiment file says (docs/training.md, docs/tasks.md): writes\n"
+     "log.csv, manifest.json, checkpoints, params.json and network.json into the output folder.\n"
+     "  --out DIR           the output folder (default: the experiment's \"out\")\n"
+     "  --resume            continue from DIR/checkpoint.json, bit for bit\n"
+     "  --until N           stop after N updates (a checkpoint is written)\n"
+     "  --quiet             no progress output\n"},
+    {"version", cli_version, "snngrad version", "Prints the version of snngrad and of MPFR.\n"},
+    {"help", cli_help, "snngrad help [COMMAND]", "Prints the usage of every command, or the help of one.\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const cli_command *cli_command_find(const char *name) {
+  for (const cli_command *c = cli_commands; c->name; c++)
+    if (!strcmp(c->name, name)) return c;
+  return NULL;
+}
+
+int cli_wants_help(int argc, char **argv) {
+  for (int i = 2; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+  return 0;
+}
+
+static void print_rules(FILE *f) {
+  char buf[4096];
+  snn_rule_usage(buf, sizeof buf);
+  fputs("\nRULES (name[:key=value,...]):\n", f);
+  fputs(buf, f);
+}
+
+void cli_print_help(FILE *f, const cli_command *c) {
+  fprintf(f, "usage:\n  %s\n\n%s", c->usage, c->help);
+  if (!strcmp(c->name, "grad") || !strcmp(c->name, "check") || !strcmp(c->name, "bench")) print_rules(f);
+  fputs("\nExit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused.\n", f);
+}
+
+static void usage(FILE *f) {
+  fputs("usage:\n", f);
+  for (const cli_command *c = cli_commands; c->name; c++) {
+    /* every synopsis line, indented */
+    for (const char *p = c->usage; *p;) {
+      const char *nl = strchr(p, '\n');
+      size_t n = nl ? (size_t)(nl - p) : strlen(p);
+      fprintf(f, "  %.*s\n", (int)n, p);
+      p += n + (nl ? 1 : 0);
+    }
+  }
+  fputs("\n--precision 53 is the double path; any other number of bits, or mpfr:53, runs the MPFR path.\n", f);
+  print_rules(f);
+  fputs("\n'snngrad help COMMAND' or 'snngrad COMMAND --help': one command's options.\n"
+        "Exit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused.\n",
+        f);
+}
+
+static int cli_help(int argc, char **argv) {
+  if (argc < 3) {
+    usage(stdout);
+    return 0;
+  }
+  const cli_command *c = cli_command_find(argv[2]);
+  if (!c) return cli_usage_error("help: unknown command '%s'", argv[2]);
+  cli_print_help(stdout, c);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int rc;
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_INPUT;
+  }
+  const char *cmd = argv[1];
+  const cli_command *c = cli_command_find(cmd);
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) c = cli_command_find("help");
+  if (!c) {
+    rc = cli_usage_error("unknown command '%s'", cmd);
+  } else if (c->run != cli_help && cli_wants_help(argc, argv)) {
+    cli_print_help(stdout, c);
+    rc = 0;
+  } else {
+    rc = c->run(argc, argv);
+  }
+  mpfr_free_cache();
+  return rc;
+}
