@@ -103,7 +103,7 @@ static void update(trainer *T, relt *g) {
   const snn_experiment *e = T->e;
   const snn_spec *s = T->s;
   rctx *c = T->c;
-  relt *th = T->N->theta, *a = T->tmp, *w = c->t[0];
+  relt *th = T->N->theta, *a = T->tmp, *w = c->leaf;
   mask(s, g, c);
   for (size_t i = 0; i < s->P; i++)
     if (!r_isfinite(g + i)) T->diverged = 1;

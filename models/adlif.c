@@ -37,7 +37,7 @@ static int bounded(const lay *L, int cidx, const relt *p, relt *out, rctx *c) {
 
 /* decay = exp(-dt/tau) and its derivative in tau (0 when clamped away). */
 static void decay(const lay *L, int cidx, const relt *tau, relt *d, relt *dd, rctx *c) {
-  relt *t = c->t[3];
+  relt *t = c->cell[0];
   int pass = bounded(L, cidx, tau, t, c);
   r_d_div(d, -L->spec->dt, t, c);
   r_exp(d, d, c);
@@ -61,7 +61,7 @@ static void derive(lay *L, rctx *c) {
 }
 
 static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
-  relt *t = c->t[4], *om = c->t[5];
+  relt *t = c->cell[1], *om = c->cell[2];
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
     relt *ui = s + i * K + U, *wi = s + i * K + W;
@@ -83,7 +83,7 @@ static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, re
 
 static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
                 const relt *z, jacbuf *J, rctx *c) {
-  relt *om = c->t[4], *t = c->t[5], *q = c->t[6];
+  relt *om = c->cell[1], *t = c->cell[2], *q = c->cell[3];
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
     const relt *up = sp + i * K + U, *wp = sp + i * K + W;

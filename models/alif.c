@@ -31,7 +31,7 @@ static void derive(lay *L, rctx *c) {
 }
 
 static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
-  relt *t = c->t[3];
+  relt *t = c->cell[0];
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
     relt *v = s + i * K + V, *a = s + i * K + A;

@@ -5,7 +5,7 @@
  *
  * h^{t-1} reaches the gates through the recurrent projections (z^{t-1}); the
  * own-state term u h^{t-1} is the state Jacobian.  No reset path, no neuron
- * constants.  Scratch: t[3]..t[7] (no spike function). */
+ * constants.  Scratch: c->cell[] (no spike function). */
 #include <math.h>
 
 #include "models/act.h"
@@ -21,7 +21,7 @@ static void gru_gates(const lay *L, size_t i, const relt *I, relt *rg, relt *ug,
 
 static void gru_step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
   (void)zp;
-  relt *rg = c->t[3], *ug = c->t[4], *ng = c->t[5], *t = c->t[6];
+  relt *rg = c->cell[0], *ug = c->cell[1], *ng = c->cell[2], *t = c->cell[3];
   for (size_t i = 0; i < L->n; i++) {
     gru_gates(L, i, I, rg, ug, ng, c);
     /* h = n + u (h_prev - n) */
@@ -35,7 +35,7 @@ static void gru_step(const lay *L, const relt *sp, const relt *zp, const relt *I
 static void gru_jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
                     const relt *z, jacbuf *J, rctx *c) {
   (void)zp, (void)s, (void)u, (void)z;
-  relt *rg = c->t[3], *ug = c->t[4], *ng = c->t[5], *dn = c->t[6], *a = c->t[7];
+  relt *rg = c->cell[0], *ug = c->cell[1], *ng = c->cell[2], *dn = c->cell[3], *a = c->cell[4];
   size_t n = L->n;
   for (size_t i = 0; i < n; i++) {
     gru_gates(L, i, I, rg, ug, ng, c);

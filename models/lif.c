@@ -37,7 +37,7 @@ void SNN_SFX(snn_lif_derive_membrane)(lay *L, size_t nd, rctx *c) {
 static void derive(lay *L, rctx *c) { SNN_SFX(snn_lif_derive_membrane)(L, ND, c); }
 
 static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
-  relt *a = c->t[3];
+  relt *a = c->cell[0];
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
     r_mul(a, d + D_Z, I + i, c);

@@ -4,7 +4,7 @@
  *   c^t = sigma(I_f) c^{t-1} + sigma(I_i) tanh(I_g),   h^t = sigma(I_o) tanh(c^t)
  *
  * h^{t-1} reaches the gates through the recurrent projections (z^{t-1}).  No
- * reset path, no neuron constants.  Scratch: t[1]..t[7] (no spike function). */
+ * reset path, no neuron constants.  Scratch: c->cell[] and c->spike[] (it has no spike function). */
 #include <math.h>
 
 #include "models/act.h"
@@ -22,7 +22,7 @@ static void lstm_gates(const lay *L, size_t i, const relt *I, relt *ig, relt *fg
 
 static void lstm_step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
   (void)zp;
-  relt *ig = c->t[3], *fg = c->t[4], *gg = c->t[5], *og = c->t[6], *t = c->t[7];
+  relt *ig = c->cell[0], *fg = c->cell[1], *gg = c->cell[2], *og = c->cell[3], *t = c->cell[4];
   for (size_t i = 0; i < L->n; i++) {
     lstm_gates(L, i, I, ig, fg, gg, og, c);
     r_mul(t, ig, gg, c);
@@ -37,7 +37,7 @@ static void lstm_step(const lay *L, const relt *sp, const relt *zp, const relt *
 static void lstm_jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
                      const relt *z, jacbuf *J, rctx *c) {
   (void)zp, (void)u, (void)z;
-  relt *ig = c->t[3], *fg = c->t[4], *gg = c->t[5], *og = c->t[6], *tc = c->t[7], *a = c->t[1], *hc = c->t[2];
+  relt *ig = c->cell[0], *fg = c->cell[1], *gg = c->cell[2], *og = c->cell[3], *tc = c->cell[4], *a = c->spike[0], *hc = c->spike[1];
   const size_t m = 4;
   for (size_t i = 0; i < L->n; i++) {
     lstm_gates(L, i, I, ig, fg, gg, og, c);

@@ -21,7 +21,7 @@ enum { P_B0, P_BETA, NP };
 enum { V, B, K };
 
 static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
-  relt *tm = c->t[3], *ta = c->t[4], *up = c->t[5], *t = c->t[6];
+  relt *tm = c->cell[0], *ta = c->cell[1], *up = c->cell[2], *t = c->cell[3];
   size_t n = L->n;
   for (size_t i = 0; i < n; i++) {
     snn_sigm(tm, I + n + i, c);
@@ -44,7 +44,7 @@ static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, re
 
 static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
                 const relt *z, jacbuf *J, rctx *c) {
-  relt *tm = c->t[3], *ta = c->t[4], *up = c->t[5], *a = c->t[6], *om = c->t[7];
+  relt *tm = c->cell[0], *ta = c->cell[1], *up = c->cell[2], *a = c->cell[3], *om = c->cell[4];
   size_t n = L->n, m = 3;
   for (size_t i = 0; i < n; i++) {
     snn_sigm(tm, I + n + i, c);

@@ -15,7 +15,7 @@ enum { P_DECAY, P_BIAS, NP };
 
 /* arg = I + l s^{t-1} (1 - y^{t-1}); returns 1 if g passes it (g' = 1). */
 static int argument(const lay *L, size_t i, const relt *sp, const relt *zp, const relt *I, relt *arg, rctx *c) {
-  relt *t = c->t[3];
+  relt *t = c->cell[0];
   r_d_sub(t, 1.0, zp + i, c);
   r_mul(t, t, sp + i, c);
   r_fma(arg, L->p[P_DECAY] + i, t, I + i, c);
@@ -28,7 +28,7 @@ static void derive(lay *L, rctx *c) {
 }
 
 static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
-  relt *arg = c->t[4];
+  relt *arg = c->cell[1];
   for (size_t i = 0; i < L->n; i++) {
     if (argument(L, i, sp, zp, I, arg, c))
       r_set(s + i, arg, c);
@@ -42,7 +42,7 @@ static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, re
 static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
                 const relt *z, jacbuf *J, rctx *c) {
   (void)s;
-  relt *arg = c->t[4], *gate = c->t[5];
+  relt *arg = c->cell[1], *gate = c->cell[2];
   for (size_t i = 0; i < L->n; i++) {
     int pass = argument(L, i, sp, zp, I, arg, c);
     relt *p = J->dF_dp + i * NP;
@@ -64,14 +64,14 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
     r_set_d(J->dU_ds + i, 1.0, c);
     r_zero(J->dU_dp + i * NP + P_DECAY, c);
     r_set_d(J->dU_dp + i * NP + P_BIAS, 1.0, c);
-    spike_psi(J->psi + i, u + i, z + i, c->t[6], L->spec, c);
+    spike_psi(J->psi + i, u + i, z + i, c->cell[3], L->spec, c);
   }
 }
 
-/* The surrogate's threshold is 1 for snu: kept in scratch t[6] during jac. */
+/* The surrogate's threshold is 1 for snu: kept in scratch c->cell[3] during jac. */
 static void jac_snu(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
                     const relt *z, jacbuf *J, rctx *c) {
-  r_set_d(c->t[6], 1.0, c);
+  r_set_d(c->cell[3], 1.0, c);
   jac(L, sp, zp, I, s, u, z, J, c);
 }
 

@@ -1,6 +1,5 @@
 /* driver.c - one precision's gradient and benchmark entry points. */
 #define _POSIX_C_SOURCE 200809L
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -68,7 +67,7 @@ int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn
   st = fn(&N, rule, g, loss, out->crossings, out->spikes, &bytes, err);
   if (!st) {
     SNN_SFX(snn_zero_frozen)(s, g, &c);
-    snprintf(out->rule, sizeof out->rule, "%s", rule->name);
+    snn_format(out->rule, sizeof out->rule, "%s", rule->name);
     out->prec = prec;
     out->bytes = bytes;
 #ifdef SNN_MPFR

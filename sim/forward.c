@@ -45,7 +45,7 @@ void SNN_SFX(snn_net_clear)(net *N) {
 static void delay_kernel(const lay *L, const relt *D, relt *kw, relt *dkw, rctx *c) {
   const snn_layer_spec *ls = L->ls;
   size_t nd = L->ndl, dmax = nd - 1;
-  relt *v = c->t[0], *a = c->t[3], *z = c->t[4], *g = c->t[5];
+  relt *v = c->leaf, *a = c->cell[0], *z = c->cell[1], *g = c->cell[2];
   int pass = 1;
   r_set(v, D, c);
   if (r_cmp_d(v, 0.0) < 0) r_zero(v, c), pass = 0;
@@ -250,7 +250,7 @@ void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t K = s->n_out;
-  relt *t0 = c->t[0], *mx = c->t[3], *lse = c->t[4], *e = c->t[5];
+  relt *t0 = c->leaf, *mx = c->cell[0], *lse = c->cell[1], *e = c->cell[2];
   if (t < s->win_first || t > s->win_last) {
     for (size_t k = 0; k < K; k++) r_zero(g + k, c);
     return;
@@ -288,7 +288,7 @@ void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt
 void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *loss) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  relt *e = c->t[5];
+  relt *e = c->cell[2];
   size_t H = SNN_SFX(snn_nhidden)(s);
   for (size_t j = 0; j < H; j++) {
     r_div_d(rate + j, zsum + j, (double)s->T, c);
@@ -406,7 +406,7 @@ void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *pr
       size_t row = (size_t)r * n + i;
       relt *xd = L->xd + row * np;
       for (size_t j = 0; j < np; j++) SNN_SFX(snn_delayed)(L, row, j, x, prev->h[l], 0, xd + j, c);
-      relt *acc = c->t[0];
+      relt *acc = c->leaf;
       r_zero(acc, c);
       for (size_t j = 0; j < np; j++) r_fma(acc, L->w_in + row * np + j, xd + j, acc, c);
       r_add(Iq + i, Iq + i, acc, c);

@@ -27,12 +27,16 @@ int SNN_SFX(snn_rctx_init)(rctx *c, long prec) {
   if (prec != 53) return SNN_EVALUE;
   c->prec = 53;
 #endif
-  for (int i = 0; i < SNN_NTMP; i++) r_init(c->t[i], c);
+  r_init(c->leaf, c);
+  for (int i = 0; i < 2; i++) r_init(c->spike[i], c);
+  for (int i = 0; i < SNN_CELL_SCRATCH; i++) r_init(c->cell[i], c);
   return SNN_OK;
 }
 
 void SNN_SFX(snn_rctx_clear)(rctx *c) {
-  for (int i = 0; i < SNN_NTMP; i++) r_clear(c->t[i], c);
+  r_clear(c->leaf, c);
+  for (int i = 0; i < 2; i++) r_clear(c->spike[i], c);
+  for (int i = 0; i < SNN_CELL_SCRATCH; i++) r_clear(c->cell[i], c);
 #ifdef SNN_MPFR
   if (c->emu64) {
     mpfr_set_emin(c->old_emin);
@@ -76,7 +80,7 @@ void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt 
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
               1.0, A, (int)lda, B, (int)ldb, acc ? 1.0 : 0.0, C, (int)ldc);
 #else
-  relt *t = c->t[0];
+  relt *t = c->leaf;
   for (size_t i = 0; i < M; i++)
     for (size_t j = 0; j < N; j++) {
       if (acc)
@@ -106,7 +110,7 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
   cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)M, (int)N, 1.0, A, (int)lda, x, 1, acc ? 1.0 : 0.0,
               y, 1);
 #else
-  relt *t = c->t[0];
+  relt *t = c->leaf;
   for (size_t i = 0; i < ny; i++) {
     if (acc)
       r_set(t, y + i, c);

@@ -14,10 +14,7 @@
 #include "sim/real.h"
 #include "sim/snn.h"
 
-/* Scratch scalars of the context are shared by convention:
- *   t[0]      kernels and top-level code that calls nothing else
- *   t[1], t[2] spike.h
- *   t[3]..t[7] cells */
+/* Scratch scalars: see the context in real.h (leaf, spike[], cell[]). */
 
 /* Local Jacobians of every unit of a layer at one step (arrays over units).
  * F is the state update s^t = F(s^{t-1}, z^{t-1}, I^t; p), U the distance to

@@ -22,7 +22,6 @@
 #include <stddef.h>
 #include <mpfr.h>
 
-#define SNN_NTMP 8 /* scratch scalars held by a context */
 
 #ifdef SNN_MPFR
 typedef __mpfr_struct relt;
@@ -34,14 +33,23 @@ typedef double real[1];
 #define SNN_SFX(name) name##_d
 #endif
 
-/* The precision context: precision, binary64 emulation flag, scratch
- * scalars created once.  Library functions take it non-const because the
- * scratch scalars are written. */
+/* The precision context: precision, binary64 emulation flag, and scratch
+ * scalars created once, named by who may use them so that no two users
+ * share one (library functions take the context non-const because they
+ * write them):
+ *   leaf      code that calls no other function using scratch (the kernels,
+ *             short loops in the rules and the training loop);
+ *   spike[2]  the spike function and its surrogates (sim/spike.h);
+ *   cell[5]   a cell's step and Jacobians (models/), and the parts of the
+ *             shared step that call no cell (the loss, the delay kernels). */
+#define SNN_CELL_SCRATCH 5
 typedef struct {
   long prec;  /* bits; 53 in the double build */
   int emu64;  /* MPFR build only: emulate binary64 (prec == 53) */
   long old_emin, old_emax;
-  real t[SNN_NTMP];
+  real leaf;
+  real spike[2];
+  real cell[SNN_CELL_SCRATCH];
 } SNN_SFX(snn_rctx);
 typedef SNN_SFX(snn_rctx) rctx;
 

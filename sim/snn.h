@@ -22,7 +22,8 @@
   X(SNN_EREFUSED, "the comparison cannot mean anything and was refused") \
   X(SNN_EVACUOUS, "the comparison would be vacuous")                     \
   X(SNN_EARG, "bad command-line argument")                               \
-  X(SNN_ENONFINITE, "a computed number is not finite")
+  X(SNN_ENONFINITE, "a computed number is not finite")                  \
+  X(SNN_EMISMATCH, "two computations that must agree did not")
 
 enum snn_status {
 #define SNN_X_ENUM(name, msg) name,
@@ -45,6 +46,9 @@ typedef struct {
 
 int snn_err_set(snn_err *e, int status, const char *file, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Format into buf (at most n bytes, always terminated), as snprintf does: the
+ * one formatting function of sim/, which never prints. */
+int snn_format(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "FILE: key 'KEY': MSG" (parts that are empty are left out). */
 void snn_err_format(const snn_err *e, char *buf, size_t len);
 

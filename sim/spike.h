@@ -10,7 +10,7 @@ static inline void spike_fwd(relt *z, const relt *u, const snn_spec *s, rctx *c)
     r_set_si(z, r_sgn(u) > 0, c);
     return;
   }
-  relt *e = c->t[1];
+  relt *e = c->spike[0];
   r_mul_d(e, u, -s->slope, c);
   r_exp(e, e, c);
   r_add_d(e, e, 1.0, c);
@@ -21,7 +21,7 @@ static inline void spike_fwd(relt *z, const relt *u, const snn_spec *s, rctx *c)
  * surrogate named in the spec; vth is the unit's base threshold. */
 static inline void spike_psi(relt *psi, const relt *u, const relt *z, const relt *vth, const snn_spec *s,
                              rctx *c) {
-  relt *a = c->t[1], *b = c->t[2];
+  relt *a = c->spike[0], *b = c->spike[1];
   if (s->forward == SNN_FWD_SIGMOID) {
     r_d_sub(a, 1.0, z, c);
     r_mul(a, a, z, c);

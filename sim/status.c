@@ -32,6 +32,14 @@ int snn_err_set(snn_err *e, int status, const char *file, const char *key, const
   return status;
 }
 
+int snn_format(char *buf, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vsnprintf(buf, n, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
 void snn_err_format(const snn_err *e, char *buf, size_t len) {
   const char *msg = e->msg[0] ? e->msg : snn_strerror(e->status);
   if (e->status == SNN_EJSON && e->file[0] && e->key[0]) /* the key is "line:column" */

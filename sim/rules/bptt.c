@@ -201,7 +201,7 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
             r_add(w->dsx + j * k + ci, w->dsx + j * k + ci, w->mt + j, c);
             continue;
           }
-          relt *a = c->t[0]; /* (1 - z^{t-1}) s^{t-1}: to s and, as a reset path, to z */
+          relt *a = c->leaf; /* (1 - z^{t-1}) s^{t-1}: to s and, as a reset path, to z */
           r_d_sub(a, 1.0, zp + j, c);
           r_fma(w->dsx + j * k + ci, a, w->mt + j, w->dsx + j * k + ci, c);
           r_mul(a, sp + j * k + ci, w->mt + j, c);

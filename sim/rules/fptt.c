@@ -26,7 +26,7 @@
 
 void SNN_SFX(snn_fptt_objective)(size_t n, const relt *W, const relt *Wbar, const relt *lam, const snn_fptt_opts *o,
                                  relt *R, relt *g, rctx *c) {
-  relt *d = c->t[0], *t = c->t[1];
+  relt *d = c->leaf, *t = c->cell[0];
   for (size_t i = 0; i < n; i++) {
     r_sub(d, W + i, Wbar + i, c);
     /* R += c alpha/2 d^2 + (rho - 1) lambda W */
@@ -45,7 +45,7 @@ void SNN_SFX(snn_fptt_objective)(size_t n, const relt *W, const relt *Wbar, cons
 }
 
 void SNN_SFX(snn_fptt_dual)(size_t n, const relt *W, relt *Wbar, relt *lam, const snn_fptt_opts *o, rctx *c) {
-  relt *d = c->t[0], *t = c->t[1];
+  relt *d = c->leaf, *t = c->cell[0];
   for (size_t i = 0; i < n; i++) {
     r_sub(d, W + i, Wbar + i, c);
     r_mul_d(d, d, o->alpha, c);
@@ -97,8 +97,8 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
     cross[l] = tr.crossings[l];
     spikes[l] = 0;
     for (size_t i = 0; i < N->layers[l].n; i++, j++) { /* as the other rules count them: (sum / T) T */
-      r_div_d(c->t[0], tr.rate + j, (double)s->T, c);
-      spikes[l] += r_get_d(c->t[0]) * (double)s->T;
+      r_div_d(c->leaf, tr.rate + j, (double)s->T, c);
+      spikes[l] += r_get_d(c->leaf) * (double)s->T;
     }
   }
   if (bytes) *bytes = tr.bytes + SNN_SFX(snn_bptt_ws_bytes)(w) + s->P * SNN_SFX(snn_real_bytes)(c);

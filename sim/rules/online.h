@@ -5,7 +5,6 @@
 #ifndef SNN_ONLINE_H
 #define SNN_ONLINE_H
 
-#include "sim/driver.h"
 #include "sim/jac.h"
 #include "sim/net.h"
 

@@ -37,7 +37,7 @@ void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const
   rctx *c = N->c;
   size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, m = (size_t)L->m;
   int keep_reset = !s->detach_reset;
-  relt *a = c->t[0];
+  relt *a = c->leaf;
   for (size_t i = 0; i < n; i++) {
     for (size_t cc = 0; cc < k; cc++) {
       relt *row = Msc + (i * k + cc) * W;
@@ -80,7 +80,7 @@ void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, si
   const snn_model_shape *sh = L->sh;
   rctx *c = N->c;
   size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m, np = L->nprev;
-  relt *a = c->t[0];
+  relt *a = c->leaf;
   for (size_t i = 0; i < m * n * W; i++) r_zero(MI + i, c);
   /* through the layer below: W_in M_z(below), or with delays sum_d kw_d M_z^{t-d} */
   for (int r = 0; Mzb && r < sh->nin; r++) {
@@ -162,7 +162,7 @@ void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, si
       }
       if (!bm->trainable) continue;
       for (size_t j = 0; j < n; j++) {
-        const relt *v = SNN_SFX(snn_mix_src)(L, mx, sr, j, cu->I[l], pv->s[l], pv->z[l], c->t[1], c);
+        const relt *v = SNN_SFX(snn_mix_src)(L, mx, sr, j, cu->I[l], pv->s[l], pv->z[l], c->cell[0], c);
         for (size_t i = 0; i < n; i++) addcol(o, bm->off + i * ld + (size_t)sr * n + j, c0, W, Md + i * W, v, c);
       }
     }

@@ -52,6 +52,30 @@ typedef struct {
   size_t nB;
 } tlay;
 
+/* The scratch of the trace updates: the new traces of one unit's k state
+ * components (k of the largest cell in the network) and named scalars. */
+typedef struct {
+  relt *nw;
+  size_t k;
+  real zc, acc, pre, t;
+} tscr;
+
+static int tscr_init(tscr *w, const net *N) {
+  rctx *c = N->c;
+  w->k = 1;
+  for (size_t l = 0; l < N->spec->L; l++)
+    if ((size_t)N->layers[l].k > w->k) w->k = (size_t)N->layers[l].k;
+  r_init(w->zc, c), r_init(w->acc, c), r_init(w->pre, c), r_init(w->t, c);
+  w->nw = vec_alloc(w->k, c);
+  return w->nw ? SNN_OK : SNN_ENOMEM;
+}
+
+static void tscr_clear(tscr *w, const net *N) {
+  rctx *c = N->c;
+  vec_free(w->nw, w->k, c);
+  r_clear(w->zc, c), r_clear(w->acc, c), r_clear(w->pre, c), r_clear(w->t, c);
+}
+
 typedef struct {
   int ostl;         /* 1 OSTL, 0 e-prop */
   int trace_reset;  /* the reset path belongs to the trace */
@@ -266,7 +290,7 @@ static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const s
             r_add(F + cc * k + ci, F + cc * k + ci, tmp, c);
             continue;
           }
-          relt *a = c->t[0];
+          relt *a = c->leaf;
           r_d_sub(a, 1.0, pv->z[l] + i, c);
           r_fma(F + cc * k + ci, tmp, a, F + cc * k + ci, c);
           r_mul(a, tmp, pv->s[l] + i * k + ci, c);
@@ -284,12 +308,12 @@ static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const s
 __attribute__((target_clones("fma", "default")))
 #endif
 static void diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x,
-                        const slot *pv, const slot *cu, int top, real *tm) {
+                        const slot *pv, const slot *cu, int top, tscr *w) {
   const lay *L = &N->layers[l];
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
   size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, q = T->q;
-  relt *zc = tm[4], *acc = tm[5], *pre = tm[6];
+  relt *zc = w->zc, *acc = w->acc, *pre = w->pre;
   for (size_t i = 0; i < n; i++) {
     const relt *G = T->G + i * (size_t)L->m * k, *F = T->F + i * k * k;
     for (size_t qq = 0; qq < q; qq++) {
@@ -322,7 +346,7 @@ static void diag_update(const net *N, size_t l, tlay *T, const online *o, const 
       }
       relt *e = T->e + i * q + qq;
       for (size_t cc = 0; cc < k; cc++) {
-        relt *nw = tm[cc];
+        relt *nw = w->nw + cc;
         r_zero(nw, c);
         for (size_t c2 = 0; c2 < k; c2++) r_fma(nw, F + cc * k + c2, T->eps + (i * k + c2) * q + qq, nw, c);
         r_set(zc, J->dF_dzl + i * k + cc, c);
@@ -333,8 +357,8 @@ static void diag_update(const net *N, size_t l, tlay *T, const online *o, const 
       }
       r_zero(acc, c);
       for (size_t cc = 0; cc < k; cc++) {
-        r_set(T->eps + (i * k + cc) * q + qq, tm[cc], c);
-        r_fma(acc, J->dU_ds + i * k + cc, tm[cc], acc, c);
+        r_set(T->eps + (i * k + cc) * q + qq, w->nw + cc, c);
+        r_fma(acc, J->dU_ds + i * k + cc, w->nw + cc, acc, c);
       }
       if (p.kind == PRE_CONST) r_add(acc, acc, J->dU_dp + i * np + (size_t)p.a, c);
       r_mul(e, acc, J->psi + i, c);
@@ -370,13 +394,14 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   if (SNN_SFX(snn_online_init)(&o, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   tlay *TL = calloc(Lc, sizeof *TL);
   relt *zbar = vec_alloc(nL, c), *r = vec_alloc(H, c), *lsig = NULL, *gW = NULL, *gv = vec_alloc(4, c);
-  real bbar, tm[8], one;
+  real bbar, one;
+  tscr w;
   r_init(bbar, c);
   r_init(one, c);
   r_set_d(one, 1.0, c);
-  for (int i = 0; i < 8; i++) r_init(tm[i], c);
-  size_t cnt = nL + H + 13;
-  st = TL && zbar && r && gv ? SNN_OK : SNN_ENOMEM;
+  int wok = tscr_init(&w, N) == SNN_OK;
+  size_t cnt = nL + H + 4 + 2 + 4 + w.k; /* zbar, r, gv, bbar and one, the scratch */
+  st = TL && zbar && r && gv && wok ? SNN_OK : SNN_ENOMEM;
   size_t Wmax = 0;
   for (size_t l = 0; !st && l < Lc; l++) {
     const lay *L = &N->layers[l];
@@ -423,7 +448,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
       const lay *L = &N->layers[l];
       tlay *T = &TL[l];
       int top = l + 1 == Lc;
-      unit_gains(N, l, T, &o, pv, gv, tm[6]);
+      unit_gains(N, l, T, &o, pv, gv, w.t);
       if (T->full) {
         size_t n = L->n, W = T->W;
         SNN_SFX(snn_influence_currents)(N, l, &o, T->c0, W, x, pv, cu, NULL, T->Mz[P0], T->Ms[P0], T->MI, T->scr);
@@ -433,7 +458,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
           SNN_SFX(snn_axpy)(n * W, one, T->Mz[P1], T->Mzf, c);
         }
       } else {
-        diag_update(N, l, T, &o, &op, x, pv, cu, top, tm);
+        diag_update(N, l, T, &o, &op, x, pv, cu, top, &w);
       }
       x = cu->z[l];
     }
@@ -472,8 +497,8 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
             for (size_t j = 0; j < U->n; j++)
               for (size_t i = 0; i < n; i++) {
                 size_t syn = ((size_t)r * U->n + j) * n + i;
-                r_mul(tm[6], U->w_in + syn, U->kw + syn * U->ndl, c);
-                r_fma(T->lam + i, tm[6], TU->tmp + j, T->lam + i, c);
+                r_mul(w.t, U->w_in + syn, U->kw + syn * U->ndl, c);
+                r_fma(T->lam + i, w.t, TU->tmp + j, T->lam + i, c);
               }
           }
         }
@@ -543,7 +568,7 @@ out:
   if (have_tr) SNN_SFX(snn_traj_clear)(&tr, N);
   r_clear(bbar, c);
   r_clear(one, c);
-  for (int i = 0; i < 8; i++) r_clear(tm[i], c);
+  tscr_clear(&w, N);
   SNN_SFX(snn_online_clear)(&o);
   return st;
 }

@@ -7,7 +7,6 @@
  * the cell interface, and its snn_rule_impl), an snn_rule_type below with
  * its options and expectation, and one line in snn_rules. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +37,7 @@ static const char *coupling(const snn_layer_spec *ly) {
                       : "W_rec";
 }
 
-#define SAY(v, ...) return snprintf(why, n, __VA_ARGS__), (v)
+#define SAY(v, ...) return snn_format(why, n, __VA_ARGS__), (v)
 
 /* ---- bptt ---- */
 static int bptt_expect(const snn_rule *r, const snn_spec *s, char *why, size_t n) {
@@ -237,16 +236,16 @@ const snn_rule_type *snn_rule_type_find(const char *name) {
 
 static void cat(char *buf, size_t n, const char *s) {
   size_t u = strlen(buf);
-  if (u + 1 < n) snprintf(buf + u, n - u, "%s", s);
+  if (u + 1 < n) snn_format(buf + u, n - u, "%s", s);
 }
 
 /* "name[:k1=V,k2=V]" with the options' values in capitals or their choices. */
 static void rule_form(const snn_rule_type *t, char *buf, size_t n) {
   if (t->form) {
-    snprintf(buf, n, "%s", t->form);
+    snn_format(buf, n, "%s", t->form);
     return;
   }
-  snprintf(buf, n, "%s", t->name);
+  snn_format(buf, n, "%s", t->name);
   for (int i = 0; i < t->nopts; i++) {
     const snn_rule_optdef *o = &t->opts[i];
     cat(buf, n, i ? "," : "[:");
@@ -283,7 +282,7 @@ void snn_rule_usage(char *buf, size_t n) {
     cat(buf, n, ")\n");
     for (int i = 0; i < (*t)->nopts; i++) {
       const snn_rule_optdef *o = &(*t)->opts[i];
-      snprintf(f, sizeof f, "      %s: %s; default %s\n", o->key, o->doc, o->def);
+      snn_format(f, sizeof f, "      %s: %s; default %s\n", o->key, o->doc, o->def);
       cat(buf, n, f);
     }
   }
@@ -301,7 +300,7 @@ const char *snn_rule_opt(const snn_rule *r, const char *key) {
 double snn_rule_opt_num(const snn_rule *r, const char *key) { return strtod(snn_rule_opt(r, key), NULL); }
 
 int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t n) {
-  if (!r->type || !r->type->expect) return snprintf(why, n, "no documented expectation"), -1;
+  if (!r->type || !r->type->expect) return snn_format(why, n, "no documented expectation"), -1;
   return r->type->expect(r, s, why, n);
 }
 
@@ -318,7 +317,7 @@ void snn_fptt_opts_get(const snn_rule *r, snn_fptt_opts *o) {
 /* Whether `v` is an allowed value of option `o`; `want` says what is. */
 static int opt_ok(const snn_rule_optdef *o, const char *v, char *want, size_t n) {
   if (o->kind == SNN_ROPT_CHOICE) {
-    snprintf(want, n, "one of %s", o->choices);
+    snn_format(want, n, "one of %s", o->choices);
     size_t len = strlen(v);
     for (const char *p = o->choices; *p;) {
       const char *bar = strchr(p, '|');
@@ -330,13 +329,13 @@ static int opt_ok(const snn_rule_optdef *o, const char *v, char *want, size_t n)
   }
   int integer = o->kind == SNN_ROPT_INT;
   if (integer)
-    snprintf(want, n, "an integer >= %.0f", o->lo);
+    snn_format(want, n, "an integer >= %.0f", o->lo);
   else if (isinf(o->lo) && isinf(o->hi))
-    snprintf(want, n, "a number");
+    snn_format(want, n, "a number");
   else if (isinf(o->hi))
-    snprintf(want, n, "a number %s %g", o->lo_open ? ">" : ">=", o->lo);
+    snn_format(want, n, "a number %s %g", o->lo_open ? ">" : ">=", o->lo);
   else
-    snprintf(want, n, "a number in %s%g, %g%s", o->lo_open ? "(" : "[", o->lo, o->hi, o->hi_open ? ")" : "]");
+    snn_format(want, n, "a number in %s%g, %g%s", o->lo_open ? "(" : "[", o->lo, o->hi, o->hi_open ? ")" : "]");
   char *end;
   double x = strtod(v, &end);
   if (end == v || *end || !isfinite(x)) return 0;
