@@ -43,59 +43,27 @@ static char *slurp(const char *path) {
   return b.p;
 }
 
-#define TRY(x)                     \
-  do {                             \
-    if ((st = (x)) != SNN_OK) goto out; \
-  } while (0)
-
-int snn_experiment_load(const char *path, const char *out_override, snn_experiment *e, snn_err *err) {
-  memset(e, 0, sizeof *e);
-  int st = SNN_OK;
-  json_t *root = NULL, *net = NULL;
-  snprintf(e->path, sizeof e->path, "%s", path);
-  char tmp[512];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  snprintf(e->dir, sizeof e->dir, "%s", dirname(tmp));
-  if (!(e->config = slurp(path))) return snn_err_set(err, SNN_EIO, path, "", "cannot read the experiment file");
+/* The network, by path or inline, with the task's sizes, loss and window
+ * written in, parsed as a network file. */
+static int load_network(json_t *root, snn_experiment *e, snn_err *err) {
+  const char *path = e->path;
+  json_t *nj = json_object_get(root, "network"), *net = NULL;
   json_error_t je;
-  root = json_loads(e->config, JSON_REJECT_DUPLICATES, &je);
-  if (!root || !json_is_object(root)) {
-    char key[40];
-    snprintf(key, sizeof key, "%d:%d", je.line, je.column);
-    st = snn_err_set(err, SNN_EJSON, path, root ? "" : key, "%s", root ? "expected an object" : je.text);
-    goto out;
-  }
-  static const char *const known[] = {"network", "task", "rule", "precision", "optimizer", "batch", "updates", "update",
-                                      "clip", "eval", "checkpoint", "seed", "out", "description", "comment", NULL};
-  TRY(snn_json_keys(root, path, "", known, "docs/training.md", err));
-  double seed = 1, prec = 53;
-  TRY(snn_json_num(root, path, "", "seed", 1, 0, 4294967295.0, &seed, err));
-  e->seed = (unsigned long)seed;
-  TRY(snn_task_parse(json_object_get(root, "task"), path, e->dir, &e->task, err));
-  /* the network, with the task's sizes written in */
-  json_t *nj = json_object_get(root, "network");
   char netpath[1024];
   if (json_is_string(nj)) {
     const char *np = json_string_value(nj);
-    if (np[0] == '/')
-      snprintf(netpath, sizeof netpath, "%s", np);
-    else
-      snprintf(netpath, sizeof netpath, "%s/%s", e->dir, np);
-    net = json_load_file(netpath, JSON_REJECT_DUPLICATES, &je);
-    if (!net) {
-      st = snn_err_set(err, SNN_EIO, netpath, "", "cannot read the network file: %s", je.text);
-      goto out;
-    }
+    snprintf(netpath, sizeof netpath, np[0] == '/' ? "%s%s" : "%s/%s", np[0] == '/' ? "" : e->dir, np);
+    if (!(net = json_load_file(netpath, JSON_REJECT_DUPLICATES, &je)))
+      return snn_err_set(err, SNN_EIO, netpath, "", "cannot read the network file: %s", je.text);
   } else if (json_is_object(nj)) {
     snprintf(netpath, sizeof netpath, "%s#network", path);
     net = json_deep_copy(nj);
   } else {
-    st = snn_err_set(err, SNN_EKEY, path, "network", "expected a network file name or an inline network object");
-    goto out;
+    return snn_err_set(err, SNN_EKEY, path, "network", "expected a network file name or an inline network object");
   }
   if (!json_is_object(net)) {
-    st = snn_err_set(err, SNN_EKEY, netpath, "", "expected a network object");
-    goto out;
+    json_decref(net);
+    return snn_err_set(err, SNN_EKEY, netpath, "", "expected a network object");
   }
   const snn_task *t = &e->task;
   json_object_set_new(net, "steps", json_integer((json_int_t)t->T));
@@ -111,102 +79,125 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
   json_object_set_new(lo, "kind", json_string(t->loss == SNN_LOSS_CE ? "ce" : "mse"));
   json_object_set_new(lo, "window", json_pack("[I, I]", (json_int_t)t->win_first, (json_int_t)t->win_last));
   json_object_del(lo, "label");
-  if (!(e->net_json = json_dumps(net, JSON_COMPACT | JSON_REAL_PRECISION(17)))) {
-    st = snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
-    goto out;
-  }
-  TRY(snn_spec_parse(e->net_json, netpath, &e->spec, err));
-  /* the rule */
-  json_t *rj = json_object_get(root, "rule");
-  if (!json_is_string(rj)) {
-    st = snn_err_set(err, SNN_EKEY, path, "rule", "expected a rule such as \"bptt\" or \"eprop:feedback=random\"");
-    goto out;
-  }
-  snprintf(e->rule_text, sizeof e->rule_text, "%s", json_string_value(rj));
-  TRY(snn_rule_parse_at(e->rule_text, path, "rule", &e->rule, err));
-  TRY(snn_rule_check(&e->rule, e->spec, path, "rule", err));
-  int fptt = !strcmp(e->rule.name, "fptt");
-  if (fptt) snn_fptt_opts_get(&e->rule, &e->fptt);
+  e->net_json = json_dumps(net, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  json_decref(net);
+  if (!e->net_json) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  return snn_spec_parse(e->net_json, netpath, &e->spec, err);
+}
 
-  TRY(snn_json_num(root, path, "", "precision", 53, 2, 1 << 20, &prec, err));
+/* The rule, checked against the network, and the working precision. */
+static int load_rule(json_t *root, snn_experiment *e, snn_err *err) {
+  const char *path = e->path;
+  json_t *rj = json_object_get(root, "rule");
+  if (!json_is_string(rj))
+    return snn_err_set(err, SNN_EKEY, path, "rule", "expected a rule such as \"bptt\" or \"eprop:feedback=random\"");
+  snprintf(e->rule_text, sizeof e->rule_text, "%s", json_string_value(rj));
+  int st = snn_rule_parse_at(e->rule_text, path, "rule", &e->rule, err);
+  if (!st) st = snn_rule_check(&e->rule, e->spec, path, "rule", err);
+  if (!st && !strcmp(e->rule.name, "fptt")) snn_fptt_opts_get(&e->rule, &e->fptt);
+  size_t prec = 53;
+  if (!st) st = snn_json_size(root, path, "", "precision", 53, 8, (size_t)1 << 20, &prec, err);
   e->prec = (long)prec;
-  /* optimiser */
+  return st;
+}
+
+static int load_optimizer(json_t *root, snn_experiment *e, snn_err *err) {
+  const char *path = e->path;
   json_t *oj = json_object_get(root, "optimizer");
   static const char *const okeys[] = {"kind", "lr", "beta1", "beta2", "eps", "momentum", NULL};
-  if (oj && !json_is_object(oj)) {
-    st = snn_err_set(err, SNN_EKEY, path, "optimizer", "expected an object {\"kind\": \"adam\", \"lr\": ...}");
-    goto out;
-  }
-  if (oj) TRY(snn_json_keys(oj, path, "optimizer", okeys, "docs/training.md", err));
-  const char *ok = oj ? json_string_value(json_object_get(oj, "kind")) : "adam";
-  if (!ok) ok = "adam";
-  if (!strcmp(ok, "sgd"))
-    e->opt = SNN_OPT_SGD;
-  else if (!strcmp(ok, "adam"))
-    e->opt = SNN_OPT_ADAM;
-  else if (!strcmp(ok, "adamax"))
-    e->opt = SNN_OPT_ADAMAX;
-  else {
-    st = snn_err_set(err, SNN_EVALUE, path, "optimizer.kind", "expected \"sgd\", \"adam\" or \"adamax\", found \"%s\"", ok);
-    goto out;
-  }
-  TRY(snn_json_num(oj, path, "optimizer", "lr", e->opt == SNN_OPT_SGD ? 0.01 : 0.001, 0, 1e6, &e->lr, err));
-  TRY(snn_json_num(oj, path, "optimizer", "beta1", 0.9, 0, 0.999999, &e->beta1, err));
-  TRY(snn_json_num(oj, path, "optimizer", "beta2", 0.999, 0, 0.999999999, &e->beta2, err));
-  TRY(snn_json_num(oj, path, "optimizer", "eps", 1e-8, 0, 1, &e->eps, err));
-  TRY(snn_json_num(oj, path, "optimizer", "momentum", 0, 0, 0.999999, &e->momentum, err));
-  TRY(snn_json_num(root, path, "", "clip", 0, 0, 1e300, &e->clip, err));
-  TRY(snn_json_size(root, path, "", "batch", 1, 1, 1 << 20, &e->batch, err));
-  TRY(snn_json_size(root, path, "", "updates", 100, 1, (size_t)1 << 40, &e->updates, err));
-  /* online or deferred updates */
+  static const char *const kinds[] = {"sgd", "adam", "adamax", NULL}; /* SNN_OPT_* */
+  if (oj && !json_is_object(oj))
+    return snn_err_set(err, SNN_EKEY, path, "optimizer", "expected an object {\"kind\": \"adam\", \"lr\": ...}");
+  int st = oj ? snn_json_keys(oj, path, "optimizer", okeys, "docs/training.md", err) : SNN_OK;
+  if (!st) st = snn_json_enum(oj, path, "optimizer", "kind", SNN_OPT_ADAM, kinds, &e->opt, err);
+  if (!st) st = snn_json_num(oj, path, "optimizer", "lr", e->opt == SNN_OPT_SGD ? 0.01 : 0.001, 0, 1e6, &e->lr, err);
+  if (!st) st = snn_json_num(oj, path, "optimizer", "beta1", 0.9, 0, 0.999999, &e->beta1, err);
+  if (!st) st = snn_json_num(oj, path, "optimizer", "beta2", 0.999, 0, 0.999999999, &e->beta2, err);
+  if (!st) st = snn_json_num(oj, path, "optimizer", "eps", 1e-8, 0, 1, &e->eps, err);
+  if (!st) st = snn_json_num(oj, path, "optimizer", "momentum", 0, 0, 0.999999, &e->momentum, err);
+  if (!st) st = snn_json_num(root, path, "", "clip", 0, 0, 1e300, &e->clip, err);
+  if (!st) st = snn_json_size(root, path, "", "batch", 1, 1, 1 << 20, &e->batch, err);
+  if (!st) st = snn_json_size(root, path, "", "updates", 100, 1, (size_t)1 << 40, &e->updates, err);
+  return st;
+}
+
+/* Online (inside the sequence, forward-in-time rules) or deferred updates. */
+static int load_update(json_t *root, snn_experiment *e, snn_err *err) {
+  const char *path = e->path;
   json_t *uj = json_object_get(root, "update");
+  static const char *const ukeys[] = {"mode", "every", NULL};
+  static const char *const modes[] = {"deferred", "online", NULL};
   e->every = 0;
-  if (uj) {
-    static const char *const ukeys[] = {"mode", "every", NULL};
-    if (!json_is_object(uj)) {
-      st = snn_err_set(err, SNN_EKEY, path, "update", "expected {\"mode\": \"deferred\" | \"online\", \"every\": K}");
-      goto out;
-    }
-    TRY(snn_json_keys(uj, path, "update", ukeys, "docs/training.md", err));
-    const char *m = json_string_value(json_object_get(uj, "mode"));
-    if (m && strcmp(m, "deferred") && strcmp(m, "online")) {
-      st = snn_err_set(err, SNN_EVALUE, path, "update.mode", "expected \"deferred\" or \"online\", found \"%s\"", m);
-      goto out;
-    }
-    e->online = m && !strcmp(m, "online");
-    TRY(snn_json_size(uj, path, "update", "every", 1, 1, t->T, &e->every, err));
-  }
-  if (e->online) {
-    if (!e->rule.type->online) {
-      st = snn_err_set(err, SNN_EVALUE, path, "update.mode",
+  if (!uj) return SNN_OK;
+  if (!json_is_object(uj))
+    return snn_err_set(err, SNN_EKEY, path, "update", "expected {\"mode\": \"deferred\" | \"online\", \"every\": K}");
+  int st = snn_json_keys(uj, path, "update", ukeys, "docs/training.md", err);
+  if (!st) st = snn_json_enum(uj, path, "update", "mode", 0, modes, &e->online, err);
+  if (!st) st = snn_json_size(uj, path, "update", "every", 1, 1, e->task.T, &e->every, err);
+  if (st || !e->online) return st;
+  if (!e->rule.type->online)
+    return snn_err_set(err, SNN_EVALUE, path, "update.mode",
                        "online updates inside the sequence need a forward-in-time rule (rtrl, ostl, eprop); %s updates "
-                       "once per sequence%s", e->rule.name, fptt ? " (fptt updates once per chunk by itself)" : "");
-      goto out;
-    }
-    if (e->batch != 1) {
-      st = snn_err_set(err, SNN_EVALUE, path, "batch", "online updates learn from one sequence at a time: expected 1, found %zu",
-                       e->batch);
-      goto out;
-    }
-  }
-  json_t *ev = json_object_get(root, "eval");
+                       "once per sequence%s",
+                       e->rule.name, !strcmp(e->rule.name, "fptt") ? " (fptt updates once per chunk by itself)" : "");
+  if (e->batch != 1)
+    return snn_err_set(err, SNN_EVALUE, path, "batch",
+                       "online updates learn from one sequence at a time: expected 1, found %zu", e->batch);
+  return SNN_OK;
+}
+
+/* Evaluation, checkpoints and the output folder. */
+static int load_schedule(json_t *root, const char *out_override, snn_experiment *e, snn_err *err) {
+  const char *path = e->path;
   static const char *const ekeys[] = {"every", "samples", NULL};
-  if (ev) TRY(snn_json_keys(ev, path, "eval", ekeys, "docs/training.md", err));
-  TRY(snn_json_size(ev, path, "eval", "every", e->updates < 10 ? 1 : e->updates / 10, 1, (size_t)1 << 40, &e->eval_every, err));
-  TRY(snn_json_size(ev, path, "eval", "samples", 32, 1, (size_t)1 << 30, &e->eval_samples, err));
-  json_t *cj = json_object_get(root, "checkpoint");
   static const char *const ckeys[] = {"every", NULL};
-  if (cj) TRY(snn_json_keys(cj, path, "checkpoint", ckeys, "docs/training.md", err));
-  TRY(snn_json_size(cj, path, "checkpoint", "every", e->eval_every, 1, (size_t)1 << 40, &e->ckpt_every, err));
+  json_t *ev = json_object_get(root, "eval"), *cj = json_object_get(root, "checkpoint");
+  if (ev && !json_is_object(ev)) return snn_err_set(err, SNN_EKEY, path, "eval", "expected {\"every\": N, \"samples\": M}");
+  if (cj && !json_is_object(cj)) return snn_err_set(err, SNN_EKEY, path, "checkpoint", "expected {\"every\": N}");
+  int st = ev ? snn_json_keys(ev, path, "eval", ekeys, "docs/training.md", err) : SNN_OK;
+  size_t ev_def = e->updates < 10 ? 1 : e->updates / 10;
+  if (!st) st = snn_json_size(ev, path, "eval", "every", ev_def, 1, (size_t)1 << 40, &e->eval_every, err);
+  if (!st) st = snn_json_size(ev, path, "eval", "samples", 32, 1, (size_t)1 << 30, &e->eval_samples, err);
+  if (!st && cj) st = snn_json_keys(cj, path, "checkpoint", ckeys, "docs/training.md", err);
+  if (!st) st = snn_json_size(cj, path, "checkpoint", "every", e->eval_every, 1, (size_t)1 << 40, &e->ckpt_every, err);
+  if (st) return st;
   const char *out = out_override ? out_override : json_string_value(json_object_get(root, "out"));
-  if (!out) {
-    st = snn_err_set(err, SNN_EKEY, path, "out", "missing; expected the output folder (or give --out DIR)");
-    goto out;
-  }
+  if (!out) return snn_err_set(err, SNN_EKEY, path, "out", "missing; expected the output folder (or give --out DIR)");
+  if (!out[0] || strlen(out) >= sizeof e->out - 32)
+    return snn_err_set(err, SNN_EVALUE, path, "out", "expected a folder name of 1 to %zu characters", sizeof e->out - 33);
   snprintf(e->out, sizeof e->out, "%s", out);
-out:
+  return SNN_OK;
+}
+
+int snn_experiment_load(const char *path, const char *out_override, snn_experiment *e, snn_err *err) {
+  memset(e, 0, sizeof *e);
+  if (strlen(path) >= sizeof e->path) return snn_err_set(err, SNN_EIO, "", "", "the experiment's path is too long");
+  snprintf(e->path, sizeof e->path, "%s", path);
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  snprintf(e->dir, sizeof e->dir, "%s", dirname(tmp));
+  if (!(e->config = slurp(path))) return snn_err_set(err, SNN_EIO, path, "", "cannot read the experiment file");
+  json_error_t je;
+  json_t *root = json_loads(e->config, JSON_REJECT_DUPLICATES, &je);
+  int st = SNN_OK;
+  if (!root || !json_is_object(root)) {
+    char key[40];
+    snprintf(key, sizeof key, "%d:%d", je.line, je.column);
+    st = snn_err_set(err, SNN_EJSON, path, root ? "" : key, "%s", root ? "expected an object" : je.text);
+  }
+  static const char *const known[] = {"network", "task", "rule", "precision", "optimizer", "batch", "updates", "update",
+                                      "clip", "eval", "checkpoint", "seed", "out", "description", "comment", NULL};
+  size_t seed = 1;
+  if (!st) st = snn_json_keys(root, path, "", known, "docs/training.md", err);
+  if (!st) st = snn_json_size(root, path, "", "seed", 1, 0, 4294967295u, &seed, err);
+  e->seed = (unsigned long)seed;
+  if (!st) st = snn_task_parse(json_object_get(root, "task"), path, e->dir, &e->task, err);
+  if (!st) st = load_network(root, e, err);
+  if (!st) st = load_rule(root, e, err);
+  if (!st) st = load_optimizer(root, e, err);
+  if (!st) st = load_update(root, e, err);
+  if (!st) st = load_schedule(root, out_override, e, err);
   json_decref(root);
-  json_decref(net);
   if (st) snn_experiment_free(e);
   return st;
 }

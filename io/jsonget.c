@@ -43,3 +43,21 @@ int snn_json_keys(json_t *o, const char *file, const char *where, const char *co
   }
   return SNN_OK;
 }
+
+int snn_json_enum(json_t *o, const char *file, const char *where, const char *key, int def, const char *const *choices,
+                  int *out, snn_err *err) {
+  json_t *v = o ? json_object_get(o, key) : NULL;
+  if (!v) return *out = def, SNN_OK;
+  char kp[96], list[256] = "";
+  keypath(kp, sizeof kp, where, key);
+  for (const char *const *q = choices; *q; q++) {
+    size_t u = strlen(list);
+    snprintf(list + u, sizeof list - u, "%s\"%s\"", q == choices ? "" : ", ", *q);
+  }
+  if (json_is_string(v))
+    for (int i = 0; choices[i]; i++)
+      if (!strcmp(choices[i], json_string_value(v))) return *out = i, SNN_OK;
+  if (json_is_string(v))
+    return snn_err_set(err, SNN_EVALUE, file, kp, "expected one of %s, found \"%s\"", list, json_string_value(v));
+  return snn_err_set(err, SNN_EKEY, file, kp, "expected one of %s (a string)", list);
+}
