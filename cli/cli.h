@@ -12,10 +12,12 @@
 #include "io/io.h"
 
 /* Exit status: 0 success, 1 a check ran and failed, 2 bad input or usage,
- * 3 a comparison was refused because it could not mean anything. */
+ * 3 a comparison was refused because it could not mean anything, 130 a
+ * training run stopped by SIGINT or SIGTERM (its checkpoint written). */
 #define EXIT_FAIL 1
 #define EXIT_INPUT 2
 #define EXIT_REFUSED 3
+#define EXIT_INTERRUPTED 130 /* as a shell reports a process ended by SIGINT */
 
 /* Print the error, return the exit status it calls for. */
 int cli_report(const snn_err *e);

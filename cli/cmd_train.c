@@ -1,6 +1,7 @@
 /* cmd_train.c - `snngrad train`: an experiment file run by the training
  * loop (experiments/), with its progress shown on stderr. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,26 @@
 typedef struct {
   int quiet, tty;
 } shown;
+
+/* SIGINT or SIGTERM: finish the update, write the checkpoint, end.  The
+ * handler is reset by the first signal, so a second one ends the process
+ * at once (a temporary it leaves is removed by the next run in the folder). */
+static volatile int interrupted;
+
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static void catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
 
 /* A bar on a terminal; elsewhere a plain line at each evaluation. */
 static void show(void *ctx, const snn_train_progress *p) {
@@ -66,6 +87,7 @@ int cli_train(int argc, char **argv) {
   if (rc) return rc;
   o.progress = show;
   o.progress_ctx = &v;
+  o.interrupt = &interrupted;
   snn_experiment e;
   snn_err err = {0};
   if (snn_experiment_load(exp, out, &e, &err)) return cli_report(&err);
@@ -77,6 +99,7 @@ int cli_train(int argc, char **argv) {
             e.spec->path, snn_task_names[e.task.kind], e.task.T, e.task.n_in, e.task.n_out, e.rule_text, e.prec,
             e.updates, e.batch, e.out);
   snn_train_res r = {0};
+  catch_signals();
   int st = e.prec == 53 ? snn_train_d(&e, &o, &r, &err) : snn_train_mp(&e, &o, &r, &err);
   if (st) {
     if (!v.quiet && v.tty) fputc('\n', stderr);

@@ -10,6 +10,7 @@ int cli_report(const snn_err *e) {
   snn_err_format(e, buf, sizeof buf);
   fprintf(stderr, "snngrad: error: %s\n", buf);
   if (e->status == SNN_EREFUSED || e->status == SNN_EVACUOUS) return EXIT_REFUSED;
+  if (e->status == SNN_EINTR) return EXIT_INTERRUPTED;
   return e->status == SNN_EMISMATCH ? EXIT_FAIL : EXIT_INPUT;
 }
 

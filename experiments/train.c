@@ -8,16 +8,19 @@
  * parameters, the optimiser's state, FPTT's running average and dual, and
  * the update counter carries from one update to the next; all of it is in
  * the checkpoint, written with enough digits to be read back exactly. */
-#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sim/driver.h"
 #include "sim/rules/rules.h"
@@ -39,6 +42,7 @@ typedef struct {
   int have_tr;
   SNN_SFX(snn_hook) hook;
   int diverged;
+  int lock; /* the output folder's lock, or -1 */
 } trainer;
 
 static uint64_t mix64(uint64_t z) {
@@ -439,6 +443,271 @@ static int mkdir_p(const char *dir, snn_err *err) {
   return SNN_OK;
 }
 
+/* The output folder belongs to one run at a time: an exclusive lock on
+ * DIR/.lock (which holds the owner's process id) for as long as the run
+ * lasts; the kernel drops it when the process ends, however it ends, and a
+ * run that ends normally removes the file.  A lock taken on a file that was
+ * removed meanwhile is taken again on the new one. */
+static int lock_out(const char *dir, int *fd, snn_err *err) {
+  char path[600], pid[32];
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  for (;;) {
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (*fd < 0) return snn_err_set(err, SNN_EIO, dir, "", "cannot create the lock file .lock: %s", strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+      ssize_t n = read(*fd, pid, sizeof pid - 1);
+      pid[n > 0 ? n - (pid[n - 1] == '\n') : 0] = 0;
+      close(*fd);
+      *fd = -1;
+      return snn_err_set(err, SNN_EIO, dir, "",
+                         "the output folder is in use by another snngrad train (process %s); wait for it to end, or "
+                         "give another --out",
+                         pid[0] ? pid : "?");
+    }
+    struct stat a, b;
+    if (fstat(*fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) break;
+    close(*fd);
+  }
+  /* the id is for a second run's message only: failing to write it is harmless */
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(*fd, 0) == 0) {
+    ssize_t w = pwrite(*fd, pid, (size_t)n, 0);
+    (void)w;
+  }
+  return SNN_OK;
+}
+
+static void unlock_out(const char *dir, int fd) {
+  if (fd < 0) return;
+  char path[600];
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  unlink(path);
+  close(fd);
+}
+
+/* Temporaries of the files a run writes, left by a run that was killed
+ * while writing (".log.csv.XXXXXX"): only called with the lock held. */
+static void remove_stale(const char *dir) {
+  static const char *const names[] = {"log.csv", "checkpoint.json", "manifest.json", "params.json",
+                                      "params_initial.json", "network.json", NULL};
+  DIR *d = opendir(dir);
+  if (!d) return;
+  for (struct dirent *de; (de = readdir(d));) {
+    const char *n = de->d_name;
+    if (n[0] != '.') continue;
+    for (const char *const *k = names; *k; k++) {
+      size_t len = strlen(*k);
+      if (!strncmp(n + 1, *k, len) && n[1 + len] == '.' && strlen(n + 2 + len) == 6) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, n);
+        unlink(path);
+      }
+    }
+  }
+  closedir(d);
+}
+
+/* FPTT's minibatch in lockstep: a trajectory segment, the input and the
+ * target of every sequence of the batch. */
+typedef struct {
+  size_t B, len;
+  traj *trs;
+  relt **X, **Y;
+  long *lab;
+  SNN_SFX(snn_bptt_ws) * w;
+} fptt_bufs;
+
+static int fptt_bufs_init(fptt_bufs *F, net *N, size_t B, size_t len) {
+  const snn_spec *s = N->spec;
+  memset(F, 0, sizeof *F);
+  F->B = B, F->len = len;
+  F->trs = calloc(B, sizeof *F->trs), F->X = calloc(B, sizeof *F->X), F->Y = calloc(B, sizeof *F->Y);
+  F->lab = calloc(B, sizeof *F->lab);
+  int ok = F->trs && F->X && F->Y && F->lab && (F->w = SNN_SFX(snn_bptt_ws_alloc_len)(N, len)) != NULL;
+  for (size_t b = 0; ok && b < B; b++) {
+    ok = SNN_SFX(snn_traj_init_len)(&F->trs[b], N, len) == SNN_OK;
+    if (!ok) F->trs[b].s = NULL;
+    F->X[b] = vec_alloc(s->T * s->n_in, N->c), F->Y[b] = vec_alloc(s->T * s->n_out, N->c);
+    ok = ok && F->X[b] && F->Y[b];
+  }
+  return ok ? SNN_OK : SNN_ENOMEM;
+}
+
+static void fptt_bufs_clear(fptt_bufs *F, net *N) {
+  const snn_spec *s = N->spec;
+  for (size_t b = 0; F->trs && b < F->B; b++)
+    if (F->trs[b].s) SNN_SFX(snn_traj_clear)(&F->trs[b], N);
+  for (size_t b = 0; F->X && b < F->B; b++) vec_free(F->X[b], s->T * s->n_in, N->c);
+  for (size_t b = 0; F->Y && b < F->B; b++) vec_free(F->Y[b], s->T * s->n_out, N->c);
+  free(F->trs), free(F->X), free(F->Y), free(F->lab);
+  if (F->w) SNN_SFX(snn_bptt_ws_free)(F->w, N);
+  memset(F, 0, sizeof *F);
+}
+
+/* The optimiser's state and the buffers of a run, on network N. */
+static int trainer_init(trainer *T, const snn_experiment *e, net *N, rctx *c) {
+  size_t P = e->spec->P;
+  const snn_spec *s = e->spec;
+  memset(T, 0, sizeof *T);
+  T->e = e, T->s = s, T->c = c, T->N = N;
+  T->fn = SNN_RULE_FN(&e->rule);
+  T->X0 = N->x, T->Y0 = N->y;
+  T->lock = -1;
+  r_init(T->b1p, c), r_init(T->b2p, c), r_init(T->tmp, c);
+  r_set_d(T->b1p, 1.0, c), r_set_d(T->b2p, 1.0, c);
+  T->g = vec_alloc(P, c), T->gsum = vec_alloc(P, c), T->m = vec_alloc(P, c), T->v = vec_alloc(P, c);
+  T->wbar = vec_alloc(P, c), T->lam = vec_alloc(P, c), T->save = vec_alloc(P, c);
+  T->xb = calloc(s->T * s->n_in, sizeof *T->xb), T->yb = calloc(s->T * s->n_out, sizeof *T->yb);
+  int ok = T->g && T->gsum && T->m && T->v && T->wbar && T->lam && T->save && T->xb && T->yb;
+  ok = ok && SNN_SFX(snn_traj_init)(&T->tr, N) == SNN_OK;
+  T->have_tr = ok;
+  if (!ok) return SNN_ENOMEM;
+  for (size_t i = 0; i < P; i++) r_set(T->wbar + i, N->theta + i, c); /* FPTT: Wbar starts at W, lambda at 0 */
+  T->hook.every = e->every, T->hook.fn = online_hook, T->hook.ctx = T;
+  return SNN_OK;
+}
+
+static void trainer_clear(trainer *T) {
+  size_t P = T->s->P;
+  rctx *c = T->c;
+  T->N->x = T->X0, T->N->y = T->Y0;
+  if (T->have_tr) SNN_SFX(snn_traj_clear)(&T->tr, T->N);
+  vec_free(T->g, P, c), vec_free(T->gsum, P, c), vec_free(T->m, P, c), vec_free(T->v, P, c);
+  vec_free(T->wbar, P, c), vec_free(T->lam, P, c), vec_free(T->save, P, c);
+  free(T->xb), free(T->yb);
+  r_clear(T->b1p, c), r_clear(T->b2p, c), r_clear(T->tmp, c);
+  unlock_out(T->e->out, T->lock);
+}
+
+/* The output folder, locked and cleaned of stale temporaries; the
+ * checkpoint to resume from or the initial parameters; the manifest. */
+static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf *log, snn_err *err) {
+  const snn_experiment *e = T->e;
+  int rc = mkdir_p(e->out, err);
+  if (!rc) rc = lock_out(e->out, &T->lock, err);
+  if (rc) return rc;
+  remove_stale(e->out);
+  *start = 0;
+  if (o->resume) {
+    rc = load_checkpoint(T, start, log, err);
+  } else {
+    snn_buf_puts(log, "update,train_loss,eval_loss,eval_acc\n");
+    /* the starting point, for before-and-after comparisons */
+    char path[600];
+    snn_data d;
+    snprintf(path, sizeof path, "%s/params_initial.json", e->out);
+    rc = snapshot(T, &d);
+    if (!rc) rc = snn_data_write(T->s, &d, path, err);
+    snn_data_clear(&d);
+  }
+  return rc ? rc : write_manifest(e, err);
+}
+
+/* One update of the deferred rules: the mean gradient of a minibatch
+ * (online rules have updated inside each sequence already). */
+static int batch_update(trainer *T, size_t step, double *L, snn_err *err) {
+  const snn_experiment *e = T->e;
+  size_t B = e->batch, P = T->s->P, cross[SNN_MAX_LAYERS];
+  double spikes[SNN_MAX_LAYERS];
+  rctx *c = T->c;
+  real loss;
+  r_init(loss, c);
+  int rc = SNN_OK;
+  *L = 0;
+  for (size_t i = 0; i < P; i++) r_zero(T->gsum + i, c);
+  for (size_t b = 0; b < B && !rc; b++) {
+    set_sample(T, 0, train_index(T, step * B + b));
+    T->N->hook = e->online ? &T->hook : NULL;
+    rc = T->fn(T->N, &e->rule, T->g, loss, cross, spikes, NULL, err);
+    T->N->hook = NULL;
+    if (rc) break;
+    *L += r_get_d(loss);
+    for (size_t i = 0; i < P; i++) r_add(T->gsum + i, T->gsum + i, T->g + i, c);
+  }
+  r_clear(loss, c);
+  if (rc) {
+    if (!err->file[0]) snprintf(err->file, sizeof err->file, "%s", e->path);
+    return rc;
+  }
+  *L /= (double)B;
+  r_set_d(T->tmp, 1.0 / (double)B, c);
+  for (size_t i = 0; i < P; i++) r_mul(T->gsum + i, T->gsum + i, T->tmp, c);
+  update(T, T->gsum); /* online: what came after the last update inside the sequence */
+  return SNN_OK;
+}
+
+/* The log row of update `done`, evaluating where the schedule says. */
+static void log_update(trainer *T, size_t done, double L, snn_buf *log, snn_train_res *res, double *eloss,
+                       double *eacc) {
+  const snn_experiment *e = T->e;
+  int ev = done % e->eval_every == 0 || done == e->updates;
+  *eloss = *eacc = NAN;
+  if (ev) evaluate_at(T, eloss, eacc);
+  snn_buf_printf(log, "%zu,%.9g,", done, L);
+  if (ev)
+    snn_buf_printf(log, "%.9g,", *eloss);
+  else
+    snn_buf_puts(log, ",");
+  if (ev && !isnan(*eacc))
+    snn_buf_printf(log, "%.6g\n", *eacc);
+  else
+    snn_buf_puts(log, "\n");
+  if (ev) res->eval_loss = *eloss, res->eval_acc = *eacc;
+}
+
+/* The final parameters (FPTT: the running average) and the network they belong to. */
+static int run_finish(trainer *T, snn_err *err) {
+  const snn_experiment *e = T->e;
+  char path[600];
+  if (!strcmp(e->rule.name, "fptt"))
+    for (size_t i = 0; i < T->s->P; i++) r_set(T->N->theta + i, T->wbar + i, T->c);
+  snn_data d;
+  snprintf(path, sizeof path, "%s/params.json", e->out);
+  int rc = snapshot(T, &d);
+  if (!rc) rc = snn_data_write(T->s, &d, path, err);
+  snn_data_clear(&d);
+  snprintf(path, sizeof path, "%s/network.json", e->out);
+  if (!rc) rc = snn_write_atomic(path, e->net_json, strlen(e->net_json), err);
+  return rc;
+}
+
+/* The updates from `start` to `stop`: log, progress, checkpoints; an
+ * interruption ends the loop after a checkpoint. */
+static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t stop, fptt_bufs *F, snn_buf *log,
+                       snn_train_res *res, snn_err *err) {
+  const snn_experiment *e = T->e;
+  double t0 = now(), eloss, eacc;
+  int rc = SNN_OK;
+  for (size_t step = start; step < stop && !rc; step++) {
+    double L = 0;
+    if (F->B) {
+      if (fptt_batch(T, step, F->trs, F->X, F->Y, F->lab, F->w, &L)) T->diverged = 1;
+    } else if ((rc = batch_update(T, step, &L, err))) {
+      break;
+    }
+    if (T->diverged || !isfinite(L))
+      return snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr",
+                         "diverged at update %zu: the loss or a gradient is not finite (lower the learning rate or set "
+                         "\"clip\")",
+                         step + 1);
+    size_t done = step + 1;
+    int stopping = o->interrupt && *o->interrupt;
+    res->train_loss = L;
+    log_update(T, done, L, log, res, &eloss, &eacc);
+    if (o->progress) {
+      snn_train_progress p = {done, e->updates, L, eloss, eacc, (double)(done - start) / (now() - t0)};
+      o->progress(o->progress_ctx, &p);
+    }
+    if (done % e->ckpt_every == 0 || done == stop || stopping) rc = write_checkpoint(T, done, log, err);
+    res->updates = done;
+    if (!rc && stopping && done < stop)
+      return snn_err_set(err, SNN_EINTR, e->out, "",
+                         "interrupted after update %zu of %zu; the checkpoint is written (continue with --resume)", done,
+                         e->updates);
+  }
+  return rc;
+}
+
 int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_train_res *res, snn_err *err);
 
 int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_train_res *res, snn_err *err) {
@@ -446,160 +715,29 @@ int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_tra
   rctx c;
   if (SNN_SFX(snn_rctx_init)(&c, e->prec))
     return snn_err_set(err, SNN_EVALUE, e->path, "precision", "expected a precision this build supports, found %ld", e->prec);
-  trainer T;
-  memset(&T, 0, sizeof T);
-  T.e = e, T.s = s, T.c = &c;
-  T.fn = SNN_RULE_FN(&e->rule);
-  if (!T.fn) {
-    SNN_SFX(snn_rctx_clear)(&c);
-    return snn_err_set(err, SNN_EARG, e->path, "rule", "unknown rule \"%s\"", e->rule.name);
-  }
   net N;
   snn_data d0;
-  snn_buf log = {0};
   int rc = snn_data_generate(s, &d0, err);
+  if (!rc && (rc = SNN_SFX(snn_net_init)(&N, s, &d0, &c))) rc = snn_err_set(err, rc, s->path, "", "out of memory");
+  snn_data_clear(&d0);
   if (rc) {
     SNN_SFX(snn_rctx_clear)(&c);
     return rc;
   }
-  int fptt = !strcmp(e->rule.name, "fptt");
-  size_t B = e->batch, P = s->P, K = e->fptt.chunks ? e->fptt.chunks : 1, len = (s->T + K - 1) / K;
-  traj *trs = NULL;
-  relt **X = NULL, **Y = NULL;
-  long *lab = NULL;
-  SNN_SFX(snn_bptt_ws) *w = NULL;
-  rc = SNN_SFX(snn_net_init)(&N, s, &d0, &c);
-  snn_data_clear(&d0);
-  if (rc) {
-    SNN_SFX(snn_rctx_clear)(&c);
-    return snn_err_set(err, rc, s->path, "", "out of memory");
-  }
-  T.N = &N;
-  T.X0 = N.x, T.Y0 = N.y;
-  r_init(T.b1p, &c), r_init(T.b2p, &c), r_init(T.tmp, &c);
-  r_set_d(T.b1p, 1.0, &c), r_set_d(T.b2p, 1.0, &c);
-  T.g = vec_alloc(P, &c), T.gsum = vec_alloc(P, &c), T.m = vec_alloc(P, &c), T.v = vec_alloc(P, &c);
-  T.wbar = vec_alloc(P, &c), T.lam = vec_alloc(P, &c), T.save = vec_alloc(P, &c);
-  T.xb = calloc(s->T * s->n_in, sizeof *T.xb), T.yb = calloc(s->T * s->n_out, sizeof *T.yb);
-  int ok = T.g && T.gsum && T.m && T.v && T.wbar && T.lam && T.save && T.xb && T.yb;
-  ok = ok && SNN_SFX(snn_traj_init)(&T.tr, &N) == SNN_OK;
-  T.have_tr = ok;
-  if (ok && fptt) {
-    trs = calloc(B, sizeof *trs), X = calloc(B, sizeof *X), Y = calloc(B, sizeof *Y), lab = calloc(B, sizeof *lab);
-    ok = trs && X && Y && lab && (w = SNN_SFX(snn_bptt_ws_alloc_len)(&N, len)) != NULL;
-    for (size_t b = 0; ok && b < B; b++) {
-      ok = SNN_SFX(snn_traj_init_len)(&trs[b], &N, len) == SNN_OK;
-      if (!ok) trs[b].s = NULL;
-      X[b] = vec_alloc(s->T * s->n_in, &c), Y[b] = vec_alloc(s->T * s->n_out, &c);
-      ok = ok && X[b] && Y[b];
-    }
-  }
-  if (!ok) {
-    rc = snn_err_set(err, SNN_ENOMEM, e->path, "", "out of memory");
-    goto out;
-  }
-  for (size_t i = 0; i < P; i++) r_set(T.wbar + i, N.theta + i, &c); /* FPTT: Wbar starts at W, lambda at 0 */
-  if ((rc = mkdir_p(e->out, err))) goto out;
-  size_t start = 0;
+  trainer T;
+  fptt_bufs F = {0};
+  snn_buf log = {0};
+  size_t K = e->fptt.chunks ? e->fptt.chunks : 1, start = 0;
+  rc = trainer_init(&T, e, &N, &c);
+  if (!rc && !strcmp(e->rule.name, "fptt")) rc = fptt_bufs_init(&F, &N, e->batch, (s->T + K - 1) / K);
+  if (rc) rc = snn_err_set(err, SNN_ENOMEM, e->path, "", "out of memory");
   res->eval_loss = res->eval_acc = res->train_loss = NAN;
-  if (o->resume) {
-    if ((rc = load_checkpoint(&T, &start, &log, err))) goto out;
-  } else {
-    snn_buf_puts(&log, "update,train_loss,eval_loss,eval_acc\n");
-    /* the starting point, for before-and-after comparisons */
-    char path[600];
-    snn_data d;
-    snprintf(path, sizeof path, "%s/params_initial.json", e->out);
-    rc = snapshot(&T, &d);
-    if (!rc) rc = snn_data_write(s, &d, path, err);
-    snn_data_clear(&d);
-    if (rc) goto out;
-  }
-  if ((rc = write_manifest(e, err))) goto out;
-  size_t cross[SNN_MAX_LAYERS];
-  double spikes[SNN_MAX_LAYERS], t0 = now(), eloss = NAN, eacc = NAN, lastl = NAN;
-  real loss;
-  r_init(loss, &c);
-  T.hook.every = e->every, T.hook.fn = online_hook, T.hook.ctx = &T;
+  if (!rc) rc = run_start(&T, o, &start, &log, err);
   size_t stop = o->until && o->until < e->updates ? o->until : e->updates;
-  for (size_t step = start; step < stop && !rc; step++) {
-    double L = 0;
-    if (fptt) {
-      rc = fptt_batch(&T, step, trs, X, Y, lab, w, &L);
-      if (rc) {
-        rc = snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr", "diverged at update %zu: a gradient is not finite (lower the learning rate or set \"clip\")", step + 1);
-        break;
-      }
-    } else {
-      for (size_t i = 0; i < P; i++) r_zero(T.gsum + i, &c);
-      for (size_t b = 0; b < B && !rc; b++) {
-        set_sample(&T, 0, train_index(&T, step * B + b));
-        N.hook = e->online ? &T.hook : NULL;
-        rc = T.fn(&N, &e->rule, T.g, loss, cross, spikes, NULL, err);
-        N.hook = NULL;
-        if (rc) break;
-        L += r_get_d(loss);
-        for (size_t i = 0; i < P; i++) r_add(T.gsum + i, T.gsum + i, T.g + i, &c);
-      }
-      if (rc) {
-        if (!err->file[0]) snprintf(err->file, sizeof err->file, "%s", e->path);
-        break;
-      }
-      L /= (double)B;
-      r_set_d(T.tmp, 1.0 / (double)B, &c);
-      for (size_t i = 0; i < P; i++) r_mul(T.gsum + i, T.gsum + i, T.tmp, &c);
-      update(&T, T.gsum); /* online: what came after the last update inside the sequence */
-    }
-    if (T.diverged || !isfinite(L)) {
-      rc = snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr",
-                       "diverged at update %zu: the loss or a gradient is not finite (lower the learning rate or set \"clip\")",
-                       step + 1);
-      break;
-    }
-    lastl = L;
-    size_t done = step + 1;
-    int ev = done % e->eval_every == 0 || done == e->updates;
-    eloss = eacc = NAN;
-    if (ev) evaluate_at(&T, &eloss, &eacc);
-    snn_buf_printf(&log, "%zu,%.9g,", done, L);
-    if (ev) snn_buf_printf(&log, "%.9g,", eloss); else snn_buf_puts(&log, ",");
-    if (ev && !isnan(eacc)) snn_buf_printf(&log, "%.6g\n", eacc); else snn_buf_puts(&log, "\n");
-    if (ev) res->eval_loss = eloss, res->eval_acc = eacc;
-    if (o->progress) {
-      snn_train_progress p = {done, e->updates, L, eloss, eacc, (double)(done - start) / (now() - t0)};
-      o->progress(o->progress_ctx, &p);
-    }
-    if (done % e->ckpt_every == 0 || done == stop) rc = write_checkpoint(&T, done, &log, err);
-    res->updates = done;
-  }
-  res->train_loss = lastl;
-  r_clear(loss, &c);
-  if (!rc && stop == e->updates) { /* the final parameters (FPTT: the running average) and the network they belong to */
-    char path[600];
-    if (fptt)
-      for (size_t i = 0; i < P; i++) r_set(N.theta + i, T.wbar + i, &c);
-    snn_data d;
-    snprintf(path, sizeof path, "%s/params.json", e->out);
-    rc = snapshot(&T, &d);
-    if (!rc) rc = snn_data_write(s, &d, path, err);
-    snn_data_clear(&d);
-    snprintf(path, sizeof path, "%s/network.json", e->out);
-    if (!rc) rc = snn_write_atomic(path, e->net_json, strlen(e->net_json), err);
-  }
-out:
-  N.x = T.X0, N.y = T.Y0;
-  if (trs)
-    for (size_t b = 0; b < B; b++)
-      if (trs[b].s) SNN_SFX(snn_traj_clear)(&trs[b], &N);
-  for (size_t b = 0; X && b < B; b++) vec_free(X[b], s->T * s->n_in, &c);
-  for (size_t b = 0; Y && b < B; b++) vec_free(Y[b], s->T * s->n_out, &c);
-  free(trs), free(X), free(Y), free(lab);
-  if (w) SNN_SFX(snn_bptt_ws_free)(w, &N);
-  if (T.have_tr) SNN_SFX(snn_traj_clear)(&T.tr, &N);
-  vec_free(T.g, P, &c), vec_free(T.gsum, P, &c), vec_free(T.m, P, &c), vec_free(T.v, P, &c);
-  vec_free(T.wbar, P, &c), vec_free(T.lam, P, &c), vec_free(T.save, P, &c);
-  free(T.xb), free(T.yb);
-  r_clear(T.b1p, &c), r_clear(T.b2p, &c), r_clear(T.tmp, &c);
+  if (!rc) rc = run_updates(&T, o, start, stop, &F, &log, res, err);
+  if (!rc && stop == e->updates) rc = run_finish(&T, err);
+  fptt_bufs_clear(&F, &N);
+  trainer_clear(&T);
   snn_buf_free(&log);
   SNN_SFX(snn_net_clear)(&N);
   SNN_SFX(snn_rctx_clear)(&c);

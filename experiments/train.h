@@ -45,6 +45,9 @@ typedef struct {
   size_t until;        /* stop after this many updates (a checkpoint is written); 0 = run to the end */
   void (*progress)(void *ctx, const snn_train_progress *p); /* NULL: none */
   void *progress_ctx;
+  /* Set (by a signal handler) to stop after the current update: a
+   * checkpoint is written and the run ends with SNN_EINTR.  NULL: none. */
+  volatile int *interrupt;
 } snn_train_opts;
 
 /* Summary of a finished run. */

@@ -23,7 +23,8 @@
   X(SNN_EVACUOUS, "the comparison would be vacuous")                     \
   X(SNN_EARG, "bad command-line argument")                               \
   X(SNN_ENONFINITE, "a computed number is not finite")                  \
-  X(SNN_EMISMATCH, "two computations that must agree did not")
+  X(SNN_EMISMATCH, "two computations that must agree did not")         \
+  X(SNN_EINTR, "interrupted")
 
 enum snn_status {
 #define SNN_X_ENUM(name, msg) name,
