@@ -8,18 +8,16 @@
  * Spiking Heidelberg Digits from their HDF5 files (libhdf5). */
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
-#include <hdf5.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "io/jsonget.h"
 #include "experiments/tasks.h"
 
-const char *const snn_task_names[SNN_NTASKS] = {"pattern", "cues", "adding", "recall", "fmnist", "shd"};
+const char *const snn_task_names[SNN_NTASKS + 1] = {"pattern", "cues", "adding", "recall", "fmnist", "shd", NULL};
 
 /* splitmix64: a well-mixed seed from (seed, split, index) */
 static unsigned long mix(unsigned long x) {
@@ -33,161 +31,9 @@ static unsigned long sample_seed(unsigned long seed, int split, size_t index) {
   return mix(mix(seed) ^ mix(((uint64_t)split << 56) ^ (uint64_t)index)) & 0xffffffffUL;
 }
 
-void snn_dataset_free(snn_dataset *d) {
-  free(d->labels);
-  free(d->pix);
-  free(d->ev_off);
-  free(d->times);
-  free(d->units);
-  memset(d, 0, sizeof *d);
-}
-
 void snn_task_free(snn_task *t) {
   snn_dataset_free(&t->train);
   snn_dataset_free(&t->test);
-}
-
-/* ---- Fashion-MNIST: IDX files, gzip or plain ---- */
-
-static int gz_u32(gzFile f, uint32_t *v) {
-  unsigned char b[4];
-  if (gzread(f, b, 4) != 4) return -1;
-  *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-  return 0;
-}
-
-int snn_idx_load(const char *images, const char *labels, snn_dataset *d, size_t limit, snn_err *err) {
-  memset(d, 0, sizeof *d);
-  gzFile fi = gzopen(images, "rb"), fl = gzopen(labels, "rb");
-  int st = SNN_OK;
-  uint32_t mi, ni, rows, cols, ml, nl;
-  if (!fi || !fl) {
-    st = snn_err_set(err, SNN_EIO, fi ? labels : images, "", "cannot open the IDX file (install Debian's dataset-fashion-mnist, or set task.path)");
-    goto out;
-  }
-  if (gz_u32(fi, &mi) || gz_u32(fi, &ni) || gz_u32(fi, &rows) || gz_u32(fi, &cols) || mi != 0x803 || rows != 28 || cols != 28) {
-    st = snn_err_set(err, SNN_EVALUE, images, "", "not an IDX image file of 28 x 28 images (magic 0x00000803)");
-    goto out;
-  }
-  if (gz_u32(fl, &ml) || gz_u32(fl, &nl) || ml != 0x801 || nl != ni) {
-    st = snn_err_set(err, SNN_EVALUE, labels, "", "not an IDX label file (magic 0x00000801) with %u labels", ni);
-    goto out;
-  }
-  d->count = limit && limit < ni ? limit : ni;
-  d->pix = malloc(d->count * 784);
-  d->labels = malloc(d->count);
-  if (!d->pix || !d->labels) {
-    st = snn_err_set(err, SNN_ENOMEM, images, "", "out of memory");
-    goto out;
-  }
-  if (gzread(fi, d->pix, (unsigned)(d->count * 784)) != (int)(d->count * 784)) {
-    st = snn_err_set(err, SNN_EIO, images, "", "truncated: expected %zu images", d->count);
-    goto out;
-  }
-  if (gzread(fl, d->labels, (unsigned)d->count) != (int)d->count) {
-    st = snn_err_set(err, SNN_EIO, labels, "", "truncated: expected %zu labels", d->count);
-    goto out;
-  }
-  for (size_t i = 0; i < d->count; i++)
-    if (d->labels[i] > 9) {
-      st = snn_err_set(err, SNN_EVALUE, labels, "", "label %u of sample %zu is not in [0, 9]", d->labels[i], i);
-      goto out;
-    }
-out:
-  if (fi) gzclose(fi);
-  if (fl) gzclose(fl);
-  if (st) snn_dataset_free(d);
-  return st;
-}
-
-/* ---- SHD: spikes/times (vlen float, s), spikes/units (vlen uint16), labels ---- */
-
-int snn_shd_load(const char *path, snn_dataset *d, size_t limit, snn_err *err) {
-  memset(d, 0, sizeof *d);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are ours to report */
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return snn_err_set(err, SNN_EIO, path, "", "cannot open the HDF5 file (see docs/tasks.md for where SHD goes)");
-  int st = SNN_OK;
-  hid_t dt = -1, du = -1, dl = -1, sp = -1, vf = -1, vu = -1;
-  hvl_t *rt = NULL, *ru = NULL;
-  size_t n = 0;
-  dt = H5Dopen2(f, "/spikes/times", H5P_DEFAULT);
-  du = H5Dopen2(f, "/spikes/units", H5P_DEFAULT);
-  dl = H5Dopen2(f, "/labels", H5P_DEFAULT);
-  if (dt < 0 || du < 0 || dl < 0) {
-    st = snn_err_set(err, SNN_EKEY, path, dt < 0 ? "/spikes/times" : du < 0 ? "/spikes/units" : "/labels",
-                     "missing; expected the SHD layout (spikes/times, spikes/units, labels)");
-    goto out;
-  }
-  sp = H5Dget_space(dl);
-  hssize_t np = H5Sget_simple_extent_npoints(sp);
-  H5Sclose(sp);
-  sp = H5Dget_space(dt);
-  if (np <= 0 || H5Sget_simple_extent_npoints(sp) != np) {
-    st = snn_err_set(err, SNN_EVALUE, path, "/labels", "expected as many labels as spike trains");
-    goto out;
-  }
-  n = (size_t)np;
-  uint16_t *lab = malloc(n * sizeof *lab);
-  rt = calloc(n, sizeof *rt);
-  ru = calloc(n, sizeof *ru);
-  vf = H5Tvlen_create(H5T_NATIVE_FLOAT);
-  vu = H5Tvlen_create(H5T_NATIVE_UINT16);
-  if (!lab || !rt || !ru) {
-    free(lab);
-    st = snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
-    goto out;
-  }
-  if (H5Dread(dl, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, lab) < 0 ||
-      H5Dread(dt, vf, H5S_ALL, H5S_ALL, H5P_DEFAULT, rt) < 0 || H5Dread(du, vu, H5S_ALL, H5S_ALL, H5P_DEFAULT, ru) < 0) {
-    free(lab);
-    st = snn_err_set(err, SNN_EVALUE, path, "/spikes", "cannot read: expected variable-length float times, uint16 units and integer labels");
-    goto out;
-  }
-  d->count = limit && limit < n ? limit : n;
-  d->labels = malloc(d->count);
-  d->ev_off = malloc((d->count + 1) * sizeof *d->ev_off);
-  size_t tot = 0;
-  for (size_t i = 0; i < d->count; i++) tot += rt[i].len;
-  d->times = malloc((tot ? tot : 1) * sizeof *d->times);
-  d->units = malloc((tot ? tot : 1) * sizeof *d->units);
-  if (!d->labels || !d->ev_off || !d->times || !d->units) {
-    free(lab);
-    st = snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
-    goto out;
-  }
-  size_t k = 0;
-  for (size_t i = 0; i < d->count && !st; i++) {
-    d->ev_off[i] = k;
-    if (rt[i].len != ru[i].len) {
-      st = snn_err_set(err, SNN_EVALUE, path, "/spikes", "sample %zu has %zu times but %zu units", i, rt[i].len, ru[i].len);
-      break;
-    }
-    if (lab[i] > 255) {
-      st = snn_err_set(err, SNN_EVALUE, path, "/labels", "label %u of sample %zu is too large", lab[i], i);
-      break;
-    }
-    d->labels[i] = (uint8_t)lab[i];
-    memcpy(d->times + k, rt[i].p, rt[i].len * sizeof(float));
-    memcpy(d->units + k, ru[i].p, ru[i].len * sizeof(uint16_t));
-    k += rt[i].len;
-  }
-  d->ev_off[d->count] = k;
-  free(lab);
-out:
-  if (rt && vf >= 0 && sp >= 0) H5Dvlen_reclaim(vf, sp, H5P_DEFAULT, rt);
-  if (ru && vu >= 0 && sp >= 0) H5Dvlen_reclaim(vu, sp, H5P_DEFAULT, ru);
-  free(rt);
-  free(ru);
-  if (vf >= 0) H5Tclose(vf);
-  if (vu >= 0) H5Tclose(vu);
-  if (sp >= 0) H5Sclose(sp);
-  if (dt >= 0) H5Dclose(dt);
-  if (du >= 0) H5Dclose(du);
-  if (dl >= 0) H5Dclose(dl);
-  H5Fclose(f);
-  if (st) snn_dataset_free(d);
-  return st;
 }
 
 /* ---- parsing ---- */
@@ -198,25 +44,8 @@ out:
     if (st_ != SNN_OK) return st_;  \
   } while (0)
 
-int snn_task_parse(json_t *tj, const char *file, const char *base, snn_task *t, snn_err *err) {
-  memset(t, 0, sizeof *t);
-  if (!tj || !json_is_object(tj)) return snn_err_set(err, SNN_EKEY, file, "task", "missing; expected an object with \"kind\"");
-  const char *kind = json_string_value(json_object_get(tj, "kind"));
-  t->kind = -1;
-  for (int k = 0; kind && k < SNN_NTASKS; k++)
-    if (!strcmp(kind, snn_task_names[k])) t->kind = k;
-  if (t->kind < 0)
-    return snn_err_set(err, SNN_EVALUE, file, "task.kind",
-                       "expected one of \"pattern\", \"cues\", \"adding\", \"recall\", \"fmnist\", \"shd\"%s%s%s",
-                       kind ? ", found \"" : "", kind ? kind : "", kind ? "\"" : "");
-  static const char *const known[] = {"kind", "steps", "inputs", "outputs", "rate", "cues", "cue_len", "gap", "delay",
-                                      "recall_len", "group", "cue_rate", "noise_rate", "store_len", "order", "duration",
-                                      "limit", "path", "seed", "window", NULL};
-  TRY(snn_json_keys(tj, file, "task", known, "docs/tasks.md", err));
-  double seed = 1;
-  TRY(snn_json_num(tj, file, "task", "seed", 1, 0, 4294967295.0, &seed, err));
-  t->seed = (unsigned long)seed;
-  TRY(snn_json_size(tj, file, "task", "limit", 0, 0, SIZE_MAX >> 1, &t->limit, err));
+/* The generated tasks' keys, their T, sizes, loss and window. */
+static int parse_generated(json_t *tj, const char *file, snn_task *t, snn_err *err) {
   switch (t->kind) {
     case SNN_TASK_PATTERN:
       TRY(snn_json_size(tj, file, "task", "steps", 1000, 2, 1000000, &t->T, err));
@@ -225,10 +54,12 @@ int snn_task_parse(json_t *tj, const char *file, const char *base, snn_task *t, 
       TRY(snn_json_num(tj, file, "task", "rate", 0.01, 0, 1, &t->rate, err));
       t->loss = SNN_LOSS_MSE;
       t->win_first = 1, t->win_last = t->T;
-      break;
+      return SNN_OK;
     case SNN_TASK_CUES:
       TRY(snn_json_size(tj, file, "task", "cues", 7, 1, 1000, &t->cues, err));
-      if (t->cues % 2 == 0) return snn_err_set(err, SNN_EVALUE, file, "task.cues", "expected an odd number (a majority must exist), found %zu", t->cues);
+      if (t->cues % 2 == 0)
+        return snn_err_set(err, SNN_EVALUE, file, "task.cues", "expected an odd number (a majority must exist), found %zu",
+                           t->cues);
       TRY(snn_json_size(tj, file, "task", "cue_len", 10, 1, 100000, &t->cue_len, err));
       TRY(snn_json_size(tj, file, "task", "gap", 5, 0, 100000, &t->gap, err));
       TRY(snn_json_size(tj, file, "task", "delay", 20, 0, 1000000, &t->delay, err));
@@ -239,87 +70,113 @@ int snn_task_parse(json_t *tj, const char *file, const char *base, snn_task *t, 
       t->T = t->cues * (t->cue_len + t->gap) + t->delay + t->recall_len;
       t->n_in = 4 * t->group, t->n_out = 2, t->loss = SNN_LOSS_CE;
       t->win_first = t->T - t->recall_len + 1, t->win_last = t->T;
-      break;
+      return SNN_OK;
     case SNN_TASK_ADDING:
       TRY(snn_json_size(tj, file, "task", "steps", 100, 2, 10000000, &t->T, err));
       t->n_in = 2, t->n_out = 1, t->loss = SNN_LOSS_MSE;
       t->win_first = t->win_last = t->T;
-      break;
-    case SNN_TASK_RECALL:
+      return SNN_OK;
+    default: /* recall */
       TRY(snn_json_size(tj, file, "task", "steps", 50, 4, 10000000, &t->T, err));
       TRY(snn_json_size(tj, file, "task", "store_len", 5, 1, 100000, &t->store_len, err));
       TRY(snn_json_size(tj, file, "task", "group", 5, 1, 10000, &t->group, err));
       TRY(snn_json_num(tj, file, "task", "noise_rate", 0.05, 0, 1, &t->noise_rate, err));
       TRY(snn_json_num(tj, file, "task", "cue_rate", 0.5, 0, 1, &t->cue_rate, err));
       if (2 * t->store_len >= t->T)
-        return snn_err_set(err, SNN_EVALUE, file, "task.store_len", "expected 2 store_len < steps (store and recall must not overlap)");
+        return snn_err_set(err, SNN_EVALUE, file, "task.store_len",
+                           "expected 2 store_len < steps (store and recall must not overlap)");
       t->n_in = 5 * t->group, t->n_out = 2, t->loss = SNN_LOSS_CE;
       t->win_first = t->T - t->store_len + 1, t->win_last = t->T;
-      break;
-    case SNN_TASK_FMNIST:
-    case SNN_TASK_SHD: {
-      const char *order = json_string_value(json_object_get(tj, "order"));
-      json_t *p = json_object_get(tj, "path");
-      const char *def = t->kind == SNN_TASK_FMNIST ? "/usr/share/datasets/fashion-mnist" : "data/shd";
-      const char *pp = p && json_is_string(p) ? json_string_value(p) : def;
-      if (p && !json_is_string(p)) return snn_err_set(err, SNN_EKEY, file, "task.path", "expected a folder name (string)");
-      if (pp[0] == '/' || !p)
-        snprintf(t->path, sizeof t->path, "%s", pp);
-      else
-        snprintf(t->path, sizeof t->path, "%s/%s", base, pp);
-      char a[600], b[600];
-      if (t->kind == SNN_TASK_FMNIST) {
-        if (order && strcmp(order, "pixel") && strcmp(order, "row"))
-          return snn_err_set(err, SNN_EVALUE, file, "task.order", "expected \"pixel\" or \"row\", found \"%s\"", order);
-        t->rows = order && !strcmp(order, "row");
-        t->T = t->rows ? 28 : 784, t->n_in = t->rows ? 28 : 1, t->n_out = 10;
-        snprintf(a, sizeof a, "%s/train-images-idx3-ubyte.gz", t->path);
-        snprintf(b, sizeof b, "%s/train-labels-idx1-ubyte.gz", t->path);
-        TRY(snn_idx_load(a, b, &t->train, t->limit, err));
-        snprintf(a, sizeof a, "%s/t10k-images-idx3-ubyte.gz", t->path);
-        snprintf(b, sizeof b, "%s/t10k-labels-idx1-ubyte.gz", t->path);
-        int st = snn_idx_load(a, b, &t->test, t->limit, err);
-        if (st) return snn_task_free(t), st;
-      } else {
-        TRY(snn_json_size(tj, file, "task", "steps", 100, 1, 100000, &t->T, err));
-        TRY(snn_json_num(tj, file, "task", "duration", 1.0, 1e-6, 1e6, &t->duration, err));
-        t->n_in = 700, t->n_out = 20;
-        snprintf(a, sizeof a, "%s/shd_train.h5", t->path);
-        TRY(snn_shd_load(a, &t->train, t->limit, err));
-        snprintf(a, sizeof a, "%s/shd_test.h5", t->path);
-        int st = snn_shd_load(a, &t->test, t->limit, err);
-        if (st) return snn_task_free(t), st;
-        for (int s = 0; s < 2; s++) {
-          const snn_dataset *d = s ? &t->test : &t->train;
-          for (size_t i = 0; i < d->ev_off[d->count]; i++)
-            if (d->units[i] >= 700) {
-              snn_task_free(t);
-              return snn_err_set(err, SNN_EVALUE, t->path, "/spikes/units", "unit %u is not in [0, 700)", d->units[i]);
-            }
-          for (size_t i = 0; i < d->count; i++)
-            if (d->labels[i] >= 20) {
-              snn_task_free(t);
-              return snn_err_set(err, SNN_EVALUE, t->path, "/labels", "label %u is not in [0, 20)", d->labels[i]);
-            }
-        }
-      }
-      t->loss = SNN_LOSS_CE;
-      t->win_first = t->kind == SNN_TASK_FMNIST ? t->T : 1, t->win_last = t->T;
-      break;
-    }
+      return SNN_OK;
   }
-  /* an explicit loss window overrides the task's (e.g. a longer read-out period) */
-  json_t *w = json_object_get(tj, "window");
-  if (w) {
-    if (!json_is_array(w) || json_array_size(w) != 2 || !json_is_integer(json_array_get(w, 0)) ||
-        !json_is_integer(json_array_get(w, 1)))
-      return snn_task_free(t), snn_err_set(err, SNN_EKEY, file, "task.window", "expected [first, last] (1-based steps)");
-    json_int_t a = json_integer_value(json_array_get(w, 0)), z = json_integer_value(json_array_get(w, 1));
-    if (a < 1 || z < a || (size_t)z > t->T)
-      return snn_task_free(t), snn_err_set(err, SNN_EVALUE, file, "task.window", "expected 1 <= first <= last <= %zu", t->T);
-    t->win_first = (size_t)a, t->win_last = (size_t)z;
+}
+
+/* SHD's units and labels in range, both splits. */
+static int check_shd(snn_task *t, snn_err *err) {
+  for (int s = 0; s < 2; s++) {
+    const snn_dataset *d = s ? &t->test : &t->train;
+    for (size_t i = 0; i < d->ev_off[d->count]; i++)
+      if (d->units[i] >= 700)
+        return snn_err_set(err, SNN_EVALUE, t->path, "/spikes/units", "unit %u is not in [0, 700)", d->units[i]);
+    for (size_t i = 0; i < d->count; i++)
+      if (d->labels[i] >= 20)
+        return snn_err_set(err, SNN_EVALUE, t->path, "/labels", "label %u is not in [0, 20)", d->labels[i]);
   }
   return SNN_OK;
+}
+
+/* fmnist and shd: the data folder and both splits, read. */
+static int parse_dataset(json_t *tj, const char *file, const char *base, snn_task *t, snn_err *err) {
+  json_t *p = json_object_get(tj, "path");
+  const char *def = t->kind == SNN_TASK_FMNIST ? "/usr/share/datasets/fashion-mnist" : "data/shd";
+  if (p && !json_is_string(p)) return snn_err_set(err, SNN_EKEY, file, "task.path", "expected a folder name (string)");
+  const char *pp = p ? json_string_value(p) : def;
+  snprintf(t->path, sizeof t->path, pp[0] == '/' || !p ? "%s%s" : "%s/%s", pp[0] == '/' || !p ? "" : base, pp);
+  char a[600], b[600];
+  if (t->kind == SNN_TASK_FMNIST) {
+    static const char *const orders[] = {"pixel", "row", NULL};
+    TRY(snn_json_enum(tj, file, "task", "order", 0, orders, &t->rows, err));
+    t->T = t->rows ? 28 : 784, t->n_in = t->rows ? 28 : 1, t->n_out = 10;
+    snprintf(a, sizeof a, "%s/train-images-idx3-ubyte.gz", t->path);
+    snprintf(b, sizeof b, "%s/train-labels-idx1-ubyte.gz", t->path);
+    TRY(snn_idx_load(a, b, &t->train, t->limit, err));
+    snprintf(a, sizeof a, "%s/t10k-images-idx3-ubyte.gz", t->path);
+    snprintf(b, sizeof b, "%s/t10k-labels-idx1-ubyte.gz", t->path);
+    TRY(snn_idx_load(a, b, &t->test, t->limit, err));
+  } else {
+    TRY(snn_json_size(tj, file, "task", "steps", 100, 1, 100000, &t->T, err));
+    TRY(snn_json_num(tj, file, "task", "duration", 1.0, 1e-6, 1e6, &t->duration, err));
+    t->n_in = 700, t->n_out = 20;
+    snprintf(a, sizeof a, "%s/shd_train.h5", t->path);
+    TRY(snn_shd_load(a, &t->train, t->limit, err));
+    snprintf(a, sizeof a, "%s/shd_test.h5", t->path);
+    TRY(snn_shd_load(a, &t->test, t->limit, err));
+    TRY(check_shd(t, err));
+  }
+  t->loss = SNN_LOSS_CE;
+  t->win_first = t->kind == SNN_TASK_FMNIST ? t->T : 1, t->win_last = t->T;
+  return SNN_OK;
+}
+
+/* An explicit loss window overrides the task's (e.g. a longer read-out period). */
+static int parse_window(json_t *tj, const char *file, snn_task *t, snn_err *err) {
+  json_t *w = json_object_get(tj, "window");
+  if (!w) return SNN_OK;
+  if (!json_is_array(w) || json_array_size(w) != 2 || !json_is_integer(json_array_get(w, 0)) ||
+      !json_is_integer(json_array_get(w, 1)))
+    return snn_err_set(err, SNN_EKEY, file, "task.window", "expected [first, last] (1-based steps)");
+  json_int_t a = json_integer_value(json_array_get(w, 0)), z = json_integer_value(json_array_get(w, 1));
+  if (a < 1 || z < a || (size_t)z > t->T)
+    return snn_err_set(err, SNN_EVALUE, file, "task.window", "expected 1 <= first <= last <= %zu", t->T);
+  t->win_first = (size_t)a, t->win_last = (size_t)z;
+  return SNN_OK;
+}
+
+static int parse_task(json_t *tj, const char *file, const char *base, snn_task *t, snn_err *err) {
+  if (!tj || !json_is_object(tj)) return snn_err_set(err, SNN_EKEY, file, "task", "missing; expected an object with \"kind\"");
+  TRY(snn_json_enum(tj, file, "task", "kind", -1, snn_task_names, &t->kind, err));
+  if (t->kind < 0) return snn_err_set(err, SNN_EKEY, file, "task.kind", "missing; expected the kind of task");
+  static const char *const known[] = {"kind", "steps", "inputs", "outputs", "rate", "cues", "cue_len", "gap", "delay",
+                                      "recall_len", "group", "cue_rate", "noise_rate", "store_len", "order", "duration",
+                                      "limit", "path", "seed", "window", NULL};
+  TRY(snn_json_keys(tj, file, "task", known, "docs/tasks.md", err));
+  size_t seed = 1;
+  TRY(snn_json_size(tj, file, "task", "seed", 1, 0, 4294967295u, &seed, err));
+  t->seed = (unsigned long)seed;
+  TRY(snn_json_size(tj, file, "task", "limit", 0, 0, SIZE_MAX >> 1, &t->limit, err));
+  if (t->kind == SNN_TASK_FMNIST || t->kind == SNN_TASK_SHD)
+    TRY(parse_dataset(tj, file, base, t, err));
+  else
+    TRY(parse_generated(tj, file, t, err));
+  return parse_window(tj, file, t, err);
+}
+
+int snn_task_parse(json_t *tj, const char *file, const char *base, snn_task *t, snn_err *err) {
+  memset(t, 0, sizeof *t);
+  t->kind = -1;
+  int st = parse_task(tj, file, base, t, err);
+  if (st) snn_task_free(t);
+  return st;
 }
 
 size_t snn_task_count(const snn_task *t, int split) {

@@ -12,7 +12,7 @@
 
 enum snn_task_kind { SNN_TASK_PATTERN, SNN_TASK_CUES, SNN_TASK_ADDING, SNN_TASK_RECALL, SNN_TASK_FMNIST, SNN_TASK_SHD,
                      SNN_NTASKS };
-extern const char *const snn_task_names[SNN_NTASKS];
+extern const char *const snn_task_names[SNN_NTASKS + 1]; /* NULL-terminated */
 
 /* One labelled data set in memory: fixed-size rows (fmnist: 784 bytes per
  * image) or events (shd: spike times and units per sample). */
