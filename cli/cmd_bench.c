@@ -37,7 +37,9 @@ static int get_list(const char *v, const char *def, const char *name, long lo, l
   return *n ? 0 : cli_usage_error("%s: expected a comma-separated list of integers", name);
 }
 
-static int model_ok(const char *m) { return m && snn_model_find(m) != NULL; }
+static int model_ok(const char *m) {
+  return m && snn_model_find(m) != NULL;
+}
 
 static void print_row(void *ctx, const snn_rulecheck *rules, const snn_cost_row *row) {
   (void)ctx;

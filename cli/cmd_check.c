@@ -52,7 +52,8 @@ static int check_rules(const cli_opts *o) {
   if (o->psweep) {
     char tail;
     if (sscanf(o->psweep, "%ld:%ld%c", &lo, &hi, &tail) != 2 || lo < 16 || hi < lo || hi > 65536)
-      return cli_usage_error("--precision-sweep: expected LO:HI bits with 16 <= LO <= HI <= 65536, found '%s'", o->psweep);
+      return cli_usage_error("--precision-sweep: expected LO:HI bits with 16 <= LO <= HI <= 65536, found '%s'",
+                             o->psweep);
     if (!o->csv) return cli_usage_error("%s", "--precision-sweep needs --csv FILE");
   }
   snn_spec *s;

@@ -68,7 +68,8 @@ static void run_csv(const snn_spec *s, const snn_data *d, const double *yo, snn_
   for (size_t t = 0; t < s->T; t++) {
     snn_buf_printf(b, "%zu", t + 1);
     for (size_t k = 0; k < s->n_out; k++) snn_buf_printf(b, ",%.9g", yo[t * s->n_out + k]);
-    for (size_t k = 0; s->loss == SNN_LOSS_MSE && k < s->n_out; k++) snn_buf_printf(b, ",%.9g", d->y.v[t * s->n_out + k]);
+    for (size_t k = 0; s->loss == SNN_LOSS_MSE && k < s->n_out; k++)
+      snn_buf_printf(b, ",%.9g", d->y.v[t * s->n_out + k]);
     snn_buf_puts(b, "\n");
   }
 }
@@ -92,9 +93,10 @@ static int run_write(const cli_opts *o, const snn_spec *s, const snn_data *d, co
                      size_t H, double loss) {
   if (!isfinite(loss) || !all_finite(yo, s->T * s->n_out) || !all_finite(z, s->T * H)) {
     snn_err e = {0};
-    snn_err_set(&e, SNN_ENONFINITE, s->path, "",
-                "the readout or the loss is not finite (the values overflow: check w_scale and the parameters); nothing "
-                "written");
+    snn_err_set(
+        &e, SNN_ENONFINITE, s->path, "",
+        "the readout or the loss is not finite (the values overflow: check w_scale and the parameters); nothing "
+        "written");
     return cli_report(&e);
   }
   snn_buf b = {0}, r = {0};
@@ -121,7 +123,8 @@ int cli_run(int argc, char **argv) {
   if (!o.net || !o.csv)
     return cli_usage_error("%s", "run needs NET.json and --csv OUT.csv (and optionally --raster RASTER.csv)");
   snn_prec p;
-  if (snn_prec_parse(o.prec ? o.prec : "53", &p)) return cli_usage_error("--precision: expected bits, found '%s'", o.prec);
+  if (snn_prec_parse(o.prec ? o.prec : "53", &p))
+    return cli_usage_error("--precision: expected bits, found '%s'", o.prec);
   snn_spec *s;
   if ((rc = cli_load_spec(o.net, &s))) return rc;
   snn_data d;

@@ -63,7 +63,8 @@ static int train_args(int argc, char **argv, const char **exp, const char **out,
     else if ((!strcmp(a, "--out") || !strcmp(a, "--until")) && i + 1 < argc)
       *(a[2] == 'o' ? out : &until) = argv[++i];
     else if (a[0] == '-')
-      return cli_usage_error("unknown option or missing value '%s' for train (--out DIR, --resume, --until N, --quiet)", a);
+      return cli_usage_error("unknown option or missing value '%s' for train (--out DIR, --resume, --until N, --quiet)",
+                             a);
     else if (*exp)
       return cli_usage_error("unexpected argument '%s'", a);
     else
@@ -73,7 +74,8 @@ static int train_args(int argc, char **argv, const char **exp, const char **out,
   if (until) {
     char *end;
     long long u = strtoll(until, &end, 10);
-    if (*end || end == until || u < 1) return cli_usage_error("--until: expected a number of updates >= 1, found '%s'", until);
+    if (*end || end == until || u < 1)
+      return cli_usage_error("--until: expected a number of updates >= 1, found '%s'", until);
     o->until = (size_t)u;
   }
   return 0;

@@ -21,7 +21,9 @@ int cli_usage_error(const char *fmt, const char *arg) {
   return EXIT_INPUT;
 }
 
-int cli_oom(void) { return cli_report(&(snn_err){SNN_ENOMEM, "", "", "out of memory"}); }
+int cli_oom(void) {
+  return cli_report(&(snn_err){SNN_ENOMEM, "", "", "out of memory"});
+}
 
 int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed) {
   memset(o, 0, sizeof *o);

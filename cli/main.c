@@ -58,7 +58,8 @@ const cli_command cli_commands[] = {
      "  --precision LIST    bits (default 53)\n"
      "  --reps R            runs to average (double; default 5)\n"
      "  --csv FILE          with --rules: the table as CSV\n"},
-    {"run", cli_run, "snngrad run   NET.json [--params PARAMS.json] [--precision BITS] --csv OUT.csv [--raster RASTER.csv]",
+    {"run", cli_run,
+     "snngrad run   NET.json [--params PARAMS.json] [--precision BITS] --csv OUT.csv [--raster RASTER.csv]",
      "One forward pass: the readout (and the target) per step as CSV, and optionally the spike raster.\n"
      "  --params FILE       parameters, input and target (default: drawn from the network's seed)\n"
      "  --precision BITS    53 (default) or MPFR bits\n"
@@ -115,9 +116,10 @@ static void usage(FILE *f) {
   }
   fputs("\n--precision 53 is the double path; any other number of bits, or mpfr:53, runs the MPFR path.\n", f);
   print_rules(f);
-  fputs("\n'snngrad help COMMAND' or 'snngrad COMMAND --help': one command's options.\n"
-        "Exit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused.\n",
-        f);
+  fputs(
+      "\n'snngrad help COMMAND' or 'snngrad COMMAND --help': one command's options.\n"
+      "Exit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused.\n",
+      f);
 }
 
 static int cli_help(int argc, char **argv) {

@@ -53,8 +53,8 @@ int snn_idx_load(const char *images, const char *labels, snn_dataset *d, size_t 
   } else if (ni == 0) {
     st = snn_err_set(err, SNN_EVALUE, images, "", "holds no images; expected at least one");
   } else if (gz_u32(fl, &ml) || gz_u32(fl, &nl) || ml != 0x801 || nl != ni) {
-    st = snn_err_set(err, SNN_EVALUE, labels, "", "not an IDX label file (magic 0x00000801) with %u labels, one per image",
-                     ni);
+    st = snn_err_set(err, SNN_EVALUE, labels, "",
+                     "not an IDX label file (magic 0x00000801) with %u labels, one per image", ni);
   }
   if (!st) {
     d->count = limit && limit < ni ? limit : ni;
@@ -95,33 +95,39 @@ static int shd_open(hid_t f, const char *path, hid_t ds[3], size_t *n, snn_err *
   for (int i = 0; i < 3; i++) {
     ds[i] = H5Lexists(f, "/spikes", H5P_DEFAULT) > 0 || i == 2 ? H5Dopen2(f, names[i], H5P_DEFAULT) : -1;
     if (ds[i] < 0)
-      return snn_err_set(err, SNN_EKEY, path, names[i], "missing; expected the SHD layout (spikes/times, spikes/units, labels)");
+      return snn_err_set(err, SNN_EKEY, path, names[i],
+                         "missing; expected the SHD layout (spikes/times, spikes/units, labels)");
     len[i] = entries(ds[i]);
     if (len[i] <= 0)
       return snn_err_set(err, SNN_EVALUE, path, names[i], "expected a non-empty one-dimensional dataset");
   }
   for (int i = 0; i < 2; i++)
     if (len[i] != len[2])
-      return snn_err_set(err, SNN_EVALUE, path, names[i], "has %lld entries but /labels has %lld; expected one per sample",
-                         (long long)len[i], (long long)len[2]);
+      return snn_err_set(err, SNN_EVALUE, path, names[i],
+                         "has %lld entries but /labels has %lld; expected one per sample", (long long)len[i],
+                         (long long)len[2]);
   *n = (size_t)len[2];
   return SNN_OK;
 }
 
 /* The events of samples [0, d->count) into d. */
-static int shd_copy(const char *path, const hvl_t *rt, const hvl_t *ru, const uint16_t *lab, snn_dataset *d, snn_err *err) {
+static int shd_copy(const char *path, const hvl_t *rt, const hvl_t *ru, const uint16_t *lab, snn_dataset *d,
+                    snn_err *err) {
   size_t tot = 0;
   for (size_t i = 0; i < d->count; i++) {
     if (rt[i].len != ru[i].len)
-      return snn_err_set(err, SNN_EVALUE, path, "/spikes", "sample %zu has %zu times but %zu units", i, rt[i].len, ru[i].len);
-    if (lab[i] > 255) return snn_err_set(err, SNN_EVALUE, path, "/labels", "label %u of sample %zu is too large", lab[i], i);
+      return snn_err_set(err, SNN_EVALUE, path, "/spikes", "sample %zu has %zu times but %zu units", i, rt[i].len,
+                         ru[i].len);
+    if (lab[i] > 255)
+      return snn_err_set(err, SNN_EVALUE, path, "/labels", "label %u of sample %zu is too large", lab[i], i);
     tot += rt[i].len;
   }
   d->labels = malloc(d->count);
   d->ev_off = malloc((d->count + 1) * sizeof *d->ev_off);
   d->times = malloc((tot ? tot : 1) * sizeof *d->times);
   d->units = malloc((tot ? tot : 1) * sizeof *d->units);
-  if (!d->labels || !d->ev_off || !d->times || !d->units) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  if (!d->labels || !d->ev_off || !d->times || !d->units)
+    return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
   size_t k = 0;
   for (size_t i = 0; i < d->count; i++) {
     d->ev_off[i] = k;
@@ -138,7 +144,8 @@ int snn_shd_load(const char *path, snn_dataset *d, size_t limit, snn_err *err) {
   memset(d, 0, sizeof *d);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are ours to report */
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return snn_err_set(err, SNN_EIO, path, "", "cannot open the HDF5 file (see docs/tasks.md for where SHD goes)");
+  if (f < 0)
+    return snn_err_set(err, SNN_EIO, path, "", "cannot open the HDF5 file (see docs/tasks.md for where SHD goes)");
   hid_t ds[3] = {-1, -1, -1}, vf = H5Tvlen_create(H5T_NATIVE_FLOAT), vu = H5Tvlen_create(H5T_NATIVE_UINT16), sp = -1;
   size_t n = 0;
   hvl_t *rt = NULL, *ru = NULL;

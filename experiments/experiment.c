@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/jsonget.h"
 #include "experiments/train.h"
+#include "io/jsonget.h"
 
 void snn_experiment_free(snn_experiment *e) {
   if (!e) return;
@@ -152,7 +152,8 @@ static int load_schedule(json_t *root, const char *out_override, snn_experiment 
   static const char *const ekeys[] = {"every", "samples", NULL};
   static const char *const ckeys[] = {"every", NULL};
   json_t *ev = json_object_get(root, "eval"), *cj = json_object_get(root, "checkpoint");
-  if (ev && !json_is_object(ev)) return snn_err_set(err, SNN_EKEY, path, "eval", "expected {\"every\": N, \"samples\": M}");
+  if (ev && !json_is_object(ev))
+    return snn_err_set(err, SNN_EKEY, path, "eval", "expected {\"every\": N, \"samples\": M}");
   if (cj && !json_is_object(cj)) return snn_err_set(err, SNN_EKEY, path, "checkpoint", "expected {\"every\": N}");
   int st = ev ? snn_json_keys(ev, path, "eval", ekeys, "docs/training.md", err) : SNN_OK;
   size_t ev_def = e->updates < 10 ? 1 : e->updates / 10;
@@ -164,7 +165,8 @@ static int load_schedule(json_t *root, const char *out_override, snn_experiment 
   const char *out = out_override ? out_override : json_string_value(json_object_get(root, "out"));
   if (!out) return snn_err_set(err, SNN_EKEY, path, "out", "missing; expected the output folder (or give --out DIR)");
   if (!out[0] || strlen(out) >= sizeof e->out - 32)
-    return snn_err_set(err, SNN_EVALUE, path, "out", "expected a folder name of 1 to %zu characters", sizeof e->out - 33);
+    return snn_err_set(err, SNN_EVALUE, path, "out", "expected a folder name of 1 to %zu characters",
+                       sizeof e->out - 33);
   snprintf(e->out, sizeof e->out, "%s", out);
   return SNN_OK;
 }
@@ -185,8 +187,9 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     snprintf(key, sizeof key, "%d:%d", je.line, je.column);
     st = snn_err_set(err, SNN_EJSON, path, root ? "" : key, "%s", root ? "expected an object" : je.text);
   }
-  static const char *const known[] = {"network", "task", "rule", "precision", "optimizer", "batch", "updates", "update",
-                                      "clip", "eval", "checkpoint", "seed", "out", "description", "comment", NULL};
+  static const char *const known[] = {"network", "task",        "rule",    "precision", "optimizer",  "batch",
+                                      "updates", "update",      "clip",    "eval",      "checkpoint", "seed",
+                                      "out",     "description", "comment", NULL};
   size_t seed = 1;
   if (!st) st = snn_json_keys(root, path, "", known, "docs/training.md", err);
   if (!st) st = snn_json_size(root, path, "", "seed", 1, 0, 4294967295u, &seed, err);

@@ -6,6 +6,8 @@
  * what the uninterrupted one would have.  Fashion-MNIST is read from the IDX
  * files of Debian's dataset-fashion-mnist (gzip, through zlib) and the
  * Spiking Heidelberg Digits from their HDF5 files (libhdf5). */
+#include "experiments/tasks.h"
+
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
@@ -15,7 +17,6 @@
 #include <string.h>
 
 #include "io/jsonget.h"
-#include "experiments/tasks.h"
 
 const char *const snn_task_names[SNN_NTASKS + 1] = {"pattern", "cues", "adding", "recall", "fmnist", "shd", NULL};
 
@@ -38,10 +39,10 @@ void snn_task_free(snn_task *t) {
 
 /* ---- parsing ---- */
 
-#define TRY(x)                      \
-  do {                              \
-    int st_ = (x);                  \
-    if (st_ != SNN_OK) return st_;  \
+#define TRY(x)                     \
+  do {                             \
+    int st_ = (x);                 \
+    if (st_ != SNN_OK) return st_; \
   } while (0)
 
 /* The generated tasks' keys, their T, sizes, loss and window. */
@@ -58,8 +59,8 @@ static int parse_generated(json_t *tj, const char *file, snn_task *t, snn_err *e
     case SNN_TASK_CUES:
       TRY(snn_json_size(tj, file, "task", "cues", 7, 1, 1000, &t->cues, err));
       if (t->cues % 2 == 0)
-        return snn_err_set(err, SNN_EVALUE, file, "task.cues", "expected an odd number (a majority must exist), found %zu",
-                           t->cues);
+        return snn_err_set(err, SNN_EVALUE, file, "task.cues",
+                           "expected an odd number (a majority must exist), found %zu", t->cues);
       TRY(snn_json_size(tj, file, "task", "cue_len", 10, 1, 100000, &t->cue_len, err));
       TRY(snn_json_size(tj, file, "task", "gap", 5, 0, 100000, &t->gap, err));
       TRY(snn_json_size(tj, file, "task", "delay", 20, 0, 1000000, &t->delay, err));
@@ -153,12 +154,14 @@ static int parse_window(json_t *tj, const char *file, snn_task *t, snn_err *err)
 }
 
 static int parse_task(json_t *tj, const char *file, const char *base, snn_task *t, snn_err *err) {
-  if (!tj || !json_is_object(tj)) return snn_err_set(err, SNN_EKEY, file, "task", "missing; expected an object with \"kind\"");
+  if (!tj || !json_is_object(tj))
+    return snn_err_set(err, SNN_EKEY, file, "task", "missing; expected an object with \"kind\"");
   TRY(snn_json_enum(tj, file, "task", "kind", -1, snn_task_names, &t->kind, err));
   if (t->kind < 0) return snn_err_set(err, SNN_EKEY, file, "task.kind", "missing; expected the kind of task");
-  static const char *const known[] = {"kind", "steps", "inputs", "outputs", "rate", "cues", "cue_len", "gap", "delay",
-                                      "recall_len", "group", "cue_rate", "noise_rate", "store_len", "order", "duration",
-                                      "limit", "path", "seed", "window", NULL};
+  static const char *const known[] = {"kind",       "steps",     "inputs", "outputs",    "rate",  "cues",
+                                      "cue_len",    "gap",       "delay",  "recall_len", "group", "cue_rate",
+                                      "noise_rate", "store_len", "order",  "duration",   "limit", "path",
+                                      "seed",       "window",    NULL};
   TRY(snn_json_keys(tj, file, "task", known, "docs/tasks.md", err));
   size_t seed = 1;
   TRY(snn_json_size(tj, file, "task", "seed", 1, 0, 4294967295u, &seed, err));
@@ -203,7 +206,8 @@ static void pattern(const snn_task *t, double *x, double *y) {
   gsl_rng_free(r);
 }
 
-void snn_task_sample(const snn_task *t, int split, unsigned long seed, size_t index, double *x, double *y, long *label) {
+void snn_task_sample(const snn_task *t, int split, unsigned long seed, size_t index, double *x, double *y,
+                     long *label) {
   size_t T = t->T, n = t->n_in;
   memset(x, 0, T * n * sizeof *x);
   if (y) memset(y, 0, T * t->n_out * sizeof *y);

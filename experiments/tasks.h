@@ -10,8 +10,15 @@
 
 #include "io/io.h"
 
-enum snn_task_kind { SNN_TASK_PATTERN, SNN_TASK_CUES, SNN_TASK_ADDING, SNN_TASK_RECALL, SNN_TASK_FMNIST, SNN_TASK_SHD,
-                     SNN_NTASKS };
+enum snn_task_kind {
+  SNN_TASK_PATTERN,
+  SNN_TASK_CUES,
+  SNN_TASK_ADDING,
+  SNN_TASK_RECALL,
+  SNN_TASK_FMNIST,
+  SNN_TASK_SHD,
+  SNN_NTASKS
+};
 extern const char *const snn_task_names[SNN_NTASKS + 1]; /* NULL-terminated */
 
 /* One labelled data set in memory: fixed-size rows (fmnist: 784 bytes per
@@ -19,9 +26,9 @@ extern const char *const snn_task_names[SNN_NTASKS + 1]; /* NULL-terminated */
 typedef struct {
   size_t count;
   uint8_t *labels;
-  uint8_t *pix;        /* fmnist: count x 784 */
-  size_t *ev_off;      /* shd: count + 1 offsets into times/units */
-  float *times;        /* seconds */
+  uint8_t *pix;   /* fmnist: count x 784 */
+  size_t *ev_off; /* shd: count + 1 offsets into times/units */
+  float *times;   /* seconds */
   uint16_t *units;
 } snn_dataset;
 
@@ -42,8 +49,8 @@ typedef struct {
   /* fmnist: pixel (T = 784) or row (T = 28) order; shd: bins over `duration` s */
   int rows;
   double duration;
-  size_t limit;               /* use at most this many samples of each split (0 = all) */
-  char path[512];             /* data folder or file */
+  size_t limit;   /* use at most this many samples of each split (0 = all) */
+  char path[512]; /* data folder or file */
   snn_dataset train, test;
 } snn_task;
 

@@ -8,6 +8,8 @@
  * parameters, the optimiser's state, FPTT's running average and dual, and
  * the update counter carries from one update to the next; all of it is in
  * the checkpoint, written with enough digits to be read back exactly. */
+#include "experiments/train.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "models/model.h"
 #include "sim/driver.h"
 #include "sim/rules/rules.h"
-#include "experiments/train.h"
-#include "models/model.h"
 
 typedef struct {
   const snn_experiment *e;
@@ -34,11 +35,11 @@ typedef struct {
   rctx *c;
   SNN_SFX(snn_rule_fn) fn;
   relt *g, *gsum, *m, *v, *wbar, *lam, *save; /* save: FPTT's W during evaluation on Wbar, or an online update */
-  real b1p, b2p, tmp;           /* beta1^t, beta2^t */
-  size_t nupd;                  /* parameter updates so far (online: several per sequence) */
-  double *xb, *yb;              /* one sample, double */
-  relt *X0, *Y0;                /* the network's own input/target storage */
-  traj tr;                      /* evaluation */
+  real b1p, b2p, tmp;                         /* beta1^t, beta2^t */
+  size_t nupd;                                /* parameter updates so far (online: several per sequence) */
+  double *xb, *yb;                            /* one sample, double */
+  relt *X0, *Y0;                              /* the network's own input/target storage */
+  traj tr;                                    /* evaluation */
   int have_tr;
   SNN_SFX(snn_hook) hook;
   int diverged;
@@ -318,7 +319,9 @@ static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err
     r_set(two + 1, T->b2p, T->c);
     SNN_SFX(snn_export)(two, 2, &bp, T->c);
     vec_free(two, 2, T->c);
-    snn_buf_printf(&b, ",\n \"checkpoint\": {\"updates_done\": %zu, \"optimizer_steps\": %zu, \"rule\": \"%s\", \"precision_bits\": %ld,\n  \"beta_powers\": ",
+    snn_buf_printf(&b,
+                   ",\n \"checkpoint\": {\"updates_done\": %zu, \"optimizer_steps\": %zu, \"rule\": \"%s\", "
+                   "\"precision_bits\": %ld,\n  \"beta_powers\": ",
                    step, T->nupd, e->rule_text, e->prec);
     snn_nums_put(&b, &bp, 0, 2);
     snn_nums_clear(&bp);
@@ -373,17 +376,21 @@ static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err)
   json_t *root = json_load_file(path, 0, &je), *ck = root ? json_object_get(root, "checkpoint") : NULL;
   json_t *bp = ck ? json_object_get(ck, "beta_powers") : NULL;
   relt *two = vec_alloc(2, T->c);
-  if (!ck || !json_is_integer(json_object_get(ck, "updates_done")) || !json_is_integer(json_object_get(ck, "optimizer_steps")) ||
-      read_state(bp, two, 2, T->c) || read_state(json_object_get(ck, "m"), T->m, s->P, T->c) ||
-      read_state(json_object_get(ck, "v"), T->v, s->P, T->c) || read_state(json_object_get(ck, "wbar"), T->wbar, s->P, T->c) ||
+  if (!ck || !json_is_integer(json_object_get(ck, "updates_done")) ||
+      !json_is_integer(json_object_get(ck, "optimizer_steps")) || read_state(bp, two, 2, T->c) ||
+      read_state(json_object_get(ck, "m"), T->m, s->P, T->c) ||
+      read_state(json_object_get(ck, "v"), T->v, s->P, T->c) ||
+      read_state(json_object_get(ck, "wbar"), T->wbar, s->P, T->c) ||
       read_state(json_object_get(ck, "lambda"), T->lam, s->P, T->c)) {
-    rc = snn_err_set(err, SNN_EKEY, path, "checkpoint", "missing or malformed (expected updates_done, optimizer_steps, beta_powers, m, v, wbar, lambda)");
+    rc = snn_err_set(err, SNN_EKEY, path, "checkpoint",
+                     "missing or malformed (expected updates_done, optimizer_steps, beta_powers, m, v, wbar, lambda)");
   } else {
     const char *rule = json_string_value(json_object_get(ck, "rule"));
     json_int_t pb = json_integer_value(json_object_get(ck, "precision_bits"));
     if (!rule || strcmp(rule, e->rule_text) || pb != e->prec)
-      rc = snn_err_set(err, SNN_EVALUE, path, "checkpoint.rule", "written by rule %s at %lld bits; this experiment runs %s at %ld",
-                       rule ? rule : "?", (long long)pb, e->rule_text, e->prec);
+      rc = snn_err_set(err, SNN_EVALUE, path, "checkpoint.rule",
+                       "written by rule %s at %lld bits; this experiment runs %s at %ld", rule ? rule : "?",
+                       (long long)pb, e->rule_text, e->prec);
     *step = (size_t)json_integer_value(json_object_get(ck, "updates_done"));
     T->nupd = (size_t)json_integer_value(json_object_get(ck, "optimizer_steps"));
     r_set(T->b1p, two, T->c);
@@ -488,8 +495,8 @@ static void unlock_out(const char *dir, int fd) {
 /* Temporaries of the files a run writes, left by a run that was killed
  * while writing (".log.csv.XXXXXX"): only called with the lock held. */
 static void remove_stale(const char *dir) {
-  static const char *const names[] = {"log.csv", "checkpoint.json", "manifest.json", "params.json",
-                                      "params_initial.json", "network.json", NULL};
+  static const char *const names[] = {
+      "log.csv", "checkpoint.json", "manifest.json", "params.json", "params_initial.json", "network.json", NULL};
   DIR *d = opendir(dir);
   if (!d) return;
   for (struct dirent *de; (de = readdir(d));) {
@@ -702,8 +709,8 @@ static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t
     res->updates = done;
     if (!rc && stopping && done < stop)
       return snn_err_set(err, SNN_EINTR, e->out, "",
-                         "interrupted after update %zu of %zu; the checkpoint is written (continue with --resume)", done,
-                         e->updates);
+                         "interrupted after update %zu of %zu; the checkpoint is written (continue with --resume)",
+                         done, e->updates);
   }
   return rc;
 }
@@ -714,7 +721,8 @@ int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_tra
   const snn_spec *s = e->spec;
   rctx c;
   if (SNN_SFX(snn_rctx_init)(&c, e->prec))
-    return snn_err_set(err, SNN_EVALUE, e->path, "precision", "expected a precision this build supports, found %ld", e->prec);
+    return snn_err_set(err, SNN_EVALUE, e->path, "precision", "expected a precision this build supports, found %ld",
+                       e->prec);
   net N;
   snn_data d0;
   int rc = snn_data_generate(s, &d0, err);

@@ -4,8 +4,8 @@
 #ifndef SNN_TRAIN_H
 #define SNN_TRAIN_H
 
-#include "sim/engine.h"
 #include "experiments/tasks.h"
+#include "sim/engine.h"
 
 enum snn_optimizer { SNN_OPT_SGD, SNN_OPT_ADAM, SNN_OPT_ADAMAX };
 
@@ -17,16 +17,16 @@ typedef struct {
   snn_task task;
   char rule_text[128];
   snn_rule rule;
-  snn_fptt_opts fptt;       /* rule fptt: its procedure */
+  snn_fptt_opts fptt; /* rule fptt: its procedure */
   long prec;
   int opt;
   double lr, beta1, beta2, eps, momentum, clip;
-  size_t batch, updates;    /* minibatch size; number of parameter updates */
-  int online;               /* update every `every` steps inside the sequence */
+  size_t batch, updates; /* minibatch size; number of parameter updates */
+  int online;            /* update every `every` steps inside the sequence */
   size_t every;
   size_t eval_every, eval_samples, ckpt_every;
   unsigned long seed;
-  char out[512];            /* output folder */
+  char out[512]; /* output folder */
 } snn_experiment;
 
 int snn_experiment_load(const char *path, const char *out_override, snn_experiment *e, snn_err *err);
@@ -34,15 +34,15 @@ void snn_experiment_free(snn_experiment *e);
 
 /* Where the run is, after each update: for the caller to show. */
 typedef struct {
-  size_t done, total;          /* updates */
-  double loss;                 /* mean training loss of the update's batch */
-  double eval_loss, eval_acc;  /* NaN unless evaluated at this update (acc: NaN for mse tasks) */
-  double rate;                 /* updates per second since the start (or the resume) */
+  size_t done, total;         /* updates */
+  double loss;                /* mean training loss of the update's batch */
+  double eval_loss, eval_acc; /* NaN unless evaluated at this update (acc: NaN for mse tasks) */
+  double rate;                /* updates per second since the start (or the resume) */
 } snn_train_progress;
 
 typedef struct {
-  int resume;          /* continue from out/checkpoint.json */
-  size_t until;        /* stop after this many updates (a checkpoint is written); 0 = run to the end */
+  int resume;   /* continue from out/checkpoint.json */
+  size_t until; /* stop after this many updates (a checkpoint is written); 0 = run to the end */
   void (*progress)(void *ctx, const snn_train_progress *p); /* NULL: none */
   void *progress_ctx;
   /* Set (by a signal handler) to stop after the current update: a
@@ -53,8 +53,8 @@ typedef struct {
 /* Summary of a finished run. */
 typedef struct {
   size_t updates;
-  double train_loss;   /* mean over the last update's batch */
-  double eval_loss, eval_acc;  /* last evaluation (acc NaN for mse tasks) */
+  double train_loss;          /* mean over the last update's batch */
+  double eval_loss, eval_acc; /* last evaluation (acc NaN for mse tasks) */
 } snn_train_res;
 
 int snn_train_d(const snn_experiment *e, const snn_train_opts *o, snn_train_res *r, snn_err *err);

@@ -86,7 +86,8 @@ int snn_gc_split_rules(const char *arg, const char *key, snn_rulecheck *r, snn_e
     if (strchr(tok, '=') && !strchr(tok, ':')) {
       if (r->nr == 0) break;
       char *t = r->text[r->nr - 1];
-      if (strlen(t) + strlen(tok) + 2 > sizeof r->text[0]) return snn_err_set(err, SNN_EARG, "", key, "a rule is too long");
+      if (strlen(t) + strlen(tok) + 2 > sizeof r->text[0])
+        return snn_err_set(err, SNN_EARG, "", key, "a rule is too long");
       strcat(t, ",");
       strcat(t, tok);
     } else {
@@ -146,7 +147,8 @@ static int rules_at(const snn_spec *s, const snn_data *d, snn_rulecheck *r, int 
     } else {
       r->lg[i][k] = all.lg_rel;
       r->cosv[i][k] = all.cosine;
-      for (size_t b = 0; b < s->nblk; b++) r->lgb[((size_t)i * s->nblk + b) * SNN_GC_MAXPREC + (size_t)k] = bc[b].lg_rel;
+      for (size_t b = 0; b < s->nblk; b++)
+        r->lgb[((size_t)i * s->nblk + b) * SNN_GC_MAXPREC + (size_t)k] = bc[b].lg_rel;
     }
     snn_result_clear(&x);
   }
@@ -156,7 +158,8 @@ static int rules_at(const snn_spec *s, const snn_data *d, snn_rulecheck *r, int 
     snn_fdreport rep;
     snn_fdopts fo = {SNN_FD_RICHARDSON, 0};
     snn_err e2 = {0};
-    if (snn_fdreport_init(&rep, s) == SNN_OK && r->prec[k].eng->fdcheck(s, d, r->prec[k].bits, &fo, &rep, &e2) == SNN_OK)
+    if (snn_fdreport_init(&rep, s) == SNN_OK &&
+        r->prec[k].eng->fdcheck(s, d, r->prec[k].bits, &fo, &rep, &e2) == SNN_OK)
       r->lg_fd[k] = rep.lg_rel_all;
     snn_fdreport_clear(&rep);
   }

@@ -173,7 +173,8 @@ static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fd
   rep->mpfr = 1;
 #endif
   st = vacuity(s, &R, err);
-  if (!st && SNN_SFX(snn_export)(R.tr.loss, 1, &rep->loss, c)) st = snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
+  if (!st && SNN_SFX(snn_export)(R.tr.loss, 1, &rep->loss, c))
+    st = snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
   if (!st) {
     rep->step = o->step > 0 ? o->step : snn_fd_auto_step(prec, o->method);
     rep->lg_tol = snn_fd_lg_tol(prec, o->method);
@@ -181,8 +182,9 @@ static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fd
     rep->lg_rel_all = lg_relerr(R.g, f, 0, s->P, &t, c);
     rep->lg_ref_all = r_log10abs(t.nf);
     if (r_sgn(t.nf) == 0)
-      st = snn_err_set(err, SNN_EVACUOUS, s->path, "", "the finite-difference gradient is zero everywhere; a comparison "
-                                                       "with it would prove nothing");
+      st = snn_err_set(err, SNN_EVACUOUS, s->path, "",
+                       "the finite-difference gradient is zero everywhere; a comparison "
+                       "with it would prove nothing");
     rep->pass = !st && rep->lg_rel_all <= rep->lg_tol;
     for (size_t b = 0; !st && b < s->nblk; b++) {
       if (!s->blk[b].trainable) continue;
@@ -191,7 +193,8 @@ static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fd
       /* a zero reference (e.g. a recurrent matrix that is only its diagonal):
          the error is absolute, judged against the whole gradient's scale */
       int zero_ref = isinf(bc->lg_ref) && bc->lg_ref < 0;
-      bc->lg_tol = zero_ref ? rep->lg_tol + rep->lg_ref_all : snn_fd_block_lg_tol(rep->lg_tol, rep->lg_ref_all, bc->lg_ref);
+      bc->lg_tol =
+          zero_ref ? rep->lg_tol + rep->lg_ref_all : snn_fd_block_lg_tol(rep->lg_tol, rep->lg_ref_all, bc->lg_ref);
       if (!zero_ref && bc->lg_tol > SNN_FD_LG_UNRESOLVED) {
         bc->verdict = SNN_BLK_UNRESOLVED;
         rep->nunresolved++;
@@ -253,7 +256,8 @@ static int compare(const snn_spec *s, long prec, const snn_result *ref, const sn
     return SNN_ENOMEM;
   }
   for (size_t i = 0; i < s->P; i++) {
-    if (!(ref->grad.s && ref->grad.s[i] && r_set_str(f + i, ref->grad.s[i], &c) == 0)) r_set_d(f + i, ref->grad.v[i], &c);
+    if (!(ref->grad.s && ref->grad.s[i] && r_set_str(f + i, ref->grad.s[i], &c) == 0))
+      r_set_d(f + i, ref->grad.v[i], &c);
     if (!(x->grad.s && x->grad.s[i] && r_set_str(g + i, x->grad.s[i], &c) == 0)) r_set_d(g + i, x->grad.v[i], &c);
   }
   fdtmp t;

@@ -33,10 +33,10 @@ typedef struct {
   snn_prec prec[SNN_GC_MAXPREC];
   snn_fdopts opts;
   snn_fdreport rep[SNN_GC_MAXPREC];
-  int done;          /* precisions computed */
+  int done; /* precisions computed */
   int all_pass;
-  char *resolved;    /* per block: resolved at some precision */
-  int never;         /* trainable blocks resolved at no precision */
+  char *resolved; /* per block: resolved at some precision */
+  int never;      /* trainable blocks resolved at no precision */
 } snn_fdcheck;
 
 /* Called after each precision (k) is computed, for output as it goes. */
@@ -57,8 +57,8 @@ typedef struct {
   double *lgb;                                  /* [rule][block][precision] */
   double lg_fd[SNN_GC_MAXPREC];                 /* BPTT against Richardson finite differences, or NaN */
   int fd_ok;
-  char fd_why[512];                             /* why there is no finite-difference column */
-  size_t *crossings;                            /* per layer, at the last precision */
+  char fd_why[512];  /* why there is no finite-difference column */
+  size_t *crossings; /* per layer, at the last precision */
   int verdict[SNN_GC_MAXRULES], expect[SNN_GC_MAXRULES], agrees[SNN_GC_MAXRULES];
   char why[SNN_GC_MAXRULES][256];
   double gap[SNN_GC_MAXRULES];

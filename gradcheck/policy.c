@@ -10,15 +10,17 @@ int snn_fd_allowed(const snn_spec *s, snn_err *err) {
   int spiking = 0; /* gated cells have no spike function */
   for (size_t l = 0; l < s->L; l++) spiking |= s->layers[l].sh->spiking;
   if (s->forward == SNN_FWD_HEAVISIDE && spiking)
-    return snn_err_set(err, SNN_EREFUSED, s->path, "spike.forward",
-                       "a finite-difference check needs \"sigmoid\": with \"heaviside\" the loss is piecewise constant "
-                       "in the weights, so a difference quotient is 0 or a jump and cannot confirm a surrogate gradient (compare the "
-                       "rules with BPTT instead: snngrad check NET --rules bptt,rtrl,...)");
+    return snn_err_set(
+        err, SNN_EREFUSED, s->path, "spike.forward",
+        "a finite-difference check needs \"sigmoid\": with \"heaviside\" the loss is piecewise constant "
+        "in the weights, so a difference quotient is 0 or a jump and cannot confirm a surrogate gradient (compare the "
+        "rules with BPTT instead: snngrad check NET --rules bptt,rtrl,...)");
   if (s->detach_reset || s->detach_rec)
-    return snn_err_set(err, SNN_EREFUSED, s->path, s->detach_reset ? "gradient.reset" : "gradient.recurrent",
-                       "a finite difference differentiates the loss itself, which keeps every path; it can only confirm "
-                       "a gradient computed with gradient.reset and gradient.recurrent both \"keep\" (compare the rules with BPTT "
-                       "under the same options instead: snngrad check NET --rules ...)");
+    return snn_err_set(
+        err, SNN_EREFUSED, s->path, s->detach_reset ? "gradient.reset" : "gradient.recurrent",
+        "a finite difference differentiates the loss itself, which keeps every path; it can only confirm "
+        "a gradient computed with gradient.reset and gradient.recurrent both \"keep\" (compare the rules with BPTT "
+        "under the same options instead: snngrad check NET --rules ...)");
   return SNN_OK;
 }
 

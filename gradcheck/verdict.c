@@ -1,14 +1,16 @@
 /* verdict.c - what each rule is documented to compute, and how a measured
  * error against BPTT is classified (precision-neutral). */
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/model.h"
 #include "sim/engine.h"
 
-double snn_exact_lg_tol(long prec) { return log10(2.0) * (14.0 - (double)prec); }
+double snn_exact_lg_tol(long prec) {
+  return log10(2.0) * (14.0 - (double)prec);
+}
 
 int snn_classify(const long *prec, const double *lg_err, int n, double *gap) {
   int all_round = 1;

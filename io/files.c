@@ -14,7 +14,6 @@
 #include "io/io.h"
 #include "models/model.h"
 
-
 static int data_alloc(const snn_spec *s, snn_data *d) {
   memset(d, 0, sizeof *d);
   d->label = -1;
@@ -161,7 +160,9 @@ int snn_data_format(const snn_spec *s, const snn_data *d, snn_buf *b, const char
   return b->oom ? snn_err_set(err, SNN_ENOMEM, path, "", "out of memory") : SNN_OK;
 }
 
-void snn_nums_put(snn_buf *b, const snn_nums *a, size_t off, size_t n) { put_block(b, a, off, n, 1, 0); }
+void snn_nums_put(snn_buf *b, const snn_nums *a, size_t off, size_t n) {
+  put_block(b, a, off, n, 1, 0);
+}
 
 int snn_data_write(const snn_spec *s, const snn_data *d, const char *path, snn_err *err) {
   snn_buf b = {0};
@@ -177,7 +178,8 @@ int snn_grads_write(const snn_spec *s, const snn_result *r, const char *path, sn
   snn_buf b = {0};
   if (!all_finite(&r->loss, 0, 1))
     return snn_err_set(err, SNN_ENONFINITE, path, "loss", "the loss is not finite; nothing written");
-  snn_buf_printf(&b, "{\"format\": \"snngrad-grads/1\", \"rule\": \"%s\", \"precision_bits\": %ld,\n \"loss\": ", r->rule,
+  snn_buf_printf(&b,
+                 "{\"format\": \"snngrad-grads/1\", \"rule\": \"%s\", \"precision_bits\": %ld,\n \"loss\": ", r->rule,
                  r->prec);
   put_num(&b, &r->loss, 0);
   snn_buf_puts(&b, ",\n \"spikes\": [");
@@ -233,8 +235,8 @@ static int read_block(json_t *v, snn_nums *a, size_t off, size_t rows, size_t co
   const char *shape = matrix ? "matrix" : "vector";
   if (!json_is_array(v) || json_array_size(v) != rows) {
     if (matrix)
-      return snn_err_set(err, SNN_ESHAPE, file, key, "expected a %zu x %zu %s (%zu rows), found %s%zu%s", rows, cols, shape,
-                         rows, json_is_array(v) ? "" : "no array", json_is_array(v) ? json_array_size(v) : 0,
+      return snn_err_set(err, SNN_ESHAPE, file, key, "expected a %zu x %zu %s (%zu rows), found %s%zu%s", rows, cols,
+                         shape, rows, json_is_array(v) ? "" : "no array", json_is_array(v) ? json_array_size(v) : 0,
                          json_is_array(v) ? " rows" : "");
     return snn_err_set(err, SNN_ESHAPE, file, key, "expected a vector of %zu numbers, found %s%zu", rows,
                        json_is_array(v) ? "length " : "no array, size ", json_is_array(v) ? json_array_size(v) : 0);
@@ -249,8 +251,8 @@ static int read_block(json_t *v, snn_nums *a, size_t off, size_t rows, size_t co
     }
     snprintf(kk, sizeof kk, "%s[%zu]", key, r);
     if (!json_is_array(row) || json_array_size(row) != cols)
-      return snn_err_set(err, SNN_ESHAPE, file, kk, "expected a row of %zu numbers (the matrix is %zu x %zu)", cols, rows,
-                         cols);
+      return snn_err_set(err, SNN_ESHAPE, file, kk, "expected a row of %zu numbers (the matrix is %zu x %zu)", cols,
+                         rows, cols);
     for (size_t c = 0; c < cols; c++) {
       snprintf(kk, sizeof kk, "%s[%zu][%zu]", key, r, c);
       int st = read_num(json_array_get(row, c), a, off + r * cols + c, file, kk, err);
@@ -296,10 +298,11 @@ static int check_constant(const snn_spec *s, const snn_block *bk, double v, size
   snprintf(k, sizeof k, "params.%s[%zu]", bk->name, i);
   double lo, hi;
   if (snn_model_const_bounds(ly, bk->cidx, &lo, &hi) && (v < lo || v > hi))
-    return snn_err_set(err, SNN_EVALUE, path, k, "with \"bounds\": \"project\" the value must lie in [%g, %g], found %g",
-                       lo, hi, v);
+    return snn_err_set(err, SNN_EVALUE, path, k,
+                       "with \"bounds\": \"project\" the value must lie in [%g, %g], found %g", lo, hi, v);
   const char *want;
-  if (!snn_model_const_ok(ly, bk->cidx, v, &want)) return snn_err_set(err, SNN_EVALUE, path, k, "expected %s, found %g", want, v);
+  if (!snn_model_const_ok(ly, bk->cidx, v, &want))
+    return snn_err_set(err, SNN_EVALUE, path, k, "expected %s, found %g", want, v);
   return SNN_OK;
 }
 
@@ -338,16 +341,18 @@ int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err
       for (size_t i = 0; i < bk->rows * bk->cols; i++) {
         double v = d->theta.v[bk->off + i], mx = (double)s->layers[bk->layer].dmax;
         if (!(v >= 0 && v <= mx)) {
-          st = snn_err_set(err, SNN_EVALUE, path, key, "expected delays in [0, %g] (delays.max), found %g at row %zu column %zu",
-                           mx, v, i / bk->cols, i % bk->cols);
+          st = snn_err_set(err, SNN_EVALUE, path, key,
+                           "expected delays in [0, %g] (delays.max), found %g at row %zu column %zu", mx, v,
+                           i / bk->cols, i % bk->cols);
           goto out;
         }
       }
     if (bk->kind == SNN_BLK_W_REC && !s->layers[bk->layer].sh->selfconn)
       for (size_t i = 0; i < bk->rows; i++)
         if (d->theta.v[bk->off + i * bk->cols + i % bk->cols] != 0.0) {
-          st = snn_err_set(err, SNN_EVALUE, path, key, "the diagonal must be zero (no self-connections); row %zu has %g", i,
-                           d->theta.v[bk->off + i * bk->cols + i % bk->cols]);
+          st =
+              snn_err_set(err, SNN_EVALUE, path, key, "the diagonal must be zero (no self-connections); row %zu has %g",
+                          i, d->theta.v[bk->off + i * bk->cols + i % bk->cols]);
           goto out;
         }
     if (bk->kind == SNN_BLK_CONST)
@@ -373,8 +378,8 @@ int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err
   if (s->loss == SNN_LOSS_MSE) {
     json_t *tg = json_object_get(root, "target");
     if (!tg) {
-      st = snn_err_set(err, SNN_EKEY, path, "target", "missing; expected %zu rows (steps) of %zu numbers (loss mse)", s->T,
-                       s->n_out);
+      st = snn_err_set(err, SNN_EKEY, path, "target", "missing; expected %zu rows (steps) of %zu numbers (loss mse)",
+                       s->T, s->n_out);
       goto out;
     }
     if ((st = read_block(tg, &d->y, 0, s->T, s->n_out, 1, path, "target", err))) goto out;
@@ -391,8 +396,6 @@ out:
   if (st) snn_data_clear(d);
   return st;
 }
-
-
 
 int snn_grads_load(const snn_spec *s, const char *path, snn_result *r, snn_err *err) {
   if (snn_result_init(r, s)) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");

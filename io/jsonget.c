@@ -1,8 +1,8 @@
 /* jsonget.c - see jsonget.h. */
+#include "io/jsonget.h"
+
 #include <stdio.h>
 #include <string.h>
-
-#include "io/jsonget.h"
 
 static void keypath(char *kp, size_t n, const char *where, const char *key) {
   snprintf(kp, n, "%s%s%s", where, *where ? "." : "", key);
@@ -16,7 +16,8 @@ int snn_json_num(json_t *o, const char *file, const char *where, const char *key
   keypath(kp, sizeof kp, where, key);
   if (!json_is_number(v)) return snn_err_set(err, SNN_EKEY, file, kp, "expected a number in [%g, %g]", lo, hi);
   double x = json_number_value(v);
-  if (!(x >= lo && x <= hi)) return snn_err_set(err, SNN_EVALUE, file, kp, "expected a number in [%g, %g], found %g", lo, hi, x);
+  if (!(x >= lo && x <= hi))
+    return snn_err_set(err, SNN_EVALUE, file, kp, "expected a number in [%g, %g], found %g", lo, hi, x);
   *out = x;
   return SNN_OK;
 }
@@ -33,7 +34,8 @@ int snn_json_size(json_t *o, const char *file, const char *where, const char *ke
   return SNN_OK;
 }
 
-int snn_json_keys(json_t *o, const char *file, const char *where, const char *const *known, const char *doc, snn_err *err) {
+int snn_json_keys(json_t *o, const char *file, const char *where, const char *const *known, const char *doc,
+                  snn_err *err) {
   const char *k;
   json_t *v;
   json_object_foreach(o, k, v) {

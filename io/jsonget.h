@@ -18,6 +18,7 @@ int snn_json_size(json_t *o, const char *file, const char *where, const char *ke
 int snn_json_enum(json_t *o, const char *file, const char *where, const char *key, int def, const char *const *choices,
                   int *out, snn_err *err);
 /* Every key of o is in the NULL-terminated `known`; else an error pointing to `doc`. */
-int snn_json_keys(json_t *o, const char *file, const char *where, const char *const *known, const char *doc, snn_err *err);
+int snn_json_keys(json_t *o, const char *file, const char *where, const char *const *known, const char *doc,
+                  snn_err *err);
 
 #endif

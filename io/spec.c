@@ -13,8 +13,6 @@
 #include "io/io.h"
 #include "models/model.h"
 
-
-
 typedef struct {
   const char *file;
   snn_err *err;
@@ -61,21 +59,28 @@ static void keypath(char *buf, size_t n, const char *where, const char *key) {
 
 static const char *json_kind(const json_t *v) {
   switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+      return "an object";
+    case JSON_ARRAY:
+      return "an array";
+    case JSON_STRING:
+      return "a string";
+    case JSON_INTEGER:
+      return "an integer";
+    case JSON_REAL:
+      return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+      return "a boolean";
+    default:
+      return "null";
   }
 }
 
 /* A number in [lo, hi] (open ends where asked); absent gives `def`, or an
  * error if `required`. */
-static int get_num(pctx *p, json_t *obj, const char *where, const char *key, int required, double def,
-                   double lo, int lo_open, double hi, int hi_open, double *out) {
+static int get_num(pctx *p, json_t *obj, const char *where, const char *key, int required, double def, double lo,
+                   int lo_open, double hi, int hi_open, double *out) {
   char kp[160];
   keypath(kp, sizeof kp, where, key);
   json_t *v = obj ? json_object_get(obj, key) : NULL;
@@ -97,8 +102,8 @@ static int get_num(pctx *p, json_t *obj, const char *where, const char *key, int
   return SNN_OK;
 }
 
-static int get_size(pctx *p, json_t *obj, const char *where, const char *key, int required, long def, long lo,
-                    long hi, long *out) {
+static int get_size(pctx *p, json_t *obj, const char *where, const char *key, int required, long def, long lo, long hi,
+                    long *out) {
   char kp[160];
   keypath(kp, sizeof kp, where, key);
   json_t *v = obj ? json_object_get(obj, key) : NULL;
@@ -110,7 +115,8 @@ static int get_size(pctx *p, json_t *obj, const char *where, const char *key, in
   if (!json_is_integer(v))
     return fail(p, SNN_EKEY, kp, "expected an integer in [%ld, %ld], found %s", lo, hi, json_kind(v));
   json_int_t x = json_integer_value(v);
-  if (x < lo || x > hi) return fail(p, SNN_EVALUE, kp, "expected an integer in [%ld, %ld], found %lld", lo, hi, (long long)x);
+  if (x < lo || x > hi)
+    return fail(p, SNN_EVALUE, kp, "expected an integer in [%ld, %ld], found %lld", lo, hi, (long long)x);
   *out = (long)x;
   return SNN_OK;
 }
@@ -166,18 +172,18 @@ static int get_obj(pctx *p, json_t *obj, const char *where, const char *key, int
   return SNN_OK;
 }
 
-#define TRY(x)                   \
-  do {                           \
-    int st_ = (x);               \
+#define TRY(x)                     \
+  do {                             \
+    int st_ = (x);                 \
     if (st_ != SNN_OK) return st_; \
   } while (0)
 
-static const char *const k_top[] = {"seed", "steps", "dt", "input", "layers", "readout", "loss", "spike", "gradient",
-                                    "description", "comment", NULL};
+static const char *const k_top[] = {"seed", "steps", "dt",       "input",       "layers",  "readout",
+                                    "loss", "spike", "gradient", "description", "comment", NULL};
 static const char *const k_input[] = {"size", "kind", "rate", "mean", "std", NULL};
-static const char *const k_layer[] = {"model", "size", "recurrent", "tau_mem", "threshold", "tau_adapt", "beta",
-                                      "decay", "activation", "reset", "input_scale", "train", "w_scale",
-                                      "w_mean", "rec_scale", "a", "b", "bounds", "delays", NULL};
+static const char *const k_layer[] = {
+    "model",       "size",  "recurrent", "tau_mem", "threshold", "tau_adapt", "beta", "decay",  "activation", "reset",
+    "input_scale", "train", "w_scale",   "w_mean",  "rec_scale", "a",         "b",    "bounds", "delays",     NULL};
 static const char *const k_delays[] = {"max", "kernel", "sigma", "round", "init", NULL};
 static const char *const k_readout[] = {"size", "tau_out", NULL};
 static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
@@ -212,7 +218,8 @@ static int parse_delays(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) 
     ly->dinit_lo = json_number_value(json_array_get(in, 0));
     ly->dinit_hi = json_number_value(json_array_get(in, 1));
     if (!(ly->dinit_lo >= 0 && ly->dinit_lo <= ly->dinit_hi && ly->dinit_hi <= (double)mx))
-      return fail(p, SNN_EVALUE, ki, "expected 0 <= lo <= hi <= max (%ld), found [%g, %g]", mx, ly->dinit_lo, ly->dinit_hi);
+      return fail(p, SNN_EVALUE, ki, "expected 0 <= lo <= hi <= max (%ld), found [%g, %g]", mx, ly->dinit_lo,
+                  ly->dinit_hi);
   }
   return SNN_OK;
 }
@@ -224,7 +231,8 @@ static int get_input_scale(pctx *p, json_t *lj, const char *w, int *out) {
   if (!is) return SNN_OK;
   char kp[160];
   keypath(kp, sizeof kp, w, "input_scale");
-  if ((json_is_number(is) && json_number_value(is) == 1.0) || (json_is_string(is) && !strcmp(json_string_value(is), "1")))
+  if ((json_is_number(is) && json_number_value(is) == 1.0) ||
+      (json_is_string(is) && !strcmp(json_string_value(is), "1")))
     *out = 0;
   else if (json_is_string(is) && !strcmp(json_string_value(is), "1-alpha"))
     *out = 1;
@@ -244,15 +252,22 @@ static int get_model_key(pctx *p, json_t *lj, const char *w, const snn_model_typ
   switch (k) {
     case SNN_KEY_TAU_MEM:
     case SNN_KEY_THRESHOLD:
-    case SNN_KEY_TAU_ADAPT: return get_num(p, lj, w, key, 0, def, 0, 1, INFINITY, 0, num);
-    case SNN_KEY_DECAY: return get_num(p, lj, w, key, 0, def, 0, 0, 1, 1, num);
+    case SNN_KEY_TAU_ADAPT:
+      return get_num(p, lj, w, key, 0, def, 0, 1, INFINITY, 0, num);
+    case SNN_KEY_DECAY:
+      return get_num(p, lj, w, key, 0, def, 0, 0, 1, 1, num);
     case SNN_KEY_BETA:
     case SNN_KEY_A:
-    case SNN_KEY_B: return get_num(p, lj, w, key, 0, def, -INFINITY, 0, INFINITY, 0, num);
-    case SNN_KEY_ACTIVATION: return get_enum(p, lj, w, key, 0, acts, en);
-    case SNN_KEY_RESET: return get_enum(p, lj, w, key, 1, resets, en);
-    case SNN_KEY_BOUNDS: return get_enum(p, lj, w, key, 0, bnd, en);
-    default: return get_input_scale(p, lj, w, en);
+    case SNN_KEY_B:
+      return get_num(p, lj, w, key, 0, def, -INFINITY, 0, INFINITY, 0, num);
+    case SNN_KEY_ACTIVATION:
+      return get_enum(p, lj, w, key, 0, acts, en);
+    case SNN_KEY_RESET:
+      return get_enum(p, lj, w, key, 1, resets, en);
+    case SNN_KEY_BOUNDS:
+      return get_enum(p, lj, w, key, 0, bnd, en);
+    default:
+      return get_input_scale(p, lj, w, en);
   }
 }
 
@@ -327,8 +342,8 @@ static int extra_names(const snn_layer_spec *ly, const char **nm) {
   return k;
 }
 
-static snn_block *add_block(snn_spec *s, int kind, size_t layer, const char *nm, size_t rows, size_t cols, int trainable,
-                            size_t *off) {
+static snn_block *add_block(snn_spec *s, int kind, size_t layer, const char *nm, size_t rows, size_t cols,
+                            int trainable, size_t *off) {
   snn_block *b = &s->blk[s->nblk++];
   snprintf(b->name, sizeof b->name, "layer%zu.%s", layer, nm);
   b->kind = kind, b->layer = (int)layer, b->rows = rows, b->cols = cols;
@@ -355,7 +370,8 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
   for (int c = 0; c < nc; c++) t_c[c] = (mt->train_default >> c) & 1;
   json_t *tr = json_object_get(lj, "train");
   if (tr) {
-    if (!json_is_array(tr)) return fail(p, SNN_EKEY, kp, "expected an array of parameter names, found %s", json_kind(tr));
+    if (!json_is_array(tr))
+      return fail(p, SNN_EKEY, kp, "expected an array of parameter names, found %s", json_kind(tr));
     t_in = t_rec = 0;
     memset(t_c, 0, sizeof t_c);
     memset(t_x, 0, sizeof t_x);
@@ -371,7 +387,8 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
     json_array_foreach(tr, j, e) {
       char ke[200];
       snprintf(ke, sizeof ke, "%s[%zu]", kp, j);
-      if (!json_is_string(e)) return fail(p, SNN_EKEY, ke, "expected a parameter name (string), found %s", json_kind(e));
+      if (!json_is_string(e))
+        return fail(p, SNN_EKEY, ke, "expected a parameter name (string), found %s", json_kind(e));
       const char *nm = json_string_value(e);
       if (!strcmp(nm, "w_in")) {
         t_in = 1;
@@ -379,7 +396,9 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
       }
       if (!strcmp(nm, "w_rec")) {
         if (!ly->recurrent)
-          return fail(p, SNN_EVALUE, ke, "\"w_rec\" is trainable only in a recurrent layer (set \"recurrent\": true); expected one of %s", allowed);
+          return fail(p, SNN_EVALUE, ke,
+                      "\"w_rec\" is trainable only in a recurrent layer (set \"recurrent\": true); expected one of %s",
+                      allowed);
         t_rec = 1;
         continue;
       }

@@ -97,7 +97,9 @@ static int write_all(int fd, const char *text, size_t len) {
   return 0;
 }
 
-void snn_outset_init(snn_outset *o) { memset(o, 0, sizeof *o); }
+void snn_outset_init(snn_outset *o) {
+  memset(o, 0, sizeof *o);
+}
 
 int snn_outset_add(snn_outset *o, const char *path, const char *text, size_t len, snn_err *err) {
   if (o->n >= SNN_OUTSET_MAX) return snn_err_set(err, SNN_EIO, path, "", "too many outputs at once");

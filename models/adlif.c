@@ -156,7 +156,8 @@ static void bounds(int cidx, double *lo, double *hi) {
 SNN_MODEL_CELLS(adlif);
 const snn_model_type snn_model_adlif = {
     .name = "adlif",
-    .keys = 1u << SNN_KEY_TAU_MEM | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_TAU_ADAPT | 1u << SNN_KEY_A | 1u << SNN_KEY_B | 1u << SNN_KEY_BOUNDS,
+    .keys = 1u << SNN_KEY_TAU_MEM | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_TAU_ADAPT | 1u << SNN_KEY_A |
+            1u << SNN_KEY_B | 1u << SNN_KEY_BOUNDS,
     .defaults = {NAN, NAN, 60.0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
     .nconst = 5,
     .consts = {"tau_mem", "threshold", "tau_adapt", "a", "b"},

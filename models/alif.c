@@ -94,7 +94,8 @@ const cell_type SNN_SFX(snn_cell_alif) = {"alif", K, ND, derive, step, jac};
 SNN_MODEL_CELLS(alif);
 const snn_model_type snn_model_alif = {
     .name = "alif",
-    .keys = 1u << SNN_KEY_TAU_MEM | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_TAU_ADAPT | 1u << SNN_KEY_BETA | 1u << SNN_KEY_RESET | 1u << SNN_KEY_INPUT_SCALE,
+    .keys = 1u << SNN_KEY_TAU_MEM | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_TAU_ADAPT | 1u << SNN_KEY_BETA |
+            1u << SNN_KEY_RESET | 1u << SNN_KEY_INPUT_SCALE,
     .defaults = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
     .nconst = 4,
     .consts = {"tau_mem", "threshold", "tau_adapt", "beta"},

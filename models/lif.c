@@ -34,7 +34,9 @@ void SNN_SFX(snn_lif_derive_membrane)(lay *L, size_t nd, rctx *c) {
   }
 }
 
-static void derive(lay *L, rctx *c) { SNN_SFX(snn_lif_derive_membrane)(L, ND, c); }
+static void derive(lay *L, rctx *c) {
+  SNN_SFX(snn_lif_derive_membrane)(L, ND, c);
+}
 
 static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
   relt *a = c->cell[0];

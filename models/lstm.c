@@ -37,7 +37,8 @@ static void lstm_step(const lay *L, const relt *sp, const relt *zp, const relt *
 static void lstm_jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
                      const relt *z, jacbuf *J, rctx *c) {
   (void)zp, (void)u, (void)z;
-  relt *ig = c->cell[0], *fg = c->cell[1], *gg = c->cell[2], *og = c->cell[3], *tc = c->cell[4], *a = c->spike[0], *hc = c->spike[1];
+  relt *ig = c->cell[0], *fg = c->cell[1], *gg = c->cell[2], *og = c->cell[3], *tc = c->cell[4], *a = c->spike[0],
+       *hc = c->spike[1];
   const size_t m = 4;
   for (size_t i = 0; i < L->n; i++) {
     lstm_gates(L, i, I, ig, fg, gg, og, c);

@@ -54,8 +54,8 @@ enum snn_reset_kind {
 struct snn_cell_type_d;
 struct snn_cell_type_mp;
 /* The cells of both precisions, for a descriptor to point at. */
-#define SNN_MODEL_CELLS(name)                                   \
-  extern const struct snn_cell_type_d snn_cell_##name##_d;     \
+#define SNN_MODEL_CELLS(name)                              \
+  extern const struct snn_cell_type_d snn_cell_##name##_d; \
   extern const struct snn_cell_type_mp snn_cell_##name##_mp
 
 typedef struct snn_model_type {
@@ -75,8 +75,8 @@ typedef struct snn_model_type {
   /* constants trainable when the layer has no "train" list, and constants
    * always written to a parameter file (bits over the constant index) */
   unsigned train_default, in_params_always;
-  int reset;             /* SNN_RESET_* */
-  int input_scale_1ma;   /* 1: zeta = 1 - alpha whatever the file says (adlif) */
+  int reset;           /* SNN_RESET_* */
+  int input_scale_1ma; /* 1: zeta = 1 - alpha whatever the file says (adlif) */
   /* Optional parameter bounds per constant index (adlif, docs/adlif.md):
    * lo > hi means unbounded.  Applied under the layer's "bounds" key. */
   void (*bounds)(int cidx, double *lo, double *hi);

@@ -49,7 +49,7 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
     r_zero(p + P_BIAS, c);
     if (pass) {
       r_d_sub(gate, 1.0, zp + i, c);
-      r_mul(J->dF_ds + i, L->p[P_DECAY] + i, gate, c);   /* l (1 - y) */
+      r_mul(J->dF_ds + i, L->p[P_DECAY] + i, gate, c);    /* l (1 - y) */
       r_mul(J->dF_dzr + i, L->p[P_DECAY] + i, sp + i, c); /* -l s^{t-1} */
       r_neg(J->dF_dzr + i, J->dF_dzr + i, c);
       r_set_d(J->dF_dI + i, 1.0, c);

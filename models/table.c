@@ -10,8 +10,8 @@ extern const snn_model_type snn_model_lif, snn_model_alif, snn_model_snu, snn_mo
     snn_model_gru, snn_model_ltc;
 
 const snn_model_type *const snn_models[] = {
-    &snn_model_lif, &snn_model_alif, &snn_model_snu, &snn_model_adlif, &snn_model_lstm, &snn_model_gru, &snn_model_ltc,
-    NULL,
+    &snn_model_lif,  &snn_model_alif, &snn_model_snu, &snn_model_adlif,
+    &snn_model_lstm, &snn_model_gru,  &snn_model_ltc, NULL,
 };
 
 const char *const snn_model_key_names[SNN_NKEYS] = {
@@ -36,11 +36,15 @@ void snn_model_list(char *buf, size_t n) {
 
 int snn_model_has_reset(const snn_layer_spec *ly) {
   switch (ly->mt->reset) {
-    case SNN_RESET_KEY: return ly->reset_subtract;
+    case SNN_RESET_KEY:
+      return ly->reset_subtract;
     case SNN_RESET_SUBTRACT:
-    case SNN_RESET_ZERO: return 1;
-    case SNN_RESET_GATE: return ly->consts[0] != 0.0;
-    default: return 0;
+    case SNN_RESET_ZERO:
+      return 1;
+    case SNN_RESET_GATE:
+      return ly->consts[0] != 0.0;
+    default:
+      return 0;
   }
 }
 
@@ -58,19 +62,32 @@ int snn_model_const_bounds(const snn_layer_spec *ly, int cidx, double *lo, doubl
 int snn_model_const_ok(const snn_layer_spec *ly, int cidx, double v, const char **want) {
   switch (ly->mt->const_range[cidx]) {
     case SNN_RANGE_TIME:
-    case SNN_RANGE_POSITIVE: *want = "a number > 0"; return v > 0;
-    case SNN_RANGE_UNIT: *want = "a number in [0, 1)"; return v >= 0 && v < 1;
-    default: *want = "a number"; return 1;
+    case SNN_RANGE_POSITIVE:
+      *want = "a number > 0";
+      return v > 0;
+    case SNN_RANGE_UNIT:
+      *want = "a number in [0, 1)";
+      return v >= 0 && v < 1;
+    default:
+      *want = "a number";
+      return 1;
   }
 }
 
 void snn_model_const_project(const snn_layer_spec *ly, int cidx, double dt, double *lo, double *hi) {
   *lo = -INFINITY, *hi = INFINITY;
   switch (ly->mt->const_range[cidx]) {
-    case SNN_RANGE_TIME: *lo = 1e-2 * dt; break;
-    case SNN_RANGE_POSITIVE: *lo = 1e-3; break;
-    case SNN_RANGE_UNIT: *lo = 0, *hi = 0.999; break;
-    default: break;
+    case SNN_RANGE_TIME:
+      *lo = 1e-2 * dt;
+      break;
+    case SNN_RANGE_POSITIVE:
+      *lo = 1e-3;
+      break;
+    case SNN_RANGE_UNIT:
+      *lo = 0, *hi = 0.999;
+      break;
+    default:
+      break;
   }
   double a, z;
   if (snn_model_const_bounds(ly, cidx, &a, &z)) *lo = a, *hi = z;

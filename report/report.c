@@ -1,11 +1,12 @@
 /* report.c - the reports of gradcheck/ as tables, JSON and CSV. */
+#include "report/report.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/model.h"
-#include "report/report.h"
 
 const char *snn_fmt_lg(double lg, char *buf, size_t n) {
   if (isnan(lg)) return snprintf(buf, n, "n/a"), buf;
@@ -16,7 +17,9 @@ const char *snn_fmt_lg(double lg, char *buf, size_t n) {
   return buf;
 }
 
-double snn_csv_lg(double lg) { return isinf(lg) && lg < 0 ? SNN_LG_ZERO : lg; }
+double snn_csv_lg(double lg) {
+  return isinf(lg) && lg < 0 ? SNN_LG_ZERO : lg;
+}
 
 /* A JSON number where a double can hold it, else the decimal text. */
 static json_t *lgnum(double lg) {
@@ -76,10 +79,11 @@ void snn_report_fd_prec(FILE *f, const snn_spec *s, const snn_fdcheck *r, int k)
           snn_fmt_lg(rep->lg_ref_all, b7, sizeof b7), snn_fmt_lg(rep->lg_rel_all, b1, sizeof b1),
           snn_fmt_lg(rep->lg_tol, b8, sizeof b8), "", "", rep->pass ? "PASS" : "FAIL");
   if (rep->nunresolved)
-    fprintf(f,
-            "  %d block(s) are smaller than the finite difference can resolve at %ld bits (their tolerance would exceed\n"
-            "  1e-2); they are neither passed nor failed here - raise the precision to check them.\n",
-            rep->nunresolved, r->prec[k].bits);
+    fprintf(
+        f,
+        "  %d block(s) are smaller than the finite difference can resolve at %ld bits (their tolerance would exceed\n"
+        "  1e-2); they are neither passed nor failed here - raise the precision to check them.\n",
+        rep->nunresolved, r->prec[k].bits);
 }
 
 void snn_report_fd_end(FILE *f, const snn_spec *s, const snn_fdcheck *r) {
@@ -91,7 +95,8 @@ void snn_report_fd_end(FILE *f, const snn_spec *s, const snn_fdcheck *r) {
             last < first ? "tightens with precision" : "DOES NOT TIGHTEN");
   for (size_t b = 0; b < s->nblk; b++)
     if (s->blk[b].trainable && !r->resolved[b])
-      fprintf(f, "note: %s was too small to resolve at every precision asked for; it is not verified\n", s->blk[b].name);
+      fprintf(f, "note: %s was too small to resolve at every precision asked for; it is not verified\n",
+              s->blk[b].name);
   fprintf(f, "verdict: %s\n",
           !r->all_pass ? "FAIL - BPTT and finite differences disagree beyond the tolerance"
           : r->never   ? "PASS on the resolved blocks - BPTT equals the derivative of the loss there"
@@ -99,11 +104,11 @@ void snn_report_fd_end(FILE *f, const snn_spec *s, const snn_fdcheck *r) {
 }
 
 static json_t *fd_block_json(const snn_blockcmp *bc) {
-  json_t *j = json_pack("{s:o, s:f, s:o, s:{s:i, s:i, s:o}, s:f, s:o, s:b}", "rel_error", lgnum(bc->lg_rel),
-                        "log10_rel_error", bc->lg_rel, "reference_norm", lgnum(bc->lg_ref), "worst", "row", (int)bc->worst_r,
-                        "col", (int)bc->worst_c, "rel_error", lgnum(bc->lg_worst), "cosine",
-                        isnan(bc->cosine) ? 0.0 : bc->cosine, "one_minus_cosine", lgnum(bc->lg_1mcos), "pass",
-                        bc->verdict != SNN_BLK_FAIL);
+  json_t *j =
+      json_pack("{s:o, s:f, s:o, s:{s:i, s:i, s:o}, s:f, s:o, s:b}", "rel_error", lgnum(bc->lg_rel), "log10_rel_error",
+                bc->lg_rel, "reference_norm", lgnum(bc->lg_ref), "worst", "row", (int)bc->worst_r, "col",
+                (int)bc->worst_c, "rel_error", lgnum(bc->lg_worst), "cosine", isnan(bc->cosine) ? 0.0 : bc->cosine,
+                "one_minus_cosine", lgnum(bc->lg_1mcos), "pass", bc->verdict != SNN_BLK_FAIL);
   json_object_set_new(j, "verdict", json_string(blk_verdicts[bc->verdict]));
   json_object_set_new(j, "tolerance", lgnum(bc->lg_tol));
   return j;
@@ -175,10 +180,12 @@ static void rule_rows(FILE *f, const snn_spec *s, const snn_rulecheck *r, int i)
 void snn_report_rules(FILE *f, const snn_spec *s, const snn_rulecheck *r) {
   rules_head(f, s, r);
   for (int i = 0; i < r->nr; i++) rule_rows(f, s, r, i);
-  fprintf(f, "\nverdict thresholds: EXACT = error <= 2^(14-p) at every precision and falling by at least half the\n"
-             "added bits; APPROXIMATE = above that everywhere and within a decade across precisions.\n");
-  fprintf(f, "%s\n", r->mismatches ? "some rules did NOT behave as documented (marked UNEXPECTED)"
-                                   : "every rule behaved as documented");
+  fprintf(f,
+          "\nverdict thresholds: EXACT = error <= 2^(14-p) at every precision and falling by at least half the\n"
+          "added bits; APPROXIMATE = above that everywhere and within a decade across precisions.\n");
+  fprintf(f, "%s\n",
+          r->mismatches ? "some rules did NOT behave as documented (marked UNEXPECTED)"
+                        : "every rule behaved as documented");
 }
 
 static json_t *rule_json(const snn_spec *s, const snn_rulecheck *r, int i) {
@@ -199,15 +206,19 @@ static json_t *rule_json(const snn_spec *s, const snn_rulecheck *r, int i) {
   }
   int x = r->expect[i];
   return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:o}", "rule", r->text[i], "verdict",
-                   snn_verdict_name(r->verdict[i]), "expected", x == 1 ? "exact" : x == 0 ? "approximate" : "unknown",
+                   snn_verdict_name(r->verdict[i]), "expected",
+                   x == 1   ? "exact"
+                   : x == 0 ? "approximate"
+                            : "unknown",
                    "why", r->why[i], "gap", lgnum(r->gap[i]), "as_documented", r->agrees[i], "rel_error", je, "blocks",
                    jb, "block_verdicts", jbv);
 }
 
 char *snn_report_rules_json(const snn_spec *s, const snn_rulecheck *r) {
-  json_t *root = json_pack("{s:s, s:s, s:[], s:[]}", "format", "snngrad-verdicts/1", "network", s->path, "precisions",
-                           "rules");
-  for (int k = 0; k < r->np; k++) json_array_append_new(json_object_get(root, "precisions"), json_integer(r->prec[k].bits));
+  json_t *root =
+      json_pack("{s:s, s:s, s:[], s:[]}", "format", "snngrad-verdicts/1", "network", s->path, "precisions", "rules");
+  for (int k = 0; k < r->np; k++)
+    json_array_append_new(json_object_get(root, "precisions"), json_integer(r->prec[k].bits));
   for (int i = 0; i < r->nr; i++) json_array_append_new(json_object_get(root, "rules"), rule_json(s, r, i));
   json_object_set_new(root, "as_documented", json_boolean(!r->mismatches));
   return dump(root);
@@ -254,8 +265,9 @@ void snn_report_cost_row(FILE *f, const snn_rulecheck *rules, const snn_cost_row
 }
 
 void snn_report_cost_end(FILE *f) {
-  fprintf(f, "memory: the heap each rule holds while computing one gradient (its own account; tests/memory.c\n"
-             "checks it against the allocations it makes).  Times: wall clock per step, best of three sequences.\n");
+  fprintf(f,
+          "memory: the heap each rule holds while computing one gradient (its own account; tests/memory.c\n"
+          "checks it against the allocations it makes).  Times: wall clock per step, best of three sequences.\n");
 }
 
 int snn_report_cost_csv(const snn_rulecheck *rules, const snn_cost *c, long bits, snn_buf *b) {

@@ -1,18 +1,19 @@
 /* driver.c - one precision's gradient and benchmark entry points. */
 #define _POSIX_C_SOURCE 200809L
+#include "sim/driver.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "sim/driver.h"
 #include "sim/rules/rules.h"
 
 /* Everything one run needs, created once. */
 int SNN_SFX(snn_run_init)(snn_run *R, const snn_spec *s, const snn_data *d, long prec, snn_err *err) {
   memset(R, 0, sizeof *R);
   if (SNN_SFX(snn_rctx_init)(&R->c, prec))
-    return snn_err_set(err, SNN_EVALUE, "", "--precision", "expected a precision in bits this build supports, found %ld",
-                       prec);
+    return snn_err_set(err, SNN_EVALUE, "", "--precision",
+                       "expected a precision in bits this build supports, found %ld", prec);
   R->have_c = 1;
   int ok = SNN_SFX(snn_net_init)(&R->N, s, d, &R->c) == SNN_OK;
   ok = ok && SNN_SFX(snn_traj_init)(&R->tr, &R->N) == SNN_OK;
@@ -44,14 +45,15 @@ void SNN_SFX(snn_zero_frozen)(const snn_spec *s, relt *g, rctx *c) {
       for (size_t i = 0; i < s->blk[b].rows * s->blk[b].cols; i++) r_zero(g + s->blk[b].off + i, c);
 }
 
-int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out, snn_err *err) {
+int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out,
+                      snn_err *err) {
   int st = snn_rule_check(rule, s, "", "--rule", err);
   if (st) return st;
   SNN_SFX(snn_rule_fn) fn = SNN_RULE_FN(rule);
   rctx c;
   if (SNN_SFX(snn_rctx_init)(&c, prec))
-    return snn_err_set(err, SNN_EVALUE, "", "--precision", "expected a precision in bits this build supports, found %ld",
-                       prec);
+    return snn_err_set(err, SNN_EVALUE, "", "--precision",
+                       "expected a precision in bits this build supports, found %ld", prec);
   net N;
   relt *g = NULL;
   real loss;
@@ -87,7 +89,8 @@ int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn
   return st;
 }
 
-int SNN_SFX(snn_trace)(const snn_spec *s, const snn_data *d, long prec, double *yo, double *z, double *loss, snn_err *err) {
+int SNN_SFX(snn_trace)(const snn_spec *s, const snn_data *d, long prec, double *yo, double *z, double *loss,
+                       snn_err *err) {
   snn_run R;
   int st = SNN_SFX(snn_run_init)(&R, s, d, prec, err);
   if (st) return st;
@@ -132,4 +135,3 @@ int SNN_SFX(snn_bench)(const snn_spec *s, const snn_data *d, long prec, int reps
   SNN_SFX(snn_run_clear)(&R);
   return SNN_OK;
 }
-

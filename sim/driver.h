@@ -23,7 +23,8 @@ void SNN_SFX(snn_zero_frozen)(const snn_spec *s, relt *g, rctx *c);
 
 int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out,
                       snn_err *err);
-int SNN_SFX(snn_trace)(const snn_spec *s, const snn_data *d, long prec, double *yo, double *z, double *loss, snn_err *err);
+int SNN_SFX(snn_trace)(const snn_spec *s, const snn_data *d, long prec, double *yo, double *z, double *loss,
+                       snn_err *err);
 int SNN_SFX(snn_bench)(const snn_spec *s, const snn_data *d, long prec, int reps, snn_bench_res *out, snn_err *err);
 
 #endif

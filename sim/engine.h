@@ -4,9 +4,8 @@
 #ifndef SNN_ENGINE_H
 #define SNN_ENGINE_H
 
-#include "sim/snn.h"
-
 #include "sim/rule.h"
+#include "sim/snn.h"
 
 /* Finite-difference check options and report. */
 enum snn_fd_method { SNN_FD_CENTRAL, SNN_FD_RICHARDSON };
@@ -16,15 +15,15 @@ typedef struct {
 } snn_fdopts;
 
 typedef struct {
-  int present;      /* the block is trainable */
-  double lg_rel;    /* log10 ||g - f|| / ||f|| (normwise relative error) */
-  double lg_ref;    /* log10 ||f|| */
-  double lg_worst;  /* log10 max_i |g_i - f_i| / max_i |f_i| */
+  int present;     /* the block is trainable */
+  double lg_rel;   /* log10 ||g - f|| / ||f|| (normwise relative error) */
+  double lg_ref;   /* log10 ||f|| */
+  double lg_worst; /* log10 max_i |g_i - f_i| / max_i |f_i| */
   size_t worst_r, worst_c;
-  double cosine;    /* <g, f> / (||g|| ||f||), as a double */
-  double lg_1mcos;  /* log10 (1 - cosine), computed at the working precision */
-  double lg_tol;    /* this block's tolerance (see snn_fd_block_lg_tol) */
-  int verdict;      /* SNN_BLK_OK, SNN_BLK_FAIL or SNN_BLK_UNRESOLVED */
+  double cosine;   /* <g, f> / (||g|| ||f||), as a double */
+  double lg_1mcos; /* log10 (1 - cosine), computed at the working precision */
+  double lg_tol;   /* this block's tolerance (see snn_fd_block_lg_tol) */
+  int verdict;     /* SNN_BLK_OK, SNN_BLK_FAIL or SNN_BLK_UNRESOLVED */
 } snn_blockcmp;
 
 enum { SNN_BLK_OK, SNN_BLK_FAIL, SNN_BLK_UNRESOLVED };
@@ -84,10 +83,9 @@ const char *snn_verdict_name(int v);
 typedef struct {
   const char *name; /* "double" or "mpfr" */
   int (*grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out, snn_err *err);
-  int (*fdcheck)(const snn_spec *s, const snn_data *d, long prec, const snn_fdopts *o, snn_fdreport *rep,
-                 snn_err *err);
-  int (*sweep)(const snn_spec *s, const snn_data *d, long prec, const double *steps, size_t nsteps,
-               snn_sweep_row *rows, snn_err *err);
+  int (*fdcheck)(const snn_spec *s, const snn_data *d, long prec, const snn_fdopts *o, snn_fdreport *rep, snn_err *err);
+  int (*sweep)(const snn_spec *s, const snn_data *d, long prec, const double *steps, size_t nsteps, snn_sweep_row *rows,
+               snn_err *err);
   int (*bench)(const snn_spec *s, const snn_data *d, long prec, int reps, snn_bench_res *out, snn_err *err);
   /* Compare two results at this precision, per block (out: spec->nblk) and
    * over every trainable parameter (all), reference first. */

@@ -100,7 +100,8 @@ void SNN_SFX(snn_net_derive)(net *N) {
     lay *L = &N->layers[l];
     L->cell->derive(L, N->c);
     size_t ns = (size_t)L->sh->nin * L->n * L->nprev;
-    for (size_t q = 0; L->ndl && q < ns; q++) delay_kernel(L, L->delay + q, L->kw + q * L->ndl, L->dkw + q * L->ndl, N->c);
+    for (size_t q = 0; L->ndl && q < ns; q++)
+      delay_kernel(L, L->delay + q, L->kw + q * L->ndl, L->dkw + q * L->ndl, N->c);
   }
   /* kappa = exp(-dt / tau_out), 0 when tau_out = 0 */
   if (s->tau_out > 0) {
@@ -178,7 +179,9 @@ size_t SNN_SFX(snn_nhidden)(const snn_spec *s) {
   return h;
 }
 
-int SNN_SFX(snn_traj_init)(traj *tr, const net *N) { return SNN_SFX(snn_traj_init_len)(tr, N, N->spec->T); }
+int SNN_SFX(snn_traj_init)(traj *tr, const net *N) {
+  return SNN_SFX(snn_traj_init_len)(tr, N, N->spec->T);
+}
 
 int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
   const snn_spec *s = N->spec;
@@ -380,8 +383,10 @@ const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const 
   const snn_mix_shape *ms = &L->sh->mix[mx];
   size_t k = (size_t)L->k;
   switch (ms->kind[src]) {
-    case SNN_SRC_CUR: return I + (size_t)ms->idx[src] * L->n + j;
-    case SNN_SRC_STATE: return sp + j * k + (size_t)ms->idx[src];
+    case SNN_SRC_CUR:
+      return I + (size_t)ms->idx[src] * L->n + j;
+    case SNN_SRC_STATE:
+      return sp + j * k + (size_t)ms->idx[src];
     default: /* (1 - z^{t-1}) s_c^{t-1} */
       r_d_sub(tmp, 1.0, zp + j, c);
       r_mul(tmp, tmp, sp + j * k + (size_t)ms->idx[src], c);

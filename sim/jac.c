@@ -1,7 +1,7 @@
 /* jac.c - storage for the per-unit local Jacobians of a layer. */
-#include <string.h>
-
 #include "sim/jac.h"
+
+#include <string.h>
 
 int SNN_SFX(snn_jac_init)(jacbuf *J, size_t n, int k, int m, int np, const rctx *c) {
   memset(J, 0, sizeof *J);

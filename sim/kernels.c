@@ -107,8 +107,8 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
     if (!acc) memset(y, 0, ny * sizeof *y);
     return;
   }
-  cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)M, (int)N, 1.0, A, (int)lda, x, 1, acc ? 1.0 : 0.0,
-              y, 1);
+  cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)M, (int)N, 1.0, A, (int)lda, x, 1, acc ? 1.0 : 0.0, y,
+              1);
 #else
   relt *t = c->leaf;
   for (size_t i = 0; i < ny; i++) {

@@ -44,8 +44,8 @@ typedef struct SNN_SFX(snn_cell_type) {
    * (m n values, current q of unit i at q n + i). */
   void (*step)(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c);
   /* The local Jacobians at that step. */
-  void (*jac)(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
-              const relt *z, jacbuf *J, rctx *c);
+  void (*jac)(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u, const relt *z,
+              jacbuf *J, rctx *c);
 } SNN_SFX(snn_cell_type);
 typedef SNN_SFX(snn_cell_type) cell_type;
 
@@ -56,16 +56,16 @@ struct SNN_SFX(snn_lay) {
   const snn_model_shape *sh;
   size_t n, nprev;
   int k, np, m;
-  relt *w_in, *w_rec;        /* into theta; w_rec NULL if not recurrent */
-  relt *p[SNN_MAXCONST];     /* per-unit constants, into theta */
-  relt *bias;                /* m n, or NULL */
-  relt *mix[SNN_MAXMIX];     /* n x nsrc n each */
-  relt *d;                   /* n * cell->nd derived constants */
+  relt *w_in, *w_rec;    /* into theta; w_rec NULL if not recurrent */
+  relt *p[SNN_MAXCONST]; /* per-unit constants, into theta */
+  relt *bias;            /* m n, or NULL */
+  relt *mix[SNN_MAXMIX]; /* n x nsrc n each */
+  relt *d;               /* n * cell->nd derived constants */
   /* synaptic delays: nd = dmax + 1 taps; per synapse (nin n x nprev) the
    * kernel weights kw[(r i + j) nd + d] and their derivatives in the delay */
-  size_t ndl;                /* dmax + 1, or 0 without delays */
+  size_t ndl; /* dmax + 1, or 0 without delays */
   relt *delay, *kw, *dkw;
-  relt *xd;                  /* nin n nprev: scratch for the delayed inputs */
+  relt *xd; /* nin n nprev: scratch for the delayed inputs */
 };
 
 /* Online updates (training): a forward-in-time rule calls fn every `every`
@@ -81,18 +81,18 @@ typedef struct {
 typedef struct {
   const snn_spec *spec;
   rctx *c;
-  const SNN_SFX(snn_hook) *hook; /* NULL: parameters fixed over the sequence */
+  const SNN_SFX(snn_hook) * hook; /* NULL: parameters fixed over the sequence */
   size_t P;
-  relt *theta;     /* all parameters, in the spec's block layout */
-  relt *x;         /* T * n_in */
-  relt *y;         /* T * n_out (mse) */
+  relt *theta; /* all parameters, in the spec's block layout */
+  relt *x;     /* T * n_in */
+  relt *y;     /* T * n_out (mse) */
   long label;
   lay *layers;
   relt *ro_w, *ro_b;
   real kappa;
-  relt *scr;       /* nmax: scratch for gathered mix sources */
+  relt *scr; /* nmax: scratch for gathered mix sources */
   size_t nmax;
-  size_t bytes;    /* bytes held by this object */
+  size_t bytes; /* bytes held by this object */
 } SNN_SFX(snn_net);
 typedef SNN_SFX(snn_net) net;
 
@@ -146,7 +146,8 @@ void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *pr
 /* The delayed input of synapse (row, j) at step t, sum_d kw_d x_j^{t-d},
  * from x^t and the previous delay line hp (and with dkw: its derivative in
  * the delay). */
-void SNN_SFX(snn_delayed)(const lay *L, size_t row, size_t j, const relt *x, const relt *hp, int deriv, relt *out, rctx *c);
+void SNN_SFX(snn_delayed)(const lay *L, size_t row, size_t j, const relt *x, const relt *hp, int deriv, relt *out,
+                          rctx *c);
 /* The value of mix source `src` of mix `mx` for unit j: a current of this
  * step, or a state of the previous step (after the reset for RSTATE). */
 const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const relt *I, const relt *sp, const relt *zp,
@@ -176,19 +177,18 @@ void SNN_SFX(snn_forward)(const net *N, traj *tr);
 /* BPTT workspace and gradient (length P, all blocks; the caller zeroes the
  * blocks that are not trainable). */
 typedef struct SNN_SFX(snn_bptt_ws) SNN_SFX(snn_bptt_ws);
-SNN_SFX(snn_bptt_ws) *SNN_SFX(snn_bptt_ws_alloc)(const net *N);
+SNN_SFX(snn_bptt_ws) * SNN_SFX(snn_bptt_ws_alloc)(const net *N);
 /* ... for segments of up to len steps. */
-SNN_SFX(snn_bptt_ws) *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len);
-void SNN_SFX(snn_bptt_ws_free)(SNN_SFX(snn_bptt_ws) *w, const net *N);
-size_t SNN_SFX(snn_bptt_ws_bytes)(const SNN_SFX(snn_bptt_ws) *w);
-void SNN_SFX(snn_bptt)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) *w, relt *grad);
+SNN_SFX(snn_bptt_ws) * SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len);
+void SNN_SFX(snn_bptt_ws_free)(SNN_SFX(snn_bptt_ws) * w, const net *N);
+size_t SNN_SFX(snn_bptt_ws_bytes)(const SNN_SFX(snn_bptt_ws) * w);
+void SNN_SFX(snn_bptt)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) * w, relt *grad);
 
 /* Kernels: row-major, C = op(A) op(B) (+ C when acc). */
 void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt *A, size_t lda, const relt *B,
                        size_t ldb, int acc, relt *C, size_t ldc, rctx *c);
 /* y = op(A) x (+ y when acc); A is M x N. */
-void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, const relt *x, int acc, relt *y,
-                       rctx *c);
+void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, const relt *x, int acc, relt *y, rctx *c);
 
 /* y += a x over n entries. */
 void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c);

@@ -19,9 +19,8 @@
 #define SNN_REAL_H
 
 #include <math.h>
-#include <stddef.h>
 #include <mpfr.h>
-
+#include <stddef.h>
 
 #ifdef SNN_MPFR
 typedef __mpfr_struct relt;
@@ -44,8 +43,8 @@ typedef double real[1];
  *             shared step that call no cell (the loss, the delay kernels). */
 #define SNN_CELL_SCRATCH 5
 typedef struct {
-  long prec;  /* bits; 53 in the double build */
-  int emu64;  /* MPFR build only: emulate binary64 (prec == 53) */
+  long prec; /* bits; 53 in the double build */
+  int emu64; /* MPFR build only: emulate binary64 (prec == 53) */
   long old_emin, old_emax;
   real leaf;
   real spike[2];
@@ -67,33 +66,87 @@ static inline void r_init(relt *r, const rctx *c) {
   mpfr_init2(r, (mpfr_prec_t)c->prec);
   mpfr_set_zero(r, 1);
 }
-static inline void r_clear(relt *r, const rctx *c) { (void)c; mpfr_clear(r); }
-static inline void r_set(relt *r, const relt *a, const rctx *c) { r_fix_(r, mpfr_set(r, a, R_RND), c); }
-static inline void r_set_d(relt *r, double a, const rctx *c) { r_fix_(r, mpfr_set_d(r, a, R_RND), c); }
-static inline void r_set_si(relt *r, long a, const rctx *c) { r_fix_(r, mpfr_set_si(r, a, R_RND), c); }
-static inline void r_zero(relt *r, const rctx *c) { (void)c; mpfr_set_zero(r, 1); }
-static inline double r_get_d(const relt *a) { return mpfr_get_d(a, R_RND); }
-static inline void r_add(relt *r, const relt *a, const relt *b, const rctx *c) { r_fix_(r, mpfr_add(r, a, b, R_RND), c); }
-static inline void r_sub(relt *r, const relt *a, const relt *b, const rctx *c) { r_fix_(r, mpfr_sub(r, a, b, R_RND), c); }
-static inline void r_mul(relt *r, const relt *a, const relt *b, const rctx *c) { r_fix_(r, mpfr_mul(r, a, b, R_RND), c); }
-static inline void r_div(relt *r, const relt *a, const relt *b, const rctx *c) { r_fix_(r, mpfr_div(r, a, b, R_RND), c); }
-static inline void r_mul_d(relt *r, const relt *a, double b, const rctx *c) { r_fix_(r, mpfr_mul_d(r, a, b, R_RND), c); }
-static inline void r_add_d(relt *r, const relt *a, double b, const rctx *c) { r_fix_(r, mpfr_add_d(r, a, b, R_RND), c); }
-static inline void r_d_sub(relt *r, double a, const relt *b, const rctx *c) { r_fix_(r, mpfr_d_sub(r, a, b, R_RND), c); }
-static inline void r_div_d(relt *r, const relt *a, double b, const rctx *c) { r_fix_(r, mpfr_div_d(r, a, b, R_RND), c); }
-static inline void r_d_div(relt *r, double a, const relt *b, const rctx *c) { r_fix_(r, mpfr_d_div(r, a, b, R_RND), c); }
+static inline void r_clear(relt *r, const rctx *c) {
+  (void)c;
+  mpfr_clear(r);
+}
+static inline void r_set(relt *r, const relt *a, const rctx *c) {
+  r_fix_(r, mpfr_set(r, a, R_RND), c);
+}
+static inline void r_set_d(relt *r, double a, const rctx *c) {
+  r_fix_(r, mpfr_set_d(r, a, R_RND), c);
+}
+static inline void r_set_si(relt *r, long a, const rctx *c) {
+  r_fix_(r, mpfr_set_si(r, a, R_RND), c);
+}
+static inline void r_zero(relt *r, const rctx *c) {
+  (void)c;
+  mpfr_set_zero(r, 1);
+}
+static inline double r_get_d(const relt *a) {
+  return mpfr_get_d(a, R_RND);
+}
+static inline void r_add(relt *r, const relt *a, const relt *b, const rctx *c) {
+  r_fix_(r, mpfr_add(r, a, b, R_RND), c);
+}
+static inline void r_sub(relt *r, const relt *a, const relt *b, const rctx *c) {
+  r_fix_(r, mpfr_sub(r, a, b, R_RND), c);
+}
+static inline void r_mul(relt *r, const relt *a, const relt *b, const rctx *c) {
+  r_fix_(r, mpfr_mul(r, a, b, R_RND), c);
+}
+static inline void r_div(relt *r, const relt *a, const relt *b, const rctx *c) {
+  r_fix_(r, mpfr_div(r, a, b, R_RND), c);
+}
+static inline void r_mul_d(relt *r, const relt *a, double b, const rctx *c) {
+  r_fix_(r, mpfr_mul_d(r, a, b, R_RND), c);
+}
+static inline void r_add_d(relt *r, const relt *a, double b, const rctx *c) {
+  r_fix_(r, mpfr_add_d(r, a, b, R_RND), c);
+}
+static inline void r_d_sub(relt *r, double a, const relt *b, const rctx *c) {
+  r_fix_(r, mpfr_d_sub(r, a, b, R_RND), c);
+}
+static inline void r_div_d(relt *r, const relt *a, double b, const rctx *c) {
+  r_fix_(r, mpfr_div_d(r, a, b, R_RND), c);
+}
+static inline void r_d_div(relt *r, double a, const relt *b, const rctx *c) {
+  r_fix_(r, mpfr_d_div(r, a, b, R_RND), c);
+}
 /* r = a*b + d, one rounding (the double build uses fma() for the same). */
-static inline void r_fma(relt *r, const relt *a, const relt *b, const relt *d, const rctx *c) { r_fix_(r, mpfr_fma(r, a, b, d, R_RND), c); }
-static inline void r_neg(relt *r, const relt *a, const rctx *c) { r_fix_(r, mpfr_neg(r, a, R_RND), c); }
-static inline void r_abs(relt *r, const relt *a, const rctx *c) { r_fix_(r, mpfr_abs(r, a, R_RND), c); }
-static inline void r_sqrt(relt *r, const relt *a, const rctx *c) { r_fix_(r, mpfr_sqrt(r, a, R_RND), c); }
-static inline void r_exp(relt *r, const relt *a, const rctx *c) { r_fix_(r, mpfr_exp(r, a, R_RND), c); }
-static inline void r_log(relt *r, const relt *a, const rctx *c) { r_fix_(r, mpfr_log(r, a, R_RND), c); }
-static inline void r_tanh(relt *r, const relt *a, const rctx *c) { r_fix_(r, mpfr_tanh(r, a, R_RND), c); }
-static inline int r_sgn(const relt *a) { return mpfr_sgn(a); }
-static inline int r_cmp(const relt *a, const relt *b) { return mpfr_cmp(a, b); }
-static inline int r_cmp_d(const relt *a, double b) { return mpfr_cmp_d(a, b); }
-static inline int r_isfinite(const relt *a) { return mpfr_number_p(a); }
+static inline void r_fma(relt *r, const relt *a, const relt *b, const relt *d, const rctx *c) {
+  r_fix_(r, mpfr_fma(r, a, b, d, R_RND), c);
+}
+static inline void r_neg(relt *r, const relt *a, const rctx *c) {
+  r_fix_(r, mpfr_neg(r, a, R_RND), c);
+}
+static inline void r_abs(relt *r, const relt *a, const rctx *c) {
+  r_fix_(r, mpfr_abs(r, a, R_RND), c);
+}
+static inline void r_sqrt(relt *r, const relt *a, const rctx *c) {
+  r_fix_(r, mpfr_sqrt(r, a, R_RND), c);
+}
+static inline void r_exp(relt *r, const relt *a, const rctx *c) {
+  r_fix_(r, mpfr_exp(r, a, R_RND), c);
+}
+static inline void r_log(relt *r, const relt *a, const rctx *c) {
+  r_fix_(r, mpfr_log(r, a, R_RND), c);
+}
+static inline void r_tanh(relt *r, const relt *a, const rctx *c) {
+  r_fix_(r, mpfr_tanh(r, a, R_RND), c);
+}
+static inline int r_sgn(const relt *a) {
+  return mpfr_sgn(a);
+}
+static inline int r_cmp(const relt *a, const relt *b) {
+  return mpfr_cmp(a, b);
+}
+static inline int r_cmp_d(const relt *a, double b) {
+  return mpfr_cmp_d(a, b);
+}
+static inline int r_isfinite(const relt *a) {
+  return mpfr_number_p(a);
+}
 /* log10 |a| as a double (-inf for 0): errors at 4096 bits underflow a double. */
 static inline double r_log10abs(const relt *a) {
   if (mpfr_zero_p(a)) return -INFINITY;
@@ -109,36 +162,117 @@ static inline int r_set_str(relt *r, const char *s, const rctx *c) {
   return (end == s || *end != '\0') ? -1 : 0;
 }
 #else /* double */
-static inline void r_init(relt *r, const rctx *c) { (void)c; *r = 0.0; }
-static inline void r_clear(relt *r, const rctx *c) { (void)r; (void)c; }
-static inline void r_set(relt *r, const relt *a, const rctx *c) { (void)c; *r = *a; }
-static inline void r_set_d(relt *r, double a, const rctx *c) { (void)c; *r = a; }
-static inline void r_set_si(relt *r, long a, const rctx *c) { (void)c; *r = (double)a; }
-static inline void r_zero(relt *r, const rctx *c) { (void)c; *r = 0.0; }
-static inline double r_get_d(const relt *a) { return *a; }
-static inline void r_add(relt *r, const relt *a, const relt *b, const rctx *c) { (void)c; *r = *a + *b; }
-static inline void r_sub(relt *r, const relt *a, const relt *b, const rctx *c) { (void)c; *r = *a - *b; }
-static inline void r_mul(relt *r, const relt *a, const relt *b, const rctx *c) { (void)c; *r = *a * *b; }
-static inline void r_div(relt *r, const relt *a, const relt *b, const rctx *c) { (void)c; *r = *a / *b; }
-static inline void r_mul_d(relt *r, const relt *a, double b, const rctx *c) { (void)c; *r = *a * b; }
-static inline void r_add_d(relt *r, const relt *a, double b, const rctx *c) { (void)c; *r = *a + b; }
-static inline void r_d_sub(relt *r, double a, const relt *b, const rctx *c) { (void)c; *r = a - *b; }
-static inline void r_div_d(relt *r, const relt *a, double b, const rctx *c) { (void)c; *r = *a / b; }
-static inline void r_d_div(relt *r, double a, const relt *b, const rctx *c) { (void)c; *r = a / *b; }
-static inline void r_fma(relt *r, const relt *a, const relt *b, const relt *d, const rctx *c) { (void)c; *r = fma(*a, *b, *d); }
-static inline void r_neg(relt *r, const relt *a, const rctx *c) { (void)c; *r = -*a; }
-static inline void r_abs(relt *r, const relt *a, const rctx *c) { (void)c; *r = fabs(*a); }
-static inline void r_sqrt(relt *r, const relt *a, const rctx *c) { (void)c; *r = sqrt(*a); }
-static inline void r_exp(relt *r, const relt *a, const rctx *c) { (void)c; *r = exp(*a); }
-static inline void r_log(relt *r, const relt *a, const rctx *c) { (void)c; *r = log(*a); }
-static inline void r_tanh(relt *r, const relt *a, const rctx *c) { (void)c; *r = tanh(*a); }
-static inline int r_sgn(const relt *a) { return (*a > 0) - (*a < 0); }
-static inline int r_cmp(const relt *a, const relt *b) { return (*a > *b) - (*a < *b); }
-static inline int r_cmp_d(const relt *a, double b) { return (*a > b) - (*a < b); }
-static inline int r_isfinite(const relt *a) { return isfinite(*a); }
-static inline double r_log10abs(const relt *a) { return *a == 0.0 ? -INFINITY : log10(fabs(*a)); }
+static inline void r_init(relt *r, const rctx *c) {
+  (void)c;
+  *r = 0.0;
+}
+static inline void r_clear(relt *r, const rctx *c) {
+  (void)r;
+  (void)c;
+}
+static inline void r_set(relt *r, const relt *a, const rctx *c) {
+  (void)c;
+  *r = *a;
+}
+static inline void r_set_d(relt *r, double a, const rctx *c) {
+  (void)c;
+  *r = a;
+}
+static inline void r_set_si(relt *r, long a, const rctx *c) {
+  (void)c;
+  *r = (double)a;
+}
+static inline void r_zero(relt *r, const rctx *c) {
+  (void)c;
+  *r = 0.0;
+}
+static inline double r_get_d(const relt *a) {
+  return *a;
+}
+static inline void r_add(relt *r, const relt *a, const relt *b, const rctx *c) {
+  (void)c;
+  *r = *a + *b;
+}
+static inline void r_sub(relt *r, const relt *a, const relt *b, const rctx *c) {
+  (void)c;
+  *r = *a - *b;
+}
+static inline void r_mul(relt *r, const relt *a, const relt *b, const rctx *c) {
+  (void)c;
+  *r = *a * *b;
+}
+static inline void r_div(relt *r, const relt *a, const relt *b, const rctx *c) {
+  (void)c;
+  *r = *a / *b;
+}
+static inline void r_mul_d(relt *r, const relt *a, double b, const rctx *c) {
+  (void)c;
+  *r = *a * b;
+}
+static inline void r_add_d(relt *r, const relt *a, double b, const rctx *c) {
+  (void)c;
+  *r = *a + b;
+}
+static inline void r_d_sub(relt *r, double a, const relt *b, const rctx *c) {
+  (void)c;
+  *r = a - *b;
+}
+static inline void r_div_d(relt *r, const relt *a, double b, const rctx *c) {
+  (void)c;
+  *r = *a / b;
+}
+static inline void r_d_div(relt *r, double a, const relt *b, const rctx *c) {
+  (void)c;
+  *r = a / *b;
+}
+static inline void r_fma(relt *r, const relt *a, const relt *b, const relt *d, const rctx *c) {
+  (void)c;
+  *r = fma(*a, *b, *d);
+}
+static inline void r_neg(relt *r, const relt *a, const rctx *c) {
+  (void)c;
+  *r = -*a;
+}
+static inline void r_abs(relt *r, const relt *a, const rctx *c) {
+  (void)c;
+  *r = fabs(*a);
+}
+static inline void r_sqrt(relt *r, const relt *a, const rctx *c) {
+  (void)c;
+  *r = sqrt(*a);
+}
+static inline void r_exp(relt *r, const relt *a, const rctx *c) {
+  (void)c;
+  *r = exp(*a);
+}
+static inline void r_log(relt *r, const relt *a, const rctx *c) {
+  (void)c;
+  *r = log(*a);
+}
+static inline void r_tanh(relt *r, const relt *a, const rctx *c) {
+  (void)c;
+  *r = tanh(*a);
+}
+static inline int r_sgn(const relt *a) {
+  return (*a > 0) - (*a < 0);
+}
+static inline int r_cmp(const relt *a, const relt *b) {
+  return (*a > *b) - (*a < *b);
+}
+static inline int r_cmp_d(const relt *a, double b) {
+  return (*a > b) - (*a < b);
+}
+static inline int r_isfinite(const relt *a) {
+  return isfinite(*a);
+}
+static inline double r_log10abs(const relt *a) {
+  return *a == 0.0 ? -INFINITY : log10(fabs(*a));
+}
 int snn_parse_double(const char *s, double *out);
-static inline int r_set_str(relt *r, const char *s, const rctx *c) { (void)c; return snn_parse_double(s, r); }
+static inline int r_set_str(relt *r, const char *s, const rctx *c) {
+  (void)c;
+  return snn_parse_double(s, r);
+}
 #endif
 
 /* Vectors of scalars, each initialised at the context's precision. */

@@ -22,8 +22,8 @@
   X(SNN_EREFUSED, "the comparison cannot mean anything and was refused") \
   X(SNN_EVACUOUS, "the comparison would be vacuous")                     \
   X(SNN_EARG, "bad command-line argument")                               \
-  X(SNN_ENONFINITE, "a computed number is not finite")                  \
-  X(SNN_EMISMATCH, "two computations that must agree did not")         \
+  X(SNN_ENONFINITE, "a computed number is not finite")                   \
+  X(SNN_EMISMATCH, "two computations that must agree did not")           \
   X(SNN_EINTR, "interrupted")
 
 enum snn_status {
@@ -56,15 +56,29 @@ void snn_err_format(const snn_err *e, char *buf, size_t len);
 /* ---- the network file ---- */
 enum snn_bounds { SNN_BOUNDS_CLAMP, SNN_BOUNDS_PROJECT, SNN_BOUNDS_NONE };
 enum snn_forward { SNN_FWD_HEAVISIDE, SNN_FWD_SIGMOID };
-enum snn_surrogate { SNN_SURR_TRIANGLE, SNN_SURR_FAST_SIGMOID, SNN_SURR_SIGMOID, SNN_SURR_TANH, SNN_SURR_MULTI_GAUSSIAN };
+enum snn_surrogate {
+  SNN_SURR_TRIANGLE,
+  SNN_SURR_FAST_SIGMOID,
+  SNN_SURR_SIGMOID,
+  SNN_SURR_TANH,
+  SNN_SURR_MULTI_GAUSSIAN
+};
 enum snn_loss { SNN_LOSS_MSE, SNN_LOSS_CE };
 enum snn_input_kind { SNN_IN_POISSON, SNN_IN_NORMAL };
 enum snn_target_kind { SNN_TGT_SINES, SNN_TGT_NORMAL, SNN_TGT_ZEROS };
 enum snn_delay_kernel { SNN_DK_LINEAR, SNN_DK_GAUSSIAN };
-enum snn_block_kind { SNN_BLK_W_IN, SNN_BLK_W_REC, SNN_BLK_CONST, SNN_BLK_RO_W, SNN_BLK_RO_B, SNN_BLK_BIAS, SNN_BLK_MIX,
-                      SNN_BLK_DELAY };
+enum snn_block_kind {
+  SNN_BLK_W_IN,
+  SNN_BLK_W_REC,
+  SNN_BLK_CONST,
+  SNN_BLK_RO_W,
+  SNN_BLK_RO_B,
+  SNN_BLK_BIAS,
+  SNN_BLK_MIX,
+  SNN_BLK_DELAY
+};
 
-#define SNN_MAXCONST 5 /* neuron constants per model, at most */
+#define SNN_MAXCONST 5    /* neuron constants per model, at most */
 #define SNN_MAX_LAYERS 64 /* layers per network, at most */
 
 /* How a model's units are driven (docs/models.md).  Every unit has m input
@@ -90,7 +104,6 @@ typedef struct {
 } snn_model_shape;
 #define SNN_MAXMIX 2
 
-
 struct snn_model_type;
 struct snn_cell_type_d;
 struct snn_cell_type_mp;
@@ -112,24 +125,24 @@ typedef struct {
   int act_relu;                /* snu: g = relu */
   int bounds;                  /* adlif: SNN_BOUNDS_* */
   double w_scale, w_mean, rec_scale;
-  int blk_w_in, blk_w_rec;      /* block indices, -1 if absent */
+  int blk_w_in, blk_w_rec; /* block indices, -1 if absent */
   int blk_const[SNN_MAXCONST];
   int blk_bias, blk_mix[SNN_MAXMIX], blk_delay; /* -1 if absent */
   const snn_model_shape *sh;
   /* synaptic delays on w_in (docs/delays.md): 0 = none */
   int delays;
-  size_t dmax;          /* largest delay, in steps */
-  int dkernel;          /* SNN_DK_* */
-  double dsigma;        /* gaussian kernel width */
-  int dround;           /* evaluate with delays rounded to integers */
+  size_t dmax;               /* largest delay, in steps */
+  int dkernel;               /* SNN_DK_* */
+  double dsigma;             /* gaussian kernel width */
+  int dround;                /* evaluate with delays rounded to integers */
   double dinit_lo, dinit_hi; /* initial delays drawn uniformly from this range */
 } snn_layer_spec;
 
 typedef struct {
   char name[48]; /* e.g. "layer0.w_in" */
   int kind;
-  int layer;     /* -1 for the readout */
-  int cidx;      /* constant index for SNN_BLK_CONST */
+  int layer; /* -1 for the readout */
+  int cidx;  /* constant index for SNN_BLK_CONST */
   size_t rows, cols, off;
   int trainable;
   int in_params; /* written to / required in a params file */
@@ -187,14 +200,13 @@ typedef struct {
 } snn_data;
 void snn_data_clear(snn_data *d);
 
-
 /* A gradient (or any per-parameter result) with its loss and bookkeeping. */
 typedef struct {
   char rule[64];
-  long prec;      /* 53 = double path */
-  int mpfr;       /* computed by the MPFR build */
-  snn_nums loss;  /* one number */
-  snn_nums grad;  /* spec->P; entries of non-trainable blocks are 0 */
+  long prec;         /* 53 = double path */
+  int mpfr;          /* computed by the MPFR build */
+  snn_nums loss;     /* one number */
+  snn_nums grad;     /* spec->P; entries of non-trainable blocks are 0 */
   size_t *crossings; /* per layer: (t, j) with u > 0 */
   double *spikes;    /* per layer: sum of z (filled by the forward pass of bptt) */
   size_t bytes;      /* bytes the rule held while computing */
@@ -202,6 +214,5 @@ typedef struct {
 
 int snn_result_init(snn_result *r, const snn_spec *s);
 void snn_result_clear(snn_result *r);
-
 
 #endif

@@ -19,8 +19,7 @@ static inline void spike_fwd(relt *z, const relt *u, const snn_spec *s, rctx *c)
 
 /* psi = dz/du for the sigmoid forward (exact, k z (1 - z)), otherwise the
  * surrogate named in the spec; vth is the unit's base threshold. */
-static inline void spike_psi(relt *psi, const relt *u, const relt *z, const relt *vth, const snn_spec *s,
-                             rctx *c) {
+static inline void spike_psi(relt *psi, const relt *u, const relt *z, const relt *vth, const snn_spec *s, rctx *c) {
   relt *a = c->spike[0], *b = c->spike[1];
   if (s->forward == SNN_FWD_SIGMOID) {
     r_d_sub(a, 1.0, z, c);

@@ -17,7 +17,6 @@
 #include "tests/prec.h"
 #include "tests/testutil.h"
 
-
 /* ---------- networks covering every model, layer kind, loss and parameter kind ---------- */
 static const char *const NETS[] = {
     /* lif feed-forward, mse, every lif parameter kind, input scale 1-alpha */
@@ -29,7 +28,8 @@ static const char *const NETS[] = {
     "{\"seed\":2,\"steps\":16,\"input\":{\"size\":3,\"rate\":0.4},"
     "\"layers\":[{\"model\":\"lif\",\"size\":4,\"recurrent\":true,\"reset\":\"none\",\"w_scale\":0.7,"
     "\"train\":[\"w_in\",\"w_rec\",\"threshold\"]}],"
-    "\"readout\":{\"size\":3},\"loss\":{\"kind\":\"ce\",\"window\":[8,16]},\"spike\":{\"forward\":\"sigmoid\",\"slope\":1}}",
+    "\"readout\":{\"size\":3},\"loss\":{\"kind\":\"ce\",\"window\":[8,16]},\"spike\":{\"forward\":\"sigmoid\","
+    "\"slope\":1}}",
     /* alif recurrent, every alif parameter kind, rate regulariser */
     "{\"seed\":3,\"steps\":16,\"input\":{\"size\":3,\"rate\":0.4},"
     "\"layers\":[{\"model\":\"alif\",\"size\":4,\"recurrent\":true,\"w_scale\":2,\"beta\":0.6,\"tau_adapt\":12,"
@@ -41,18 +41,21 @@ static const char *const NETS[] = {
     "\"layers\":[{\"model\":\"snu\",\"size\":4,\"recurrent\":true,\"w_scale\":2,\"threshold\":0.5,"
     "\"train\":[\"w_in\",\"w_rec\",\"decay\",\"bias\"]},"
     "{\"model\":\"snu\",\"size\":3,\"activation\":\"relu\",\"w_scale\":2,\"threshold\":0.3}],"
-    "\"readout\":{\"size\":3,\"tau_out\":2},\"loss\":{\"kind\":\"ce\"},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    "\"readout\":{\"size\":3,\"tau_out\":2},\"loss\":{\"kind\":\"ce\"},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}"
+    "}",
     /* three mixed layers, mse over a window plus rate regulariser */
     "{\"seed\":5,\"steps\":14,\"input\":{\"size\":3,\"rate\":0.5},"
     "\"layers\":[{\"model\":\"lif\",\"size\":4,\"recurrent\":true,\"w_scale\":3},"
-    "{\"model\":\"alif\",\"size\":3,\"w_scale\":6,\"beta\":0.3,\"tau_adapt\":15,\"train\":[\"w_in\",\"beta\",\"tau_adapt\"]},"
+    "{\"model\":\"alif\",\"size\":3,\"w_scale\":6,\"beta\":0.3,\"tau_adapt\":15,\"train\":[\"w_in\",\"beta\",\"tau_"
+    "adapt\"]},"
     "{\"model\":\"snu\",\"size\":3,\"recurrent\":true,\"w_scale\":2,\"w_mean\":1.5,\"threshold\":0.4}],"
     "\"readout\":{\"size\":2,\"tau_out\":5},\"loss\":{\"window\":[3,12],\"rate_reg\":{\"c\":1.0,\"target\":0.2}},"
     "\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
     /* adlif recurrent, every adaptation parameter trained */
     "{\"seed\":12,\"steps\":20,\"input\":{\"size\":4,\"rate\":0.4},"
     "\"layers\":[{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,"
-    "\"a\":0.3,\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\",\"b\"]}],"
+    "\"a\":0.3,\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\","
+    "\"b\"]}],"
     "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
     /* ltc recurrent: every ltc parameter kind (weights, biases, both time-constant mixes, b0, beta) */
     "{\"seed\":5,\"steps\":20,\"input\":{\"size\":4,\"rate\":0.3},"
@@ -89,8 +92,8 @@ START_TEST(test_bptt_matches_fd) {
     ck_assert_msg(st == SNN_OK, "net %d: %s", _i, e.msg);
     for (size_t l = 0; l < s->L; l++) ck_assert_msg(rep.crossings[l] > 0, "net %d layer %zu silent", _i, l);
     ck_assert_msg(rep.lg_ref_all > -3, "net %d: reference gradient too small to mean anything", _i);
-    ck_assert_msg(rep.pass && rep.lg_rel_all <= rep.lg_tol, "net %d at %ld bits: error 1e%.1f over tolerance 1e%.1f", _i,
-                  PRECS[k], rep.lg_rel_all, rep.lg_tol);
+    ck_assert_msg(rep.pass && rep.lg_rel_all <= rep.lg_tol, "net %d at %ld bits: error 1e%.1f over tolerance 1e%.1f",
+                  _i, PRECS[k], rep.lg_rel_all, rep.lg_tol);
     for (size_t b = 0; b < s->nblk; b++)
       if (s->blk[b].trainable) {
         const snn_blockcmp *bc = &rep.blk[b];
@@ -170,7 +173,8 @@ static const char *const CELLS[] = {
     "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"snu\",\"size\":3,\"activation\":\"relu\"}],"
     "\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
     "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"adlif\",\"size\":3,\"tau_mem\":8,\"tau_adapt\":40,"
-    "\"a\":-0.4,\"b\":1.2,\"threshold\":0.7}],\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}}",
+    "\"a\":-0.4,\"b\":1.2,\"threshold\":0.7}],\"readout\":{\"size\":1},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}"
+    "}",
     "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"lstm\",\"size\":3}],\"readout\":{\"size\":1}}",
     "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"gru\",\"size\":3}],\"readout\":{\"size\":1}}",
     "{\"steps\":2,\"input\":{\"size\":2},\"layers\":[{\"model\":\"ltc\",\"size\":3,\"beta\":1.3,\"threshold\":0.2}],"
@@ -225,7 +229,13 @@ START_TEST(test_cell_jacobians) {
   ck_assert_int_eq(SNN_SFX(snn_net_init)(&N, s, &d, &c), SNN_OK);
   lay *L = &N.layers[0];
   size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, m = (size_t)L->m;
-  cellio io = {L, &c, vec_alloc(n * k, &c), vec_alloc(n, &c), vec_alloc(n * m, &c), vec_alloc(n * k, &c), vec_alloc(n, &c),
+  cellio io = {L,
+               &c,
+               vec_alloc(n * k, &c),
+               vec_alloc(n, &c),
+               vec_alloc(n * m, &c),
+               vec_alloc(n * k, &c),
+               vec_alloc(n, &c),
                vec_alloc(n, &c)};
   for (size_t i = 0; i < n; i++) {
     for (size_t q = 0; q < k; q++) r_set_d(io.sp + i * k + q, 0.3 + 0.2 * (double)i - 0.15 * (double)q, &c);
@@ -247,8 +257,8 @@ START_TEST(test_cell_jacobians) {
       double chain = 0;
       for (size_t r = 0; r < k; r++) {
         double jv = r_get_d(J.dF_ds + (i * k + r) * k + q);
-        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d unit %zu dF_ds[%zu][%zu]: %g vs fd %g", _i, i, r, q,
-                      jv, ds[r]);
+        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d unit %zu dF_ds[%zu][%zu]: %g vs fd %g", _i, i,
+                      r, q, jv, ds[r]);
         chain += dUs[r] * jv;
       }
       ck_assert_msg(fabs(du - chain) <= tol * (1 + fabs(chain)), "cell %d dU_ds chain: %g vs %g", _i, chain, du);
@@ -264,7 +274,8 @@ START_TEST(test_cell_jacobians) {
       fd_in(&io, io.I + q * n + i, h, i, k, ds, &du);
       for (size_t r = 0; r < k; r++) {
         double jv = r_get_d(J.dF_dI + (i * k + r) * m + q);
-        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dI[%zu][%zu]: %g vs fd %g", _i, r, q, jv, ds[r]);
+        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dI[%zu][%zu]: %g vs fd %g", _i, r, q, jv,
+                      ds[r]);
       }
     }
     /* with respect to each neuron constant */
@@ -273,7 +284,8 @@ START_TEST(test_cell_jacobians) {
       double chain = r_get_d(J.dU_dp + i * np + p);
       for (size_t r = 0; r < k; r++) {
         double jv = r_get_d(J.dF_dp + (i * k + r) * np + p);
-        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dp[%zu][%zu]: %g vs fd %g", _i, r, p, jv, ds[r]);
+        ck_assert_msg(fabs(ds[r] - jv) <= tol * (1 + fabs(jv)), "cell %d dF_dp[%zu][%zu]: %g vs fd %g", _i, r, p, jv,
+                      ds[r]);
         chain += dUs[r] * jv;
       }
       ck_assert_msg(fabs(du - chain) <= tol * (1 + fabs(chain)), "cell %d du/dp[%zu]: %g vs fd %g", _i, p, chain, du);
@@ -367,7 +379,8 @@ END_TEST
 START_TEST(test_adlif_clamp) {
   static const char *const tmpl =
       "{\"seed\":12,\"steps\":20,\"input\":{\"size\":4,\"rate\":0.4},\"layers\":[{\"model\":\"adlif\",\"size\":5,"
-      "\"w_scale\":25,\"tau_mem\":10,\"a\":1.5,\"b\":2.5,\"bounds\":\"%s\",\"train\":[\"w_in\",\"a\",\"b\",\"tau_mem\"]}],"
+      "\"w_scale\":25,\"tau_mem\":10,\"a\":1.5,\"b\":2.5,\"bounds\":\"%s\",\"train\":[\"w_in\",\"a\",\"b\",\"tau_mem\"]"
+      "}],"
       "\"readout\":{\"size\":2},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}";
   for (int none = 0; none < 2; none++) {
     char buf[600];
@@ -423,14 +436,19 @@ START_TEST(test_surrogates) {
   for (size_t j = 0; j < sizeof us / sizeof *us; j++) {
     double x = us[j], want;
     switch (_i) {
-      case 0: want = 0.3 / 0.5 * fmax(0.0, 1 - fabs(x) / 0.5); break;
-      case 1: want = 1 / ((1 + 2 * fabs(x)) * (1 + 2 * fabs(x))); break;
+      case 0:
+        want = 0.3 / 0.5 * fmax(0.0, 1 - fabs(x) / 0.5);
+        break;
+      case 1:
+        want = 1 / ((1 + 2 * fabs(x)) * (1 + 2 * fabs(x)));
+        break;
       case 2: {
         double sg = 1 / (1 + exp(-2 * x));
         want = 2 * sg * (1 - sg);
         break;
       }
-      default: want = 1 - tanh(x) * tanh(x);
+      default:
+        want = 1 - tanh(x) * tanh(x);
     }
     r_set_d(u, x, &c);
     spike_fwd(z, u, s, &c);
@@ -536,7 +554,8 @@ START_TEST(test_mpfr53_reproduces_double) {
     den += rd.grad.v[i] * rd.grad.v[i];
   }
   ck_assert_msg(sqrt(num / den) < 1e-13, "gradient differs by %g", sqrt(num / den));
-  for (size_t l = 0; l < s->L; l++) ck_assert_double_eq_tol(rd.spikes[l], rm.spikes[l], 1e-12 * (1 + fabs(rd.spikes[l])));
+  for (size_t l = 0; l < s->L; l++)
+    ck_assert_double_eq_tol(rd.spikes[l], rm.spikes[l], 1e-12 * (1 + fabs(rd.spikes[l])));
   snn_result_clear(&rd);
   snn_result_clear(&rm);
   snn_data_clear(&d);

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/engine.h"
 #include "io/io.h"
+#include "sim/engine.h"
 #include "tests/testutil.h"
 
 static char tmpdir[256];
@@ -41,7 +41,8 @@ static void write_file(const char *path, const char *text) {
 
 static const char *GOOD =
     "{\"seed\": 11, \"steps\": 6, \"input\": {\"size\": 2, \"rate\": 0.5},"
-    " \"layers\": [{\"model\": \"alif\", \"size\": 3, \"recurrent\": true, \"train\": [\"w_in\", \"w_rec\", \"beta\"]}],"
+    " \"layers\": [{\"model\": \"alif\", \"size\": 3, \"recurrent\": true, \"train\": [\"w_in\", \"w_rec\", "
+    "\"beta\"]}],"
     " \"readout\": {\"size\": 2, \"tau_out\": 3}, \"spike\": {\"forward\": \"sigmoid\"}}";
 
 /* A network-file error: status, key and a phrase of the message. */
@@ -55,11 +56,13 @@ typedef struct {
 static const bad_net BAD[] = {
     {"{\"steps\": 4,", SNN_EJSON, "1:", "invalid JSON"},
     {"[1, 2]", SNN_EKEY, "", "top level must be an object"},
-    {"{\"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": {\"size\": 1}}", SNN_EKEY,
-     "steps", "missing"},
-    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lfi\", \"size\": 2}], \"readout\": {\"size\": 1}}",
+    {"{\"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": {\"size\": 1}}",
+     SNN_EKEY, "steps", "missing"},
+    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lfi\", \"size\": 2}], \"readout\": "
+     "{\"size\": 1}}",
      SNN_EVALUE, "layers[0].model", "\"lif\", \"alif\", \"snu\""},
-    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": -3}], \"readout\": {\"size\": 1}}",
+    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": -3}], \"readout\": "
+     "{\"size\": 1}}",
      SNN_EVALUE, "layers[0].size", "found -3"},
     {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2, \"tau_mem\": \"20\"}], "
      "\"readout\": {\"size\": 1}}",
@@ -70,7 +73,8 @@ static const bad_net BAD[] = {
     {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2, \"train\": [\"beta\"]}], "
      "\"readout\": {\"size\": 1}}",
      SNN_EVALUE, "layers[0].train[0]", "no parameter \"beta\""},
-    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2, \"train\": [\"w_rec\"]}], "
+    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2, \"train\": "
+     "[\"w_rec\"]}], "
      "\"readout\": {\"size\": 1}}",
      SNN_EVALUE, "layers[0].train[0]", "recurrent"},
     {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [], \"readout\": {\"size\": 1}}", SNN_EKEY, "layers",
@@ -78,16 +82,20 @@ static const bad_net BAD[] = {
     {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"snu\", \"size\": 2, \"decay\": 1.0}], "
      "\"readout\": {\"size\": 1}}",
      SNN_EVALUE, "layers[0].decay", "[0, 1)"},
-    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": {\"size\": 1},"
+    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": "
+     "{\"size\": 1},"
      " \"loss\": {\"window\": [3, 9]}}",
      SNN_EVALUE, "loss.window", "last <= steps"},
-    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": {\"size\": 2},"
+    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": "
+     "{\"size\": 2},"
      " \"loss\": {\"kind\": \"ce\", \"label\": 2}}",
      SNN_EVALUE, "loss.label", "[0, 1]"},
-    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": {\"size\": 1},"
+    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": "
+     "{\"size\": 1},"
      " \"spike\": {\"surrogate\": \"boxcar\"}}",
      SNN_EVALUE, "spike.surrogate", "\"triangle\""},
-    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": {\"size\": 1},"
+    {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": "
+     "{\"size\": 1},"
      " \"gradient\": {\"reset\": \"drop\"}}",
      SNN_EVALUE, "gradient.reset", "\"keep\", \"detach\""},
     {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"adlif\", \"size\": 2, \"a\": 1.5, "
@@ -127,10 +135,11 @@ END_TEST
 START_TEST(test_unknown_keys_warn) {
   snn_spec *s;
   snn_err e = {0};
-  ck_assert_int_eq(snn_spec_parse("{\"steps\": 3, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1,"
-                                  " \"tau_mme\": 3}], \"readout\": {\"size\": 1}}",
-                                  "x.json", &s, &e),
-                   SNN_OK);
+  ck_assert_int_eq(
+      snn_spec_parse("{\"steps\": 3, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1,"
+                     " \"tau_mme\": 3}], \"readout\": {\"size\": 1}}",
+                     "x.json", &s, &e),
+      SNN_OK);
   ck_assert_ptr_nonnull(strstr(s->warnings, "layers[0].tau_mme"));
   snn_spec_free(s);
 }
@@ -141,8 +150,8 @@ START_TEST(test_layout) {
   snn_spec *s;
   snn_err e = {0};
   ck_assert_int_eq(snn_spec_parse(GOOD, "good.json", &s, &e), SNN_OK);
-  const char *names[] = {"layer0.w_in", "layer0.w_rec", "layer0.tau_mem", "layer0.threshold", "layer0.tau_adapt",
-                         "layer0.beta", "readout.w", "readout.b"};
+  const char *names[] = {"layer0.w_in",      "layer0.w_rec", "layer0.tau_mem", "layer0.threshold",
+                         "layer0.tau_adapt", "layer0.beta",  "readout.w",      "readout.b"};
   const size_t rows[] = {3, 3, 3, 3, 3, 3, 2, 2}, cols[] = {2, 3, 1, 1, 1, 1, 3, 1};
   const int train[] = {1, 1, 0, 0, 0, 1, 1, 1};
   ck_assert_uint_eq(s->nblk, 8);
@@ -239,13 +248,15 @@ END_TEST
 START_TEST(test_params_accept_strings) {
   snn_spec *s;
   snn_err e = {0};
-  ck_assert_int_eq(snn_spec_parse("{\"steps\": 1, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1}],"
-                                  " \"readout\": {\"size\": 1}}",
-                                  "n.json", &s, &e),
-                   SNN_OK);
-  write_file(path_in("p.json"),
-             "{\"format\": \"snngrad-params/1\", \"params\": {\"layer0.w_in\": [[\"3.33333333333333333333333333333e-1\"]],"
-             " \"readout.w\": [[2]], \"readout.b\": [\"-1.5e0\"]}, \"input\": [[1]], \"target\": [[0.25]]}");
+  ck_assert_int_eq(
+      snn_spec_parse("{\"steps\": 1, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1}],"
+                     " \"readout\": {\"size\": 1}}",
+                     "n.json", &s, &e),
+      SNN_OK);
+  write_file(
+      path_in("p.json"),
+      "{\"format\": \"snngrad-params/1\", \"params\": {\"layer0.w_in\": [[\"3.33333333333333333333333333333e-1\"]],"
+      " \"readout.w\": [[2]], \"readout.b\": [\"-1.5e0\"]}, \"input\": [[1]], \"target\": [[0.25]]}");
   snn_data d;
   ck_assert_int_eq(snn_data_load(s, path_in("p.json"), &d, &e), SNN_OK);
   ck_assert_ptr_nonnull(d.theta.s);
@@ -301,10 +312,13 @@ END_TEST
 /* Finite differences are refused where they cannot confirm anything. */
 START_TEST(test_fd_refusals) {
   static const char *const nets[] = {
-      "{\"steps\": 3, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1}], \"readout\": {\"size\": 1}}",
-      "{\"steps\": 3, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1}], \"readout\": {\"size\": 1},"
+      "{\"steps\": 3, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1}], \"readout\": "
+      "{\"size\": 1}}",
+      "{\"steps\": 3, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1}], \"readout\": "
+      "{\"size\": 1},"
       " \"spike\": {\"forward\": \"sigmoid\"}, \"gradient\": {\"reset\": \"detach\"}}",
-      "{\"steps\": 3, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1}], \"readout\": {\"size\": 1},"
+      "{\"steps\": 3, \"input\": {\"size\": 1}, \"layers\": [{\"model\": \"lif\", \"size\": 1}], \"readout\": "
+      "{\"size\": 1},"
       " \"spike\": {\"forward\": \"sigmoid\"}, \"gradient\": {\"recurrent\": \"detach\"}}",
   };
   static const char *const keys[] = {"spike.forward", "gradient.reset", "gradient.recurrent"};
@@ -332,10 +346,11 @@ END_TEST
 START_TEST(test_silent_is_vacuous) {
   snn_spec *s;
   snn_err e = {0};
-  ck_assert_int_eq(snn_spec_parse("{\"steps\": 5, \"input\": {\"size\": 2, \"rate\": 0.0}, \"layers\": [{\"model\": "
-                                  "\"lif\", \"size\": 2}], \"readout\": {\"size\": 1}, \"spike\": {\"forward\": \"sigmoid\"}}",
-                                  "silent.json", &s, &e),
-                   SNN_OK);
+  ck_assert_int_eq(
+      snn_spec_parse("{\"steps\": 5, \"input\": {\"size\": 2, \"rate\": 0.0}, \"layers\": [{\"model\": "
+                     "\"lif\", \"size\": 2}], \"readout\": {\"size\": 1}, \"spike\": {\"forward\": \"sigmoid\"}}",
+                     "silent.json", &s, &e),
+      SNN_OK);
   snn_data d;
   ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
   snn_fdreport rep;

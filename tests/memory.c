@@ -58,9 +58,10 @@ void free(void *p) {
   __libc_free(p);
 }
 
-static const char *NETS = "{\"seed\":4,\"steps\":%d,\"input\":{\"size\":4,\"rate\":0.3},"
-                          "\"layers\":[%s],"
-                          "\"readout\":{\"size\":3,\"tau_out\":5},\"spike\":{\"surrogate\":\"triangle\"}}";
+static const char *NETS =
+    "{\"seed\":4,\"steps\":%d,\"input\":{\"size\":4,\"rate\":0.3},"
+    "\"layers\":[%s],"
+    "\"readout\":{\"size\":3,\"tau_out\":5},\"spike\":{\"surrogate\":\"triangle\"}}";
 /* feed-forward alif, recurrent alif, recurrent ltc with input delays (a delay line and mixes) */
 static const char *const LAYERS[] = {
     "{\"model\":\"alif\",\"size\":12,\"recurrent\":false,\"w_scale\":2}",
@@ -123,7 +124,8 @@ START_TEST(test_online_memory_independent_of_T) {
   for (int rec = 0; rec < 3; rec++) {
     size_t r1, r2;
     size_t a = rule_peak(ONLINE[_i], 40, rec, PREC, &r1), b = rule_peak(ONLINE[_i], 400, rec, PREC, &r2);
-    printf("%-22s %s  T=40: %8zu bytes  T=400: %8zu bytes  (reported %zu, %zu)\n", ONLINE[_i], VARIANT[rec], a, b, r1, r2);
+    printf("%-22s %s  T=40: %8zu bytes  T=400: %8zu bytes  (reported %zu, %zu)\n", ONLINE[_i], VARIANT[rec], a, b, r1,
+           r2);
     /* MPFR's own temporaries depend on the values by a few hundred bytes;
        the rule's memory does not depend on T at all */
     ck_assert_msg(a > 0 && (a > b ? a - b : b - a) <= a / 50, "%s: %zu bytes at T=40, %zu at T=400", ONLINE[_i], a, b);

@@ -4,78 +4,89 @@
  * one at least 1e-3 away and flat.  Each case first shows it is not vacuous:
  * every layer spikes and the BPTT gradient is far from zero.  The documented
  * expectation (snn_rule_expectation) must agree with the measurement. */
+#include "sim/rules/rules.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "sim/driver.h"
 #include "sim/engine.h"
-#include "sim/rules/rules.h"
 #include "tests/prec.h"
 #include "tests/testutil.h"
 
+#define NET(layers, rest) \
+  "{\"seed\":31,\"steps\":25,\"input\":{\"size\":3,\"rate\":0.4},\"layers\":[" layers "]," rest "}"
 
-#define NET(layers, rest) "{\"seed\":31,\"steps\":25,\"input\":{\"size\":3,\"rate\":0.4},\"layers\":[" layers "]," rest "}"
-
-static const char *const FF_LIF = NET(
-    "{\"model\":\"lif\",\"size\":5,\"w_scale\":2.5,\"train\":[\"w_in\",\"tau_mem\",\"threshold\"]}",
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"loss\":{\"rate_reg\":{\"c\":2,\"target\":0.1}},\"spike\":{\"surrogate\":\"triangle\"}");
-static const char *const FF_ALIF_DET = NET(
-    "{\"model\":\"alif\",\"size\":5,\"w_scale\":2.5,\"beta\":0.5,\"tau_adapt\":15,"
-    "\"train\":[\"w_in\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"beta\"]}",
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"fast_sigmoid\"},\"gradient\":{\"reset\":\"detach\"}");
-static const char *const REC_ALIF_DET = NET(
-    "{\"model\":\"alif\",\"size\":5,\"recurrent\":true,\"w_scale\":2.5,\"beta\":0.5,\"tau_adapt\":15,"
-    "\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"beta\"]}",
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"loss\":{\"kind\":\"ce\",\"window\":[15,25],\"rate_reg\":{\"c\":1,\"target\":0.1}},"
-    "\"spike\":{\"surrogate\":\"triangle\"},\"gradient\":{\"reset\":\"detach\",\"recurrent\":\"detach\"}");
-static const char *const REC_ALIF = NET(
-    "{\"model\":\"alif\",\"size\":5,\"recurrent\":true,\"w_scale\":2.5,\"beta\":0.5,\"tau_adapt\":15}",
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}");
-static const char *const REC_SNU = NET(
-    "{\"model\":\"snu\",\"size\":5,\"recurrent\":true,\"w_scale\":2,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"decay\",\"bias\"]}",
-    "\"readout\":{\"size\":2,\"tau_out\":3},\"spike\":{\"surrogate\":\"tanh\"}");
-static const char *const DEEP2 = NET(
-    "{\"model\":\"lif\",\"size\":5,\"w_scale\":2.5},{\"model\":\"lif\",\"size\":4,\"w_scale\":2.5}",
-    "\"readout\":{\"size\":2,\"tau_out\":3},\"spike\":{\"surrogate\":\"triangle\"}");
-static const char *const DEEP2_MEMLESS = NET(
-    "{\"model\":\"lif\",\"size\":5,\"w_scale\":2.5},{\"model\":\"snu\",\"size\":4,\"decay\":0.0,\"w_scale\":2.5,\"train\":[\"w_in\"]}",
-    "\"readout\":{\"size\":2},\"spike\":{\"surrogate\":\"tanh\"}");
-static const char *const DEEP_MIXED = NET(
-    "{\"model\":\"lif\",\"size\":4,\"recurrent\":true,\"w_scale\":3},"
-    "{\"model\":\"alif\",\"size\":4,\"w_scale\":3,\"train\":[\"w_in\",\"threshold\",\"beta\"]},"
-    "{\"model\":\"snu\",\"size\":3,\"recurrent\":true,\"w_scale\":2,\"w_mean\":1,\"threshold\":0.4}",
-    "\"readout\":{\"size\":2,\"tau_out\":5},\"loss\":{\"window\":[3,22],\"rate_reg\":{\"c\":1,\"target\":0.2}},"
-    "\"spike\":{\"surrogate\":\"triangle\",\"gamma\":0.5}");
-static const char *const SMOOTH_DEEP = NET(
-    "{\"model\":\"alif\",\"size\":4,\"recurrent\":true,\"w_scale\":2},{\"model\":\"lif\",\"size\":3,\"w_scale\":2,\"w_mean\":1.5,\"train\":[\"w_in\",\"tau_mem\"]}",
-    "\"readout\":{\"size\":2,\"tau_out\":2},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}");
+static const char *const FF_LIF =
+    NET("{\"model\":\"lif\",\"size\":5,\"w_scale\":2.5,\"train\":[\"w_in\",\"tau_mem\",\"threshold\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"loss\":{\"rate_reg\":{\"c\":2,\"target\":0.1}},\"spike\":{"
+        "\"surrogate\":\"triangle\"}");
+static const char *const FF_ALIF_DET =
+    NET("{\"model\":\"alif\",\"size\":5,\"w_scale\":2.5,\"beta\":0.5,\"tau_adapt\":15,"
+        "\"train\":[\"w_in\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"beta\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"fast_sigmoid\"},\"gradient\":{\"reset\":"
+        "\"detach\"}");
+static const char *const REC_ALIF_DET =
+    NET("{\"model\":\"alif\",\"size\":5,\"recurrent\":true,\"w_scale\":2.5,\"beta\":0.5,\"tau_adapt\":15,"
+        "\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"beta\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"loss\":{\"kind\":\"ce\",\"window\":[15,25],\"rate_reg\":{\"c\":1,"
+        "\"target\":0.1}},"
+        "\"spike\":{\"surrogate\":\"triangle\"},\"gradient\":{\"reset\":\"detach\",\"recurrent\":\"detach\"}");
+static const char *const REC_ALIF =
+    NET("{\"model\":\"alif\",\"size\":5,\"recurrent\":true,\"w_scale\":2.5,\"beta\":0.5,\"tau_adapt\":15}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}");
+static const char *const REC_SNU =
+    NET("{\"model\":\"snu\",\"size\":5,\"recurrent\":true,\"w_scale\":2,\"threshold\":0.5,\"train\":[\"w_in\",\"w_"
+        "rec\",\"decay\",\"bias\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":3},\"spike\":{\"surrogate\":\"tanh\"}");
+static const char *const DEEP2 =
+    NET("{\"model\":\"lif\",\"size\":5,\"w_scale\":2.5},{\"model\":\"lif\",\"size\":4,\"w_scale\":2.5}",
+        "\"readout\":{\"size\":2,\"tau_out\":3},\"spike\":{\"surrogate\":\"triangle\"}");
+static const char *const DEEP2_MEMLESS =
+    NET("{\"model\":\"lif\",\"size\":5,\"w_scale\":2.5},{\"model\":\"snu\",\"size\":4,\"decay\":0.0,\"w_scale\":2.5,"
+        "\"train\":[\"w_in\"]}",
+        "\"readout\":{\"size\":2},\"spike\":{\"surrogate\":\"tanh\"}");
+static const char *const DEEP_MIXED =
+    NET("{\"model\":\"lif\",\"size\":4,\"recurrent\":true,\"w_scale\":3},"
+        "{\"model\":\"alif\",\"size\":4,\"w_scale\":3,\"train\":[\"w_in\",\"threshold\",\"beta\"]},"
+        "{\"model\":\"snu\",\"size\":3,\"recurrent\":true,\"w_scale\":2,\"w_mean\":1,\"threshold\":0.4}",
+        "\"readout\":{\"size\":2,\"tau_out\":5},\"loss\":{\"window\":[3,22],\"rate_reg\":{\"c\":1,\"target\":0.2}},"
+        "\"spike\":{\"surrogate\":\"triangle\",\"gamma\":0.5}");
+static const char *const SMOOTH_DEEP =
+    NET("{\"model\":\"alif\",\"size\":4,\"recurrent\":true,\"w_scale\":2},{\"model\":\"lif\",\"size\":3,\"w_scale\":2,"
+        "\"w_mean\":1.5,\"train\":[\"w_in\",\"tau_mem\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":2},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}");
 
 static const char *const ADLIF_REC = NET(
     "{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,\"a\":0.3,"
     "\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\",\"b\"]}",
     "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}");
-static const char *const ADLIF_REC_DET = NET(
-    "{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,\"a\":0.3,"
-    "\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"tau_adapt\",\"a\",\"b\"]}",
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"fast_sigmoid\"},"
-    "\"gradient\":{\"reset\":\"detach\",\"recurrent\":\"detach\"}");
+static const char *const ADLIF_REC_DET =
+    NET("{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,\"a\":0.3,"
+        "\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"tau_adapt\",\"a\",\"b\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"fast_sigmoid\"},"
+        "\"gradient\":{\"reset\":\"detach\",\"recurrent\":\"detach\"}");
 
-static const char *const LSTM_REC = NET("{\"model\":\"lstm\",\"size\":4,\"recurrent\":true,\"w_scale\":2}",
-                                       "\"readout\":{\"size\":2,\"tau_out\":3}");
-static const char *const GRU_FF = NET("{\"model\":\"gru\",\"size\":4,\"w_scale\":2}", "\"readout\":{\"size\":2,\"tau_out\":3}");
-static const char *const LTC_FF = NET(
-    "{\"model\":\"ltc\",\"size\":5,\"w_scale\":3,\"train\":[\"w_in\",\"bias\",\"w_tau_m\",\"w_tau_adp\",\"threshold\"]}",
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}");
-static const char *const LTC_REC = NET("{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3}",
-                                      "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}");
-static const char *const DELAY_FF = NET(
-    "{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5,\"delays\":{\"max\":3,\"kernel\":\"gaussian\"}}",
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"},\"gradient\":{\"reset\":\"detach\"}");
-static const char *const DELAY_DEEP = NET(
-    "{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5},"
-    "{\"model\":\"lif\",\"size\":4,\"w_scale\":3,\"delays\":{\"max\":3,\"init\":[0.5,2.5]}}",
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}");
+static const char *const LSTM_REC =
+    NET("{\"model\":\"lstm\",\"size\":4,\"recurrent\":true,\"w_scale\":2}", "\"readout\":{\"size\":2,\"tau_out\":3}");
+static const char *const GRU_FF =
+    NET("{\"model\":\"gru\",\"size\":4,\"w_scale\":2}", "\"readout\":{\"size\":2,\"tau_out\":3}");
+static const char *const LTC_FF =
+    NET("{\"model\":\"ltc\",\"size\":5,\"w_scale\":3,\"train\":[\"w_in\",\"bias\",\"w_tau_m\",\"w_tau_adp\","
+        "\"threshold\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}");
+static const char *const LTC_REC =
+    NET("{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}");
+static const char *const DELAY_FF =
+    NET("{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5,\"delays\":{\"max\":3,\"kernel\":\"gaussian\"}}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"},\"gradient\":{\"reset\":"
+        "\"detach\"}");
+static const char *const DELAY_DEEP =
+    NET("{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5},"
+        "{\"model\":\"lif\",\"size\":4,\"w_scale\":3,\"delays\":{\"max\":3,\"init\":[0.5,2.5]}}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}");
 
 typedef struct {
   const char *claim, *net, *rule;
@@ -142,7 +153,8 @@ START_TEST(test_claim) {
   ck_assert_int_eq(snn_rule_parse(k->rule, &rule, &e), SNN_OK);
   ck_assert_int_eq(snn_rule_parse("bptt", &bptt, &e), SNN_OK);
   char why[256];
-  ck_assert_msg(snn_rule_expectation(s, &rule, why, sizeof why) == k->exact, "claim %s: documented as '%s'", k->claim, why);
+  ck_assert_msg(snn_rule_expectation(s, &rule, why, sizeof why) == k->exact, "claim %s: documented as '%s'", k->claim,
+                why);
   double lg[NPRECS];
   for (int p = 0; p < NPRECS; p++) {
     snn_result ref, x;
@@ -163,7 +175,8 @@ START_TEST(test_claim) {
       ck_assert_msg(lg[p] <= snn_exact_lg_tol(PRECS[p]), "claim %s at %ld bits: error 1e%.1f above 2^(14-p)", k->claim,
                     PRECS[p], lg[p]);
     else
-      ck_assert_msg(lg[p] >= -3, "claim %s at %ld bits: error 1e%.1f, expected a visible gap", k->claim, PRECS[p], lg[p]);
+      ck_assert_msg(lg[p] >= -3, "claim %s at %ld bits: error 1e%.1f, expected a visible gap", k->claim, PRECS[p],
+                    lg[p]);
     /* claim 8: the readout gradient is exact under every e-prop variant */
     if (rule.name[0] == 'e')
       for (size_t b = 0; b < s->nblk; b++)
@@ -174,9 +187,11 @@ START_TEST(test_claim) {
   }
 #ifdef SNN_MPFR
   if (k->exact)
-    ck_assert_msg(lg[1] <= lg[0] - 60 * 0.30103, "claim %s: 1e%.1f at 256 bits did not tighten from 1e%.1f", k->claim, lg[1], lg[0]);
+    ck_assert_msg(lg[1] <= lg[0] - 60 * 0.30103, "claim %s: 1e%.1f at 256 bits did not tighten from 1e%.1f", k->claim,
+                  lg[1], lg[0]);
   else
-    ck_assert_msg(fabs(lg[1] - lg[0]) < 0.1, "claim %s: the gap moved with the precision (1e%.2f, 1e%.2f)", k->claim, lg[0], lg[1]);
+    ck_assert_msg(fabs(lg[1] - lg[0]) < 0.1, "claim %s: the gap moved with the precision (1e%.2f, 1e%.2f)", k->claim,
+                  lg[0], lg[1]);
 #endif
   snn_data_clear(&d);
   snn_spec_free(s);
@@ -189,8 +204,9 @@ START_TEST(test_rule_errors) {
   snn_data d;
   snn_err e = {0};
   ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
-  const char *bad[] = {"eprop",  "ostl:traces=half", "tbptt", "tbptt:window=0", "bptt:window=3", "nosuch", "rtrl:x=1",
-                       "fptt:chunks=0", "fptt:chunks=26", "fptt:alpha=-1", "fptt:beta=2", "fptt:gamma=1"};
+  const char *bad[] = {"eprop",          "ostl:traces=half", "tbptt",       "tbptt:window=0",
+                       "bptt:window=3",  "nosuch",           "rtrl:x=1",    "fptt:chunks=0",
+                       "fptt:chunks=26", "fptt:alpha=-1",    "fptt:beta=2", "fptt:gamma=1"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     snn_rule r;
     snn_result x;
@@ -243,7 +259,8 @@ START_TEST(test_blocks_top_exact_lower_local) {
       if (top)
         ck_assert_msg(bc[k].lg_rel <= snn_exact_lg_tol(PRECS[p]), "%s: 1e%.1f", s->blk[k].name, bc[k].lg_rel);
       else
-        ck_assert_msg(bc[k].lg_rel >= -3, "%s: 1e%.1f, expected the local gradient to differ", s->blk[k].name, bc[k].lg_rel);
+        ck_assert_msg(bc[k].lg_rel >= -3, "%s: 1e%.1f, expected the local gradient to differ", s->blk[k].name,
+                      bc[k].lg_rel);
     }
   }
   snn_data_clear(&d);

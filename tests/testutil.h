@@ -8,11 +8,11 @@
 #define SNN_TESTUTIL_H
 
 #include <check.h>
-
-#include "io/io.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "io/io.h"
 
 /* 1 if x agrees with the expectation e to relative tolerance rel (NaN only
  * matches NaN, infinities only the same infinity, zero to |x| <= rel). */
@@ -34,9 +34,9 @@ static inline uint64_t ulp_dist(double a, double b) {
   return ia > ib ? (uint64_t)(ia - ib) : (uint64_t)(ib - ia);
 }
 
-#define ck_assert_rel(x, e, rel)                                                                          \
-  do {                                                                                                    \
-    double x_ = (x), e_ = (e), r_ = (rel);                                                                \
+#define ck_assert_rel(x, e, rel)                                                                               \
+  do {                                                                                                         \
+    double x_ = (x), e_ = (e), r_ = (rel);                                                                     \
     ck_assert_msg(rel_ok(x_, e_, r_), "%s = %.17g, expected %s = %.17g to relative %.3g", #x, x_, #e, e_, r_); \
   } while (0)
 

@@ -8,6 +8,8 @@
  * what the uninterrupted run writes (deferred, online and FPTT updates, in
  * double and in MPFR), online updates happen inside the sequence, and a bad
  * experiment file is refused with the key that is wrong. */
+#include "experiments/train.h"
+
 #include <check.h>
 #include <hdf5.h>
 #include <jansson.h>
@@ -19,7 +21,6 @@
 #include <zlib.h>
 
 #include "experiments/tasks.h"
-#include "experiments/train.h"
 #include "tests/testutil.h"
 
 static char tmpdir[256];
@@ -143,7 +144,8 @@ static void write_idx(const char *path, uint32_t magic, uint32_t n, const unsign
   ck_assert_ptr_nonnull(f);
   uint32_t h[4] = {magic, n, 28, 28};
   for (int k = 0; k < (images ? 4 : 2); k++) {
-    unsigned char b[4] = {(unsigned char)(h[k] >> 24), (unsigned char)(h[k] >> 16), (unsigned char)(h[k] >> 8), (unsigned char)h[k]};
+    unsigned char b[4] = {(unsigned char)(h[k] >> 24), (unsigned char)(h[k] >> 16), (unsigned char)(h[k] >> 8),
+                          (unsigned char)h[k]};
     gzwrite(f, b, 4);
   }
   gzwrite(f, body, (unsigned)len);
@@ -209,8 +211,9 @@ static snn_task task_from(const char *text) {
 
 START_TEST(test_generated_tasks) {
   /* cues: with cue_rate 1 every channel of the cued side fires; the label is the majority */
-  snn_task t = task_from("{\"kind\": \"cues\", \"cues\": 5, \"cue_len\": 4, \"gap\": 2, \"delay\": 3, \"recall_len\": 4, "
-                         "\"group\": 2, \"cue_rate\": 1, \"noise_rate\": 0}");
+  snn_task t = task_from(
+      "{\"kind\": \"cues\", \"cues\": 5, \"cue_len\": 4, \"gap\": 2, \"delay\": 3, \"recall_len\": 4, "
+      "\"group\": 2, \"cue_rate\": 1, \"noise_rate\": 0}");
   ck_assert_uint_eq(t.T, 5 * 6 + 3 + 4);
   ck_assert_uint_eq(t.win_first, t.T - 3);
   double *x = calloc(t.T * t.n_in, sizeof *x), *x2 = calloc(t.T * t.n_in, sizeof *x);
@@ -249,7 +252,8 @@ START_TEST(test_generated_tasks) {
   free(x), free(y);
   snn_task_free(&t);
   /* recall: the value population active during the store is the label */
-  t = task_from("{\"kind\": \"recall\", \"steps\": 20, \"store_len\": 3, \"group\": 2, \"cue_rate\": 1, \"noise_rate\": 0}");
+  t = task_from(
+      "{\"kind\": \"recall\", \"steps\": 20, \"store_len\": 3, \"group\": 2, \"cue_rate\": 1, \"noise_rate\": 0}");
   x = calloc(t.T * t.n_in, sizeof *x);
   for (size_t idx = 0; idx < 20; idx++) {
     snn_task_sample(&t, 0, 2, idx, x, NULL, &label);
@@ -284,18 +288,21 @@ static int run_exp(const char *body, const char *out, int resume, size_t until, 
 }
 
 static void rm_run(const char *dir) {
-  static const char *const f[] = {"log.csv", "manifest.json", "checkpoint.json", "params.json", "network.json",
-                                  "params_initial.json"};
+  static const char *const f[] = {"log.csv",     "manifest.json", "checkpoint.json",
+                                  "params.json", "network.json",  "params_initial.json"};
   char p[500];
   for (int k = 0; k < 6; k++) snprintf(p, sizeof p, "%s/%s", dir, f[k]), unlink(p);
   rmdir(dir);
 }
 
 static const char *const RESUME_CASES[] = {
-    "\"task\": {\"kind\": \"cues\", \"cues\": 3, \"cue_len\": 4, \"gap\": 2, \"delay\": 4, \"recall_len\": 4, \"group\": 3},"
+    "\"task\": {\"kind\": \"cues\", \"cues\": 3, \"cue_len\": 4, \"gap\": 2, \"delay\": 4, \"recall_len\": 4, "
+    "\"group\": 3},"
     " \"rule\": \"eprop\", \"batch\": 3, \"updates\": 12, \"clip\": 1, \"eval\": {\"every\": 4, \"samples\": 6}",
-    "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"rtrl\", \"update\": {\"mode\": \"online\", \"every\": 5},"
-    " \"updates\": 12, \"optimizer\": {\"kind\": \"sgd\", \"lr\": 0.01, \"momentum\": 0.9}, \"eval\": {\"every\": 6, \"samples\": 4}",
+    "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"rtrl\", \"update\": {\"mode\": \"online\", "
+    "\"every\": 5},"
+    " \"updates\": 12, \"optimizer\": {\"kind\": \"sgd\", \"lr\": 0.01, \"momentum\": 0.9}, \"eval\": {\"every\": 6, "
+    "\"samples\": 4}",
     "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"fptt:chunks=4,alpha=0.5,beta=0.5\", \"batch\": 2,"
     " \"updates\": 12, \"optimizer\": {\"kind\": \"adamax\", \"lr\": 0.003}, \"eval\": {\"every\": 4, \"samples\": 4}",
     "\"task\": {\"kind\": \"recall\", \"steps\": 16, \"store_len\": 3, \"group\": 2}, \"rule\": \"ostl\", \"batch\": 2,"
@@ -379,10 +386,11 @@ START_TEST(test_online_updates) {
   snprintf(a, sizeof a, "%s/a", tmpdir);
   snn_train_res r;
   snn_err e = {0};
-  ck_assert_int_eq(run_exp("\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"eprop\", \"update\": {\"mode\": "
-                           "\"online\", \"every\": 5}, \"updates\": 3",
-                           a, 0, 0, &r, &e),
-                   SNN_OK);
+  ck_assert_int_eq(
+      run_exp("\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"eprop\", \"update\": {\"mode\": "
+              "\"online\", \"every\": 5}, \"updates\": 3",
+              a, 0, 0, &r, &e),
+      SNN_OK);
   snprintf(p, sizeof p, "%s/checkpoint.json", a);
   json_error_t je;
   json_t *ck = json_load_file(p, 0, &je);
@@ -399,7 +407,8 @@ START_TEST(test_online_updates) {
   snprintf(b, sizeof b, "%s/b", tmpdir);
   static const char *const body =
       "\"task\": {\"kind\": \"pattern\", \"steps\": 20, \"inputs\": 5, \"rate\": 0.3}, \"rule\": \"eprop\","
-      " \"update\": {\"mode\": \"%s\", \"every\": 5}, \"updates\": 1, \"optimizer\": {\"kind\": \"sgd\", \"lr\": 1e-7}, \"eval\": {\"every\": 1, \"samples\": 1}";
+      " \"update\": {\"mode\": \"%s\", \"every\": 5}, \"updates\": 1, \"optimizer\": {\"kind\": \"sgd\", \"lr\": "
+      "1e-7}, \"eval\": {\"every\": 1, \"samples\": 1}";
   char bo[400], bd[400];
   snprintf(bo, sizeof bo, body, "online");
   snprintf(bd, sizeof bd, body, "deferred");
@@ -407,14 +416,16 @@ START_TEST(test_online_updates) {
   ck_assert_int_eq(run_exp(bd, b, 0, 0, &r, &e), SNN_OK);
   double num = 0, den = 0;
   size_t n0 = 0, n1 = 0, n2 = 0;
-  double *p0 = param_vec(a, "params_initial.json", &n0), *p1 = param_vec(a, "params.json", &n1), *p2 = param_vec(b, "params.json", &n2);
+  double *p0 = param_vec(a, "params_initial.json", &n0), *p1 = param_vec(a, "params.json", &n1),
+         *p2 = param_vec(b, "params.json", &n2);
   ck_assert(n0 == n1 && n1 == n2 && n0 > 100);
   for (size_t i = 0; i < n0; i++) {
     double don = p1[i] - p0[i], dde = p2[i] - p0[i];
     num += (don - dde) * (don - dde);
     den += dde * dde;
   }
-  ck_assert_msg(den > 0 && sqrt(num / den) < 1e-3, "online and deferred updates differ by %g (relative)", sqrt(num / den));
+  ck_assert_msg(den > 0 && sqrt(num / den) < 1e-3, "online and deferred updates differ by %g (relative)",
+                sqrt(num / den));
   free(p0), free(p1), free(p2);
   rm_run(a), rm_run(b);
   rmdir(tmpdir);
@@ -428,9 +439,12 @@ START_TEST(test_training_learns) {
   snprintf(a, sizeof a, "%s/a", tmpdir);
   snn_train_res r;
   snn_err e = {0};
-  ck_assert_msg(run_exp("\"task\": {\"kind\": \"pattern\", \"steps\": 200, \"inputs\": 20, \"rate\": 0.05}, \"rule\": \"eprop\","
-                        " \"updates\": 60, \"optimizer\": {\"kind\": \"adam\", \"lr\": 0.01}, \"eval\": {\"every\": 1, \"samples\": 1}",
-                        a, 0, 0, &r, &e) == SNN_OK, "%s", e.msg);
+  ck_assert_msg(
+      run_exp("\"task\": {\"kind\": \"pattern\", \"steps\": 200, \"inputs\": 20, \"rate\": 0.05}, \"rule\": \"eprop\","
+              " \"updates\": 60, \"optimizer\": {\"kind\": \"adam\", \"lr\": 0.01}, \"eval\": {\"every\": 1, "
+              "\"samples\": 1}",
+              a, 0, 0, &r, &e) == SNN_OK,
+      "%s", e.msg);
   snprintf(p, sizeof p, "%s/log.csv", a);
   FILE *f = fopen(p, "r");
   char line[256];
@@ -444,10 +458,12 @@ START_TEST(test_training_learns) {
   fclose(f);
   ck_assert_msg(last < 0.3 * first, "pattern generation: eval loss %g -> %g", first, last);
   rm_run(a);
-  ck_assert_msg(run_exp("\"task\": {\"kind\": \"recall\", \"steps\": 20, \"store_len\": 4, \"group\": 4, \"noise_rate\": 0.02},"
-                        " \"rule\": \"bptt\", \"batch\": 16, \"updates\": 80, \"optimizer\": {\"kind\": \"adam\", \"lr\": 0.01},"
-                        " \"eval\": {\"every\": 80, \"samples\": 200}",
-                        a, 0, 0, &r, &e) == SNN_OK, "%s", e.msg);
+  ck_assert_msg(
+      run_exp("\"task\": {\"kind\": \"recall\", \"steps\": 20, \"store_len\": 4, \"group\": 4, \"noise_rate\": 0.02},"
+              " \"rule\": \"bptt\", \"batch\": 16, \"updates\": 80, \"optimizer\": {\"kind\": \"adam\", \"lr\": 0.01},"
+              " \"eval\": {\"every\": 80, \"samples\": 200}",
+              a, 0, 0, &r, &e) == SNN_OK,
+      "%s", e.msg);
   ck_assert_msg(r.eval_acc >= 0.9, "store-recall: accuracy %g after training", r.eval_acc);
   rm_run(a);
   rmdir(tmpdir);
@@ -463,7 +479,8 @@ START_TEST(test_bad_experiments) {
       {"\"task\": {\"kind\": \"adding\", \"steps\": 1}, \"rule\": \"bptt\"", "task.steps"},
       {"\"task\": {\"kind\": \"cues\", \"cues\": 4}, \"rule\": \"bptt\"", "task.cues"},
       {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"bptt\", \"update\": {\"mode\": \"online\"}", "update.mode"},
-      {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"eprop\", \"batch\": 4, \"update\": {\"mode\": \"online\"}", "batch"},
+      {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"eprop\", \"batch\": 4, \"update\": {\"mode\": \"online\"}",
+       "batch"},
       {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"bptt\", \"optimizer\": {\"kind\": \"lion\"}", "optimizer.kind"},
       {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"bptt\", \"optimizer\": {\"lr\": -1}", "optimizer.lr"},
       {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"nope\"", "rule"},

@@ -30,24 +30,26 @@
 struct SNN_SFX(snn_bptt_ws) {
   size_t nmax;
   int kmax, pmax, mmax;
-  relt **D;         /* per layer: (T+1) * n, external dE/dz */
-  relt *dI;         /* (T+2) * mmax * nmax: dE/dI_q^t, current-major per row */
-  relt *ds, *dsn;   /* nmax * kmax */
-  relt *dsx, *dzx;  /* nmax * kmax, nmax: what the mixes of step t+1 send to s^t and z^t */
-  relt *mt;         /* nmax */
-  relt *rec;        /* nmax */
-  relt *dy;         /* (T+2) * n_out */
+  relt **D;        /* per layer: (T+1) * n, external dE/dz */
+  relt *dI;        /* (T+2) * mmax * nmax: dE/dI_q^t, current-major per row */
+  relt *ds, *dsn;  /* nmax * kmax */
+  relt *dsx, *dzx; /* nmax * kmax, nmax: what the mixes of step t+1 send to s^t and z^t */
+  relt *mt;        /* nmax */
+  relt *rec;       /* nmax */
+  relt *dy;        /* (T+2) * n_out */
   jacbuf J[2];
   real dz, du, acc;
   relt *lsig; /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
   relt *rsig; /* per hidden unit: the rate regulariser's dE/dz */
   size_t H;
-  size_t cap;  /* longest segment the buffers hold */
+  size_t cap; /* longest segment the buffers hold */
   size_t bytes;
 };
 typedef SNN_SFX(snn_bptt_ws) bws;
 
-bws *SNN_SFX(snn_bptt_ws_alloc)(const net *N) { return SNN_SFX(snn_bptt_ws_alloc_len)(N, N->spec->T); }
+bws *SNN_SFX(snn_bptt_ws_alloc)(const net *N) {
+  return SNN_SFX(snn_bptt_ws_alloc_len)(N, N->spec->T);
+}
 
 bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
   const snn_spec *s = N->spec;
@@ -120,9 +122,13 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   free(w);
 }
 
-size_t SNN_SFX(snn_bptt_ws_bytes)(const bws *w) { return w->bytes; }
+size_t SNN_SFX(snn_bptt_ws_bytes)(const bws *w) {
+  return w->bytes;
+}
 
-void SNN_SFX(snn_bptt_capture_signal)(bws *w, relt *lsig) { w->lsig = lsig; }
+void SNN_SFX(snn_bptt_capture_signal)(bws *w, relt *lsig) {
+  w->lsig = lsig;
+}
 
 /* One layer over all steps; leaves dE/dI_q^t in rows 1..T of w->dI (m n per
  * row, current-major) and adds the neuron-constant gradients into grad. */
@@ -147,9 +153,10 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
     const relt *sp = tr->s[l] + (t - 1) * n * k, *zp = tr->z[l] + (t - 1) * n, *It = tr->I[l] + t * mn;
     L->cell->jac(L, sp, zp, It, tr->s[l] + t * n * k, tr->u[l] + t * n, tr->z[l] + t * n, Jc, c);
     if (keep_rec && later)
-      for (int r = 0; r < sh->nrec; r++)
-        SNN_SFX(snn_gemv)(1, n, n, L->w_rec + (size_t)r * n * n, n, dI + (t + 1) * mn + (size_t)sh->rec_cur[r] * n, r > 0,
-                          w->rec, c);
+      for (int r = 0; r < sh->nrec; r++) {
+        SNN_SFX(snn_gemv)
+        (1, n, n, L->w_rec + (size_t)r * n * n, n, dI + (t + 1) * mn + (size_t)sh->rec_cur[r] * n, r > 0, w->rec, c);
+      }
     relt *dIt = dI + t * mn;
     for (size_t i = 0; i < n; i++) {
       relt *dz = w->dz, *du = w->du, *acc = w->acc;
@@ -169,8 +176,7 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
         relt *ds = w->ds + i * k + cc;
         r_mul(ds, Jc->dU_ds + i * k + cc, du, c);
         if (later) {
-          for (size_t c2 = 0; c2 < k; c2++)
-            r_fma(ds, Jn->dF_ds + (i * k + c2) * k + cc, w->dsn + i * k + c2, ds, c);
+          for (size_t c2 = 0; c2 < k; c2++) r_fma(ds, Jn->dF_ds + (i * k + c2) * k + cc, w->dsn + i * k + c2, ds, c);
           r_add(ds, ds, w->dsx + i * k + cc, c);
         }
         for (size_t q = 0; q < m; q++) r_fma(dIt + q * n + i, Jc->dF_dI + (i * k + cc) * m + q, ds, dIt + q * n + i, c);
@@ -291,13 +297,16 @@ static void layer_params(const net *N, const traj *tr, size_t l, bws *w, relt *g
       for (int sr = 0; sr < ms->nsrc; sr++)
         for (size_t j = 0; j < n; j++) {
           const relt *v = SNN_SFX(snn_mix_src)(L, mx, sr, j, It, sp, zp, w->acc, c);
-          for (size_t i = 0; i < n; i++) r_fma(g + i * ld + (size_t)sr * n + j, dJ + i, v, g + i * ld + (size_t)sr * n + j, c);
+          for (size_t i = 0; i < n; i++)
+            r_fma(g + i * ld + (size_t)sr * n + j, dJ + i, v, g + i * ld + (size_t)sr * n + j, c);
         }
     }
   }
 }
 
-void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) { SNN_SFX(snn_bptt_window)(N, tr, w, grad, 0); }
+void SNN_SFX(snn_bptt)(const net *N, const traj *tr, bws *w, relt *grad) {
+  SNN_SFX(snn_bptt_window)(N, tr, w, grad, 0);
+}
 
 void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, size_t window) {
   SNN_SFX(snn_bptt_opts) o = {window, 0, NULL, NULL};
@@ -396,8 +405,8 @@ static int aux_readouts(const net *N, const traj *tr, size_t block, relt **A, re
 
 /* bptt, and tbptt:window=W (the sum over windows of BPTT with the state,
  * readout included, detached at each window start; W = T is plain BPTT). */
-int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
-                           snn_err *err) {
+int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                           size_t *bytes, snn_err *err) {
   const snn_spec *s = N->spec;
   (void)err;
   size_t window = (size_t)snn_rule_opt_num(rule, "window"), block = (size_t)snn_rule_opt_num(rule, "blocks");

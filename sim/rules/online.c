@@ -1,8 +1,8 @@
 /* online.c - the stepping shared by the forward-in-time rules. */
+#include "sim/rules/online.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-#include "sim/rules/online.h"
 
 int SNN_SFX(snn_online_init)(online *o, const net *N) {
   const snn_spec *s = N->spec;
@@ -105,4 +105,6 @@ void SNN_SFX(snn_scatter_cols)(const online *o, size_t c0, size_t W, const relt 
   }
 }
 
-void SNN_SFX(snn_online_finish)(online *o) { SNN_SFX(snn_rate_finish)(o->N, o->zsum, o->zsum, o->loss); }
+void SNN_SFX(snn_online_finish)(online *o) {
+  SNN_SFX(snn_rate_finish)(o->N, o->zsum, o->zsum, o->loss);
+}

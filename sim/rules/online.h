@@ -11,18 +11,18 @@
 typedef struct {
   const net *N;
   rctx *c;
-  slot sl[2];      /* sl[t & 1] is step t */
-  relt *store;     /* backing storage of the two slots */
+  slot sl[2];  /* sl[t & 1] is step t */
+  relt *store; /* backing storage of the two slots */
   size_t nstore;
-  relt *zsum;      /* running sum of z per hidden unit, then the rates */
+  relt *zsum; /* running sum of z per hidden unit, then the rates */
   real loss;
   size_t *cross;
   jacbuf J[SNN_MAXLAYERS];  /* local Jacobians of each layer at the current step */
   jacbuf Jp[SNN_MAXLAYERS]; /* ... and at the previous step */
-  long *col;       /* per parameter: its trainable column, or -1 */
-  size_t *flat;    /* per trainable column: its parameter */
-  size_t Pt;       /* number of trainable scalars */
-  size_t bytes;    /* bytes held, for the memory claims */
+  long *col;                /* per parameter: its trainable column, or -1 */
+  size_t *flat;             /* per trainable column: its parameter */
+  size_t Pt;                /* number of trainable scalars */
+  size_t bytes;             /* bytes held, for the memory claims */
 } SNN_SFX(snn_online);
 typedef SNN_SFX(snn_online) online;
 
@@ -35,7 +35,6 @@ void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot
 void SNN_SFX(snn_scatter_cols)(const online *o, size_t c0, size_t W, const relt *v, relt *grad, rctx *c);
 /* After step T: rates and the rate-regulariser loss. */
 void SNN_SFX(snn_online_finish)(online *o);
-
 
 /* RTRL's per-layer influence update, shared with OSTL's complete traces (rtrl.c). */
 void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const online *o, size_t c0, size_t W,

@@ -22,7 +22,7 @@
 
 typedef struct {
   relt *Ms[2], *Mz[2], *MI, *Mzs; /* per layer */
-  relt *Mzh;                       /* ndl rows of M_z of this layer, when the layer above has delays */
+  relt *Mzh;                      /* ndl rows of M_z of this layer, when the layer above has delays */
 } rlay;
 
 /* The influence update of one layer for the trainable columns [c0, c0 + W):
@@ -42,11 +42,13 @@ void SNN_SFX(snn_influence_layer)(const net *N, size_t l, const jacbuf *J, const
     for (size_t cc = 0; cc < k; cc++) {
       relt *row = Msc + (i * k + cc) * W;
       for (size_t q = 0; q < W; q++) r_zero(row + q, c);
-      for (size_t c2 = 0; c2 < k; c2++) SNN_SFX(snn_axpy)(W, J->dF_ds + (i * k + cc) * k + c2, Msp + (i * k + c2) * W, row, c);
+      for (size_t c2 = 0; c2 < k; c2++)
+        SNN_SFX(snn_axpy)(W, J->dF_ds + (i * k + cc) * k + c2, Msp + (i * k + c2) * W, row, c);
       r_set(a, J->dF_dzl + i * k + cc, c);
       if (keep_reset) r_add(a, a, J->dF_dzr + i * k + cc, c);
       SNN_SFX(snn_axpy)(W, a, Mzp + i * W, row, c);
-      for (size_t q = 0; q < m; q++) SNN_SFX(snn_axpy)(W, J->dF_dI + (i * k + cc) * m + q, MI + (q * n + i) * W, row, c);
+      for (size_t q = 0; q < m; q++)
+        SNN_SFX(snn_axpy)(W, J->dF_dI + (i * k + cc) * m + q, MI + (q * n + i) * W, row, c);
       for (size_t p = 0; p < np; p++) {
         long col = o->col[s->blk[ls->blk_const[p]].off + i] - (long)c0;
         if (col >= 0 && col < (long)W) r_add(row + col, row + col, J->dF_dp + (i * k + cc) * np + p, c);
@@ -100,8 +102,10 @@ void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, si
     }
   }
   if (L->w_rec && !s->detach_rec)
-    for (int r = 0; r < sh->nrec; r++)
-      SNN_SFX(snn_gemm)(0, 0, n, W, n, L->w_rec + (size_t)r * n * n, n, Mzp, W, 1, MI + (size_t)sh->rec_cur[r] * n * W, W, c);
+    for (int r = 0; r < sh->nrec; r++) {
+      SNN_SFX(snn_gemm)
+      (0, 0, n, W, n, L->w_rec + (size_t)r * n * n, n, Mzp, W, 1, MI + (size_t)sh->rec_cur[r] * n * W, W, c);
+    }
   /* direct terms */
   const snn_block *bi = &s->blk[ls->blk_w_in];
   const snn_block *bd = ls->blk_delay >= 0 ? &s->blk[ls->blk_delay] : NULL;
@@ -131,7 +135,8 @@ void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, si
       for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
           if (j != i || sh->selfconn)
-            addcol(o, br->off + ((size_t)r * n + i) * n + j, c0, W, MI + ((size_t)sh->rec_cur[r] * n + i) * W, pv->z[l] + j, c);
+            addcol(o, br->off + ((size_t)r * n + i) * n + j, c0, W, MI + ((size_t)sh->rec_cur[r] * n + i) * W,
+                   pv->z[l] + j, c);
   }
   if (L->bias && s->blk[ls->blk_bias].trainable) {
     r_set_d(a, 1.0, c);
@@ -169,8 +174,8 @@ void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, si
   }
 }
 
-int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
-                           snn_err *err) {
+int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                           size_t *bytes, snn_err *err) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   (void)rule;
@@ -213,7 +218,8 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
       relt *MI = R[l].MI, *Msp = R[l].Ms[P0], *Msc = R[l].Ms[P1], *Mzp = R[l].Mz[P0], *Mzc = R[l].Mz[P1];
       const relt *Mzb[SNN_MAXDELAY] = {0};
       if (l > 0 && !L->ndl) Mzb[0] = R[l - 1].Mz[P1];
-      for (size_t d = 0; l > 0 && d < L->ndl && d < t; d++) Mzb[d] = R[l - 1].Mzh + ((t - d) % L->ndl) * N->layers[l - 1].n * Pt;
+      for (size_t d = 0; l > 0 && d < L->ndl && d < t; d++)
+        Mzb[d] = R[l - 1].Mzh + ((t - d) % L->ndl) * N->layers[l - 1].n * Pt;
       SNN_SFX(snn_influence_currents)(N, l, &o, 0, Pt, x, pv, cu, l > 0 ? Mzb : NULL, Mzp, Msp, MI, scr);
       SNN_SFX(snn_influence_layer)(N, l, J, &o, 0, Pt, Msp, Msc, Mzp, Mzc, MI, R[l].Mzs);
       if (R[l].Mzh) {

@@ -8,8 +8,8 @@
 #include "sim/engine.h"
 #include "sim/net.h"
 
-typedef int (*SNN_SFX(snn_rule_fn))(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
-                                     size_t *bytes, snn_err *err);
+typedef int (*SNN_SFX(snn_rule_fn))(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross,
+                                    double *spikes, size_t *bytes, snn_err *err);
 
 /* A rule's entry point in this precision, for its snn_rule_type (sim/rule.h):
  * rule->type->SNN_SFX(impl)->grad.  The rule's options and its conditions on
@@ -20,10 +20,10 @@ struct SNN_SFX(snn_rule_impl) {
 };
 #define SNN_RULE_FN(rule) ((rule)->type->SNN_SFX(impl)->grad)
 
-int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
-                           snn_err *err);
-int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
-                           snn_err *err);
+int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                           size_t *bytes, snn_err *err);
+int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
+                           size_t *bytes, snn_err *err);
 
 /* The BPTT backward pass with a truncation window (0 = none): the state is
  * detached at steps 1, W+1, 2W+1, ... (tbptt); with blocks of L layers no
@@ -57,6 +57,5 @@ void SNN_SFX(snn_fptt_objective)(size_t n, const relt *W, const relt *Wbar, cons
                                  relt *R, relt *g, rctx *c);
 /* lambda <- lambda - alpha (W - Wbar); Wbar <- (1 - beta) Wbar + beta W - (beta/alpha) lambda. */
 void SNN_SFX(snn_fptt_dual)(size_t n, const relt *W, relt *Wbar, relt *lam, const snn_fptt_opts *o, rctx *c);
-
 
 #endif

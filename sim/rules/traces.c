@@ -42,13 +42,13 @@ typedef struct {
   size_t qin, qdel, qrec, qbias, qmix[SNN_MAXMIX], q;
   int cidx[SNN_MAXCONST], nqc;
   relt *G, *F, *Z; /* per unit, this step: m x k current gains, k x k state Jacobian, k reset (diagonal of the mixes) */
-  struct lpar_ *par; /* q entries: the local parameters of unit 0 */
-  size_t *stride;    /* q entries: flat index of unit i = par.flat + i stride */
-  relt *eps, *e, *ebar, *esum;        /* diagonal: n k q, n q, n q, n q */
-  size_t c0, W;                       /* complete: own trainable columns */
+  struct lpar_ *par;                          /* q entries: the local parameters of unit 0 */
+  size_t *stride;                             /* q entries: flat index of unit i = par.flat + i stride */
+  relt *eps, *e, *ebar, *esum;                /* diagonal: n k q, n q, n q, n q */
+  size_t c0, W;                               /* complete: own trainable columns */
   relt *Ms[2], *Mz[2], *MI, *Mzs, *Mzf, *scr; /* complete */
-  relt *lam, *tmp;                    /* n */
-  relt *B;                            /* random feedback into this layer, or NULL */
+  relt *lam, *tmp;                            /* n */
+  relt *B;                                    /* random feedback into this layer, or NULL */
   size_t nB;
 } tlay;
 
@@ -77,11 +77,11 @@ static void tscr_clear(tscr *w, const net *N) {
 }
 
 typedef struct {
-  int ostl;         /* 1 OSTL, 0 e-prop */
-  int trace_reset;  /* the reset path belongs to the trace */
-  int mode;         /* OSTL: 0 auto, 1 diagonal, 2 full */
-  int random_fb;    /* random feedback */
-  int ideal;        /* e-prop: BPTT's signal */
+  int ostl;        /* 1 OSTL, 0 e-prop */
+  int trace_reset; /* the reset path belongs to the trace */
+  int mode;        /* OSTL: 0 auto, 1 diagonal, 2 full */
+  int random_fb;   /* random feedback */
+  int ideal;       /* e-prop: BPTT's signal */
 } topts;
 
 /* What local parameter q of unit i is: its flat index, the current it is
@@ -304,11 +304,13 @@ static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const s
 /* Diagonal traces of layer l at step t.  (The double build also compiles a
  * copy for CPUs with FMA, picked at run time: r_fma is then one instruction
  * instead of a call to libm's fma, with the same rounding.) */
-#if !defined(SNN_MPFR) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if !defined(SNN_MPFR) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
 __attribute__((target_clones("fma", "default")))
 #endif
-static void diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x,
-                        const slot *pv, const slot *cu, int top, tscr *w) {
+static void
+diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x, const slot *pv,
+            const slot *cu, int top, tscr *w) {
   const lay *L = &N->layers[l];
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
@@ -336,13 +338,16 @@ static void diag_update(const net *N, size_t l, tlay *T, const online *o, const 
           else
             r_set(pre, pv->z[l] + p.j, c);
           break;
-        case PRE_ONE: r_set_d(pre, 1.0, c); break;
+        case PRE_ONE:
+          r_set_d(pre, 1.0, c);
+          break;
         case PRE_MIX: {
           size_t sr = p.j / n, j = p.j % n;
           r_set(pre, SNN_SFX(snn_mix_src)(L, p.a, (int)sr, j, cu->I[l], pv->s[l], pv->z[l], acc, c), c);
           break;
         }
-        default: have_pre = 0;
+        default:
+          have_pre = 0;
       }
       relt *e = T->e + i * q + qq;
       for (size_t cc = 0; cc < k; cc++) {
@@ -452,7 +457,8 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
       if (T->full) {
         size_t n = L->n, W = T->W;
         SNN_SFX(snn_influence_currents)(N, l, &o, T->c0, W, x, pv, cu, NULL, T->Mz[P0], T->Ms[P0], T->MI, T->scr);
-        SNN_SFX(snn_influence_layer)(N, l, &o.J[l], &o, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
+        SNN_SFX(snn_influence_layer)
+        (N, l, &o.J[l], &o, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
         if (top) { /* Mzf = kappa Mzf + Mz */
           SNN_SFX(snn_scal)(n * W, N->kappa, T->Mzf, c);
           SNN_SFX(snn_axpy)(n * W, one, T->Mz[P1], T->Mzf, c);
@@ -558,7 +564,8 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   }
   if (bytes && !op.ideal) *bytes = o.bytes + cnt * SNN_SFX(snn_real_bytes)(c) + Lc * sizeof *TL;
 out:
-  for (size_t l = 0; TL && l < Lc; l++) tlay_free(&TL[l], N->layers[l].n, (size_t)N->layers[l].k, (size_t)N->layers[l].m, c);
+  for (size_t l = 0; TL && l < Lc; l++)
+    tlay_free(&TL[l], N->layers[l].n, (size_t)N->layers[l].k, (size_t)N->layers[l].m, c);
   free(TL);
   vec_free(zbar, nL, c);
   vec_free(gv, 4, c);

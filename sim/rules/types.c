@@ -12,7 +12,7 @@
 
 #include "sim/rule.h"
 
-#define SNN_RULE_IMPLS(name)                                       \
+#define SNN_RULE_IMPLS(name)                                    \
   extern const struct snn_rule_impl_d snn_rule_##name##_impl_d; \
   extern const struct snn_rule_impl_mp snn_rule_##name##_impl_mp
 SNN_RULE_IMPLS(bptt);
@@ -24,7 +24,9 @@ SNN_RULE_IMPLS(fptt);
 /* ---- what the expectations need to know about a layer ---- */
 
 /* "Memoryless": no recurrent matrix and no state carried to the next step. */
-static int memoryless(const snn_layer_spec *ly) { return !ly->recurrent && !ly->stateful; }
+static int memoryless(const snn_layer_spec *ly) {
+  return !ly->recurrent && !ly->stateful;
+}
 
 /* Whether units of a layer are coupled within the step Jacobian: a kept
  * recurrent matrix, or mixes (ltc's time-constant projections). */
@@ -33,8 +35,9 @@ static int coupled(const snn_spec *s, const snn_layer_spec *ly) {
 }
 
 static const char *coupling(const snn_layer_spec *ly) {
-  return ly->sh->nmix ? (ly->recurrent ? "W_rec and the time-constant projections" : "the time-constant projections W_tau")
-                      : "W_rec";
+  return ly->sh->nmix
+             ? (ly->recurrent ? "W_rec and the time-constant projections" : "the time-constant projections W_tau")
+             : "W_rec";
 }
 
 #define SAY(v, ...) return snn_format(why, n, __VA_ARGS__), (v)
@@ -67,7 +70,7 @@ static int tbptt_check(const snn_rule *r, const snn_spec *s, const char *file, c
 
 static int tbptt_expect(const snn_rule *r, const snn_spec *s, char *why, size_t n) {
   double w = snn_rule_opt_num(r, "window"), b = snn_rule_opt_num(r, "blocks");
-  int wcut = w > 0 && w < (double)s->T, bcut = b > 0 && b < (double)s->L;
+  int wcut = w > 0 && w<(double)s->T, bcut = b> 0 && b < (double)s->L;
   if (wcut && bcut) SAY(0, "approximate: drops the paths across window starts and across block boundaries");
   if (wcut) SAY(0, "approximate: drops every path across the window starts (state and readout detached)");
   if (bcut) SAY(0, "approximate: no gradient crosses a block boundary; lower blocks learn from auxiliary readouts");
@@ -77,8 +80,9 @@ static int tbptt_expect(const snn_rule *r, const snn_spec *s, char *why, size_t 
 static const snn_rule_type tbptt = {
     .name = "tbptt",
     .form = "tbptt:window=N[,blocks=N]",
-    .summary = "truncated BPTT: windows of W steps (Williams & Peng 1990) and/or local blocks of L layers with "
-               "auxiliary readouts (Guo et al. 2023)",
+    .summary =
+        "truncated BPTT: windows of W steps (Williams & Peng 1990) and/or local blocks of L layers with "
+        "auxiliary readouts (Guo et al. 2023)",
     .page = "docs/tbptt.md",
     .nopts = 2,
     .opts = {{"window", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0", "steps per window (0: no truncation in time)"},
@@ -109,8 +113,8 @@ static const snn_rule_type rtrl = {
 static int fptt_check(const snn_rule *r, const snn_spec *s, const char *file, const char *key, snn_err *err) {
   double k = snn_rule_opt_num(r, "chunks");
   if (k > (double)s->T)
-    return snn_err_set(err, SNN_EARG, file, key, "fptt: option chunks: expected 1 <= K <= steps = %zu, found %s",
-                       s->T, snn_rule_opt(r, "chunks"));
+    return snn_err_set(err, SNN_EARG, file, key, "fptt: option chunks: expected 1 <= K <= steps = %zu, found %s", s->T,
+                       snn_rule_opt(r, "chunks"));
   if (s->rate_reg)
     return snn_err_set(err, SNN_EARG, s->path, "loss.rate_reg",
                        "fptt's per-chunk objective has no place for a regulariser of rates over the whole sequence");
@@ -121,13 +125,15 @@ static int fptt_expect(const snn_rule *r, const snn_spec *s, char *why, size_t n
   (void)s;
   if (snn_rule_opt_num(r, "chunks") <= 1)
     SAY(1, "exact: one chunk; with Wbar = W and lambda = 0 the regulariser's gradient vanishes (claim 10)");
-  SAY(0, "approximate: the state is detached at every chunk start (the sum of chunk gradients at Wbar = W, lambda = 0)");
+  SAY(0,
+      "approximate: the state is detached at every chunk start (the sum of chunk gradients at Wbar = W, lambda = 0)");
 }
 
 static const snn_rule_type fptt = {
     .name = "fptt",
-    .summary = "forward propagation through time: K chunks with a dynamic regulariser towards a running average "
-               "(Kag & Saligrama 2021; Yin, Corradi & Bohte 2023)",
+    .summary =
+        "forward propagation through time: K chunks with a dynamic regulariser towards a running average "
+        "(Kag & Saligrama 2021; Yin, Corradi & Bohte 2023)",
     .page = "docs/fptt.md",
     .nopts = 5,
     .opts = {{"chunks", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "1", "chunks K per sequence (1 <= K <= steps)"},
@@ -158,18 +164,22 @@ static int ostl_expect(const snn_rule *r, const snn_spec *s, char *why, size_t n
   if (rnd) SAY(0, "approximate: random feedback between layers");
   for (size_t l = 1; l < s->L; l++)
     if (s->layers[l].delays)
-      SAY(0, "approximate: deep OSTL passes the learning signal down a delayed projection through its same-step tap only");
+      SAY(0,
+          "approximate: deep OSTL passes the learning signal down a delayed projection through its same-step tap only");
   for (size_t l = 1; l < s->L; l++)
     if (!memoryless(&s->layers[l]))
-      SAY(0, "approximate: deep OSTL drops the paths from a layer's past outputs through the state of the layers above it");
+      SAY(0,
+          "approximate: deep OSTL drops the paths from a layer's past outputs through the state of the layers above "
+          "it");
   if (s->tau_out > 0) SAY(0, "approximate: deep OSTL drops the readout's memory for the layers below the top");
   SAY(1, "exact: every layer above the first is memoryless and the readout has no leak");
 }
 
 static const snn_rule_type ostl = {
     .name = "ostl",
-    .summary = "online spatio-temporal learning: per-synapse traces, complete or diagonal, and a learning signal "
-               "passed down the layers (Bohnstingl et al. 2023)",
+    .summary =
+        "online spatio-temporal learning: per-synapse traces, complete or diagonal, and a learning signal "
+        "passed down the layers (Bohnstingl et al. 2023)",
     .page = "docs/ostl.md",
     .nopts = 2,
     .opts = {{"traces", SNN_ROPT_CHOICE, 0, 0, 0, 0, "auto|diagonal|full", "auto",
@@ -186,10 +196,11 @@ static const snn_rule_type ostl = {
 static int eprop_check(const snn_rule *r, const snn_spec *s, const char *file, const char *key, snn_err *err) {
   (void)r, (void)file, (void)key;
   if (s->L != 1)
-    return snn_err_set(err, SNN_EARG, s->path, "layers",
-                       "e-prop is defined for one recurrent layer that projects to the readout (Bellec et al. 2020); this "
-                       "network has %zu layers (use ostl for deep networks)",
-                       s->L);
+    return snn_err_set(
+        err, SNN_EARG, s->path, "layers",
+        "e-prop is defined for one recurrent layer that projects to the readout (Bellec et al. 2020); this "
+        "network has %zu layers (use ostl for deep networks)",
+        s->L);
   return SNN_OK;
 }
 
@@ -297,7 +308,9 @@ const char *snn_rule_opt(const snn_rule *r, const char *key) {
   return "";
 }
 
-double snn_rule_opt_num(const snn_rule *r, const char *key) { return strtod(snn_rule_opt(r, key), NULL); }
+double snn_rule_opt_num(const snn_rule *r, const char *key) {
+  return strtod(snn_rule_opt(r, key), NULL);
+}
 
 int snn_rule_expectation(const snn_spec *s, const snn_rule *r, char *why, size_t n) {
   if (!r->type || !r->type->expect) return snn_format(why, n, "no documented expectation"), -1;
@@ -362,8 +375,8 @@ static int check_opts(const snn_rule *r, const char *file, const char *key, snn_
         return snn_err_set(err, SNN_EARG, file, key, "%s: option '%s' given twice", t->name, r->key[i]);
     char want[128];
     if (!opt_ok(o, r->val[i], want, sizeof want))
-      return snn_err_set(err, SNN_EARG, file, key, "%s: option %s: expected %s, found \"%s\"", t->name,
-                         r->key[i], want, r->val[i]);
+      return snn_err_set(err, SNN_EARG, file, key, "%s: option %s: expected %s, found \"%s\"", t->name, r->key[i], want,
+                         r->val[i]);
   }
   return SNN_OK;
 }
@@ -397,7 +410,9 @@ int snn_rule_parse_at(const char *text, const char *file, const char *key, snn_r
   return check_opts(r, file, key, err);
 }
 
-int snn_rule_parse(const char *text, snn_rule *r, snn_err *err) { return snn_rule_parse_at(text, "", "--rule", r, err); }
+int snn_rule_parse(const char *text, snn_rule *r, snn_err *err) {
+  return snn_rule_parse_at(text, "", "--rule", r, err);
+}
 
 int snn_rule_check(const snn_rule *r, const snn_spec *s, const char *file, const char *key, snn_err *err) {
   if (!r->type) return snn_err_set(err, SNN_EARG, file, key, "unknown rule \"%s\"", r->name);
