@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/model.h"
 #include "sim/engine.h"
 
 double snn_exact_lg_tol(long prec) {

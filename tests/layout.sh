@@ -1,0 +1,41 @@
+#!/bin/sh
+# The layout of docs/architecture.md, checked: which folder may include
+# which, and that the numeric folders (sim/, models/) neither parse files
+# (jansson, HDF5) nor print (stdio, except sim/status.c, which formats error
+# messages into a buffer).  Fails naming every include that breaks a rule.
+set -u
+cd "$1" || exit 1
+# folder: the folders it may include from (itself included)
+allowed() {
+  case $1 in
+    sim) echo "sim" ;;
+    models) echo "sim models" ;;
+    io) echo "sim models io" ;;
+    experiments) echo "sim models io experiments" ;;
+    gradcheck) echo "sim models io gradcheck" ;;
+    report) echo "sim models io gradcheck report" ;;
+    cli) echo "sim models io experiments gradcheck report cli" ;;
+  esac
+}
+bad=0
+n=0
+for dir in sim models io experiments gradcheck report cli; do
+  for f in $(find "$dir" -name '*.[ch]' | sort); do
+    n=$((n + 1))
+    for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | sort -u); do
+      case " $(allowed "$dir") " in
+        *" $inc "*) ;;
+        *) echo "$f includes from $inc/, which $dir/ may not"; bad=$((bad + 1)) ;;
+      esac
+    done
+    case $dir in
+      sim | models)
+        if grep -Eq '#include <(jansson|hdf5|H5[A-Za-z]*)\.h>' "$f"; then echo "$f parses files (jansson/HDF5)"; bad=$((bad + 1)); fi
+        if [ "$f" != sim/status.c ] && grep -Eq '#include <stdio\.h>' "$f"; then echo "$f includes stdio.h"; bad=$((bad + 1)); fi
+        if grep -Eq '\b(printf|fprintf|puts|fputs|exit)\(' "$f"; then echo "$f prints or exits"; bad=$((bad + 1)); fi
+        ;;
+    esac
+  done
+done
+echo "$((n - bad)) passed, $bad failed"
+[ "$bad" -eq 0 ]
