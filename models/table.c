@@ -1,18 +1,26 @@
 /* table.c - the list of models, and what the precision-neutral code asks of
  * a model descriptor (models/model.h).  Adding a model: its file in models/
- * (cell and descriptor) and one line in snn_models below. */
+ * (cell and descriptor) and one line in SNN_MODEL_LIST below. */
 #include <math.h>
 #include <string.h>
 
 #include "models/model.h"
 
-extern const snn_model_type snn_model_lif, snn_model_alif, snn_model_snu, snn_model_adlif, snn_model_lstm,
-    snn_model_gru, snn_model_ltc;
+/* Every model, one line each: adding a model is adding its file (and its
+ * name in models/meson.build) and a line here. */
+#define SNN_MODEL_LIST(X) \
+  X(lif)                  \
+  X(alif)                 \
+  X(snu)                  \
+  X(adlif)                \
+  X(lstm)                 \
+  X(gru)                  \
+  X(ltc)
 
-const snn_model_type *const snn_models[] = {
-    &snn_model_lif,  &snn_model_alif, &snn_model_snu, &snn_model_adlif,
-    &snn_model_lstm, &snn_model_gru,  &snn_model_ltc, NULL,
-};
+#define SNN_MODEL_DECLARE(m) extern const snn_model_type snn_model_##m;
+SNN_MODEL_LIST(SNN_MODEL_DECLARE)
+#define SNN_MODEL_ENTRY(m) &snn_model_##m,
+const snn_model_type *const snn_models[] = {SNN_MODEL_LIST(SNN_MODEL_ENTRY) NULL};
 
 const char *const snn_model_key_names[SNN_NKEYS] = {
     "tau_mem", "threshold", "tau_adapt", "beta", "decay", "a", "b", "activation", "reset", "input_scale", "bounds",
