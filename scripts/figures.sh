@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerates the figures of docs/figures.md: runs the experiments and checks
 # that produce their CSV (figures/data, figures/runs), then draws each with
-# its gnuplot script (plots/NAME.gp) into docs/figures/NAME.png and .svg.
+# its gnuplot script (plots/NAME.gp) into docs/figures/NAME.png and .svg, with
+# the CSV it is drawn from in docs/figures/data/.
 #
 #   scripts/figures.sh            every figure (about 12 minutes on 2 cores)
 #   scripts/figures.sh NAME ...   some of them: vcurve precision eprop_gap cost
@@ -159,6 +160,9 @@ for f in $names; do
   start=$(date +%s)
   "fig_$f"
   gnuplot -e "datadir='$D'; outdir='$O'" "plots/$f.gp"
+  # the CSV each figure is drawn from goes beside it, to be committed with it
+  mkdir -p "$O/data"
+  cp "$D/$f"*.csv "$O/data/"
   secs=$(($(date +%s) - start))
   grep -v "^$f " "$W/timings.txt" >"$W/timings.new" || true
   echo "$f $secs s" >>"$W/timings.new"
