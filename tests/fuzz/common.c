@@ -31,6 +31,7 @@ int snn_fuzz_note(const char *reader, int st, const snn_err *err) {
     printf("  %s: accepted\n", reader);
   else
     printf("  %s: refused: %s: key '%s': %s\n", reader, err->file, err->key, err->msg);
+  fflush(stdout);
   return st;
 }
 

@@ -5,7 +5,9 @@
  * there are) the image file, and the rest the label file.  Either may be
  * gzip'd or plain, as the reader accepts both.
  *
- * A data set the reader accepts is then used as training uses it: the files
+ * A data set the reader accepts must have come from files that hold it: the
+ * image file at least 16 + 784 count bytes, the label file 8 + count.  It
+ * is then used as training uses it: the files
  * are the train and test split of an "fmnist" task (t10k-* are links to
  * train-*), and the first samples of each split are drawn, index 0 always
  * (the training loop draws at least one). */
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "tests/fuzz/targets.h"
 
@@ -21,6 +24,19 @@ static void check(int ok, const char *what) {
   if (ok) return;
   fprintf(stderr, "fuzz idx: %s\n", what);
   abort();
+}
+
+/* The length of a file as the reader sees it (gzip'd or plain), counted up
+ * to `enough`. */
+static size_t gz_length(const char *path, size_t enough) {
+  static unsigned char buf[65536];
+  gzFile f = gzopen(path, "rb");
+  size_t n = 0;
+  int got;
+  if (!f) return 0;
+  while (n < enough && (got = gzread(f, buf, sizeof buf)) > 0) n += (size_t)got;
+  gzclose(f);
+  return n;
 }
 
 int snn_fuzz_idx(const uint8_t *data, size_t size) {
@@ -46,6 +62,8 @@ int snn_fuzz_idx(const uint8_t *data, size_t size) {
   snn_err err = {0};
   if (snn_fuzz_note("snn_idx_load", snn_idx_load(img, lab, &d, 0, &err), &err) != SNN_OK) return 0;
   for (size_t i = 0; i < d.count; i++) check(d.labels[i] <= 9, "a label is not in [0, 9]");
+  check(gz_length(img, 16 + 784 * d.count) >= 16 + 784 * d.count, "accepted more images than the image file holds");
+  check(gz_length(lab, 8 + d.count) >= 8 + d.count, "accepted more labels than the label file holds");
   snn_dataset_free(&d);
 
   json_error_t je;

@@ -4,8 +4,9 @@
  *
  * CORPUS/idx and CORPUS/shd get small valid inputs (and a few odd but valid
  * variants) for the fuzzer to start from; KNOWN/idx and KNOWN/shd get the
- * hand-made inputs of two known bugs (an IDX pair with zero images, an SHD
- * file with more unit trains than labels).  The checked-in files under
+ * hand-made inputs of known bugs (an IDX pair with zero images, one whose
+ * image count times 784 wraps around 32 bits, an SHD file with more unit
+ * trains than labels).  The checked-in files under
  * corpus/ and pending/ were written by this program. */
 #include <errno.h>
 #include <stdio.h>
@@ -66,6 +67,34 @@ static void idx_input(const char *dir, const char *name, uint32_t icount, size_t
   free(b);
 }
 
+/* 5478275 images of 784 bytes are 4294967600 bytes, 304 modulo 2^32: the
+ * reader asks gzread for 304 bytes, gets them, and accepts a data set of
+ * 5478275 images from a file that holds 0.39 of one. */
+static void count_wraps(const char *dir) {
+  enum { N = 5478275 };
+  char pi[700], pl[700], out[700];
+  const char *scratch = snn_fuzz_dir("seeds");
+  snprintf(pi, sizeof pi, "%s/img", scratch);
+  snprintf(pl, sizeof pl, "%s/lab", scratch);
+  uint8_t *body = calloc(N, 1);
+  need(body != NULL, "out of memory");
+  need(!snn_fuzz_write_idx(pi, 0x803, N, body, (size_t)N * 784 % (1ull << 32), 1, 1), pi);
+  need(!snn_fuzz_write_idx(pl, 0x801, N, body, N, 0, 1), pl);
+  free(body);
+  size_t ni, nl;
+  uint8_t *a = slurp(pi, &ni), *b = slurp(pl, &nl);
+  snprintf(out, sizeof out, "%s/idx/count-wraps-32-bits", dir);
+  FILE *f = fopen(out, "wb");
+  need(f != NULL, out);
+  uint8_t len[4] = {(uint8_t)(ni >> 24), (uint8_t)(ni >> 16), (uint8_t)(ni >> 8), (uint8_t)ni};
+  fwrite(len, 1, 4, f);
+  fwrite(a, 1, ni, f);
+  fwrite(b, 1, nl, f);
+  need(!fclose(f), out);
+  free(a);
+  free(b);
+}
+
 static void shd_input(const char *dir, const char *name, size_t ntimes, size_t nunits, size_t nlabels, int flags) {
   static const float t[] = {0.0f, 0.015f, 0.5f, 0.999f, 0.2f, 0.2f, 0.7f};
   static const uint16_t u[] = {3, 699, 10, 42, 7, 8, 0}, l[] = {19, 4, 0};
@@ -99,5 +128,6 @@ int main(int argc, char **argv) {
   /* known bugs, by hand */
   idx_input(root_known, "zero-images.gz", 0, 0, 0, 0, 1);
   shd_input(root_known, "units-longer-than-labels.h5", 2, 3, 2, 0);
+  count_wraps(root_known);
   return 0;
 }
