@@ -77,7 +77,7 @@ static int run_path(const snn_fuzz_target *t, const char *path, size_t *count) {
     snprintf(names[n++], len, "%s/%s", path, e->d_name);
   }
   closedir(d);
-  qsort(names, n, sizeof *names, by_name);
+  if (n) qsort(names, n, sizeof *names, by_name);
   int bad = 0;
   for (size_t i = 0; i < n; i++) {
     if (!stat(names[i], &st) && S_ISREG(st.st_mode)) bad |= run_file(t, names[i]) ? 1 : (++*count, 0);

@@ -5,8 +5,8 @@
  * CORPUS/idx and CORPUS/shd get small valid inputs (and a few odd but valid
  * variants) for the fuzzer to start from; KNOWN/idx and KNOWN/shd get the
  * hand-made inputs of known bugs (an IDX pair with zero images, one whose
- * image count times 784 wraps around 32 bits, an SHD file with more unit
- * trains than labels).  The checked-in files under
+ * image count times 784 wraps around 32 bits, SHD files with more unit
+ * trains than labels, with a unit of 700, with a label of 20).  The checked-in files under
  * corpus/ and pending/ were written by this program. */
 #include <errno.h>
 #include <stdio.h>
@@ -95,13 +95,20 @@ static void count_wraps(const char *dir) {
   free(b);
 }
 
-static void shd_input(const char *dir, const char *name, size_t ntimes, size_t nunits, size_t nlabels, int flags) {
+/* Three spike trains; `unit` and `label` replace the last train's unit and
+ * label (0 and 0 in the valid seeds). */
+static void shd_input_with(const char *dir, const char *name, size_t ntimes, size_t nunits, size_t nlabels, int flags,
+                           uint16_t unit, uint16_t label) {
   static const float t[] = {0.0f, 0.015f, 0.5f, 0.999f, 0.2f, 0.2f, 0.7f};
-  static const uint16_t u[] = {3, 699, 10, 42, 7, 8, 0}, l[] = {19, 4, 0};
+  uint16_t u[] = {3, 699, 10, 42, 7, 8, unit}, l[] = {19, 4, label};
   static const size_t len[] = {4, 2, 1};
   char out[700];
   snprintf(out, sizeof out, "%s/shd/%s", dir, name);
   need(!snn_fuzz_write_shd(out, 3, len, t, u, ntimes, nunits, nlabels, l, flags), out);
+}
+
+static void shd_input(const char *dir, const char *name, size_t ntimes, size_t nunits, size_t nlabels, int flags) {
+  shd_input_with(dir, name, ntimes, nunits, nlabels, flags, 0, 0);
 }
 
 int main(int argc, char **argv) {
@@ -129,5 +136,7 @@ int main(int argc, char **argv) {
   idx_input(root_known, "zero-images.gz", 0, 0, 0, 0, 1);
   shd_input(root_known, "units-longer-than-labels.h5", 2, 3, 2, 0);
   count_wraps(root_known);
+  shd_input_with(root_known, "unit-700.h5", 3, 3, 3, 0, 700, 0);
+  shd_input_with(root_known, "label-20.h5", 3, 3, 3, 0, 0, 20);
   return 0;
 }
