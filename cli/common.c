@@ -78,12 +78,18 @@ int cli_load_spec(const char *path, snn_spec **s) {
 int cli_load_data(const snn_spec *s, const char *params, snn_data *d) {
   snn_err e = {0};
   int st = params ? snn_data_load(s, params, d, &e) : snn_data_generate(s, d, &e);
-  return st ? cli_report(&e) : 0;
+  if (st) return cli_report(&e);
+  if (d->warnings[0]) fprintf(stderr, "snngrad: warning: %s", d->warnings);
+  return 0;
 }
 
 int cli_write_all(int n, const char *const *paths, const char *const *texts, const size_t *lens) {
   snn_outset o;
   snn_err e = {0};
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < i; j++)
+      if (paths[i] && paths[j] && !strcmp(paths[i], paths[j]))
+        return cli_usage_error("two outputs go to the same file '%s'; expected a file for each", paths[i]);
   snn_outset_init(&o);
   for (int i = 0; i < n; i++)
     if (paths[i] && snn_outset_add(&o, paths[i], texts[i], lens[i], &e)) {

@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 
 static int cli_version(int argc, char **argv) {
-  (void)argc, (void)argv;
+  if (argc > 2) return cli_usage_error("version takes no arguments, found '%s'", argv[2]);
   printf("snngrad %s (MPFR %s)\n", SNNGRAD_VERSION, mpfr_get_version());
   return 0;
 }
@@ -136,6 +136,7 @@ static int cli_help(int argc, char **argv) {
 int main(int argc, char **argv) {
   int rc;
   if (argc < 2) {
+    fprintf(stderr, "snngrad: error: no command given\n");
     usage(stderr);
     return EXIT_INPUT;
   }
@@ -151,5 +152,10 @@ int main(int argc, char **argv) {
     rc = c->run(argc, argv);
   }
   mpfr_free_cache();
+  /* what could not be written to standard output is an error too */
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "snngrad: error: cannot write to standard output\n");
+    if (!rc) rc = EXIT_INPUT;
+  }
   return rc;
 }

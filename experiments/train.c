@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/checkpoint.h"
 #include "models/model.h"
 #include "sim/driver.h"
 #include "sim/rules/rules.h"
@@ -293,68 +293,58 @@ static int snapshot(trainer *T, snn_data *d) {
   return SNN_OK;
 }
 
-/* The checkpoint and the log of a run. */
-static void run_paths(const snn_experiment *e, char *path, char *lpath, size_t n) {
-  snprintf(path, n, "%s/checkpoint.json", e->out);
-  snprintf(lpath, n, "%s/log.csv", e->out);
+/* Values read from a file into v, at this precision (decimal text where
+ * the file had it). */
+static void import_nums(relt *v, const snn_nums *a, size_t n, rctx *c) {
+  for (size_t i = 0; i < n; i++) {
+    if (a->s && a->s[i] && r_set_str(v + i, a->s[i], c) == 0) continue;
+    r_set_d(v + i, a->v[i], c);
+  }
 }
 
-static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err *err) {
+/* The optimiser's state for a checkpoint. */
+static int export_state(trainer *T, size_t step, snn_ckpt *k) {
   const snn_experiment *e = T->e;
-  const snn_spec *s = T->s;
-  char path[600], lpath[600];
-  run_paths(e, path, lpath, sizeof path);
-  snn_data d;
-  snn_buf b = {0};
-  snn_nums st[4] = {{0}};
-  int rc = snapshot(T, &d);
-  if (!rc) rc = snn_data_format(s, &d, &b, path, err);
-  if (!rc) {
-    const relt *vs[4] = {T->m, T->v, T->wbar, T->lam};
-    static const char *const nm[4] = {"m", "v", "wbar", "lambda"};
-    snn_nums bp;
-    snn_nums_init(&bp, 2);
-    relt *two = vec_alloc(2, T->c);
-    r_set(two, T->b1p, T->c);
-    r_set(two + 1, T->b2p, T->c);
-    SNN_SFX(snn_export)(two, 2, &bp, T->c);
-    vec_free(two, 2, T->c);
-    snn_buf_printf(&b,
-                   ",\n \"checkpoint\": {\"updates_done\": %zu, \"optimizer_steps\": %zu, \"rule\": \"%s\", "
-                   "\"precision_bits\": %ld,\n  \"beta_powers\": ",
-                   step, T->nupd, e->rule_text, e->prec);
-    snn_nums_put(&b, &bp, 0, 2);
-    snn_nums_clear(&bp);
-    for (int k = 0; k < 4 && !rc; k++) {
-      if (export_vec(vs[k], s->P, &st[k], T->c)) rc = SNN_ENOMEM;
-      snn_buf_printf(&b, ",\n  \"%s\": ", nm[k]);
-      snn_nums_put(&b, &st[k], 0, s->P);
-    }
-    snn_buf_puts(&b, "}}\n");
-    if (b.oom) rc = snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
-  }
-  /* the log first, then the checkpoint that vouches for it */
-  if (!rc) rc = snn_write_atomic(lpath, log->p ? log->p : "", log->len, err);
-  if (!rc) rc = snn_write_atomic(path, b.p, b.len, err);
-  for (int k = 0; k < 4; k++) snn_nums_clear(&st[k]);
-  snn_buf_free(&b);
-  snn_data_clear(&d);
+  size_t P = T->s->P;
+  if (snn_ckpt_init(k, P)) return SNN_ENOMEM;
+  k->updates_done = step, k->optimizer_steps = T->nupd, k->prec = e->prec;
+  snprintf(k->rule, sizeof k->rule, "%s", e->rule_text);
+  relt *two = vec_alloc(2, T->c);
+  if (!two) return SNN_ENOMEM;
+  r_set(two, T->b1p, T->c);
+  r_set(two + 1, T->b2p, T->c);
+  int rc = SNN_SFX(snn_export)(two, 2, &k->beta_powers, T->c);
+  vec_free(two, 2, T->c);
+  if (!rc) rc = SNN_SFX(snn_export)(T->m, P, &k->m, T->c);
+  if (!rc) rc = SNN_SFX(snn_export)(T->v, P, &k->v, T->c);
+  if (!rc) rc = SNN_SFX(snn_export)(T->wbar, P, &k->wbar, T->c);
+  if (!rc) rc = SNN_SFX(snn_export)(T->lam, P, &k->lambda, T->c);
   return rc;
 }
 
-static int read_state(json_t *a, relt *v, size_t n, rctx *c) {
-  if (!json_is_array(a) || json_array_size(a) != n) return -1;
-  for (size_t i = 0; i < n; i++) {
-    json_t *x = json_array_get(a, i);
-    if (json_is_string(x)) {
-      if (r_set_str(v + i, json_string_value(x), c)) return -1;
-    } else if (json_is_number(x)) {
-      r_set_d(v + i, json_number_value(x), c);
-    } else {
-      return -1;
-    }
+/* The log and the checkpoint that vouches for it, written together. */
+static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err *err) {
+  const snn_experiment *e = T->e;
+  char path[600], lpath[600];
+  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
+  snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+  snn_data d;
+  snn_ckpt k;
+  snn_buf b = {0};
+  int rc = snapshot(T, &d);
+  if (!rc && export_state(T, step, &k)) rc = snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  if (!rc) rc = snn_ckpt_format(T->s, &d, &k, &b, path, err);
+  if (!rc) {
+    snn_outset o;
+    snn_outset_init(&o);
+    rc = snn_outset_add(&o, lpath, log->p ? log->p : "", log->len, err);
+    if (!rc) rc = snn_outset_add(&o, path, b.p, b.len, err);
+    rc = rc ? (snn_outset_abort(&o), rc) : snn_outset_commit(&o, err);
   }
-  return 0;
+  snn_ckpt_clear(&k);
+  snn_buf_free(&b);
+  snn_data_clear(&d);
+  return rc;
 }
 
 /* Resume: the parameters, the optimiser and FPTT state, the update counter,
@@ -363,72 +353,38 @@ static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err)
   const snn_experiment *e = T->e;
   const snn_spec *s = T->s;
   char path[600], lpath[600];
-  run_paths(e, path, lpath, sizeof path);
+  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
+  snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
   snn_data d;
-  int rc = snn_data_load(s, path, &d, err);
-  if (rc) return rc;
-  for (size_t i = 0; i < s->P; i++) {
-    if (d.theta.s && d.theta.s[i] && r_set_str(T->N->theta + i, d.theta.s[i], T->c) == 0) continue;
-    r_set_d(T->N->theta + i, d.theta.v[i], T->c);
+  snn_ckpt k;
+  if (snn_ckpt_init(&k, s->P)) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  int rc = snn_ckpt_load(s, path, &d, &k, err);
+  if (!rc && (strcmp(k.rule, e->rule_text) || k.prec != e->prec))
+    rc = snn_err_set(err, SNN_EVALUE, path, "checkpoint.rule",
+                     "written by rule %s at %ld bits; this experiment runs %s at %ld", k.rule, k.prec, e->rule_text,
+                     e->prec);
+  if (!rc) {
+    import_nums(T->N->theta, &d.theta, s->P, T->c);
+    import_nums(T->m, &k.m, s->P, T->c);
+    import_nums(T->v, &k.v, s->P, T->c);
+    import_nums(T->wbar, &k.wbar, s->P, T->c);
+    import_nums(T->lam, &k.lambda, s->P, T->c);
+    import_nums(T->b1p, &k.beta_powers, 1, T->c);
+    snn_nums one = {1, k.beta_powers.v + 1, k.beta_powers.s ? k.beta_powers.s + 1 : NULL};
+    import_nums(T->b2p, &one, 1, T->c);
+    *step = k.updates_done;
+    T->nupd = k.optimizer_steps;
+    snn_data_clear(&d);
   }
-  snn_data_clear(&d);
-  json_error_t je;
-  json_t *root = json_load_file(path, 0, &je), *ck = root ? json_object_get(root, "checkpoint") : NULL;
-  json_t *bp = ck ? json_object_get(ck, "beta_powers") : NULL;
-  relt *two = vec_alloc(2, T->c);
-  if (!ck || !json_is_integer(json_object_get(ck, "updates_done")) ||
-      !json_is_integer(json_object_get(ck, "optimizer_steps")) || read_state(bp, two, 2, T->c) ||
-      read_state(json_object_get(ck, "m"), T->m, s->P, T->c) ||
-      read_state(json_object_get(ck, "v"), T->v, s->P, T->c) ||
-      read_state(json_object_get(ck, "wbar"), T->wbar, s->P, T->c) ||
-      read_state(json_object_get(ck, "lambda"), T->lam, s->P, T->c)) {
-    rc = snn_err_set(err, SNN_EKEY, path, "checkpoint",
-                     "missing or malformed (expected updates_done, optimizer_steps, beta_powers, m, v, wbar, lambda)");
-  } else {
-    const char *rule = json_string_value(json_object_get(ck, "rule"));
-    json_int_t pb = json_integer_value(json_object_get(ck, "precision_bits"));
-    if (!rule || strcmp(rule, e->rule_text) || pb != e->prec)
-      rc = snn_err_set(err, SNN_EVALUE, path, "checkpoint.rule",
-                       "written by rule %s at %lld bits; this experiment runs %s at %ld", rule ? rule : "?",
-                       (long long)pb, e->rule_text, e->prec);
-    *step = (size_t)json_integer_value(json_object_get(ck, "updates_done"));
-    T->nupd = (size_t)json_integer_value(json_object_get(ck, "optimizer_steps"));
-    r_set(T->b1p, two, T->c);
-    r_set(T->b2p, two + 1, T->c);
-  }
-  vec_free(two, 2, T->c);
-  json_decref(root);
-  if (rc) return rc;
-  /* the log: the header and the rows of updates 1..step */
-  FILE *f = fopen(lpath, "r");
-  if (!f) return snn_err_set(err, SNN_EIO, lpath, "", "cannot read the log of the run to resume");
-  char line[4096];
-  size_t rows = 0;
-  while (fgets(line, sizeof line, f)) {
-    if (rows > 0 && (size_t)strtoull(line, NULL, 10) > *step) break;
-    snn_buf_puts(log, line);
-    rows++;
-  }
-  fclose(f);
-  SNN_SFX(snn_net_derive)(T->N);
-  return SNN_OK;
+  snn_ckpt_clear(&k);
+  if (!rc) rc = snn_log_read(lpath, *step, log, err);
+  if (!rc) SNN_SFX(snn_net_derive)(T->N);
+  return rc;
 }
 
-static int write_manifest(const snn_experiment *e, snn_err *err) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/manifest.json", e->out);
-  json_error_t je;
-  json_t *cfg = json_loads(e->config, 0, &je), *net = json_loads(e->net_json, 0, &je);
-  json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:o, s:o}", "format", "snngrad-manifest/1", "version",
-                        SNNGRAD_VERSION, "experiment", e->path, "seed", (json_int_t)e->seed, "rule", e->rule_text,
-                        "precision_bits", (json_int_t)e->prec, "task", snn_task_names[e->task.kind], "configuration",
-                        cfg ? cfg : json_null(), "network", net ? net : json_null());
-  char *txt = m ? json_dumps(m, JSON_INDENT(1) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
-  json_decref(m);
-  if (!txt) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
-  int rc = snn_write_atomic(path, txt, strlen(txt), err);
-  free(txt);
-  return rc;
+static char *manifest(const snn_experiment *e) {
+  return snn_manifest_text(e->path, e->config, e->net_json, e->seed, e->rule_text, e->prec,
+                           snn_task_names[e->task.kind]);
 }
 
 static double now(void) {
@@ -587,27 +543,48 @@ static void trainer_clear(trainer *T) {
 }
 
 /* The output folder, locked and cleaned of stale temporaries; the
- * checkpoint to resume from or the initial parameters; the manifest. */
+ * checkpoint to resume from, or the first files of a new run (the initial
+ * parameters, the manifest and the log's header, all or nothing). */
 static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
-  int rc = mkdir_p(e->out, err);
+  char path[600], mpath[600];
+  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
+  snprintf(mpath, sizeof mpath, "%s/manifest.json", e->out);
+  struct stat st;
+  if (o->resume && stat(path, &st) != 0)
+    return snn_err_set(err, SNN_EIO, path, "", "no checkpoint to resume from (run without --resume to start)");
+  int rc = o->resume ? SNN_OK : mkdir_p(e->out, err);
   if (!rc) rc = lock_out(e->out, &T->lock, err);
   if (rc) return rc;
   remove_stale(e->out);
   *start = 0;
+  char *man = manifest(e);
+  if (!man) return snn_err_set(err, SNN_ENOMEM, mpath, "", "out of memory");
+  snn_outset out;
+  snn_outset_init(&out);
+  snn_data d = {0};
+  snn_buf b = {0};
   if (o->resume) {
     rc = load_checkpoint(T, start, log, err);
   } else {
+    char ipath[600], lpath[600];
+    snprintf(ipath, sizeof ipath, "%s/params_initial.json", e->out);
+    snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
     snn_buf_puts(log, "update,train_loss,eval_loss,eval_acc\n");
     /* the starting point, for before-and-after comparisons */
-    char path[600];
-    snn_data d;
-    snprintf(path, sizeof path, "%s/params_initial.json", e->out);
     rc = snapshot(T, &d);
-    if (!rc) rc = snn_data_write(T->s, &d, path, err);
-    snn_data_clear(&d);
+    if (!rc) rc = snn_data_format(T->s, &d, &b, ipath, err);
+    snn_buf_puts(&b, "}\n");
+    if (!rc && b.oom) rc = snn_err_set(err, SNN_ENOMEM, ipath, "", "out of memory");
+    if (!rc) rc = snn_outset_add(&out, ipath, b.p, b.len, err);
+    if (!rc) rc = snn_outset_add(&out, lpath, log->p, log->len, err);
   }
-  return rc ? rc : write_manifest(e, err);
+  if (!rc) rc = snn_outset_add(&out, mpath, man, strlen(man), err);
+  rc = rc ? (snn_outset_abort(&out), rc) : snn_outset_commit(&out, err);
+  free(man);
+  snn_buf_free(&b);
+  snn_data_clear(&d);
+  return rc;
 }
 
 /* One update of the deferred rules: the mean gradient of a minibatch

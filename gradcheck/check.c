@@ -29,11 +29,14 @@ int snn_prec_parse_list(const char *arg, snn_prec *out, int max, int *n) {
   if (strlen(arg) >= sizeof buf) return -1;
   snprintf(buf, sizeof buf, "%s", arg);
   *n = 0;
-  for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+  /* every item present: "53,,128" and a trailing comma are refused */
+  for (char *tok = buf, *comma;; tok = comma + 1) {
+    if ((comma = strchr(tok, ','))) *comma = 0;
     if (*n >= max || snn_prec_parse(tok, &out[*n])) return -1;
     (*n)++;
+    if (!comma) break;
   }
-  return *n ? 0 : -1;
+  return 0;
 }
 
 const char *snn_prec_name(const snn_prec *p, char *buf, size_t n) {

@@ -3,6 +3,7 @@
  *
  * Writers emit double numbers with 17 significant digits and MPFR numbers as
  * the decimal strings the numeric build produced; readers accept both. */
+#include <ctype.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
@@ -34,6 +35,27 @@ static void fill_constants(const snn_spec *s, snn_data *d) {
       for (size_t i = 0; i < b->rows; i++) d->theta.v[b->off + i] = ly->consts[c];
     }
   }
+}
+
+/* Drawn weights overflow when w_scale, w_mean or rec_scale are huge: refuse
+ * them here, naming the key, rather than compute with infinities. */
+static int generated_finite(const snn_spec *s, snn_data *d, snn_err *err) {
+  for (size_t b = 0; b < s->nblk; b++) {
+    const snn_block *bk = &s->blk[b];
+    for (size_t i = 0; i < bk->rows * bk->cols; i++) {
+      if (isfinite(d->theta.v[bk->off + i])) continue;
+      char key[64];
+      if (bk->layer < 0)
+        snprintf(key, sizeof key, "readout");
+      else
+        snprintf(key, sizeof key, "layers[%d].%s", bk->layer,
+                 bk->kind == SNN_BLK_W_REC ? "rec_scale" : bk->kind == SNN_BLK_W_IN ? "w_scale" : "");
+      snn_data_clear(d);
+      return snn_err_set(err, SNN_EVALUE, s->path, key,
+                         "the initial %s drawn from it overflow (not finite); expected a smaller scale", bk->name);
+    }
+  }
+  return SNN_OK;
 }
 
 int snn_data_generate(const snn_spec *s, snn_data *d, snn_err *err) {
@@ -99,7 +121,7 @@ int snn_data_generate(const snn_spec *s, snn_data *d, snn_err *err) {
     d->label = s->label >= 0 ? s->label : (long)gsl_rng_uniform_int(rng, s->n_out);
   }
   gsl_rng_free(rng);
-  return SNN_OK;
+  return generated_finite(s, d, err);
 }
 
 /* ---- writing ---- */
@@ -210,6 +232,24 @@ int snn_grads_write(const snn_spec *s, const snn_result *r, const char *path, sn
 /* ---- reading ---- */
 
 /* One number: a JSON number, or a string in decimal notation. */
+/* A decimal number in the form snngrad writes: [+-]digits[.digits][e[+-]digits]
+ * (digits on at least one side of the point); no spaces, no hexadecimal, no
+ * inf or nan, which strtod would take. */
+static int decimal_ok(const char *t) {
+  const char *p = t + (*t == '-' || *t == '+');
+  int digits = 0;
+  while (isdigit((unsigned char)*p)) p++, digits++;
+  if (*p == '.')
+    for (p++; isdigit((unsigned char)*p); p++) digits++;
+  if (!digits) return 0;
+  if (*p == 'e' || *p == 'E') {
+    p += 1 + (p[1] == '-' || p[1] == '+');
+    if (!isdigit((unsigned char)*p)) return 0;
+    while (isdigit((unsigned char)*p)) p++;
+  }
+  return *p == 0;
+}
+
 static int read_num(json_t *v, snn_nums *a, size_t i, const char *file, const char *key, snn_err *err) {
   if (json_is_number(v)) {
     a->v[i] = json_number_value(v);
@@ -217,7 +257,7 @@ static int read_num(json_t *v, snn_nums *a, size_t i, const char *file, const ch
     const char *t = json_string_value(v);
     char *end;
     double x = strtod(t, &end);
-    if (end == t || *end)
+    if (end == t || *end || !decimal_ok(t))
       return snn_err_set(err, SNN_EVALUE, file, key, "expected a number or a decimal string, found \"%s\"", t);
     a->v[i] = x;
     if (snn_nums_set_str(a, i, t)) return snn_err_set(err, SNN_ENOMEM, file, key, "out of memory");
@@ -316,6 +356,17 @@ int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err
   }
   fill_constants(s, d);
   if ((st = check_format(root, "snngrad-params/1", path, err))) goto out;
+  /* keys outside the format: warned about (a checkpoint is a parameter file with one more) */
+  static const char *const known[] = {"format", "params", "input", "target", "label", "checkpoint", NULL};
+  const char *k;
+  json_t *kv;
+  json_object_foreach(root, k, kv) {
+    int ok = 0;
+    for (const char *const *q = known; *q; q++) ok |= !strcmp(*q, k);
+    size_t u = strlen(d->warnings);
+    if (!ok && u + 1 < sizeof d->warnings)
+      snprintf(d->warnings + u, sizeof d->warnings - u, "%s: unknown key '%s' ignored\n", path, k);
+  }
   json_t *ps = json_object_get(root, "params");
   if (!ps || !json_is_object(ps)) {
     st = snn_err_set(err, SNN_EKEY, path, "params", "missing; expected an object of parameter blocks");

@@ -197,6 +197,7 @@ typedef struct {
   snn_nums x;     /* T * n_in, row-major by step */
   snn_nums y;     /* T * n_out (mse) */
   long label;     /* ce */
+  char warnings[512]; /* unknown keys of the file it was read from, for the CLI to print */
 } snn_data;
 void snn_data_clear(snn_data *d);
 
