@@ -49,7 +49,9 @@ static int generated_finite(const snn_spec *s, snn_data *d, snn_err *err) {
         snprintf(key, sizeof key, "readout");
       else
         snprintf(key, sizeof key, "layers[%d].%s", bk->layer,
-                 bk->kind == SNN_BLK_W_REC ? "rec_scale" : bk->kind == SNN_BLK_W_IN ? "w_scale" : "");
+                 bk->kind == SNN_BLK_W_REC  ? "rec_scale"
+                 : bk->kind == SNN_BLK_W_IN ? "w_scale"
+                                            : "");
       snn_data_clear(d);
       return snn_err_set(err, SNN_EVALUE, s->path, key,
                          "the initial %s drawn from it overflow (not finite); expected a smaller scale", bk->name);

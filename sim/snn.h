@@ -193,10 +193,10 @@ int snn_nums_set_str(snn_nums *a, size_t i, const char *text);
 
 /* Parameters, input and target of one sequence. */
 typedef struct {
-  snn_nums theta; /* spec->P, block layout of the spec */
-  snn_nums x;     /* T * n_in, row-major by step */
-  snn_nums y;     /* T * n_out (mse) */
-  long label;     /* ce */
+  snn_nums theta;     /* spec->P, block layout of the spec */
+  snn_nums x;         /* T * n_in, row-major by step */
+  snn_nums y;         /* T * n_out (mse) */
+  long label;         /* ce */
   char warnings[512]; /* unknown keys of the file it was read from, for the CLI to print */
 } snn_data;
 void snn_data_clear(snn_data *d);
