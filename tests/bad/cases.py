@@ -16,7 +16,8 @@ it prepares for each case (see run.sh for the sentinels in it).  `flags`
 (','-separated; '-' for none, as for phrases) ask the runner for more: mem (run under a memory limit),
 fsize (a file-size limit: writes fail with EFBIG), mayWrite (a failure
 after training started may leave its run folder), pre=NAME and post=NAME
-(shell functions of run.sh run before and after the command), stdout=PATH.
+(shell functions of run.sh run before and after the command), stdout=PATH,
+h5 (needs mkh5), nonroot (skipped when run as root).
 
 SNNGRAD is run here without the wrapper, only to write the parameter files
 that the parameter-file cases mutate.
@@ -645,8 +646,11 @@ cli("out.fsize", ["init", L, "-o", Out("old.json")], ["old.json"],
     "the file-size limit is reached while writing (as a full disk): the old file stays", flags=("fsize",))
 cli("out.fsize.new", ["check", L, "--precision", "53", "--json", Out("new.json")], ["new.json"],
     "a full disk while writing the check report", flags=("fsize",))
-cli("out.stdout.full", ["grad", L, "--rule", "bptt", "-o", Out("new.json")], ["stdout"],
+cli("out.stdout.full", ["grad", L, "--rule", "bptt", "-o", Out("new.json")], ["write"],
     "standard output is /dev/full: the write error is reported", flags=("stdout=/dev/full", "mayWrite"))
+cli("out.readonly.dir", G + ["bptt", "-o", Out("dir/g.json")], ["g.json"],
+    "-o in a folder without write permission (skipped as root, who may write anyway)",
+    flags=("nonroot", "pre=pre_readonly_dir"))
 cli("out.symlink", ["init", L, "-o", Out("link.json")], [],
     "-o onto a symlink: written through the link, as cp and shell redirection do", exit=0,
     flags=("pre=pre_symlink", "post=post_symlink"))
@@ -976,7 +980,7 @@ for cid, folder, fname, desc in [
      "train-labels", "a label 10 (classes 0-9)"),
     ("exp.fmnist.size.27", idx_folder("size27", idx_images(8, rows=27), idx_labels(8)), "train-images",
      "27 x 28 images"),
-    ("exp.fmnist.garbage", idx_folder("garbage", os.urandom(0) + bytes(range(256)) * 20, idx_labels(8)),
+    ("exp.fmnist.garbage", idx_folder("garbage", bytes(range(256)) * 20, idx_labels(8)),
      "train-images", "the image file is neither gzip nor IDX"),
     ("exp.fmnist.empty.file", idx_folder("empty", b"", idx_labels(8), gz=False), "train-images",
      "an empty image file"),

@@ -19,7 +19,7 @@ enum { MAXN = 8 };
 /* What one file holds; each variant changes one thing of the good file. */
 typedef struct {
   const char *name;
-  int no_times, no_units, no_labels; /* leave a dataset out */
+  int no_times, no_units, no_labels;  /* leave a dataset out */
   hsize_t n_times, n_units, n_labels; /* entries per dataset */
   int len_mismatch;                   /* sample 0: more units than times */
   unsigned unit;                      /* the unit of every spike */
@@ -27,20 +27,24 @@ typedef struct {
   int fixed_times;                    /* spikes/times as plain floats */
 } variant;
 
+/* One variant a row, as a table. */
+/* clang-format off */
 static const variant variants[] = {
-    {"ok", 0, 0, 0, 4, 4, 4, 0, 3, 2, 0},
-    {"no_labels", 0, 0, 1, 4, 4, 4, 0, 3, 2, 0},
-    {"no_times", 1, 0, 0, 4, 4, 4, 0, 3, 2, 0},
-    {"no_units", 0, 1, 0, 4, 4, 4, 0, 3, 2, 0},
-    {"units_longer", 0, 0, 0, 4, 8, 4, 0, 3, 2, 0},
-    {"times_longer", 0, 0, 0, 8, 4, 4, 0, 3, 2, 0},
-    {"empty", 0, 0, 0, 0, 0, 0, 0, 3, 2, 0},
-    {"len_mismatch", 0, 0, 0, 4, 4, 4, 1, 3, 2, 0},
-    {"unit_700", 0, 0, 0, 4, 4, 4, 0, 700, 2, 0},
-    {"label_20", 0, 0, 0, 4, 4, 4, 0, 3, 20, 0},
-    {"label_300", 0, 0, 0, 4, 4, 4, 0, 3, 300, 0},
-    {"fixed_times", 0, 0, 0, 4, 4, 4, 0, 3, 2, 1},
+    /* name          no: times units labels  entries: times units labels  mismatch unit label fixed */
+    {"ok",               0, 0, 0,                     4, 4, 4,            0,       3,   2,    0},
+    {"no_labels",        0, 0, 1,                     4, 4, 4,            0,       3,   2,    0},
+    {"no_times",         1, 0, 0,                     4, 4, 4,            0,       3,   2,    0},
+    {"no_units",         0, 1, 0,                     4, 4, 4,            0,       3,   2,    0},
+    {"units_longer",     0, 0, 0,                     4, 8, 4,            0,       3,   2,    0},
+    {"times_longer",     0, 0, 0,                     8, 4, 4,            0,       3,   2,    0},
+    {"empty",            0, 0, 0,                     0, 0, 0,            0,       3,   2,    0},
+    {"len_mismatch",     0, 0, 0,                     4, 4, 4,            1,       3,   2,    0},
+    {"unit_700",         0, 0, 0,                     4, 4, 4,            0,       700, 2,    0},
+    {"label_20",         0, 0, 0,                     4, 4, 4,            0,       3,   20,   0},
+    {"label_300",        0, 0, 0,                     4, 4, 4,            0,       3,   300,  0},
+    {"fixed_times",      0, 0, 0,                     4, 4, 4,            0,       3,   2,    1},
 };
+/* clang-format on */
 
 /* A 1-d dataset of `n` entries, or an empty one; its space is closed here. */
 static int put(hid_t where, const char *name, hid_t ftype, hid_t mtype, hsize_t n, const void *data) {

@@ -75,6 +75,7 @@ is_known() { case $known in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---- the output folder: sentinels, snapshot, checks ----
 reset_out() {
+  [ -d "$O" ] && chmod -R u+w "$O"
   rm -rf "$O"
   mkdir -p "$O/dir"
   printf 'sentinel: old.json must stay as it was\n' >"$O/old.json"
@@ -111,6 +112,7 @@ pre_tiny_run_nan() {
     cat "$W/ck" >"$O/run/checkpoint.json"
 }
 pre_run_blocked() { mkdir -p "$O/run/log.csv"; }
+pre_readonly_dir() { chmod 555 "$O/dir"; }
 pre_symlink() {
   printf 'sentinel: the target of link.json\n' >"$O/target.json"
   ln -s target.json "$O/link.json"
@@ -135,8 +137,9 @@ skipped=0
 seen=" "
 while IFS="$tab" read -r id want phrases flags desc args; do
   seen="$seen$id "
+  # shellcheck disable=SC2254 # BAD_ONLY is a pattern
   case $id in $only) ;; *) continue ;; esac
-  pre= post= mem=0 fsize=0 maywrite=0 stdout=$W/out
+  pre='' post='' mem=0 fsize=0 maywrite=0 stdout=$W/out
   for f in $(echo "$flags" | tr ',' ' '); do
     case $f in
       pre=*) pre=${f#pre=} ;;
@@ -145,7 +148,8 @@ while IFS="$tab" read -r id want phrases flags desc args; do
       mem) mem=1 ;;
       fsize) fsize=1 ;;
       mayWrite) maywrite=1 ;;
-      h5) [ $have_h5 = 1 ] || { skipped=$((skipped + 1)); continue 2; } ;;
+      h5) [ $have_h5 = 1 ] || { skipped=$((skipped + 1)) && continue 2; } ;;
+      nonroot) [ "$(id -u)" != 0 ] || { skipped=$((skipped + 1)) && continue 2; } ;;
     esac
   done
   reset_out
@@ -160,6 +164,7 @@ while IFS="$tab" read -r id want phrases flags desc args; do
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:max_allocation_size_mb=2048:hard_rss_limit_mb=2048"
         export ASAN_OPTIONS
       else
+        # shellcheck disable=SC3045 # (dash and bash have ulimit -v)
         ulimit -v "$mem_kb"
       fi
     fi
@@ -169,6 +174,7 @@ while IFS="$tab" read -r id want phrases flags desc args; do
     fi
     # not exec'd: a signal that ends snngrad is then reported by this
     # subshell into the case's stderr, not by the runner on the terminal
+    # shellcheck disable=SC2086 # the wrapper is a command line
     timeout -k 5 "$timeout_s" $wrap "$snngrad" "$@"
     exit $?
   ) </dev/null >"$stdout" 2>"$W/err"
@@ -239,7 +245,7 @@ done <"$W/cases.tsv"
 for kid in $known; do
   case $seen in *" $kid "*) ;; *) echo "note: known_failures.txt lists $kid, which is not a case" ;; esac
 done
-[ $skipped -eq 0 ] || echo "note: $skipped SHD cases skipped (no mkh5: set SNNGRAD_MKH5)"
+[ $skipped -eq 0 ] || echo "note: $skipped cases skipped (the SHD cases need mkh5, see SNNGRAD_MKH5; the nonroot cases a user other than root)"
 echo "$xfailed expected failures (tests/bad/known_failures.txt), $xpassed of its cases pass now"
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
