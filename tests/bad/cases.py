@@ -13,11 +13,12 @@ the cases, one a line, tab-separated:
 when the expected exit is 0); `arguments` is a shell fragment that the
 runner evaluates after `$SNNGRAD_WRAP snngrad`, with $O the output folder
 it prepares for each case (see run.sh for the sentinels in it).  `flags`
-(','-separated; '-' for none, as for phrases) ask the runner for more: mem (run under a memory limit),
-fsize (a file-size limit: writes fail with EFBIG), mayWrite (a failure
-after training started may leave its run folder), pre=NAME and post=NAME
-(shell functions of run.sh run before and after the command), stdout=PATH,
-h5 (needs mkh5), nonroot (skipped when run as root).
+(','-separated; '-' for none, as for phrases) ask the runner for more:
+mem (run under a memory limit), fsize (a file-size limit: writes fail with
+EFBIG), mayWrite (a failure after training started may leave its run
+folder), pre=NAME and post=NAME (shell functions of run.sh run before and
+after the command), stdout=PATH, h5 (needs mkh5), nonroot (skipped when run
+as root).
 
 SNNGRAD is run here without the wrapper, only to write the parameter files
 that the parameter-file cases mutate.
@@ -57,8 +58,8 @@ def case(cid, args, exit=2, phrases=(), desc="", flags=()):
     assert cid not in ids, cid
     assert "\t" not in desc and "|" not in "".join(phrases), cid
     ids.add(cid)
-    fields = (cid, str(exit), "|".join(phrases) or "-", ",".join(flags) or "-", desc or "-", " ".join(arg(a) for a in args))
-    cases.append(fields)
+    command = " ".join(arg(a) for a in args)
+    cases.append((cid, str(exit), "|".join(phrases) or "-", ",".join(flags) or "-", desc or "-", command))
 
 
 def path(name):
@@ -104,6 +105,9 @@ def mutated(cid, base, fn):
     return write(cid + ".json", json.dumps(d))
 
 
+DEL = object()  # a value for setter(): delete the key
+
+
 def setter(keypath, value):
     """d[a][b]... = value; keypath like 'layers.0.size'; value DEL deletes."""
     parts = [int(p) if p.isdigit() else p for p in keypath.split(".")]
@@ -117,9 +121,6 @@ def setter(keypath, value):
             d[parts[-1]] = value
 
     return fn
-
-
-DEL = object()
 
 
 def net(cid, base, keypath, value=None, key=None, desc="", cmd="init", exit=2, flags=()):
@@ -183,12 +184,15 @@ run_net("net.nonutf8.key", p, "grad", 2, [os.path.basename(p)], "invalid UTF-8 i
 p = write("net.latin1.json", lif_text.encode().replace(b"demo", b"d\xe9mo"))
 run_net("net.latin1", p, "run", 2, [os.path.basename(p)], "a Latin-1 byte in the description")
 raw("net.deep.array", '{"description": ' + "[" * 100000 + "]" * 100000 + ', "steps": 3}', "arrays nested 100000 deep")
-raw("net.deep.object", '{"comment": ' + '{"a": ' * 50000 + "1" + "}" * 50000 + "}", "objects nested 50000 deep", cmd="grad")
+raw("net.deep.object", '{"comment": ' + '{"a": ' * 50000 + "1" + "}" * 50000 + "}", "objects nested 50000 deep",
+    cmd="grad")
 raw("net.deep.unclosed", "[" * 200000, "200000 unclosed brackets", cmd="check")
 raw("net.dupkey", lif_text.replace('"seed": 7,', '"seed": 7, "steps": 3, '), "the key steps given twice")
-raw("net.dupkey.nested", lif_text.replace('"size": 8,', '"size": 8, "size": 9,'), "layers[0].size given twice", cmd="grad")
+raw("net.dupkey.nested", lif_text.replace('"size": 8,', '"size": 8, "size": 9,'), "layers[0].size given twice",
+    cmd="grad")
 raw("net.huge.real", lif_text.replace('"dt": 1.0', '"dt": 1e999'), "a number beyond the double range (1e999)")
-raw("net.huge.int", lif_text.replace('"steps": 40', '"steps": 123456789012345678901234567890'), "an integer beyond 64 bits", cmd="grad")
+raw("net.huge.int", lif_text.replace('"steps": 40', '"steps": 123456789012345678901234567890'),
+    "an integer beyond 64 bits", cmd="grad")
 raw("net.nan.literal", lif_text.replace('"dt": 1.0', '"dt": NaN'), "a NaN literal (not JSON)")
 raw("net.inf.literal", lif_text.replace('"dt": 1.0', '"dt": Infinity'), "an Infinity literal (not JSON)", cmd="run")
 raw("net.comment", "// a network\n" + lif_text, "a // comment (not JSON)")
@@ -276,7 +280,8 @@ net("net.train.tau_adapt.lif", "lif", "layers.0.train", ["tau_adapt"], key="laye
     desc="tau_adapt trained in a lif layer")
 net("net.train.decay.alif", "alif", "layers.0.train", ["w_in", "decay"], key="layers[0].train[1]",
     desc="decay trained in an alif layer")
-net("net.train.bias.lif", "lif", "layers.0.train", ["bias"], key="layers[0].train[0]", desc="bias trained in a lif layer",
+net("net.train.bias.lif", "lif", "layers.0.train", ["bias"], key="layers[0].train[0]",
+    desc="bias trained in a lif layer",
     cmd="check")
 net("net.train.a.alif", "alif", "layers.0.train", ["a"], key="layers[0].train[0]", desc="adlif's a trained in alif")
 net("net.train.delay.nodelays", "lif", "layers.0.train", ["delay"], key="layers[0].train[0]",
@@ -374,7 +379,6 @@ net("net.mem.readout", "lif", lambda d: d.update(steps=100000, readout={"size": 
     desc="2^20 outputs over 1e5 steps (the target is 800 GB)", flags=MEM)
 
 # overflow: w_scale 1e308 makes every weight infinite or NaN
-OVF = ["ovf.w_scale.json"]
 p = mutated("ovf.w_scale", "lif", setter("layers.0.w_scale", 1e308))
 case("ovf.w_scale.init", ["init", p, "-o", Out("new.json")], 2, ["ovf.w_scale.json", "w_scale"],
      "init with w_scale 1e308: names the network file and the key, writes nothing")
@@ -408,11 +412,12 @@ def init_params(base):
 PARAMS = {b: init_params(b) for b in ("lif", "alif", "delays", "deep")}
 
 
-def par(cid, base, fn, key, desc, cmd="grad", net_base=None, exit=2):
+def par(cid, base, fn, key, desc, cmd="grad", net_base=None):
+    """A parameter file of `base` changed by `fn`, read by `cmd`."""
     d = copy.deepcopy(PARAMS[base])
     fn(d)
     p = write(cid + ".json", json.dumps(d) if not isinstance(d, str) else d)
-    run_par(cid, p, net_base or base, cmd, exit, key_phrases(p, key), desc)
+    run_par(cid, p, net_base or base, cmd, 2, key_phrases(p, key), desc)
 
 
 def run_par(cid, p, base, cmd, exit, phrases, desc):
@@ -514,7 +519,8 @@ par("par.label.over", "alif", lambda d: d.update(label=2), "label", "label 2 wit
 par("par.label.neg", "alif", lambda d: d.update(label=-1), "label", "label negative")
 par("par.label.string", "alif", lambda d: d.update(label="1"), "label", "label a string")
 par("par.label.frac", "alif", lambda d: d.update(label=1.5), "label", "label fractional", cmd="rules")
-par("par.other.network", "lif", lambda d: None, "params.layer0.w_in", "the parameters of another network (lif for alif)",
+par("par.other.network", "lif", lambda d: None, "params.layer0.w_in",
+    "the parameters of another network (lif for alif)",
     net_base="alif")
 par("par.other.steps", "lif", lambda d: d.update(input=d["input"][:30], target=d["target"][:30]), "input",
     "the input of a 30-step network for a 40-step one", cmd="run")
@@ -567,7 +573,8 @@ cli("init.unknown.option", ["init", L, "-o", Out("new.json"), "--rule", "bptt"],
 cli("init.extra.arg", ["init", L, A, "-o", Out("new.json")], [os.path.basename(A)], "init with two networks")
 cli("init.net.missing", ["init", path("nosuch.json"), "-o", Out("new.json")], ["nosuch.json"],
     "a network file that does not exist")
-cli("init.net.directory", ["init", IN, "-o", Out("new.json")], [os.path.basename(IN)], "a network path that is a folder")
+cli("init.net.directory", ["init", IN, "-o", Out("new.json")], [os.path.basename(IN)],
+    "a network path that is a folder")
 cli("init.net.devnull", ["init", "/dev/null", "-o", Out("new.json")], ["/dev/null"], "the network file /dev/null")
 # grad
 cli("grad.no.args", ["grad"], ["grad"], "grad without arguments")
@@ -631,7 +638,8 @@ for cid, prec, desc in [
     ("grad.prec.word", "double", "--precision double"),
 ]:
     cli(cid, G + ["bptt", "--precision", prec, "-o", Out("old.json")], ["--precision"], desc)
-cli("grad.prec.novalue", G + ["bptt", "-o", Out("old.json"), "--precision"], ["--precision"], "--precision without value")
+cli("grad.prec.novalue", G + ["bptt", "-o", Out("old.json"), "--precision"], ["--precision"],
+    "--precision without value")
 cli("grad.params.novalue", G + ["bptt", "-o", Out("old.json"), "--params"], ["--params"], "--params without its value")
 # outputs that cannot be written
 cli("out.missing.dir", G + ["bptt", "-o", Out("missing/g.json")], ["g.json"], "-o in a folder that does not exist")
@@ -792,7 +800,8 @@ cli("bench.rules.unknown", BR + ["bptt,nosuch", "--neurons", "4", "--steps", "10
 cli("bench.rules.option", BR + ["tbptt:window=0", "--neurons", "4", "--steps", "10"], ["window=0"],
     "bench --rules tbptt:window=0")
 cli("bench.rules.empty", BR + ["", "--neurons", "4", "--steps", "10"], ["--rules"], "bench --rules ''")
-cli("bench.rules.neurons.0", BR + ["bptt", "--neurons", "0", "--steps", "10"], ["--neurons"], "bench --rules --neurons 0")
+cli("bench.rules.neurons.0", BR + ["bptt", "--neurons", "0", "--steps", "10"], ["--neurons"],
+    "bench --rules --neurons 0")
 cli("bench.rules.neurons.trailing", BR + ["bptt", "--neurons", "4x", "--steps", "10"], ["--neurons"],
     "bench --rules --neurons 4x")
 cli("bench.rules.neurons.list.bad", BR + ["bptt", "--neurons", "4,x", "--steps", "10"], ["--neurons"],

@@ -161,7 +161,8 @@ while IFS="$tab" read -r id want phrases flags desc args; do
     if [ $mem = 1 ]; then
       unset MALLOC_PERTURB_ # (meson sets it: glibc would then fill every block the case is granted)
       if [ $asan = 1 ]; then
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:max_allocation_size_mb=2048:hard_rss_limit_mb=2048"
+        limits=allocator_may_return_null=1:max_allocation_size_mb=2048:hard_rss_limit_mb=2048
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}$limits"
         export ASAN_OPTIONS
       else
         # shellcheck disable=SC3045 # (dash and bash have ulimit -v)
@@ -245,7 +246,8 @@ done <"$W/cases.tsv"
 for kid in $known; do
   case $seen in *" $kid "*) ;; *) echo "note: known_failures.txt lists $kid, which is not a case" ;; esac
 done
-[ $skipped -eq 0 ] || echo "note: $skipped cases skipped (the SHD cases need mkh5, see SNNGRAD_MKH5; the nonroot cases a user other than root)"
+[ $skipped -eq 0 ] ||
+  echo "note: $skipped cases skipped (the SHD cases need mkh5: SNNGRAD_MKH5; the nonroot cases a user other than root)"
 echo "$xfailed expected failures (tests/bad/known_failures.txt), $xpassed of its cases pass now"
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
