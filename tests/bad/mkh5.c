@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: mkh5 DIR\n");
     return 2;
   }
+  mkdir(argv[1], 0777); /* (it may exist) */
   for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s/%s", argv[1], variants[i].name);
