@@ -234,24 +234,6 @@ int snn_grads_write(const snn_spec *s, const snn_result *r, const char *path, sn
 /* ---- reading ---- */
 
 /* One number: a JSON number, or a string in decimal notation. */
-/* A decimal number in the form snngrad writes: [+-]digits[.digits][e[+-]digits]
- * (digits on at least one side of the point); no spaces, no hexadecimal, no
- * inf or nan, which strtod would take. */
-static int decimal_ok(const char *t) {
-  const char *p = t + (*t == '-' || *t == '+');
-  int digits = 0;
-  while (isdigit((unsigned char)*p)) p++, digits++;
-  if (*p == '.')
-    for (p++; isdigit((unsigned char)*p); p++) digits++;
-  if (!digits) return 0;
-  if (*p == 'e' || *p == 'E') {
-    p += 1 + (p[1] == '-' || p[1] == '+');
-    if (!isdigit((unsigned char)*p)) return 0;
-    while (isdigit((unsigned char)*p)) p++;
-  }
-  return *p == 0;
-}
-
 static int read_num(json_t *v, snn_nums *a, size_t i, const char *file, const char *key, snn_err *err) {
   if (json_is_number(v)) {
     a->v[i] = json_number_value(v);
@@ -259,7 +241,7 @@ static int read_num(json_t *v, snn_nums *a, size_t i, const char *file, const ch
     const char *t = json_string_value(v);
     char *end;
     double x = strtod(t, &end);
-    if (end == t || *end || !decimal_ok(t))
+    if (end == t || *end || !snn_decimal_ok(t))
       return snn_err_set(err, SNN_EVALUE, file, key, "expected a number or a decimal string, found \"%s\"", t);
     a->v[i] = x;
     if (snn_nums_set_str(a, i, t)) return snn_err_set(err, SNN_ENOMEM, file, key, "out of memory");

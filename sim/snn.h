@@ -190,6 +190,10 @@ typedef struct {
 int snn_nums_init(snn_nums *a, size_t n);
 void snn_nums_clear(snn_nums *a);
 int snn_nums_set_str(snn_nums *a, size_t i, const char *text);
+/* Whether t is a decimal number as snngrad writes them:
+ * [+-]digits[.digits][e[+-]digits], digits on at least one side of the
+ * point; no spaces, hexadecimal, inf or nan (all of which strtod takes). */
+int snn_decimal_ok(const char *t);
 
 /* Parameters, input and target of one sequence. */
 typedef struct {

@@ -118,3 +118,18 @@ void snn_result_clear(snn_result *r) {
   r->crossings = NULL;
   r->spikes = NULL;
 }
+
+int snn_decimal_ok(const char *t) {
+  const char *p = t + (*t == '-' || *t == '+');
+  int digits = 0;
+  while (*p >= '0' && *p <= '9') p++, digits++;
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++) digits++;
+  if (!digits) return 0;
+  if (*p == 'e' || *p == 'E') {
+    p += 1 + (p[1] == '-' || p[1] == '+');
+    if (!(*p >= '0' && *p <= '9')) return 0;
+    while (*p >= '0' && *p <= '9') p++;
+  }
+  return *p == 0;
+}

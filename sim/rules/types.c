@@ -113,8 +113,8 @@ static const snn_rule_type rtrl = {
 static int fptt_check(const snn_rule *r, const snn_spec *s, const char *file, const char *key, snn_err *err) {
   double k = snn_rule_opt_num(r, "chunks");
   if (k > (double)s->T)
-    return snn_err_set(err, SNN_EARG, file, key, "fptt: option chunks: expected 1 <= K <= steps = %zu, found %s", s->T,
-                       snn_rule_opt(r, "chunks"));
+    return snn_err_set(err, SNN_EARG, file, key, "fptt: option chunks=%s: expected 1 <= chunks <= steps = %zu",
+                       snn_rule_opt(r, "chunks"), s->T);
   if (s->rate_reg)
     return snn_err_set(err, SNN_EARG, s->path, "loss.rate_reg",
                        "fptt's per-chunk objective has no place for a regulariser of rates over the whole sequence");
@@ -350,6 +350,7 @@ static int opt_ok(const snn_rule_optdef *o, const char *v, char *want, size_t n)
   else
     snn_format(want, n, "a number in %s%g, %g%s", o->lo_open ? "(" : "[", o->lo, o->hi, o->hi_open ? ")" : "]");
   char *end;
+  if (!snn_decimal_ok(v)) return 0; /* no hexadecimal, inf or nan, which strtod takes */
   double x = strtod(v, &end);
   if (end == v || *end || !isfinite(x)) return 0;
   if (integer && x != floor(x)) return 0;
@@ -375,8 +376,8 @@ static int check_opts(const snn_rule *r, const char *file, const char *key, snn_
         return snn_err_set(err, SNN_EARG, file, key, "%s: option '%s' given twice", t->name, r->key[i]);
     char want[128];
     if (!opt_ok(o, r->val[i], want, sizeof want))
-      return snn_err_set(err, SNN_EARG, file, key, "%s: option %s: expected %s, found \"%s\"", t->name, r->key[i], want,
-                         r->val[i]);
+      return snn_err_set(err, SNN_EARG, file, key, "%s: option %s=%s: expected %s for %s", t->name, r->key[i],
+                         r->val[i], want, r->key[i]);
   }
   return SNN_OK;
 }

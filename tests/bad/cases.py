@@ -1019,7 +1019,7 @@ for variant, ph, desc in [
     ("no_units", "/spikes/units", "shd_train.h5 without /spikes/units"),
     ("units_longer", "/spikes/units", "/spikes/units longer than /labels"),
     ("times_longer", "/labels", "/spikes/times longer than /labels"),
-    ("empty", "/labels", "every dataset empty"),
+    ("empty", "expected a non-empty one-dimensional dataset", "every dataset empty"),
     ("len_mismatch", "/spikes", "a sample with more units than times"),
     ("unit_700", "/spikes/units", "a unit 700 (channels 0-699)"),
     ("label_20", "/labels", "a label 20 (classes 0-19)"),
