@@ -137,6 +137,13 @@ int cli_check(int argc, char **argv) {
     return cli_usage_error("--precision: expected a comma-separated list of bits (or mpfr:BITS), found '%s'", o.prec);
   snn_fdopts fo;
   if ((rc = fd_options(&o, &fo))) return rc;
+  for (int k = 0; k < np && o.step; k++) /* x (1 + h) must differ from x, with room for the difference */
+    if (fo.step < ldexp(1.0, 8 - (int)ps[k].bits)) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "--step: %%s is below what %ld bits can resolve; expected at least 2^%ld = %.3g",
+               ps[k].bits, 8 - ps[k].bits, ldexp(1.0, 8 - (int)ps[k].bits));
+      return cli_usage_error(msg, o.step);
+    }
   snn_spec *s;
   if ((rc = cli_load_spec(o.net, &s))) return rc;
   snn_err e = {0};

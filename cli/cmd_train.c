@@ -60,6 +60,8 @@ static int train_args(int argc, char **argv, const char **exp, const char **out,
       o->resume = 1;
     else if (!strcmp(a, "--quiet"))
       v->quiet = 1;
+    else if ((!strcmp(a, "--out") || !strcmp(a, "--until")) && i + 1 < argc && !argv[i + 1][0])
+      return cli_usage_error("option '%s' needs a value, found an empty one", a);
     else if ((!strcmp(a, "--out") || !strcmp(a, "--until")) && i + 1 < argc)
       *(a[2] == 'o' ? out : &until) = argv[++i];
     else if (a[0] == '-')

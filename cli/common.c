@@ -63,6 +63,7 @@ int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed) {
     if (!slot || !strstr(allowed, word)) return cli_usage_error("unknown option '%s' for this command", a);
     if (i + 1 >= argc) return cli_usage_error("option '%s' needs a value", a);
     if (*slot) return cli_usage_error("option '%s' given twice", a);
+    if (!argv[i + 1][0]) return cli_usage_error("option '%s' needs a value, found an empty one", a);
     *slot = argv[++i];
   }
   return 0;

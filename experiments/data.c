@@ -28,15 +28,27 @@ static int gz_u32(gzFile f, uint32_t *v) {
   return 0;
 }
 
-/* n bytes, in pieces gzread's int can count. */
-static int gz_all(gzFile f, uint8_t *p, size_t n) {
-  while (n) {
-    unsigned piece = n > (1u << 30) ? 1u << 30 : (unsigned)n;
-    int got = gzread(f, p, piece);
-    if (got != (int)piece) return -1;
-    p += piece, n -= piece;
+/* n bytes into a buffer that grows as they arrive, so that a header that
+ * claims more than the file holds is found truncated rather than believed
+ * (and allocated); gzread counts in int, so in pieces. */
+static int gz_all(gzFile f, uint8_t **out, size_t n) {
+  size_t have = 0, cap = 0;
+  uint8_t *p = NULL;
+  while (have < n) {
+    if (have == cap) {
+      size_t nc = cap ? 2 * cap : 1u << 20;
+      if (nc > n) nc = n;
+      uint8_t *q = realloc(p, nc);
+      if (!q) return free(p), SNN_ENOMEM;
+      p = q, cap = nc;
+    }
+    size_t want = cap - have > (1u << 30) ? 1u << 30 : cap - have;
+    int got = gzread(f, p + have, (unsigned)want);
+    if (got <= 0) return free(p), SNN_EIO;
+    have += (size_t)got;
   }
-  return 0;
+  *out = p;
+  return SNN_OK;
 }
 
 int snn_idx_load(const char *images, const char *labels, snn_dataset *d, size_t limit, snn_err *err) {
@@ -58,14 +70,13 @@ int snn_idx_load(const char *images, const char *labels, snn_dataset *d, size_t 
   }
   if (!st) {
     d->count = limit && limit < ni ? limit : ni;
-    d->pix = malloc(d->count * 784);
-    d->labels = malloc(d->count);
-    if (!d->pix || !d->labels)
-      st = snn_err_set(err, SNN_ENOMEM, images, "", "out of memory for %zu images", d->count);
-    else if (gz_all(fi, d->pix, d->count * 784))
-      st = snn_err_set(err, SNN_EIO, images, "", "truncated: expected %zu images", d->count);
-    else if (gz_all(fl, d->labels, d->count))
-      st = snn_err_set(err, SNN_EIO, labels, "", "truncated: expected %zu labels", d->count);
+    int r = gz_all(fi, &d->pix, d->count * 784);
+    if (r)
+      st = snn_err_set(err, r, images, "",
+                       r == SNN_EIO ? "truncated: expected %zu images" : "out of memory for %zu images", d->count);
+    if (!st && (r = gz_all(fl, &d->labels, d->count)))
+      st = snn_err_set(err, r, labels, "",
+                       r == SNN_EIO ? "truncated: expected %zu labels" : "out of memory for %zu labels", d->count);
   }
   for (size_t i = 0; !st && i < d->count; i++)
     if (d->labels[i] > 9)

@@ -49,7 +49,7 @@ static int load_network(json_t *root, snn_experiment *e, snn_err *err) {
   const char *path = e->path;
   json_t *nj = json_object_get(root, "network"), *net = NULL;
   json_error_t je;
-  char netpath[1024];
+  char netpath[SNN_PATH_MAX + 16];
   if (json_is_string(nj)) {
     const char *np = json_string_value(nj);
     snprintf(netpath, sizeof netpath, np[0] == '/' ? "%s%s" : "%s/%s", np[0] == '/' ? "" : e->dir, np);
@@ -175,7 +175,7 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
   memset(e, 0, sizeof *e);
   if (strlen(path) >= sizeof e->path) return snn_err_set(err, SNN_EIO, "", "", "the experiment's path is too long");
   snprintf(e->path, sizeof e->path, "%s", path);
-  char tmp[512];
+  char tmp[SNN_PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s", path);
   snprintf(e->dir, sizeof e->dir, "%s", dirname(tmp));
   if (!(e->config = slurp(path))) return snn_err_set(err, SNN_EIO, path, "", "cannot read the experiment file");

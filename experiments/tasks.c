@@ -113,7 +113,7 @@ static int parse_dataset(json_t *tj, const char *file, const char *base, snn_tas
   if (p && !json_is_string(p)) return snn_err_set(err, SNN_EKEY, file, "task.path", "expected a folder name (string)");
   const char *pp = p ? json_string_value(p) : def;
   snprintf(t->path, sizeof t->path, pp[0] == '/' || !p ? "%s%s" : "%s/%s", pp[0] == '/' || !p ? "" : base, pp);
-  char a[600], b[600];
+  char a[SNN_PATH_MAX + 64], b[SNN_PATH_MAX + 64];
   if (t->kind == SNN_TASK_FMNIST) {
     static const char *const orders[] = {"pixel", "row", NULL};
     TRY(snn_json_enum(tj, file, "task", "order", 0, orders, &t->rows, err));

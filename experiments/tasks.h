@@ -49,8 +49,8 @@ typedef struct {
   /* fmnist: pixel (T = 784) or row (T = 28) order; shd: bins over `duration` s */
   int rows;
   double duration;
-  size_t limit;   /* use at most this many samples of each split (0 = all) */
-  char path[512]; /* data folder or file */
+  size_t limit;            /* use at most this many samples of each split (0 = all) */
+  char path[SNN_PATH_MAX]; /* data folder or file */
   snn_dataset train, test;
 } snn_task;
 

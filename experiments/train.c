@@ -325,7 +325,7 @@ static int export_state(trainer *T, size_t step, snn_ckpt *k) {
 /* The log and the checkpoint that vouches for it, written together. */
 static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
-  char path[600], lpath[600];
+  char path[SNN_PATH_MAX + 64], lpath[SNN_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
   snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
   snn_data d;
@@ -352,7 +352,7 @@ static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err
 static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
   const snn_spec *s = T->s;
-  char path[600], lpath[600];
+  char path[SNN_PATH_MAX + 64], lpath[SNN_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
   snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
   snn_data d;
@@ -394,7 +394,7 @@ static double now(void) {
 }
 
 static int mkdir_p(const char *dir, snn_err *err) {
-  char p[512];
+  char p[SNN_PATH_MAX];
   snprintf(p, sizeof p, "%s", dir);
   for (char *q = p + 1; *q; q++)
     if (*q == '/') {
@@ -412,7 +412,7 @@ static int mkdir_p(const char *dir, snn_err *err) {
  * run that ends normally removes the file.  A lock taken on a file that was
  * removed meanwhile is taken again on the new one. */
 static int lock_out(const char *dir, int *fd, snn_err *err) {
-  char path[600], pid[32];
+  char path[SNN_PATH_MAX + 64], pid[32];
   snprintf(path, sizeof path, "%s/.lock", dir);
   for (;;) {
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
@@ -442,7 +442,7 @@ static int lock_out(const char *dir, int *fd, snn_err *err) {
 
 static void unlock_out(const char *dir, int fd) {
   if (fd < 0) return;
-  char path[600];
+  char path[SNN_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/.lock", dir);
   unlink(path);
   close(fd);
@@ -461,7 +461,7 @@ static void remove_stale(const char *dir) {
     for (const char *const *k = names; *k; k++) {
       size_t len = strlen(*k);
       if (!strncmp(n + 1, *k, len) && n[1 + len] == '.' && strlen(n + 2 + len) == 6) {
-        char path[1200];
+        char path[SNN_PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", dir, n);
         unlink(path);
       }
@@ -547,7 +547,7 @@ static void trainer_clear(trainer *T) {
  * parameters, the manifest and the log's header, all or nothing). */
 static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
-  char path[600], mpath[600];
+  char path[SNN_PATH_MAX + 64], mpath[SNN_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
   snprintf(mpath, sizeof mpath, "%s/manifest.json", e->out);
   struct stat st;
@@ -567,7 +567,7 @@ static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf
   if (o->resume) {
     rc = load_checkpoint(T, start, log, err);
   } else {
-    char ipath[600], lpath[600];
+    char ipath[SNN_PATH_MAX + 64], lpath[SNN_PATH_MAX + 64];
     snprintf(ipath, sizeof ipath, "%s/params_initial.json", e->out);
     snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
     snn_buf_puts(log, "update,train_loss,eval_loss,eval_acc\n");
@@ -610,7 +610,9 @@ static int batch_update(trainer *T, size_t step, double *L, snn_err *err) {
   }
   r_clear(loss, c);
   if (rc) {
-    if (!err->file[0]) snprintf(err->file, sizeof err->file, "%s", e->path);
+    size_t n = strlen(e->path);
+    if (n >= sizeof err->file) n = sizeof err->file - 1;
+    if (!err->file[0]) memcpy(err->file, e->path, n), err->file[n] = 0;
     return rc;
   }
   *L /= (double)B;
@@ -642,7 +644,7 @@ static void log_update(trainer *T, size_t done, double L, snn_buf *log, snn_trai
 /* The final parameters (FPTT: the running average) and the network they belong to. */
 static int run_finish(trainer *T, snn_err *err) {
   const snn_experiment *e = T->e;
-  char path[600];
+  char path[SNN_PATH_MAX + 64];
   if (!strcmp(e->rule.name, "fptt"))
     for (size_t i = 0; i < T->s->P; i++) r_set(T->N->theta + i, T->wbar + i, T->c);
   snn_data d;
@@ -678,6 +680,11 @@ static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t
     int stopping = o->interrupt && *o->interrupt;
     res->train_loss = L;
     log_update(T, done, L, log, res, &eloss, &eacc);
+    if (isinf(eloss) || (isnan(eloss) && (done % e->eval_every == 0 || done == e->updates)))
+      return snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr",
+                         "diverged at update %zu: the evaluation loss is not finite (lower the learning rate or set "
+                         "\"clip\")",
+                         done);
     if (o->progress) {
       snn_train_progress p = {done, e->updates, L, eloss, eacc, (double)(done - start) / (now() - t0)};
       o->progress(o->progress_ctx, &p);

@@ -10,9 +10,9 @@
 enum snn_optimizer { SNN_OPT_SGD, SNN_OPT_ADAM, SNN_OPT_ADAMAX };
 
 typedef struct {
-  char path[512], dir[512]; /* the experiment file and its folder */
-  char *config;             /* the experiment file's text (for the manifest) */
-  char *net_json;           /* the network, with the task's sizes, loss and window written in */
+  char path[SNN_PATH_MAX], dir[SNN_PATH_MAX]; /* the experiment file and its folder */
+  char *config;                               /* the experiment file's text (for the manifest) */
+  char *net_json;                             /* the network, with the task's sizes, loss and window written in */
   snn_spec *spec;
   snn_task task;
   char rule_text[128];
@@ -26,7 +26,7 @@ typedef struct {
   size_t every;
   size_t eval_every, eval_samples, ckpt_every;
   unsigned long seed;
-  char out[512]; /* output folder */
+  char out[SNN_PATH_MAX]; /* output folder */
 } snn_experiment;
 
 int snn_experiment_load(const char *path, const char *out_override, snn_experiment *e, snn_err *err);

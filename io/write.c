@@ -64,7 +64,10 @@ enum { OUT_RENAME, OUT_DIRECT };
 static int out_target(const char *path, char *target, size_t n, int *how, snn_err *err) {
   struct stat st;
   *how = OUT_RENAME;
-  if (strlen(path) + 1 > n) return snn_err_set(err, SNN_EIO, path, "", "the path is too long");
+  size_t len = strlen(path);
+  if (len + 1 > n)
+    return snn_err_set(err, SNN_EIO, "", "", "the output path is too long (%zu characters; at most %zu): ...%s", len,
+                       n - 1, path + len - 60);
   snprintf(target, n, "%s", path);
   if (lstat(path, &st) != 0) return SNN_OK; /* a new file */
   if (S_ISLNK(st.st_mode)) {

@@ -80,6 +80,7 @@ enum snn_block_kind {
 
 #define SNN_MAXCONST 5    /* neuron constants per model, at most */
 #define SNN_MAX_LAYERS 64 /* layers per network, at most */
+#define SNN_PATH_MAX 4096 /* a file path, with its terminating zero */
 
 /* How a model's units are driven (docs/models.md).  Every unit has m input
  * currents, stored current-major (current q of unit i at q*n + i).  The rows

@@ -194,10 +194,11 @@ static const snn_rule_type ostl = {
 
 /* ---- eprop ---- */
 static int eprop_check(const snn_rule *r, const snn_spec *s, const char *file, const char *key, snn_err *err) {
-  (void)r, (void)file, (void)key;
+  (void)r;
+  /* in an experiment the rule is what to change: name it; else the network */
   if (s->L != 1)
     return snn_err_set(
-        err, SNN_EARG, s->path, "layers",
+        err, SNN_EARG, file[0] ? file : s->path, file[0] ? key : "layers",
         "e-prop is defined for one recurrent layer that projects to the readout (Bellec et al. 2020); this "
         "network has %zu layers (use ostl for deep networks)",
         s->L);

@@ -687,7 +687,7 @@ cli("check.step.neg", C + ["--step", "-0.001"], ["--step"], "--step negative")
 cli("check.step.nan", C + ["--step", "nan"], ["--step"], "--step nan")
 cli("check.step.word", C + ["--step", "small"], ["--step"], "--step small")
 cli("check.step.tiny", C + ["--precision", "53", "--step", "1e-300"], ["--step"],
-    "--step 1e-300: the differences vanish; refused naming --step", exit=3)
+    "--step 1e-300: below what 53 bits resolve; refused naming --step", exit=2)
 cli("check.json.missing.dir", C + ["--precision", "53", "--json", Out("missing/c.json")], ["c.json"],
     "--json in a missing folder")
 cli("check.json.is.dir", C + ["--precision", "53", "--json", Out("dir")], ["dir"], "--json names a folder")
@@ -1123,9 +1123,9 @@ exp("exp.out.is.file", "recall", "out", os.path.join(WORK, "o", "old.json"), phr
     desc="out names an existing file")
 exp("exp.out.under.file", "recall", "out", os.path.join(WORK, "o", "old.json", "run"), phrases=["old.json"],
     desc="out under an existing file")
-long_out = os.path.join(WORK, "o", "/".join(["d" * 100] * 8), "run")
+long_out = os.path.join(WORK, "o", "/".join(["d" * 100] * 48), "run")
 exp("exp.out.long", "recall", "out", long_out, phrases=["exp.out.long.json", "'out'"],
-    desc="out 800 characters long (beyond the buffers that hold it): refused, not truncated")
+    desc="out 4800 characters long (beyond PATH_MAX): refused, not truncated")
 # an experiment deep in the file system, its network beside it
 deep_dir = os.path.join(IN, "/".join(["e" * 100] * 6))
 os.makedirs(deep_dir)
