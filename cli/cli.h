@@ -10,6 +10,7 @@
 
 #include "gradcheck/gradcheck.h"
 #include "io/io.h"
+#include "sim/estimate.h"
 
 /* Exit status: 0 success, 1 a check ran and failed, 2 bad input or usage,
  * 3 a comparison was refused because it could not mean anything, 130 a
@@ -29,13 +30,19 @@ int cli_oom(void);
 typedef struct {
   const char *net, *out, *rule, *params, *prec, *method, *step, *json, *sweep;
   const char *neurons, *steps, *layers, *model, *recurrent, *reps;
-  const char *rules, *psweep, *csv, *raster;
+  const char *rules, *psweep, *csv, *raster, *maxmem;
 } cli_opts;
 /* `allowed`: the options this command takes, " -o --rule ... ". */
 int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed);
 
 int cli_load_spec(const char *path, snn_spec **s);
 int cli_load_data(const snn_spec *s, const char *params, snn_data *d);
+/* The memory a command may use: --max-memory SIZE (bytes, or with a suffix
+ * k, M, G, T in powers of 1024), by default what the machine has available
+ * (MemAvailable).  -1 after printing an error if SIZE is not a size. */
+double cli_mem_limit(const char *opt);
+/* Refuse (exit 2, naming the keys) a run whose estimate exceeds the limit. */
+int cli_check_memory(const snn_spec *s, const snn_rule *r, long prec, size_t batch, const char *maxmem);
 /* Write every (path, text) pair, all or nothing; NULL paths are skipped. */
 int cli_write_all(int n, const char *const *paths, const char *const *texts, const size_t *lens);
 

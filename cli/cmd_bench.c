@@ -66,7 +66,10 @@ static int bench_rules(const cli_opts *o) {
     return cli_usage_error("--recurrent: expected yes or no, found '%s'", o->recurrent);
   if (o->model && !model_ok(o->model))
     return cli_usage_error("--model: expected a model (lif, alif, snu, adlif, lstm, gru, ltc), found '%s'", o->model);
-  snn_cost_opts co = {o->model ? o->model : "lif", !o->recurrent || !strcmp(o->recurrent, "yes"), ns, Ts, nn, nT};
+  double limit = cli_mem_limit(o->maxmem);
+  if (limit < 0) return EXIT_INPUT;
+  snn_cost_opts co = {
+      o->model ? o->model : "lif", !o->recurrent || !strcmp(o->recurrent, "yes"), ns, Ts, nn, nT, limit};
   snn_cost c;
   snn_report_cost_head(stdout);
   int rc = snn_gc_cost(&r, &p, &co, print_row, NULL, &c, &e) ? cli_report(&e) : 0;
@@ -80,6 +83,21 @@ static int bench_rules(const cli_opts *o) {
   snn_rulecheck_clear(&r);
   snn_report_cost_end(stdout);
   return rc;
+}
+
+/* The memory check, naming bench's own options for its synthetic network. */
+static int bench_memory(const cli_opts *o, const snn_spec *s, const snn_rule *r, long bits, long n, long T) {
+  if (o->net) return cli_check_memory(s, r, bits, 1, o->maxmem);
+  double limit = cli_mem_limit(o->maxmem);
+  if (limit < 0) return EXIT_INPUT;
+  snn_mem m;
+  snn_estimate(s, r, bits, 1, &m);
+  if (m.bytes <= limit) return 0;
+  fprintf(stderr,
+          "snngrad: error: the bench network of --neurons %ld over --steps %ld needs about %.3g GB at %ld bits, more "
+          "than the %.3g GB it may use (%s); lower --neurons or --steps\n",
+          n, T, m.bytes / 1e9, bits, limit / 1e9, o->maxmem ? "--max-memory" : "the memory available to it");
+  return EXIT_INPUT;
 }
 
 /* The synthetic network of `bench` without a file. */
@@ -142,7 +160,11 @@ int cli_bench(int argc, char **argv) {
   snn_spec *s;
   if ((rc = o.net ? cli_load_spec(o.net, &s) : synthetic(&o, n, T, L, &s))) return rc;
   snn_data d;
-  if ((rc = cli_load_data(s, NULL, &d)) == 0) {
+  snn_rule bptt;
+  snn_err e = {0};
+  snn_rule_parse("bptt", &bptt, &e);
+  for (int k = 0; k < np && !rc; k++) rc = bench_memory(&o, s, &bptt, ps[k].bits, n, T);
+  if (!rc && (rc = cli_load_data(s, NULL, &d)) == 0) {
     rc = bench_bptt(s, &d, ps, np, reps);
     snn_data_clear(&d);
   }

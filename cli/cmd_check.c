@@ -8,11 +8,21 @@
 #include "cli/cli.h"
 #include "report/report.h"
 
-/* The network and its data, loaded together. */
-static int load(const cli_opts *o, snn_spec **s, snn_data *d) {
+/* The highest of the precisions. */
+static long top_bits(const snn_prec *p, int np) {
+  long b = 53;
+  for (int k = 0; k < np; k++)
+    if (p[k].bits > b) b = p[k].bits;
+  return b;
+}
+
+/* The network and its data, loaded together, once the memory the rules
+ * need at the highest precision is known to fit. */
+static int load(const cli_opts *o, const snn_rule *rules, int nr, long bits, snn_spec **s, snn_data *d) {
   int rc = cli_load_spec(o->net, s);
   if (rc) return rc;
-  if ((rc = cli_load_data(*s, o->params, d))) snn_spec_free(*s);
+  for (int i = 0; i < nr && !rc; i++) rc = cli_check_memory(*s, &rules[i], bits, 1, o->maxmem);
+  if (rc || (rc = cli_load_data(*s, o->params, d))) snn_spec_free(*s);
   return rc;
 }
 
@@ -58,7 +68,7 @@ static int check_rules(const cli_opts *o) {
   }
   snn_spec *s;
   snn_data d;
-  int rc = load(o, &s, &d);
+  int rc = load(o, r.rule, r.nr, o->psweep && hi > top_bits(r.prec, r.np) ? hi : top_bits(r.prec, r.np), &s, &d);
   if (rc) return rc;
   snn_report_network(stdout, s);
   snn_psweep ps = {0};
@@ -151,8 +161,10 @@ int cli_check(int argc, char **argv) {
     snn_spec_free(s);
     return cli_report(&e);
   }
+  snn_rule bptt;
+  snn_rule_parse("bptt", &bptt, &e);
   snn_data d;
-  if ((rc = cli_load_data(s, o.params, &d))) {
+  if ((rc = cli_check_memory(s, &bptt, top_bits(ps, np), 1, o.maxmem)) || (rc = cli_load_data(s, o.params, &d))) {
     snn_spec_free(s);
     return rc;
   }

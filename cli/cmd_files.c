@@ -15,6 +15,10 @@ int cli_init(int argc, char **argv) {
   if ((rc = cli_load_spec(o.net, &s))) return rc;
   snn_data d;
   snn_err e = {0};
+  if ((rc = cli_check_memory(s, NULL, 53, 1, o.maxmem))) {
+    snn_spec_free(s);
+    return rc;
+  }
   if ((rc = cli_load_data(s, NULL, &d)) == 0) {
     if (snn_data_write(s, &d, o.out, &e))
       rc = cli_report(&e);
@@ -39,6 +43,10 @@ int cli_grad(int argc, char **argv) {
   if (snn_rule_parse(o.rule, &rule, &e)) return cli_report(&e);
   snn_spec *s;
   if ((rc = cli_load_spec(o.net, &s))) return rc;
+  if ((rc = cli_check_memory(s, &rule, p.bits, 1, o.maxmem))) {
+    snn_spec_free(s);
+    return rc;
+  }
   snn_data d;
   if ((rc = cli_load_data(s, o.params, &d)) == 0) {
     snn_result r;
@@ -128,7 +136,7 @@ int cli_run(int argc, char **argv) {
   snn_spec *s;
   if ((rc = cli_load_spec(o.net, &s))) return rc;
   snn_data d;
-  if ((rc = cli_load_data(s, o.params, &d))) {
+  if ((rc = cli_check_memory(s, NULL, p.bits, 1, o.maxmem)) || (rc = cli_load_data(s, o.params, &d))) {
     snn_spec_free(s);
     return rc;
   }

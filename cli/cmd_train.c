@@ -52,7 +52,8 @@ static void show(void *ctx, const snn_train_progress *p) {
   }
 }
 
-static int train_args(int argc, char **argv, const char **exp, const char **out, snn_train_opts *o, shown *v) {
+static int train_args(int argc, char **argv, const char **exp, const char **out, const char **maxmem, snn_train_opts *o,
+                      shown *v) {
   const char *until = NULL;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
@@ -60,6 +61,8 @@ static int train_args(int argc, char **argv, const char **exp, const char **out,
       o->resume = 1;
     else if (!strcmp(a, "--quiet"))
       v->quiet = 1;
+    else if (!strcmp(a, "--max-memory") && i + 1 < argc)
+      *maxmem = argv[++i];
     else if ((!strcmp(a, "--out") || !strcmp(a, "--until")) && i + 1 < argc && !argv[i + 1][0])
       return cli_usage_error("option '%s' needs a value, found an empty one", a);
     else if ((!strcmp(a, "--out") || !strcmp(a, "--until")) && i + 1 < argc)
@@ -84,10 +87,10 @@ static int train_args(int argc, char **argv, const char **exp, const char **out,
 }
 
 int cli_train(int argc, char **argv) {
-  const char *exp = NULL, *out = NULL;
+  const char *exp = NULL, *out = NULL, *maxmem = NULL;
   snn_train_opts o = {0};
   shown v = {0, isatty(2)};
-  int rc = train_args(argc, argv, &exp, &out, &o, &v);
+  int rc = train_args(argc, argv, &exp, &out, &maxmem, &o, &v);
   if (rc) return rc;
   o.progress = show;
   o.progress_ctx = &v;
@@ -96,6 +99,11 @@ int cli_train(int argc, char **argv) {
   snn_err err = {0};
   if (snn_experiment_load(exp, out, &e, &err)) return cli_report(&err);
   if (e.spec->warnings[0]) fprintf(stderr, "snngrad: warning: %s", e.spec->warnings);
+  /* FPTT holds its whole minibatch at once; the others one sequence */
+  if ((rc = cli_check_memory(e.spec, &e.rule, e.prec, strcmp(e.rule.name, "fptt") ? 1 : e.batch, maxmem))) {
+    snn_experiment_free(&e);
+    return rc;
+  }
   if (!v.quiet)
     fprintf(stderr,
             "snngrad: training %s on %s (T = %zu, %zu inputs, %zu outputs) with %s at %ld bits, %zu updates of %zu; "

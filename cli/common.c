@@ -1,7 +1,10 @@
 /* common.c - error reporting, option parsing and loading for every
  * subcommand. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -47,7 +50,8 @@ int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed) {
                {"--rules", &o->rules},
                {"--precision-sweep", &o->psweep},
                {"--csv", &o->csv},
-               {"--raster", &o->raster}};
+               {"--raster", &o->raster},
+               {"--max-memory", &o->maxmem}};
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char **slot = NULL;
@@ -60,7 +64,9 @@ int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed) {
       if (!strcmp(a, table[k].name)) slot = table[k].slot;
     char word[40];
     snprintf(word, sizeof word, " %s ", a);
-    if (!slot || !strstr(allowed, word)) return cli_usage_error("unknown option '%s' for this command", a);
+    /* --max-memory: every command that computes */
+    if (!slot || (!strstr(allowed, word) && strcmp(a, "--max-memory")))
+      return cli_usage_error("unknown option '%s' for this command", a);
     if (i + 1 >= argc) return cli_usage_error("option '%s' needs a value", a);
     if (*slot) return cli_usage_error("option '%s' given twice", a);
     if (!argv[i + 1][0]) return cli_usage_error("option '%s' needs a value, found an empty one", a);
@@ -98,4 +104,67 @@ int cli_write_all(int n, const char *const *paths, const char *const *texts, con
       return cli_report(&e);
     }
   return snn_outset_commit(&o, &e) ? cli_report(&e) : 0;
+}
+
+double cli_mem_limit(const char *opt) {
+  if (opt) {
+    char *end;
+    double v = strtod(opt, &end);
+    double mul = 1;
+    switch (*end) {
+      case 'k':
+      case 'K':
+        mul = 1024.0, end++;
+        break;
+      case 'm':
+      case 'M':
+        mul = 1024.0 * 1024, end++;
+        break;
+      case 'g':
+      case 'G':
+        mul = 1024.0 * 1024 * 1024, end++;
+        break;
+      case 't':
+      case 'T':
+        mul = 1024.0 * 1024 * 1024 * 1024, end++;
+        break;
+      default:
+        break;
+    }
+    char num[64];
+    size_t len = (size_t)(end - opt) - (mul > 1);
+    snprintf(num, sizeof num, "%.*s", (int)(len < sizeof num ? len : 0), opt);
+    if (end == opt || *end || !(v > 0) || !snn_decimal_ok(num)) {
+      cli_usage_error("--max-memory: expected a size in bytes, or with k, M, G or T (powers of 1024), found '%s'", opt);
+      return -1;
+    }
+    return v * mul;
+  }
+  /* what the kernel says can be had without swapping, and the process's
+   * own limits (ulimit -v, -d) where they are lower */
+  FILE *f = fopen("/proc/meminfo", "r");
+  char line[256];
+  double kb = 0, avail;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+  if (f) fclose(f);
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  avail = kb > 0 ? kb * 1024.0 : pages > 0 && size > 0 ? (double)pages * (double)size : INFINITY;
+  static const int lims[] = {RLIMIT_AS, RLIMIT_DATA};
+  for (int i = 0; i < 2; i++) {
+    struct rlimit rl;
+    if (getrlimit(lims[i], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (double)rl.rlim_cur < avail)
+      avail = (double)rl.rlim_cur;
+  }
+  return avail;
+}
+
+int cli_check_memory(const snn_spec *s, const snn_rule *r, long prec, size_t batch, const char *maxmem) {
+  double limit = cli_mem_limit(maxmem);
+  if (limit < 0) return EXIT_INPUT;
+  snn_mem m;
+  snn_estimate(s, r, prec, batch, &m);
+  snn_err e = {0};
+  return snn_estimate_check(s, &m, limit, maxmem ? "--max-memory" : "the memory available to it", &e) ? cli_report(&e)
+                                                                                                      : 0;
 }

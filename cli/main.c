@@ -100,7 +100,12 @@ static void print_rules(FILE *f) {
 void cli_print_help(FILE *f, const cli_command *c) {
   fprintf(f, "usage:\n  %s\n\n%s", c->usage, c->help);
   if (!strcmp(c->name, "grad") || !strcmp(c->name, "check") || !strcmp(c->name, "bench")) print_rules(f);
-  fputs("\nExit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused.\n", f);
+  if (strcmp(c->name, "help") && strcmp(c->name, "version"))
+    fputs(
+        "  --max-memory SIZE   refuse, before allocating, a run estimated to need more (bytes, or with k, M, G\n"
+        "                      or T); default: the memory the machine has available\n",
+        f);
+  fputs("\nExit status: 0 ok, 1 check failed, 2 bad input, 3 comparison refused, 130 training interrupted.\n", f);
 }
 
 static void usage(FILE *f) {

@@ -312,7 +312,20 @@ static int cost_one(const snn_rulecheck *rules, const snn_prec *p, const snn_cos
   snn_spec *s;
   int st = snn_spec_parse(js, "(bench network)", &s, err);
   if (st) return st;
+  for (int i = 0; i < rules->nr && !st; i++) {
+    snn_mem m;
+    snn_estimate(s, &rules->rule[i], p->bits, 1, &m);
+    if (m.bytes > o->max_bytes)
+      st = snn_err_set(err, SNN_EVALUE, "", "--neurons",
+                       "%s on %ld neurons over --steps %ld needs about %.3g GB, more than the %.3g GB it may use "
+                       "(--max-memory); lower --neurons or --steps",
+                       rules->text[i], n, T, m.bytes / 1e9, o->max_bytes / 1e9);
+  }
   snn_data d;
+  if (st) {
+    snn_spec_free(s);
+    return st;
+  }
   if ((st = snn_data_generate(s, &d, err))) {
     snn_spec_free(s);
     return st;

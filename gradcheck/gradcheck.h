@@ -9,6 +9,7 @@
 #define SNN_GRADCHECK_H
 
 #include "sim/engine.h"
+#include "sim/estimate.h"
 
 /* A working precision: the engine and its bits (53 with the double engine
  * is the double path; anything else, or "mpfr:53", the MPFR path). */
@@ -115,6 +116,7 @@ typedef struct {
   int recurrent;
   const long *neurons, *steps;
   int nn, nT;
+  double max_bytes; /* refuse a network whose estimate (sim/estimate.h) exceeds this */
 } snn_cost_opts;
 /* Called after each row, for output as it goes. */
 typedef void (*snn_cost_progress)(void *ctx, const snn_rulecheck *rules, const snn_cost_row *row);
