@@ -30,7 +30,7 @@ int cli_oom(void);
 typedef struct {
   const char *net, *out, *rule, *params, *prec, *method, *step, *json, *sweep;
   const char *neurons, *steps, *layers, *model, *recurrent, *reps;
-  const char *rules, *psweep, *csv, *raster, *maxmem;
+  const char *rules, *psweep, *csv, *raster, *maxmem, *synapse;
 } cli_opts;
 /* `allowed`: the options this command takes, " -o --rule ... ". */
 int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed);
@@ -65,5 +65,6 @@ int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_train(int argc, char **argv);
+int cli_explain(int argc, char **argv);
 
 #endif

@@ -51,7 +51,8 @@ int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed) {
                {"--precision-sweep", &o->psweep},
                {"--csv", &o->csv},
                {"--raster", &o->raster},
-               {"--max-memory", &o->maxmem}};
+               {"--max-memory", &o->maxmem},
+               {"--synapse", &o->synapse}};
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char **slot = NULL;

@@ -73,6 +73,18 @@ const cli_command cli_commands[] = {
      "  --resume            continue from DIR/checkpoint.json, bit for bit\n"
      "  --until N           stop after N updates (a checkpoint is written)\n"
      "  --quiet             no progress output\n"},
+    {"explain", cli_explain,
+     "snngrad explain NET.json --synapse BLOCK[row][col] [--rule R] [--params PARAMS.json] [--precision BITS]\n"
+     "                         --csv OUT.csv",
+     "One synapse's gradient step by step, for teaching (docs/teaching.md): per step, BPTT's term (delta, the\n"
+     "postsynaptic current's dE/dI, times the presynaptic input of the step) and its running sum, beside the rule's\n"
+     "own increment, its learning signal and trace, and running sum. The exact rules end at BPTT's total.\n"
+     "  --synapse S         a synapse of a w_in or w_rec block: layer0.w_rec[1][2] (row = postsynaptic unit)\n"
+     "  --rule R            rtrl, ostl or eprop (with options); bptt alone by default\n"
+     "  --params FILE       parameters, input and target (default: drawn from the network's seed)\n"
+     "  --precision BITS    53 (default) or MPFR bits\n"
+     "  --csv FILE          step, bptt_delta, bptt_input, bptt_term, bptt_sum, rule_signal, rule_trace, rule_term,\n"
+     "                      rule_sum\n"},
     {"version", cli_version, "snngrad version", "Prints the version of snngrad and of MPFR.\n"},
     {"help", cli_help, "snngrad help [COMMAND]", "Prints the usage of every command, or the help of one.\n"},
     {NULL, NULL, NULL, NULL},

@@ -277,7 +277,9 @@ static int compare(const snn_spec *s, long prec, const snn_result *ref, const sn
 }
 
 #ifdef SNN_MPFR
-const snn_engine snn_engine_mpfr = {"mpfr", snn_grad_mp, fdcheck, sweep, snn_bench_mp, compare, snn_trace_mp};
+const snn_engine snn_engine_mpfr = {"mpfr",       snn_grad_mp, fdcheck,      sweep,
+                                    snn_bench_mp, compare,     snn_trace_mp, snn_explain_mp};
 #else
-const snn_engine snn_engine_double = {"double", snn_grad_d, fdcheck, sweep, snn_bench_d, compare, snn_trace_d};
+const snn_engine snn_engine_double = {"double",    snn_grad_d, fdcheck,     sweep,
+                                      snn_bench_d, compare,    snn_trace_d, snn_explain_d};
 #endif

@@ -45,4 +45,8 @@ void snn_report_cost_row(FILE *f, const snn_rulecheck *rules, const snn_cost_row
 void snn_report_cost_end(FILE *f);
 int snn_report_cost_csv(const snn_rulecheck *rules, const snn_cost *c, long bits, snn_buf *b);
 
+/* explain: the per-step CSV and a summary of the totals. */
+int snn_report_explain_csv(const snn_explain *x, snn_buf *b);
+void snn_report_explain(FILE *f, const snn_explain *x, const char *synapse, const char *rule);
+
 #endif

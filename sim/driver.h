@@ -25,6 +25,8 @@ int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn
                       snn_err *err);
 int SNN_SFX(snn_trace)(const snn_spec *s, const snn_data *d, long prec, double *yo, double *z, double *loss,
                        snn_err *err);
+int SNN_SFX(snn_explain)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, size_t blk, size_t row,
+                         size_t col, snn_explain *x, snn_err *err);
 int SNN_SFX(snn_bench)(const snn_spec *s, const snn_data *d, long prec, int reps, snn_bench_res *out, snn_err *err);
 
 #endif

@@ -80,6 +80,22 @@ double snn_exact_lg_tol(long prec);
 int snn_classify(const long *prec, const double *lg_err, int n, double *gap);
 const char *snn_verdict_name(int v);
 
+/* explain (docs/teaching.md): for one synapse, per step t = 1..T (arrays of
+ * T + 1, row 0 unused), BPTT's term delta^t x^t (delta = dE/dI of the
+ * postsynaptic current, x the presynaptic input of the step) and its running
+ * sum, and a forward-in-time rule's increment, running sum and the two
+ * factors it multiplies (learning signal, trace); the totals at the working
+ * precision as text. */
+typedef struct {
+  size_t T;
+  int has_rule;
+  double *bptt_delta, *bptt_local, *bptt_term, *bptt_sum;
+  double *rule_sig, *rule_trace, *rule_term, *rule_sum;
+  snn_nums total_bptt, total_rule;
+} snn_explain;
+int snn_explain_init(snn_explain *x, size_t T);
+void snn_explain_clear(snn_explain *x);
+
 typedef struct {
   const char *name; /* "double" or "mpfr" */
   int (*grad)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, snn_result *out, snn_err *err);
@@ -94,6 +110,10 @@ typedef struct {
   /* One forward pass: the readout yo (T x n_out), the outputs of every
    * hidden unit z (T x H, layers concatenated) and the loss. */
   int (*trace)(const snn_spec *s, const snn_data *d, long prec, double *yo, double *z, double *loss, snn_err *err);
+  /* explain: one synapse (block blk, row, col) under BPTT and, unless it is
+   * bptt, the rule (rtrl, ostl or eprop). */
+  int (*explain)(const snn_spec *s, const snn_data *d, long prec, const snn_rule *rule, size_t blk, size_t row,
+                 size_t col, snn_explain *out, snn_err *err);
 } snn_engine;
 
 extern const snn_engine snn_engine_double, snn_engine_mpfr;

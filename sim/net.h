@@ -78,10 +78,23 @@ typedef struct {
   void *ctx;
 } SNN_SFX(snn_hook);
 
+/* A probe (snngrad explain, docs/teaching.md): a forward-in-time rule records,
+ * for one parameter, its running gradient after each step and the two
+ * factors it multiplies there: the learning signal of the postsynaptic unit
+ * and the parameter's trace (e-prop's eligibility trace, OSTL's temporal
+ * factor, RTRL's influence of the parameter on that unit's output).  Arrays
+ * of T + 1 entries, row 0 unused; NaN where a rule has no such factor. */
+typedef struct {
+  size_t idx;         /* the parameter, flat index */
+  size_t layer, unit; /* its postsynaptic unit */
+  relt *sum, *sig, *trace;
+} SNN_SFX(snn_probe);
+
 typedef struct {
   const snn_spec *spec;
   rctx *c;
-  const SNN_SFX(snn_hook) * hook; /* NULL: parameters fixed over the sequence */
+  const SNN_SFX(snn_hook) * hook;   /* NULL: parameters fixed over the sequence */
+  const SNN_SFX(snn_probe) * probe; /* NULL: none (explain) */
   size_t P;
   relt *theta; /* all parameters, in the spec's block layout */
   relt *x;     /* T * n_in */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/snn.h"
+#include "sim/engine.h"
 
 const char *snn_strerror(int status) {
   static const char *const msgs[] = {
@@ -132,4 +132,23 @@ int snn_decimal_ok(const char *t) {
     while (*p >= '0' && *p <= '9') p++;
   }
   return *p == 0;
+}
+
+int snn_explain_init(snn_explain *x, size_t T) {
+  memset(x, 0, sizeof *x);
+  x->T = T;
+  double **v[8] = {&x->bptt_delta, &x->bptt_local, &x->bptt_term, &x->bptt_sum,
+                   &x->rule_sig,   &x->rule_trace, &x->rule_term, &x->rule_sum};
+  for (int i = 0; i < 8; i++)
+    if (!(*v[i] = calloc(T + 1, sizeof **v[i]))) return snn_explain_clear(x), SNN_ENOMEM;
+  if (snn_nums_init(&x->total_bptt, 1) || snn_nums_init(&x->total_rule, 1)) return snn_explain_clear(x), SNN_ENOMEM;
+  return SNN_OK;
+}
+
+void snn_explain_clear(snn_explain *x) {
+  free(x->bptt_delta), free(x->bptt_local), free(x->bptt_term), free(x->bptt_sum);
+  free(x->rule_sig), free(x->rule_trace), free(x->rule_term), free(x->rule_sum);
+  snn_nums_clear(&x->total_bptt);
+  snn_nums_clear(&x->total_rule);
+  memset(x, 0, sizeof *x);
 }

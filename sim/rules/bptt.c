@@ -39,7 +39,9 @@ struct SNN_SFX(snn_bptt_ws) {
   relt *dy;        /* (T+2) * n_out */
   jacbuf J[2];
   real dz, du, acc;
-  relt *lsig; /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
+  relt *lsig;  /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
+  relt *dIcap; /* optional, T+1: dE/dI of one current of one unit (explain) */
+  size_t cap_l, cap_q, cap_i;
   relt *rsig; /* per hidden unit: the rate regulariser's dE/dz */
   size_t H;
   size_t cap; /* longest segment the buffers hold */
@@ -124,6 +126,10 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
 
 size_t SNN_SFX(snn_bptt_ws_bytes)(const bws *w) {
   return w->bytes;
+}
+
+void SNN_SFX(snn_bptt_capture_dI)(bws *w, size_t l, size_t q, size_t i, relt *cap) {
+  w->dIcap = cap, w->cap_l = l, w->cap_q = q, w->cap_i = i;
 }
 
 void SNN_SFX(snn_bptt_capture_signal)(bws *w, relt *lsig) {
@@ -232,6 +238,8 @@ static void layer_params(const net *N, const traj *tr, size_t l, bws *w, relt *g
   size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m, T = tr->T, mn = m * n, np = L->nprev;
   const relt *dI1 = w->dI + mn;
   const relt *X = l == 0 ? N->x + tr->t0 * s->n_in : tr->z[l - 1] + np;
+  if (w->dIcap && l == w->cap_l)
+    for (size_t t = 1; t <= T; t++) r_set(w->dIcap + t, w->dI + t * mn + w->cap_q * n + w->cap_i, c);
   relt *gin = grad + s->blk[ls->blk_w_in].off;
   if (!L->ndl) {
     for (int r = 0; r < sh->nin; r++) {

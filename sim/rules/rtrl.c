@@ -243,6 +243,15 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
       r_add_d(Myc + kk * Pt + col, Myc + kk * Pt + col, 1.0, c);
       SNN_SFX(snn_axpy)(Pt, cu->dEdy + kk, Myc + kk * Pt, g, c);
     }
+    if (N->probe && o.col[N->probe->idx] >= 0) { /* explain: the running sum and its factors */
+      const SNN_SFX(snn_probe) *pr = N->probe;
+      size_t col = (size_t)o.col[pr->idx], u = pr->unit;
+      r_set(pr->sum + t, g + col, c);
+      r_set(pr->trace + t, R[pr->layer].Mz[P1] + u * Pt + col, c);
+      r_zero(pr->sig + t, c); /* dE/dz_u^t through the readout (top layer; 0 below) */
+      for (size_t kk = 0; pr->layer == Ll && kk < K; kk++)
+        r_fma(pr->sig + t, N->ro_w + kk * nL + u, cu->dEdy + kk, pr->sig + t, c);
+    }
     if (N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T) { /* an online update */
       for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
       SNN_SFX(snn_scatter_cols)(&o, 0, Pt, g, grad, c);

@@ -38,6 +38,10 @@ void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) *
                             const SNN_SFX(snn_bptt_opts) * o);
 void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) * w, relt *grad, size_t window);
 
+/* Ask the next BPTT pass to store dE/dI_q,i^t of layer l, unit i, current q
+ * into cap (T+1 entries, row 0 unused); NULL stops it (explain). */
+void SNN_SFX(snn_bptt_capture_dI)(SNN_SFX(snn_bptt_ws) * w, size_t l, size_t q, size_t i, relt *cap);
+
 /* Ask the next BPTT pass to store, for layer 0, dE/dz^t total except the
  * path through the layer's local state (alif adaptation): e-prop's ideal
  * learning signal.  lsig has (T+1) * n entries; NULL stops it. */

@@ -510,17 +510,26 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
         }
       }
       int filt = l + 1 == Lc && !op.ideal;
+      const SNN_SFX(snn_probe) *pr = N->probe && N->probe->layer == l ? N->probe : NULL;
       if (T->full) {
         SNN_SFX(snn_gemv)(1, n, T->W, filt ? T->Mzf : T->Mz[P1], T->W, T->lam, 0, gW, c);
         SNN_SFX(snn_scatter_cols)(&o, T->c0, T->W, gW, grad, c);
+        long col = pr ? o.col[pr->idx] : -1;
+        if (col >= (long)T->c0 && col < (long)(T->c0 + T->W)) {
+          r_set(pr->sig + t, T->lam + pr->unit, c);
+          r_set(pr->trace + t, (filt ? T->Mzf : T->Mz[P1]) + pr->unit * T->W + (size_t)col - T->c0, c);
+        }
       } else {
         for (size_t i = 0; i < n; i++)
           for (size_t qq = 0; qq < T->q; qq++) {
-            relt *g = grad + gidx(s, L, T, i, qq);
-            r_fma(g, T->lam + i, (filt ? T->ebar : T->e) + i * T->q + qq, g, c);
+            size_t idx = gidx(s, L, T, i, qq);
+            relt *g = grad + idx, *e = (filt ? T->ebar : T->e) + i * T->q + qq;
+            r_fma(g, T->lam + i, e, g, c);
+            if (pr && idx == pr->idx) r_set(pr->sig + t, T->lam + i, c), r_set(pr->trace + t, e, c);
           }
       }
     }
+    if (N->probe) r_set(N->probe->sum + t, grad + N->probe->idx, c);
     /* readout, exact: filtered presynaptic activity */
     for (size_t j = 0; j < nL; j++) r_fma(zbar + j, N->kappa, zbar + j, cu->z[Lc - 1] + j, c);
     r_mul(bbar, bbar, N->kappa, c);
