@@ -151,7 +151,14 @@ fig_pattern() {
   cp "$R/pattern/log.csv" "$D/pattern_log.csv"
 }
 
-ALL="vcurve precision eprop_gap cost learning seqlen truncation colearn pattern"
+fig_explain() {
+  for rule in ostl eprop; do
+    "$S" explain examples/teach3.json --synapse 'layer0.w_in[0][1]' --rule $rule --precision 256 \
+      --csv "$D/explain_$rule.csv" >/dev/null
+  done
+}
+
+ALL="vcurve precision eprop_gap cost learning seqlen truncation colearn pattern explain"
 names=${*:-all}
 [ "$names" = all ] && names=$ALL
 : >>"$W/timings.txt"
