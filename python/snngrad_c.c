@@ -101,14 +101,17 @@ long snnpy_size(const snnpy_net *n, int what) {
   }
 }
 
-/* Block b: its name, shape, offset in the parameter vector and whether it
- * is trained.  -1 if there is no such block. */
+/* Block b: its name, shape, offset in the parameter vector, whether it is
+ * trained and whether files write it as a matrix (else a vector of rows
+ * numbers).  -1 if there is no such block. */
 int snnpy_block(const snnpy_net *n, long b, char *name, size_t namelen, long *rows, long *cols, long *off,
-                int *trainable) {
+                int *trainable, int *matrix) {
   if (b < 0 || (size_t)b >= n->s->nblk) return -1;
   const snn_block *k = &n->s->blk[b];
   snprintf(name, namelen, "%s", k->name);
   *rows = (long)k->rows, *cols = (long)k->cols, *off = (long)k->off, *trainable = k->trainable;
+  *matrix = k->kind == SNN_BLK_W_IN || k->kind == SNN_BLK_W_REC || k->kind == SNN_BLK_RO_W || k->kind == SNN_BLK_MIX ||
+            k->kind == SNN_BLK_DELAY;
   return 0;
 }
 
