@@ -15,11 +15,12 @@ allowed() {
     gradcheck) echo "sim models io gradcheck" ;;
     report) echo "sim models io gradcheck report" ;;
     cli) echo "sim models io experiments gradcheck report cli" ;;
+    python) echo "sim models io experiments gradcheck report python" ;;
   esac
 }
 bad=0
 n=0
-for dir in sim models io experiments gradcheck report cli; do
+for dir in sim models io experiments gradcheck report cli python; do
   for f in $(find "$dir" -name '*.[ch]' | sort); do
     n=$((n + 1))
     for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | sort -u); do
