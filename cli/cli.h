@@ -66,5 +66,7 @@ int cli_check(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_explain(int argc, char **argv);
+int cli_export(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 
 #endif

@@ -85,6 +85,24 @@ const cli_command cli_commands[] = {
      "  --precision BITS    53 (default) or MPFR bits\n"
      "  --csv FILE          step, bptt_delta, bptt_input, bptt_term, bptt_sum, rule_signal, rule_trace, rule_term,\n"
      "                      rule_sum\n"},
+    {"export", cli_export, "snngrad export NET.json [--params PARAMS.json] --npy DIR",
+     "Writes the network's parameters and data as NumPy files, for computing a gradient elsewhere\n"
+     "(docs/compare.md): <block>.npy per parameter block (matrices rows x cols, vectors 1-D), input.npy\n"
+     "(T x n_in), target.npy (T x n_out, mse) or label.npy (ce), network.json and export.json (the list).\n"
+     "  --params FILE       parameters, input and target (default: drawn from the network's seed, as init does)\n"
+     "  --npy DIR           the folder: new, empty, or one export wrote before (then replaced); all or nothing\n"},
+    {"compare", cli_compare,
+     "snngrad compare NET.json --grads THEIRS [--params PARAMS.json] [--rule RULE] [--precision B1,B2,...]\n"
+     "                         [--json OUT.json]",
+     "A gradient computed elsewhere against snngrad's, per block: the relative error, the worst element, the\n"
+     "cosine and a verdict, agrees (within the rounding of their float32/float64 arithmetic) or DIFFERS\n"
+     "(docs/compare.md).  Exit 0 if every block agrees, 1 if one differs.\n"
+     "  --grads THEIRS      a gradient file (grad -o) or a folder with <block>.npy per trained block\n"
+     "                      (float32 or float64, the shapes export writes)\n"
+     "  --params FILE       parameters, input and target (default: drawn from the network's seed)\n"
+     "  --rule RULE         the rule to compare with (default bptt)\n"
+     "  --precision LIST    snngrad's precisions (default 53,128); the highest is the reference\n"
+     "  --json FILE         the report as JSON (snngrad-compare/1)\n"},
     {"version", cli_version, "snngrad version", "Prints the version of snngrad and of MPFR.\n"},
     {"help", cli_help, "snngrad help [COMMAND]", "Prints the usage of every command, or the help of one.\n"},
     {NULL, NULL, NULL, NULL},
@@ -111,7 +129,8 @@ static void print_rules(FILE *f) {
 
 void cli_print_help(FILE *f, const cli_command *c) {
   fprintf(f, "usage:\n  %s\n\n%s", c->usage, c->help);
-  if (!strcmp(c->name, "grad") || !strcmp(c->name, "check") || !strcmp(c->name, "bench")) print_rules(f);
+  if (!strcmp(c->name, "grad") || !strcmp(c->name, "check") || !strcmp(c->name, "bench") || !strcmp(c->name, "compare"))
+    print_rules(f);
   if (strcmp(c->name, "help") && strcmp(c->name, "version"))
     fputs(
         "  --max-memory SIZE   refuse, before allocating, a run estimated to need more (bytes, or with k, M, G\n"

@@ -124,4 +124,66 @@ int snn_gc_cost(const snn_rulecheck *rules, const snn_prec *p, const snn_cost_op
                 snn_cost *out, snn_err *err);
 void snn_cost_clear(snn_cost *c);
 
+/* ---- a gradient computed elsewhere against snngrad's (compare.c) ---- */
+
+/* Their gradient, read from a gradient file (io/io.h) or from a folder of
+ * .npy files, one per trained block (<block>.npy, float32 or float64), in
+ * the layout of the network; with, per block, the unit roundoff of the
+ * numbers as they were stored (2^-24 for float32, 2^-53 for float64, 2^-p
+ * for a gradient file of p bits). */
+typedef struct {
+  snn_result r;      /* grad.v (and grad.s from a gradient file); frozen blocks 0 */
+  double *u;         /* per block */
+  char (*dtype)[24]; /* per block: "float32", "float64", "53 bits" */
+  int npy;           /* read from a folder of .npy files */
+  char warnings[1024];
+} snn_gc_theirs;
+/* Refuses (naming the file and the block) a missing trained block, a wrong
+ * shape, an element type other than float32/float64, a number that is not
+ * finite; a .npy file that is not a trained block is a warning. */
+int snn_gc_theirs_load(const snn_spec *s, const char *path, snn_gc_theirs *t, snn_err *err);
+void snn_gc_theirs_clear(snn_gc_theirs *t);
+
+/* The tolerance (docs/compare.md): a block agrees when its normwise relative
+ * error against snngrad at the highest precision is at most
+ *   tol = max(K sqrt(m) u, C e_own u / 2^-p0) + sqrt(n) eta / ||ours||
+ * with u the unit roundoff of their numbers, m = T (H + n_out) the number of
+ * terms one gradient entry sums over the sequence, e_own snngrad's own error
+ * on the block at the lowest precision p0 (when it is below the highest),
+ * n the block's size and eta half the smallest subnormal of their type. */
+#define SNN_GC_CMP_K 10.0
+#define SNN_GC_CMP_C 10.0
+
+typedef struct {
+  int present;                   /* trained */
+  double lg_rel[SNN_GC_MAXPREC]; /* log10 ||theirs - ours|| / ||ours|| at each precision */
+  double lg_ref;                 /* log10 ||ours|| at the reference */
+  double lg_theirs;              /* log10 ||theirs|| */
+  double lg_own;                 /* snngrad's own error at the lowest precision, or NaN */
+  double lg_tol;                 /* log10 of the tolerance */
+  double u;                      /* their unit roundoff */
+  size_t worst_r, worst_c;       /* the element with the largest |theirs - ours| */
+  double worst_theirs, worst_ours;
+  double cosine;
+  int agrees;
+} snn_gc_cmpblock;
+
+typedef struct {
+  snn_rule rule;
+  char rule_text[160];
+  int np;
+  snn_prec prec[SNN_GC_MAXPREC]; /* the last is the reference */
+  size_t nblk, m;                /* m: the terms per gradient entry of the tolerance */
+  snn_gc_cmpblock *blk;          /* spec->nblk */
+  double lg_rel_all, cosine_all; /* every trained parameter, at the reference */
+  int ndiffer;                   /* trained blocks that differ */
+  size_t *crossings;             /* per layer, at the reference */
+} snn_gc_comparison;
+
+/* Rule `rule` at each precision (ascending, the last the reference) against
+ * their gradient.  SNN_OK whatever the verdicts; ndiffer counts them. */
+int snn_gc_compare(const snn_spec *s, const snn_data *d, const char *rule, const snn_prec *p, int np,
+                   const snn_gc_theirs *t, snn_gc_comparison *out, snn_err *err);
+void snn_gc_comparison_clear(snn_gc_comparison *c);
+
 #endif
