@@ -19,6 +19,10 @@ case $bindir in /*) ;; *) bindir=$prefix/$bindir ;; esac
 case $datadir in /*) ;; *) datadir=$prefix/$datadir ;; esac
 case $mandir in /*) ;; *) mandir=$prefix/$mandir ;; esac
 CC=${CC:-cc}
+# meson puts the build's own libsnngrad.so on LD_LIBRARY_PATH: take it off, so
+# that only the installed one can be found
+LD_LIBRARY_PATH=$(printf '%s' "${LD_LIBRARY_PATH:-}" | tr ':' '\n' | grep -v "^$build" | paste -sd: -)
+export LD_LIBRARY_PATH
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/snngrad-install.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -128,6 +132,7 @@ if command -v man >/dev/null 2>&1; then
   absent=""
   for c in $cmds; do grep -q "^   snngrad $c\$" "$tmp/man.txt" || absent="$absent $c"; done
   if [ -z "$absent" ]; then ok "the man page has a section per subcommand:" $cmds; else bad "no section in the man page for:$absent"; fi
+  absent=""
   for opt in $("$prog" help check | grep -oE '^ +--?[a-z][a-z0-9-]*' | sort -u); do
     grep -q -- "^       $opt\b" "$tmp/man.txt" || absent="$absent check:$opt"
   done
