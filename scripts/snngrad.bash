@@ -5,10 +5,11 @@
 # ${datadir}/bash-completion/completions/snngrad.
 
 _snngrad_help() {
-  # $1: the program, $2: the command (empty: the overview); cached per shell
-  local key="_snngrad_cache_${2//[^a-z0-9]/_}"
+  # $1: the program, $2: the command (empty: the overview); cached per shell,
+  # program and command
+  local key="_snngrad_cache_${1//[^a-zA-Z0-9]/_}__${2//[^a-z0-9]/_}"
   if [[ -z ${!key+set} ]]; then
-    printf -v "$key" '%s' "$("$1" help $2 2>/dev/null)"
+    printf -v "$key" '%s' "$("$1" help ${2:+"$2"} 2>/dev/null)"
   fi
   printf '%s\n' "${!key}"
 }

@@ -131,7 +131,7 @@ if command -v man >/dev/null 2>&1; then
   if [ -s "$tmp/groff.err" ]; then bad "groff warns on snngrad.1:" && cat "$tmp/groff.err"; else ok "groff -ww: no warnings"; fi
   absent=""
   for c in $cmds; do grep -q "^   snngrad $c\$" "$tmp/man.txt" || absent="$absent $c"; done
-  if [ -z "$absent" ]; then ok "the man page has a section per subcommand:" $cmds; else bad "no section in the man page for:$absent"; fi
+  if [ -z "$absent" ]; then ok "the man page has a section per subcommand: $(echo "$cmds" | tr "\n" " ")"; else bad "no section in the man page for:$absent"; fi
   absent=""
   for opt in $("$prog" help check | grep -oE '^ +--?[a-z][a-z0-9-]*' | sort -u); do
     grep -q -- "^       $opt\b" "$tmp/man.txt" || absent="$absent check:$opt"
@@ -162,7 +162,7 @@ echo "files: $(cd "$3" && t snngrad grad lif_s)"
 EOS
 bash "$tmp/comp.sh" "$comp" "$dest$bindir" "$D/snngrad/examples" >"$tmp/comp.txt" 2>&1
 sed 's/^/     /' "$tmp/comp.txt"
-want_cmds=$(echo $cmds | tr ' ' '\n' | sort | tr '\n' ' ')
+want_cmds=$(echo "$cmds" | sort | tr '\n' ' ')
 got_cmds=$(sed -n 's/^commands: //p' "$tmp/comp.txt" | tr ' ' '\n' | sort | tr '\n' ' ')
 if [ "$want_cmds" = "$got_cmds" ] && grep -q '^check -: --precision --precision-sweep$' "$tmp/comp.txt" &&
   grep -q '^rules: .*bptt.*eprop' "$tmp/comp.txt" && grep -q '^list: bptt,rtrl$' "$tmp/comp.txt" &&
