@@ -8,11 +8,13 @@
 # options and rules; the installed program run on an installed example.
 # Needs no network.  The temporary folder is removed on every exit.
 #
-# usage: run.sh MESON BUILDDIR SRCDIR PREFIX LIBDIR INCLUDEDIR BINDIR DATADIR MANDIR SANITIZE
+# usage: run.sh MESON BUILDDIR SRCDIR PREFIX LIBDIR INCLUDEDIR BINDIR DATADIR MANDIR SANITIZE...
 set -u
 meson=$1 build=$2 src=$3 prefix=$4 libdir=$5 includedir=$6 bindir=$7 datadir=$8 mandir=$9
 shift 9
-sanitize=$1
+# b_sanitize: one word ("address,undefined", "none"), or the words of a list (newer meson)
+sanitize=$(echo "$@" | tr ' ' ',')
+[ -n "$sanitize" ] || sanitize=none
 case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
 case $includedir in /*) ;; *) includedir=$prefix/$includedir ;; esac
 case $bindir in /*) ;; *) bindir=$prefix/$bindir ;; esac
