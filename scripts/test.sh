@@ -31,6 +31,7 @@ if [ "${SNN_QUICK:-0}" != 1 ]; then
   VG="valgrind --error-exitcode=66 --leak-check=full --errors-for-leak-kinds=definite,indirect --quiet"
   tally "the Check suites under valgrind" meson test -C build --setup=valgrind --print-errorlogs
   tally "the CLI under valgrind" env SNNGRAD_WRAP="$VG" sh tests/cli.sh build/cli/snngrad examples
+  tally "explain under valgrind" env SNNGRAD_WRAP="$VG" sh tests/explain.sh build/cli/snngrad examples
   build build-san gcc -Db_sanitize=address,undefined -Dbuildtype=debug &&
     tally "AddressSanitizer + UBSan" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       meson test -C build-san --print-errorlogs ||
