@@ -31,6 +31,9 @@ enum snn_model_key {
   SNN_NKEYS
 };
 extern const char *const snn_model_key_names[SNN_NKEYS];
+/* A descriptor's `defaults` when it keeps every generic default. */
+#define SNN_NO_DEFAULTS \
+  { NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN }
 /* Defaults of the numeric keys where the model does not set its own. */
 extern const double snn_model_key_defaults[SNN_NKEYS];
 
@@ -62,7 +65,8 @@ typedef struct snn_model_type {
   const char *name;
   /* layer keys with a meaning for this model (SNN_KEY_* bits) */
   unsigned keys;
-  /* defaults that differ from snn_model_key_defaults: NaN where not */
+  /* defaults that differ from snn_model_key_defaults: NaN where not
+   * (SNN_NO_DEFAULTS); fields left out of a descriptor are 0 / NULL */
   double defaults[SNN_NKEYS];
   /* the per-neuron constants, in block order: name (block layer<i>.NAME),
    * the key it starts from and the factor applied (snu's bias starts at

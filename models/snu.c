@@ -83,7 +83,7 @@ SNN_MODEL_CELLS(snu);
 const snn_model_type snn_model_snu = {
     .name = "snu",
     .keys = 1u << SNN_KEY_DECAY | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_ACTIVATION,
-    .defaults = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
+    .defaults = SNN_NO_DEFAULTS,
     .nconst = 2,
     .consts = {"decay", "bias"},
     .const_key = {SNN_KEY_DECAY, SNN_KEY_THRESHOLD},
@@ -92,8 +92,6 @@ const snn_model_type snn_model_snu = {
     .train_default = 1u << 1,
     .in_params_always = 1u << 1,
     .reset = SNN_RESET_GATE,
-    .input_scale_1ma = 0,
-    .bounds = NULL,
     .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},
     .cell_d = &snn_cell_snu_d,
     .cell_mp = &snn_cell_snu_mp,
