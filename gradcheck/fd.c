@@ -172,7 +172,12 @@ static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fd
 #ifdef SNN_MPFR
   rep->mpfr = 1;
 #endif
-  st = vacuity(s, &R, err);
+  int finite = r_isfinite(R.tr.loss);
+  for (size_t i = 0; finite && i < s->P; i++) finite = r_isfinite(R.g + i);
+  st = finite ? vacuity(s, &R, err)
+              : snn_err_set(err, SNN_ENONFINITE, s->path, "",
+                            "the loss or its gradient is not finite (the values overflow: check the parameters and "
+                            "w_scale); nothing to compare");
   if (!st && SNN_SFX(snn_export)(R.tr.loss, 1, &rep->loss, c))
     st = snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
   if (!st) {

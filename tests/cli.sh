@@ -99,5 +99,14 @@ expect 2 "bad experiment" -- $wrap "$snngrad" train "$tmp/badexp.json"
 has "$tmp/err" "badexp.json: key 'batch'" "a bad experiment names the key"
 [ ! -e "$tmp/y" ] || { echo "FAIL: a refused experiment created its output"; fails=$((fails + 1)); }
 expect 2 "resume without a checkpoint" -- $wrap "$snngrad" train "$tmp/tiny.json" --quiet --resume --out "$tmp/none"
+# overflow from a parameter file: refused by every command, nothing written
+$wrap "$snngrad" init "$net" -o "$tmp/pbig.json" >/dev/null
+sed 's/"target": \[\[[^]]*\]/"target": [[1e308, 1e308]/' "$tmp/pbig.json" > "$tmp/pbig2.json"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['target']=[[1e308]*len(r) for r in d['target']]; json.dump(d,open(sys.argv[1],'w'))" "$tmp/pbig.json" 2>/dev/null ||
+  cp "$tmp/pbig2.json" "$tmp/pbig.json"
+expect 2 "check on overflowing parameters" -- $wrap "$snngrad" check "$net" --params "$tmp/pbig.json" --json "$tmp/ovf.json"
+has "$tmp/err" "not finite" "overflow is named, not called vacuous"
+expect 2 "run on overflowing parameters" -- $wrap "$snngrad" run "$net" --params "$tmp/pbig.json" --csv "$tmp/ovf.csv"
+[ ! -e "$tmp/ovf.json" ] && [ ! -e "$tmp/ovf.csv" ] || { echo "FAIL: overflow wrote a file"; fails=$((fails + 1)); }
 echo "cli: $fails failure(s)"
 [ "$fails" -eq 0 ]
