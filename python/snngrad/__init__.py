@@ -41,6 +41,14 @@ def _find_library():
         cand = os.path.join(here, "..", "..", build, "python", "libsnngrad_py.so")
         if os.path.exists(cand):
             return os.path.normpath(cand)
+    # installed by `meson install`: beside the package, or where the loader looks
+    cand = os.path.join(here, "libsnngrad_py.so")
+    if os.path.exists(cand):
+        return cand
+    import ctypes.util
+    found = ctypes.util.find_library("snngrad_py")
+    if found:
+        return found
     raise OSError("libsnngrad_py.so not found: set SNNGRAD_LIB, or build it with "
                   "`meson setup build && ninja -C build` in the source tree")
 
