@@ -315,6 +315,7 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   models[nm] = NULL;
   TRY(get_enum(p, lj, w, "model", -1, models, &mi));
   ly->mt = snn_models[mi];
+  ly->dt = s->dt;
   ly->sh = &ly->mt->shape;
   ly->nconst = ly->mt->nconst;
   ly->cell_d = ly->mt->cell_d;

@@ -27,7 +27,7 @@ enum { D_AL, D_DAL, D_BE, D_DBE, D_A, D_GA, D_B, D_GB, ND };
 /* The value used by the forward pass, and whether its derivative passes. */
 static int bounded(const lay *L, int cidx, const relt *p, relt *out, rctx *c) {
   double lo, hi;
-  L->ls->mt->bounds(cidx, &lo, &hi);
+  L->ls->mt->bounds(cidx, L->ls->dt, &lo, &hi);
   r_set(out, p, c);
   if (L->ls->bounds != SNN_BOUNDS_CLAMP || lo > hi) return 1;
   if (r_cmp_d(p, lo) < 0) return r_set_d(out, lo, c), 0;
@@ -141,13 +141,15 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
 const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac};
 
 #ifndef SNN_MPFR
-/* sparch's RadLIF: alpha in [e^-1/5, e^-1/25], beta in [e^-1/30, e^-1/120],
- * a in [-1, 1], b in [0, 2]; as time constants, tau_mem in [5, 25] and
- * tau_adapt in [30, 120] steps.  lo > hi: unbounded. */
-static void bounds(int cidx, double *lo, double *hi) {
+/* sparch's RadLIF bounds its decays, alpha in [e^-1/5, e^-1/25] and beta in
+ * [e^-1/30, e^-1/120], whatever the step; with alpha = exp(-dt/tau) these are
+ * tau_mem in [5, 25] and tau_adapt in [30, 120] steps, that is times dt in
+ * the file's time unit.  a in [-1, 1], b in [0, 2].  lo > hi: unbounded. */
+static void bounds(int cidx, double dt, double *lo, double *hi) {
   static const double B[SNN_MAXCONST][2] = {{5, 25}, {1, 0}, {30, 120}, {-1, 1}, {0, 2}};
-  *lo = B[cidx][0];
-  *hi = B[cidx][1];
+  int time = cidx == 0 || cidx == 2; /* tau_mem, tau_adapt */
+  *lo = B[cidx][0] * (time ? dt : 1.0);
+  *hi = B[cidx][1] * (time ? dt : 1.0);
 }
 #endif
 

@@ -81,9 +81,10 @@ typedef struct snn_model_type {
   unsigned train_default, in_params_always;
   int reset;           /* SNN_RESET_* */
   int input_scale_1ma; /* 1: zeta = 1 - alpha whatever the file says (adlif) */
-  /* Optional parameter bounds per constant index (adlif, docs/adlif.md):
-   * lo > hi means unbounded.  Applied under the layer's "bounds" key. */
-  void (*bounds)(int cidx, double *lo, double *hi);
+  /* Optional parameter bounds per constant index (adlif, docs/adlif.md), in
+   * the file's units for a step of dt: lo > hi means unbounded.  Applied
+   * under the layer's "bounds" key. */
+  void (*bounds)(int cidx, double dt, double *lo, double *hi);
   snn_model_shape shape;
   const struct snn_cell_type_d *cell_d;
   const struct snn_cell_type_mp *cell_mp;

@@ -63,7 +63,7 @@ int snn_model_carries_state(const snn_layer_spec *ly) {
 
 int snn_model_const_bounds(const snn_layer_spec *ly, int cidx, double *lo, double *hi) {
   if (!ly->mt->bounds || ly->bounds != SNN_BOUNDS_PROJECT) return 0;
-  ly->mt->bounds(cidx, lo, hi);
+  ly->mt->bounds(cidx, ly->dt, lo, hi);
   return *lo <= *hi;
 }
 

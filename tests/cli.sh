@@ -108,5 +108,20 @@ expect 2 "check on overflowing parameters" -- $wrap "$snngrad" check "$net" --pa
 has "$tmp/err" "not finite" "overflow is named, not called vacuous"
 expect 2 "run on overflowing parameters" -- $wrap "$snngrad" run "$net" --params "$tmp/pbig.json" --csv "$tmp/ovf.csv"
 [ ! -e "$tmp/ovf.json" ] && [ ! -e "$tmp/ovf.csv" ] || { echo "FAIL: overflow wrote a file"; fails=$((fails + 1)); }
+# adlif's bounds are in steps (sparch bounds the decays): at dt = 2 they are
+# tau_mem in [10, 50] ms; 40 is inside (its gradient passes under "clamp"),
+# while at dt = 1 the same 40 is clamped to 25 (gradient 0); 8 is refused
+printf '{"seed": 2, "steps": 30, "dt": 2.0, "input": {"size": 3, "rate": 0.3}, "layers": [{"model": "adlif", "size": 4, "tau_mem": 40, "bounds": "project", "w_scale": 3, "train": ["w_in", "tau_mem"]}], "readout": {"size": 1, "tau_out": 5}, "spike": {"forward": "sigmoid", "slope": 5}}' >"$tmp/adl.json"
+expect 0 "adlif tau_mem 40 at dt 2 is inside [10, 50]" -- $wrap "$snngrad" init "$tmp/adl.json" -o "$tmp/adlp.json"
+sed 's/"tau_mem": 40/"tau_mem": 8/' "$tmp/adl.json" >"$tmp/adl8.json"
+expect 2 "adlif tau_mem 8 at dt 2 is outside" -- $wrap "$snngrad" init "$tmp/adl8.json" -o "$tmp/x.json"
+has "$tmp/err" "[10, 50]" "adlif's bounds scale with dt"
+sed 's/"project"/"clamp"/' "$tmp/adl.json" >"$tmp/adlc.json"
+sed 's/"dt": 2.0/"dt": 1.0/' "$tmp/adlc.json" >"$tmp/adlc1.json"
+expect 0 "adlif clamp at dt 2" -- $wrap "$snngrad" grad "$tmp/adlc.json" --rule bptt -o "$tmp/ga2.json"
+expect 0 "adlif clamp at dt 1" -- $wrap "$snngrad" grad "$tmp/adlc1.json" --rule bptt -o "$tmp/ga1.json"
+tm() { tr -d '\n ' <"$1" | sed 's/.*"layer0.tau_mem":\[\([^]]*\)\].*/\1/'; }
+[ "$(tm "$tmp/ga1.json")" = "0,0,0,0" ] || { echo "FAIL: tau_mem 40 at dt 1 is not clamped: $(tm "$tmp/ga1.json")"; fails=$((fails + 1)); }
+[ "$(tm "$tmp/ga2.json")" != "0,0,0,0" ] || { echo "FAIL: tau_mem 40 at dt 2 is clamped"; fails=$((fails + 1)); }
 echo "cli: $fails failure(s)"
 [ "$fails" -eq 0 ]
