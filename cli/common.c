@@ -151,6 +151,9 @@ double cli_mem_limit(const char *opt) {
   if (f) fclose(f);
   long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
   avail = kb > 0 ? kb * 1024.0 : pages > 0 && size > 0 ? (double)pages * (double)size : INFINITY;
+  /* under AddressSanitizer, its hard RSS limit where one is set */
+  const char *asan = getenv("ASAN_OPTIONS"), *h = asan ? strstr(asan, "hard_rss_limit_mb=") : NULL;
+  if (h && atof(h + 18) > 0 && atof(h + 18) * 1048576.0 < avail) avail = atof(h + 18) * 1048576.0;
   static const int lims[] = {RLIMIT_AS, RLIMIT_DATA};
   for (int i = 0; i < 2; i++) {
     struct rlimit rl;

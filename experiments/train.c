@@ -358,7 +358,7 @@ static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err)
   snn_data d;
   snn_ckpt k;
   if (snn_ckpt_init(&k, s->P)) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
-  int rc = snn_ckpt_load(s, path, &d, &k, err);
+  int rc = snn_ckpt_load(s, path, &d, &k, err), loaded = rc == SNN_OK;
   if (!rc && (strcmp(k.rule, e->rule_text) || k.prec != e->prec))
     rc = snn_err_set(err, SNN_EVALUE, path, "checkpoint.rule",
                      "written by rule %s at %ld bits; this experiment runs %s at %ld", k.rule, k.prec, e->rule_text,
@@ -374,8 +374,8 @@ static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err)
     import_nums(T->b2p, &one, 1, T->c);
     *step = k.updates_done;
     T->nupd = k.optimizer_steps;
-    snn_data_clear(&d);
   }
+  if (loaded) snn_data_clear(&d);
   snn_ckpt_clear(&k);
   if (!rc) rc = snn_log_read(lpath, *step, log, err);
   if (!rc) SNN_SFX(snn_net_derive)(T->N);

@@ -56,7 +56,8 @@ if [ "${SNN_QUICK:-0}" != 1 ]; then
   count "$(cat "$logs/cli.rc")" "the command line under valgrind"
   echo "-- valgrind took $(($(date +%s) - t0)) s"
   rm -rf "$logs"
-  if build build-clang-san clang -Db_sanitize=address,undefined -Dbuildtype=debug; then
+  # b_lundef=false: clang links the sanitizer runtime into programs only, not shared libraries
+  if build build-clang-san clang -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
     tally "every suite (clang, AddressSanitizer + UBSan)" env ASAN_OPTIONS=detect_leaks=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C build-clang-san --print-errorlogs
   else
