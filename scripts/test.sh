@@ -65,5 +65,6 @@ if [ "${SNN_QUICK:-0}" != 1 ]; then
   fi
 fi
 echo
-echo "test groups: $passed passed, $failed failed ($(($(date +%s) - t00)) s)"
+echo "all groups took $(($(date +%s) - t00)) s"
+echo "groups: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
