@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "sim/driver.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,6 +82,15 @@ int SNN_SFX(snn_grad)(const snn_spec *s, const snn_data *d, long prec, const snn
       st = snn_err_set(err, SNN_ENONFINITE, s->path, "", "the loss or its gradient is not finite (overflow?)");
     else if (SNN_SFX(snn_export)(loss, 1, &out->loss, &c) || SNN_SFX(snn_export)(g, s->P, &out->grad, &c))
       st = snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+    /* MPFR's exponent range is far wider than a double's: a value finite at
+     * this precision may still have no double, which files and comparisons need */
+    finite = !st && isfinite(out->loss.v[0]);
+    for (size_t i = 0; finite && i < s->P; i++) finite = isfinite(out->grad.v[i]);
+    if (!st && !finite)
+      st = snn_err_set(err, SNN_ENONFINITE, s->path, "",
+                       "the loss or its gradient is beyond the range of a double (loss %s at %ld bits): the values "
+                       "overflow; check the parameters and w_scale",
+                       out->loss.s && out->loss.s[0] ? out->loss.s[0] : "?", prec);
   }
   vec_free(g, s->P, &c);
   r_clear(loss, &c);

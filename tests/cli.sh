@@ -108,6 +108,12 @@ expect 2 "check on overflowing parameters" -- $wrap "$snngrad" check "$net" --pa
 has "$tmp/err" "not finite" "overflow is named, not called vacuous"
 expect 2 "run on overflowing parameters" -- $wrap "$snngrad" run "$net" --params "$tmp/pbig.json" --csv "$tmp/ovf.csv"
 [ ! -e "$tmp/ovf.json" ] && [ ! -e "$tmp/ovf.csv" ] || { echo "FAIL: overflow wrote a file"; fails=$((fails + 1)); }
+# at MPFR precision the loss stays finite (1e617) but has no double: the
+# message names the network and the overflow, not the output file
+expect 2 "grad at 64 bits beyond the double range" -- $wrap "$snngrad" grad "$net" --params "$tmp/pbig.json" --rule bptt --precision 64 -o "$tmp/ovf64.json"
+has "$tmp/err" "beyond the range of a double" "MPFR overflow is named as such"
+has "$tmp/err" "lif_smooth.json" "MPFR overflow names the network"
+[ ! -e "$tmp/ovf64.json" ] || { echo "FAIL: MPFR overflow wrote a file"; fails=$((fails + 1)); }
 # adlif's bounds are in steps (sparch bounds the decays): at dt = 2 they are
 # tau_mem in [10, 50] ms; 40 is inside (its gradient passes under "clamp"),
 # while at dt = 1 the same 40 is clamped to 25 (gradient 0); 8 is refused
