@@ -103,8 +103,9 @@ static hssize_t entries(hid_t ds) {
 static int shd_open(hid_t f, const char *path, hid_t ds[3], size_t *n, snn_err *err) {
   static const char *const names[3] = {"/spikes/times", "/spikes/units", "/labels"};
   hssize_t len[3];
+  int spikes = H5Lexists(f, "/spikes", H5P_DEFAULT) > 0; /* else opening /spikes/times fails noisily */
   for (int i = 0; i < 3; i++) {
-    ds[i] = H5Lexists(f, "/spikes", H5P_DEFAULT) > 0 || i == 2 ? H5Dopen2(f, names[i], H5P_DEFAULT) : -1;
+    ds[i] = spikes || i == 2 ? H5Dopen2(f, names[i], H5P_DEFAULT) : -1;
     if (ds[i] < 0)
       return snn_err_set(err, SNN_EKEY, path, names[i],
                          "missing; expected the SHD layout (spikes/times, spikes/units, labels)");

@@ -27,9 +27,8 @@ static const char *total(const snn_nums *a, char *buf, size_t n) {
 
 void snn_report_explain(FILE *f, const snn_explain *x, const char *synapse, const char *rule) {
   char a[64], b[64];
-  double mx = 0, worst = 0;
+  double worst = 0;
   size_t tw = 0;
-  for (size_t t = 1; t <= x->T; t++) mx = fmax(mx, fabs(x->bptt_term[t]));
   fprintf(f, "%s over %zu steps\n", synapse, x->T);
   fprintf(f, "  BPTT: sum over t of delta^t x^t = %s\n", total(&x->total_bptt, a, sizeof a));
   if (!x->has_rule) return;
@@ -44,5 +43,4 @@ void snn_report_explain(FILE *f, const snn_explain *x, const char *synapse, cons
   fprintf(f,
           "  (BPTT credits step t with what the step's input does to every later loss; a forward rule credits\n"
           "   step t with what the inputs so far do to the loss of step t: the terms differ, exact totals agree)\n");
-  (void)mx;
 }
