@@ -48,10 +48,10 @@ static int read_state(json_t *a, snn_nums *out, size_t n) {
   if (!json_is_array(a) || json_array_size(a) != n) return -1;
   for (size_t i = 0; i < n; i++) {
     json_t *x = json_array_get(a, i);
-    if (json_is_string(x)) {
-      char *end;
-      out->v[i] = strtod(json_string_value(x), &end);
-      if (*end || snn_nums_set_str(out, i, json_string_value(x))) return -1;
+    if (json_is_string(x)) { /* the decimal grammar the parameter reader accepts (snn_decimal_ok) */
+      const char *t = json_string_value(x);
+      if (!snn_decimal_ok(t) || snn_nums_set_str(out, i, t)) return -1;
+      out->v[i] = strtod(t, NULL);
     } else if (json_is_number(x)) {
       out->v[i] = json_number_value(x);
     } else {
