@@ -293,6 +293,13 @@ static int snapshot(trainer *T, snn_data *d) {
   return SNN_OK;
 }
 
+/* DIR/NAME, a file of the run (buf holds SNN_PATH_MAX + 64). */
+#define RUN_PATH_MAX (SNN_PATH_MAX + 64)
+static const char *run_file(char *buf, const char *dir, const char *name) {
+  snprintf(buf, RUN_PATH_MAX, "%s/%s", dir, name);
+  return buf;
+}
+
 /* Values read from a file into v, at this precision (decimal text where
  * the file had it). */
 static void import_nums(relt *v, const snn_nums *a, size_t n, rctx *c) {
@@ -325,9 +332,9 @@ static int export_state(trainer *T, size_t step, snn_ckpt *k) {
 /* The log and the checkpoint that vouches for it, written together. */
 static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
-  char path[SNN_PATH_MAX + 64], lpath[SNN_PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
-  snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+  char path[RUN_PATH_MAX], lpath[RUN_PATH_MAX];
+  run_file(path, e->out, "checkpoint.json");
+  run_file(lpath, e->out, "log.csv");
   snn_data d;
   snn_ckpt k;
   snn_buf b = {0};
@@ -352,9 +359,9 @@ static int write_checkpoint(trainer *T, size_t step, const snn_buf *log, snn_err
 static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
   const snn_spec *s = T->s;
-  char path[SNN_PATH_MAX + 64], lpath[SNN_PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
-  snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+  char path[RUN_PATH_MAX], lpath[RUN_PATH_MAX];
+  run_file(path, e->out, "checkpoint.json");
+  run_file(lpath, e->out, "log.csv");
   snn_data d;
   snn_ckpt k;
   if (snn_ckpt_init(&k, s->P)) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
@@ -412,8 +419,8 @@ static int mkdir_p(const char *dir, snn_err *err) {
  * run that ends normally removes the file.  A lock taken on a file that was
  * removed meanwhile is taken again on the new one. */
 static int lock_out(const char *dir, int *fd, snn_err *err) {
-  char path[SNN_PATH_MAX + 64], pid[32];
-  snprintf(path, sizeof path, "%s/.lock", dir);
+  char path[RUN_PATH_MAX], pid[32];
+  run_file(path, dir, ".lock");
   for (;;) {
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (*fd < 0) return snn_err_set(err, SNN_EIO, dir, "", "cannot create the lock file .lock: %s", strerror(errno));
@@ -442,8 +449,8 @@ static int lock_out(const char *dir, int *fd, snn_err *err) {
 
 static void unlock_out(const char *dir, int fd) {
   if (fd < 0) return;
-  char path[SNN_PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/.lock", dir);
+  char path[RUN_PATH_MAX];
+  run_file(path, dir, ".lock");
   unlink(path);
   close(fd);
 }
@@ -547,9 +554,9 @@ static void trainer_clear(trainer *T) {
  * parameters, the manifest and the log's header, all or nothing). */
 static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
-  char path[SNN_PATH_MAX + 64], mpath[SNN_PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/checkpoint.json", e->out);
-  snprintf(mpath, sizeof mpath, "%s/manifest.json", e->out);
+  char path[RUN_PATH_MAX], mpath[RUN_PATH_MAX];
+  run_file(path, e->out, "checkpoint.json");
+  run_file(mpath, e->out, "manifest.json");
   struct stat st;
   if (o->resume && stat(path, &st) != 0)
     return snn_err_set(err, SNN_EIO, path, "", "no checkpoint to resume from (run without --resume to start)");
@@ -567,9 +574,9 @@ static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf
   if (o->resume) {
     rc = load_checkpoint(T, start, log, err);
   } else {
-    char ipath[SNN_PATH_MAX + 64], lpath[SNN_PATH_MAX + 64];
-    snprintf(ipath, sizeof ipath, "%s/params_initial.json", e->out);
-    snprintf(lpath, sizeof lpath, "%s/log.csv", e->out);
+    char ipath[RUN_PATH_MAX], lpath[RUN_PATH_MAX];
+    run_file(ipath, e->out, "params_initial.json");
+    run_file(lpath, e->out, "log.csv");
     snn_buf_puts(log, "update,train_loss,eval_loss,eval_acc\n");
     /* the starting point, for before-and-after comparisons */
     rc = snapshot(T, &d);
@@ -644,15 +651,15 @@ static void log_update(trainer *T, size_t done, double L, snn_buf *log, snn_trai
 /* The final parameters (FPTT: the running average) and the network they belong to. */
 static int run_finish(trainer *T, snn_err *err) {
   const snn_experiment *e = T->e;
-  char path[SNN_PATH_MAX + 64];
+  char path[RUN_PATH_MAX];
   if (!strcmp(e->rule.name, "fptt"))
     for (size_t i = 0; i < T->s->P; i++) r_set(T->N->theta + i, T->wbar + i, T->c);
   snn_data d;
-  snprintf(path, sizeof path, "%s/params.json", e->out);
+  run_file(path, e->out, "params.json");
   int rc = snapshot(T, &d);
   if (!rc) rc = snn_data_write(T->s, &d, path, err);
   snn_data_clear(&d);
-  snprintf(path, sizeof path, "%s/network.json", e->out);
+  run_file(path, e->out, "network.json");
   if (!rc) rc = snn_write_atomic(path, e->net_json, strlen(e->net_json), err);
   return rc;
 }
