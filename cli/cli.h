@@ -41,6 +41,8 @@ int cli_load_data(const snn_spec *s, const char *params, snn_data *d);
  * k, M, G, T in powers of 1024), by default what the machine has available
  * (MemAvailable).  -1 after printing an error if SIZE is not a size. */
 double cli_mem_limit(const char *opt);
+/* How an error names that limit: "--max-memory" or the machine's. */
+const char *cli_mem_limit_name(const char *maxmem);
 /* Refuse (exit 2, naming the keys) a run whose estimate exceeds the limit. */
 int cli_check_memory(const snn_spec *s, const snn_rule *r, long prec, size_t batch, const char *maxmem);
 /* Write every (path, text) pair, all or nothing; NULL paths are skipped. */

@@ -37,8 +37,13 @@ static int get_list(const char *v, const char *def, const char *name, long lo, l
   return *n ? 0 : cli_usage_error("%s: expected a comma-separated list of integers", name);
 }
 
-static int model_ok(const char *m) {
-  return m && snn_model_find(m) != NULL;
+/* --model names one of the models of models/table.c. */
+static int model_check(const char *m) {
+  if (!m || snn_model_find(m)) return 0;
+  char list[256], msg[400];
+  snn_model_list(list, sizeof list);
+  snprintf(msg, sizeof msg, "--model: expected one of %s, found '%%s'", list);
+  return cli_usage_error(msg, m);
 }
 
 static void print_row(void *ctx, const snn_rulecheck *rules, const snn_cost_row *row) {
@@ -64,12 +69,12 @@ static int bench_rules(const cli_opts *o) {
     return cli_usage_error("--precision: expected one number of bits, found '%s'", o->prec);
   if (o->recurrent && strcmp(o->recurrent, "yes") && strcmp(o->recurrent, "no"))
     return cli_usage_error("--recurrent: expected yes or no, found '%s'", o->recurrent);
-  if (o->model && !model_ok(o->model))
-    return cli_usage_error("--model: expected a model (lif, alif, snu, adlif, lstm, gru, ltc), found '%s'", o->model);
+  if (model_check(o->model)) return EXIT_INPUT;
   double limit = cli_mem_limit(o->maxmem);
   if (limit < 0) return EXIT_INPUT;
   snn_cost_opts co = {
-      o->model ? o->model : "lif", !o->recurrent || !strcmp(o->recurrent, "yes"), ns, Ts, nn, nT, limit};
+      o->model ? o->model : "lif",  !o->recurrent || !strcmp(o->recurrent, "yes"), ns, Ts, nn, nT, limit,
+      cli_mem_limit_name(o->maxmem)};
   snn_cost c;
   snn_report_cost_head(stdout);
   int rc = snn_gc_cost(&r, &p, &co, print_row, NULL, &c, &e) ? cli_report(&e) : 0;
@@ -91,13 +96,10 @@ static int bench_memory(const cli_opts *o, const snn_spec *s, const snn_rule *r,
   double limit = cli_mem_limit(o->maxmem);
   if (limit < 0) return EXIT_INPUT;
   snn_mem m;
+  snn_err e = {0};
   snn_estimate(s, r, bits, 1, &m);
-  if (m.bytes <= limit) return 0;
-  fprintf(stderr,
-          "snngrad: error: the bench network of --neurons %ld over --steps %ld needs about %.3g GB at %ld bits, more "
-          "than the %.3g GB it may use (%s); lower --neurons or --steps\n",
-          n, T, m.bytes / 1e9, bits, limit / 1e9, o->maxmem ? "--max-memory" : "the memory available to it");
-  return EXIT_INPUT;
+  return snn_estimate_check_bench(&m, limit, cli_mem_limit_name(o->maxmem), r->name, n, T, bits, &e) ? cli_report(&e)
+                                                                                                     : 0;
 }
 
 /* The synthetic network of `bench` without a file. */
@@ -151,8 +153,7 @@ int cli_bench(int argc, char **argv) {
   if (bad) return EXIT_INPUT;
   if (o.recurrent && strcmp(o.recurrent, "yes") && strcmp(o.recurrent, "no"))
     return cli_usage_error("--recurrent: expected yes or no, found '%s'", o.recurrent);
-  if (o.model && !model_ok(o.model))
-    return cli_usage_error("--model: expected a model (lif, alif, snu, adlif, lstm, gru, ltc), found '%s'", o.model);
+  if ((rc = model_check(o.model))) return rc;
   snn_prec ps[SNN_GC_MAXPREC];
   int np;
   if (snn_prec_parse_list(o.prec ? o.prec : "53", ps, SNN_GC_MAXPREC, &np))

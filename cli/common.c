@@ -1,5 +1,6 @@
 /* common.c - error reporting, option parsing and loading for every
  * subcommand. */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,38 +109,18 @@ int cli_write_all(int n, const char *const *paths, const char *const *texts, con
 }
 
 double cli_mem_limit(const char *opt) {
-  if (opt) {
-    char *end;
-    double v = strtod(opt, &end);
-    double mul = 1;
-    switch (*end) {
-      case 'k':
-      case 'K':
-        mul = 1024.0, end++;
-        break;
-      case 'm':
-      case 'M':
-        mul = 1024.0 * 1024, end++;
-        break;
-      case 'g':
-      case 'G':
-        mul = 1024.0 * 1024 * 1024, end++;
-        break;
-      case 't':
-      case 'T':
-        mul = 1024.0 * 1024 * 1024 * 1024, end++;
-        break;
-      default:
-        break;
-    }
+  if (opt) { /* a decimal number, then an optional unit k, M, G or T (powers of 1024) */
+    static const char units[] = "kmgt";
+    size_t len = strlen(opt);
+    const char *u = len ? strchr(units, tolower((unsigned char)opt[len - 1])) : NULL;
     char num[64];
-    size_t len = (size_t)(end - opt) - (mul > 1);
-    snprintf(num, sizeof num, "%.*s", (int)(len < sizeof num ? len : 0), opt);
-    if (end == opt || *end || !(v > 0) || !snn_decimal_ok(num)) {
+    snprintf(num, sizeof num, "%.*s", (int)(len < sizeof num ? len - (u != NULL) : 0), opt);
+    double v = snn_decimal_ok(num) ? strtod(num, NULL) * pow(1024.0, u ? (double)(u - units + 1) : 0.0) : 0.0;
+    if (!(v > 0) || !isfinite(v)) {
       cli_usage_error("--max-memory: expected a size in bytes, or with k, M, G or T (powers of 1024), found '%s'", opt);
       return -1;
     }
-    return v * mul;
+    return v;
   }
   /* what the kernel says can be had without swapping, and the process's
    * own limits (ulimit -v, -d) where they are lower */
@@ -163,12 +144,15 @@ double cli_mem_limit(const char *opt) {
   return avail;
 }
 
+const char *cli_mem_limit_name(const char *maxmem) {
+  return maxmem ? "--max-memory" : "the memory available to it";
+}
+
 int cli_check_memory(const snn_spec *s, const snn_rule *r, long prec, size_t batch, const char *maxmem) {
   double limit = cli_mem_limit(maxmem);
   if (limit < 0) return EXIT_INPUT;
   snn_mem m;
   snn_estimate(s, r, prec, batch, &m);
   snn_err e = {0};
-  return snn_estimate_check(s, &m, limit, maxmem ? "--max-memory" : "the memory available to it", &e) ? cli_report(&e)
-                                                                                                      : 0;
+  return snn_estimate_check(s, &m, limit, cli_mem_limit_name(maxmem), &e) ? cli_report(&e) : 0;
 }

@@ -100,8 +100,7 @@ int snn_gc_split_rules(const char *arg, const char *key, snn_rulecheck *r, snn_e
       snprintf(r->text[r->nr++], sizeof r->text[0], "%s", tok);
     }
   }
-  if (!r->nr || (strchr(buf, '=') && r->nr == 0))
-    return snn_err_set(err, SNN_EARG, "", key, "expected a comma-separated list of rules, found '%s'", arg);
+  if (!r->nr) return snn_err_set(err, SNN_EARG, "", key, "expected a comma-separated list of rules, found '%s'", arg);
   for (int i = 0; i < r->nr; i++) {
     int st = snn_rule_parse_at(r->text[i], "", key, &r->rule[i], err);
     if (st) return st;
@@ -315,11 +314,7 @@ static int cost_one(const snn_rulecheck *rules, const snn_prec *p, const snn_cos
   for (int i = 0; i < rules->nr && !st; i++) {
     snn_mem m;
     snn_estimate(s, &rules->rule[i], p->bits, 1, &m);
-    if (m.bytes > o->max_bytes)
-      st = snn_err_set(err, SNN_EVALUE, "", "--neurons",
-                       "%s on %ld neurons over --steps %ld needs about %.3g GB, more than the %.3g GB it may use "
-                       "(--max-memory); lower --neurons or --steps",
-                       rules->text[i], n, T, m.bytes / 1e9, o->max_bytes / 1e9);
+    st = snn_estimate_check_bench(&m, o->max_bytes, o->max_from, rules->text[i], n, T, p->bits, err);
   }
   snn_data d;
   if (st) {

@@ -116,7 +116,8 @@ typedef struct {
   int recurrent;
   const long *neurons, *steps;
   int nn, nT;
-  double max_bytes; /* refuse a network whose estimate (sim/estimate.h) exceeds this */
+  double max_bytes;     /* refuse a network whose estimate (sim/estimate.h) exceeds this */
+  const char *max_from; /* where that limit comes from, for the message */
 } snn_cost_opts;
 /* Called after each row, for output as it goes. */
 typedef void (*snn_cost_progress)(void *ctx, const snn_rulecheck *rules, const snn_cost_row *row);

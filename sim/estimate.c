@@ -111,3 +111,13 @@ int snn_estimate_check(const snn_spec *s, const snn_mem *m, double limit, const 
       "the run needs about %s, more than the %s it may use (%s); most of it is %s: make it smaller, or raise %s",
       human(m->bytes, a, sizeof a), human(limit, b, sizeof b), option, m->why, option);
 }
+
+int snn_estimate_check_bench(const snn_mem *m, double limit, const char *option, const char *rule, long neurons,
+                             long steps, long bits, snn_err *err) {
+  if (m->bytes <= limit) return SNN_OK;
+  char a[32], b[32];
+  return snn_err_set(err, SNN_EVALUE, "", "",
+                     "%s on the bench network of --neurons %ld over --steps %ld needs about %s at %ld bits, more than "
+                     "the %s it may use (%s); lower --neurons or --steps",
+                     rule, neurons, steps, human(m->bytes, a, sizeof a), bits, human(limit, b, sizeof b), option);
+}

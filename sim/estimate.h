@@ -23,5 +23,9 @@ void snn_estimate(const snn_spec *s, const snn_rule *r, long prec, size_t batch,
 /* SNN_OK if the estimate fits in `limit` bytes, else an error that names the
  * network file, the keys and both amounts (`option` names the limit). */
 int snn_estimate_check(const snn_spec *s, const snn_mem *m, double limit, const char *option, snn_err *err);
+/* The same for bench's synthetic networks, which have no file: the error
+ * names bench's own options (--neurons, --steps) and the rule. */
+int snn_estimate_check_bench(const snn_mem *m, double limit, const char *option, const char *rule, long neurons,
+                             long steps, long bits, snn_err *err);
 
 #endif
