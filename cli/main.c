@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "par/par.h"
+
+static int cli_main(int argc, char **argv);
 
 static int cli_version(int argc, char **argv) {
   if (argc > 2) return cli_usage_error("version takes no arguments, found '%s'", argv[2]);
@@ -169,7 +172,24 @@ static int cli_help(int argc, char **argv) {
   return 0;
 }
 
+/* The commands that divide their work over MPI ranks (docs/distributed.md);
+ * the others refuse to run as more than one process. */
+static int distributed(const cli_command *c) {
+  return !strcmp(c->name, "train") || !strcmp(c->name, "sweep") || !strcmp(c->name, "check");
+}
+
 int main(int argc, char **argv) {
+  int rc;
+  if (snn_par_init(&argc, &argv)) {
+    fprintf(stderr, "snngrad: error: MPI could not start\n");
+    return EXIT_INPUT;
+  }
+  rc = cli_main(argc, argv);
+  snn_par_finalize();
+  return rc;
+}
+
+static int cli_main(int argc, char **argv) {
   int rc;
   if (argc < 2) {
     fprintf(stderr, "snngrad: error: no command given\n");
@@ -181,6 +201,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) c = cli_command_find("help");
   if (!c) {
     rc = cli_usage_error("unknown command '%s'", cmd);
+  } else if (snn_group_size(snn_group_world()) > 1 && !distributed(c)) {
+    rc = cli_usage_error("'%s' runs as one process; start it without mpirun (train, sweep and check run on several)",
+                         cmd);
   } else if (c->run != cli_help && cli_wants_help(argc, argv)) {
     cli_print_help(stdout, c);
     rc = 0;

@@ -118,6 +118,12 @@ static int load_optimizer(json_t *root, snn_experiment *e, snn_err *err) {
   if (!st) st = snn_json_num(root, path, "", "clip", 0, 0, 1e300, &e->clip, err);
   if (!st) st = snn_json_size(root, path, "", "batch", 1, 1, 1 << 20, &e->batch, err);
   if (!st) st = snn_json_size(root, path, "", "updates", 100, 1, (size_t)1 << 40, &e->updates, err);
+  /* the fixed groups a minibatch is summed in (the same bytes on any number
+   * of threads and ranks), and the threads */
+  if (!st) st = snn_json_size(root, path, "", "shards", e->batch < 16 ? e->batch : 16, 1, e->batch, &e->shards, err);
+  size_t th = 0;
+  if (!st) st = snn_json_size(root, path, "", "threads", 0, 0, 1024, &th, err);
+  e->threads = (int)th;
   return st;
 }
 
@@ -189,7 +195,7 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
   }
   static const char *const known[] = {"network", "task",        "rule",    "precision", "optimizer",  "batch",
                                       "updates", "update",      "clip",    "eval",      "checkpoint", "seed",
-                                      "out",     "description", "comment", NULL};
+                                      "out",     "description", "comment", "shards",    "threads",    NULL};
   size_t seed = 1;
   if (!st) st = snn_json_keys(root, path, "", known, "docs/training.md", err);
   if (!st) st = snn_json_size(root, path, "", "seed", 1, 0, 4294967295u, &seed, err);

@@ -22,6 +22,8 @@ typedef struct {
   int opt;
   double lr, beta1, beta2, eps, momentum, clip;
   size_t batch, updates; /* minibatch size; number of parameter updates */
+  size_t shards;         /* the minibatch's fixed groups (docs/distributed.md) */
+  int threads;           /* "threads": 0 = every core */
   int online;            /* update every `every` steps inside the sequence */
   size_t every;
   size_t eval_every, eval_samples, ckpt_every;
@@ -48,6 +50,13 @@ typedef struct {
   /* Set (by a signal handler) to stop after the current update: a
    * checkpoint is written and the run ends with SNN_EINTR.  NULL: none. */
   volatile int *interrupt;
+  /* Worker threads: 0 takes the experiment's "threads" (default: every core
+   * this process may use).  The results are the same bytes for any number. */
+  int threads;
+  /* The processes that share the run (par/par.h): NULL is this process
+   * alone; snn_group_world() divides every minibatch over the MPI ranks,
+   * rank 0 writing the files.  The same bytes for any number of ranks. */
+  const struct snn_group *group;
 } snn_train_opts;
 
 /* Summary of a finished run. */

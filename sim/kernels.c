@@ -1,6 +1,7 @@
 /* kernels.c - the vector kernels under every rule.  The double build calls
  * CBLAS (OpenBLAS); the MPFR build runs loops that accumulate with fma, one
  * rounding per product-sum, in a scratch scalar created once. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,3 +158,67 @@ int SNN_SFX(snn_export)(const relt *v, size_t n, snn_nums *out, const rctx *c) {
   }
   return SNN_OK;
 }
+
+/* Exact transport of a vector (training across MPI ranks): a double is its 8
+ * bytes; an MPFR number at precision p its kind and sign, its exponent and
+ * its limbs, so that unpacking gives the same number bit for bit. */
+#ifdef SNN_MPFR
+static size_t limbs(const rctx *c) {
+  return mpfr_custom_get_size((mpfr_prec_t)c->prec) / sizeof(mp_limb_t);
+}
+#endif
+
+size_t SNN_SFX(snn_vec_pack_bytes)(size_t n, const rctx *c) {
+#ifdef SNN_MPFR
+  return n * (2 * sizeof(int64_t) + limbs(c) * sizeof(mp_limb_t));
+#else
+  (void)c;
+  return n * sizeof(double);
+#endif
+}
+
+void SNN_SFX(snn_vec_pack)(const relt *v, size_t n, void *buf, const rctx *c) {
+#ifdef SNN_MPFR
+  unsigned char *p = buf;
+  size_t nl = limbs(c);
+  for (size_t i = 0; i < n; i++) {
+    int64_t kind = mpfr_custom_get_kind(v + i), exp = 0;
+    if (mpfr_regular_p(v + i)) exp = (int64_t)mpfr_custom_get_exp(v + i);
+    memcpy(p, &kind, sizeof kind);
+    memcpy(p + sizeof kind, &exp, sizeof exp);
+    memcpy(p + 2 * sizeof kind, mpfr_custom_get_significand(v + i), nl * sizeof(mp_limb_t));
+    p += 2 * sizeof kind + nl * sizeof(mp_limb_t);
+  }
+#else
+  (void)c;
+  memcpy(buf, v, n * sizeof *v);
+#endif
+}
+
+void SNN_SFX(snn_vec_unpack)(relt *v, size_t n, const void *buf, rctx *c) {
+#ifdef SNN_MPFR
+  const unsigned char *p = buf;
+  size_t nl = limbs(c);
+  mp_limb_t *m = (mp_limb_t *)mpfr_custom_get_significand(c->leaf);
+  for (size_t i = 0; i < n; i++) {
+    int64_t kind, exp;
+    memcpy(&kind, p, sizeof kind);
+    memcpy(&exp, p + sizeof kind, sizeof exp);
+    /* rebuilt in the scratch scalar's own limbs (same precision), then copied */
+    memcpy(m, p + 2 * sizeof kind, nl * sizeof(mp_limb_t));
+    __mpfr_struct t;
+    mpfr_custom_init_set(&t, (int)kind, (mpfr_exp_t)exp, (mpfr_prec_t)c->prec, m);
+    mpfr_set(v + i, &t, R_RND);
+    p += 2 * sizeof kind + nl * sizeof(mp_limb_t);
+  }
+#else
+  (void)c;
+  memcpy(v, buf, n * sizeof *v);
+#endif
+}
+
+#ifndef SNN_MPFR
+void snn_blas_threads(int n) {
+  openblas_set_num_threads(n);
+}
+#endif

@@ -208,6 +208,15 @@ void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c)
 /* y *= a over n entries. */
 void SNN_SFX(snn_scal)(size_t n, const relt *a, relt *y, rctx *c);
 
+/* Exact byte images of a vector, for moving it between processes:
+ * snn_vec_pack_bytes(n) bytes, unpacked at the same precision bit for bit. */
+size_t SNN_SFX(snn_vec_pack_bytes)(size_t n, const rctx *c);
+void SNN_SFX(snn_vec_pack)(const relt *v, size_t n, void *buf, const rctx *c);
+void SNN_SFX(snn_vec_unpack)(relt *v, size_t n, const void *buf, rctx *c);
+/* The threads BLAS may use (double build): 1 wherever snngrad runs its own
+ * threads, so that the sums of a product never depend on the machine's load. */
+void snn_blas_threads(int n);
+
 /* Results crossing to the neutral side. */
 int SNN_SFX(snn_export)(const relt *v, size_t n, snn_nums *out, const rctx *c);
 

@@ -8,21 +8,22 @@ cd "$1" || exit 1
 # folder: the folders it may include from (itself included)
 allowed() {
   case $1 in
+    par) echo "par" ;;
     sim) echo "sim" ;;
     models) echo "sim models" ;;
     io) echo "sim models io" ;;
-    experiments) echo "sim models io experiments" ;;
-    gradcheck) echo "sim models io gradcheck" ;;
+    experiments) echo "par sim models io experiments" ;;
+    gradcheck) echo "par sim models io gradcheck" ;;
     report) echo "sim models io gradcheck report" ;;
-    cli) echo "sim models io experiments gradcheck report cli" ;;
-    python) echo "sim models io experiments gradcheck report python" ;;
+    cli) echo "par sim models io experiments gradcheck report cli" ;;
+    python) echo "par sim models io experiments gradcheck report python" ;;
     # the umbrella header of the installed library: the public headers only
     include) echo "sim models io experiments gradcheck report" ;;
   esac
 }
 bad=0
 n=0
-for dir in sim models io experiments gradcheck report cli python include; do
+for dir in par sim models io experiments gradcheck report cli python include; do
   for f in $(find "$dir" -name '*.[ch]' | sort); do
     n=$((n + 1))
     for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | sort -u); do

@@ -280,7 +280,7 @@ static int run_exp(const char *body, const char *out, int resume, size_t until, 
   snn_experiment x;
   int st = snn_experiment_load(path, NULL, &x, e);
   if (st) return st;
-  snn_train_opts o = {resume, until, NULL, NULL, NULL};
+  snn_train_opts o = {.resume = resume, .until = until};
   memset(r, 0, sizeof *r);
   st = x.prec == 53 ? snn_train_d(&x, &o, r, e) : snn_train_mp(&x, &o, r, e);
   snn_experiment_free(&x);
