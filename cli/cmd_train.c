@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "experiments/train.h"
+#include "par/par.h"
 
 typedef struct {
   int quiet, tty;
@@ -54,7 +55,7 @@ static void show(void *ctx, const snn_train_progress *p) {
 
 static int train_args(int argc, char **argv, const char **exp, const char **out, const char **maxmem, snn_train_opts *o,
                       shown *v) {
-  const char *until = NULL;
+  const char *until = NULL, *threads = NULL;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--resume"))
@@ -63,13 +64,15 @@ static int train_args(int argc, char **argv, const char **exp, const char **out,
       v->quiet = 1;
     else if (!strcmp(a, "--max-memory") && i + 1 < argc)
       *maxmem = argv[++i];
+    else if (!strcmp(a, "--threads") && i + 1 < argc)
+      threads = argv[++i];
     else if ((!strcmp(a, "--out") || !strcmp(a, "--until")) && i + 1 < argc && !argv[i + 1][0])
       return cli_usage_error("option '%s' needs a value, found an empty one", a);
     else if ((!strcmp(a, "--out") || !strcmp(a, "--until")) && i + 1 < argc)
       *(a[2] == 'o' ? out : &until) = argv[++i];
     else if (a[0] == '-')
-      return cli_usage_error("unknown option or missing value '%s' for train (--out DIR, --resume, --until N, --quiet)",
-                             a);
+      return cli_usage_error(
+          "unknown option or missing value '%s' for train (--out DIR, --resume, --until N, --threads N, --quiet)", a);
     else if (*exp)
       return cli_usage_error("unexpected argument '%s'", a);
     else
@@ -83,12 +86,20 @@ static int train_args(int argc, char **argv, const char **exp, const char **out,
       return cli_usage_error("--until: expected a number of updates >= 1, found '%s'", until);
     o->until = (size_t)u;
   }
+  if (threads) {
+    char *end;
+    long long t = strtoll(threads, &end, 10);
+    if (*end || end == threads || t < 1 || t > 1024)
+      return cli_usage_error("--threads: expected a number of threads in [1, 1024], found '%s'", threads);
+    o->threads = (int)t;
+  }
   return 0;
 }
 
 int cli_train(int argc, char **argv) {
   const char *exp = NULL, *out = NULL, *maxmem = NULL;
   snn_train_opts o = {0};
+  o.group = snn_group_world();
   shown v = {0, isatty(2)};
   int rc = train_args(argc, argv, &exp, &out, &maxmem, &o, &v);
   if (rc) return rc;
@@ -97,10 +108,15 @@ int cli_train(int argc, char **argv) {
   o.interrupt = &interrupted;
   snn_experiment e;
   snn_err err = {0};
-  if (snn_experiment_load(exp, out, &e, &err)) return cli_report(&err);
-  if (e.spec->warnings[0]) fprintf(stderr, "snngrad: warning: %s", e.spec->warnings);
-  /* FPTT holds its whole minibatch at once; the others one sequence */
-  if ((rc = cli_check_memory(e.spec, &e.rule, e.prec, strcmp(e.rule.name, "fptt") ? 1 : e.batch, maxmem))) {
+  /* under MPI rank 0 speaks for the job; every rank reads the files */
+  int rank = snn_group_rank(o.group);
+  if (rank > 0) v.quiet = 1;
+  if (snn_experiment_load(exp, out, &e, &err)) return rank ? EXIT_INPUT : cli_report(&err);
+  if (e.spec->warnings[0] && !rank) fprintf(stderr, "snngrad: warning: %s", e.spec->warnings);
+  /* FPTT holds its whole minibatch at once, the others one sequence per worker thread */
+  int threads = o.threads ? o.threads : e.threads ? e.threads : snn_cores();
+  size_t seqs = (strcmp(e.rule.name, "fptt") ? 0 : e.batch) + (size_t)threads;
+  if ((rc = cli_check_memory(e.spec, &e.rule, e.prec, seqs, maxmem))) {
     snn_experiment_free(&e);
     return rc;
   }
@@ -115,8 +131,12 @@ int cli_train(int argc, char **argv) {
   int st = e.prec == 53 ? snn_train_d(&e, &o, &r, &err) : snn_train_mp(&e, &o, &r, &err);
   if (st) {
     if (!v.quiet && v.tty) fputc('\n', stderr);
-    rc = cli_report(&err);
-  } else {
+    /* a rank that only stopped because another failed stays silent */
+    if (rank == 0 || (st != SNN_EINTR && strncmp(err.msg, "stopped: another MPI rank", 25)))
+      rc = cli_report(&err);
+    else
+      rc = st == SNN_EINTR ? EXIT_INTERRUPTED : EXIT_INPUT;
+  } else if (rank == 0) {
     printf("trained %zu updates: train loss %.6g", r.updates, r.train_loss);
     if (!isnan(r.eval_loss)) printf(", eval loss %.6g", r.eval_loss);
     if (!isnan(r.eval_acc)) printf(", eval accuracy %.4f", r.eval_acc);

@@ -69,13 +69,18 @@ const cli_command cli_commands[] = {
      "  --csv FILE          step, y0.., target0.. per row\n"
      "  --raster FILE       step, unit, layer, output for every output above 1/2\n"
      "Both outputs are written together or not at all.\n"},
-    {"train", cli_train, "snngrad train EXPERIMENT.json [--out DIR] [--resume] [--until UPDATES] [--quiet]",
+    {"train", cli_train,
+     "snngrad train EXPERIMENT.json [--out DIR] [--resume] [--until UPDATES] [--threads N] [--quiet]\n"
+     "mpirun -n R snngrad train EXPERIMENT.json ...",
      "Trains a network on a task as an experiment file says (docs/training.md, docs/tasks.md): writes\n"
      "log.csv, manifest.json, checkpoints, params.json and network.json into the output folder.\n"
      "  --out DIR           the output folder (default: the experiment's \"out\")\n"
      "  --resume            continue from DIR/checkpoint.json, bit for bit\n"
      "  --until N           stop after N updates (a checkpoint is written)\n"
-     "  --quiet             no progress output\n"},
+     "  --threads N         worker threads (default: the experiment's \"threads\", else every core)\n"
+     "  --quiet             no progress output\n"
+     "The results are the same bytes for any number of threads and of MPI ranks (docs/distributed.md): each\n"
+     "minibatch is summed in the experiment's fixed \"shards\", which the ranks and threads share out.\n"},
     {"explain", cli_explain,
      "snngrad explain NET.json --synapse BLOCK[row][col] [--rule R] [--params PARAMS.json] [--precision BITS]\n"
      "                         --csv OUT.csv",

@@ -25,8 +25,38 @@
 
 #include "io/checkpoint.h"
 #include "models/model.h"
+#include "par/par.h"
 #include "sim/driver.h"
 #include "sim/rules/rules.h"
+
+/* FPTT's minibatch in lockstep: a trajectory segment, the input and the
+ * target of every sequence of the batch (B = 0: not FPTT). */
+typedef struct {
+  size_t B, len;
+  traj *trs;
+  relt **X, **Y;
+  long *lab;
+} fptt_bufs;
+
+/* A worker: one thread's network (worker 0 uses the run's own), its
+ * precision context and buffers.  Everything a worker touches during a
+ * parallel phase is its own, or read-only, or a slot of its own shard. */
+typedef struct {
+  net Nown;
+  rctx cown;
+  int own;                  /* 1: Nown and cown are this worker's (workers > 0) */
+  net *N;                   /* the network it runs */
+  rctx *c;                  /* its precision context */
+  relt *X0, *Y0;            /* the network's own input/target storage */
+  relt *g;                  /* one sample's gradient */
+  real loss;                /* one sample's loss */
+  double *xb, *yb;          /* one sample, double */
+  traj tr;                  /* evaluation */
+  SNN_SFX(snn_bptt_ws) * w; /* FPTT's chunk gradient */
+  int ready, fresh;         /* initialised; parameters copied for this phase */
+  int rc;                   /* first failure in this phase, with its message */
+  snn_err err;
+} worker;
 
 typedef struct {
   const snn_experiment *e;
@@ -34,13 +64,25 @@ typedef struct {
   net *N;
   rctx *c;
   SNN_SFX(snn_rule_fn) fn;
+  /* parallel work (docs/distributed.md): the minibatch is summed in S fixed
+   * shards; this rank owns shards [sh_lo, sh_hi), its workers take them in
+   * turn, and the shards' sums meet in shard order on every rank */
+  const snn_group *grp;
+  int rank, R;
+  snn_pool *pool;
+  int nw;
+  worker *W;
+  size_t S, sh_lo, sh_hi, step, fp; /* fp: FPTT's chunk */
+  relt *G;                          /* S * P: the shards' gradient sums */
+  double *Lsh;                      /* S: the shards' loss sums */
+  unsigned char *pk;                /* the shards' byte images, in shard order */
+  size_t pk_one;                    /* bytes of one shard's image */
+  double *el;                       /* evaluation: loss and hit per sample */
+  const snn_data *d0;               /* the generated parameters, for the workers' networks */
+  fptt_bufs F;
   relt *g, *gsum, *m, *v, *wbar, *lam, *save; /* save: FPTT's W during evaluation on Wbar, or an online update */
   real b1p, b2p, tmp;                         /* beta1^t, beta2^t */
   size_t nupd;                                /* parameter updates so far (online: several per sequence) */
-  double *xb, *yb;                            /* one sample, double */
-  relt *X0, *Y0;                              /* the network's own input/target storage */
-  traj tr;                                    /* evaluation */
-  int have_tr;
   SNN_SFX(snn_hook) hook;
   int diverged;
   int lock; /* the output folder's lock, or -1 */
@@ -61,15 +103,102 @@ static size_t train_index(const trainer *T, size_t n) {
   return (size_t)(mix64(mix64(T->e->seed) ^ n) % cnt);
 }
 
-static void set_sample(trainer *T, int split, size_t index) {
+/* Sample `index` of a split into worker W's network. */
+static void set_sample(const trainer *T, worker *W, int split, size_t index) {
   const snn_task *t = &T->e->task;
-  net *N = T->N;
+  net *N = W->N;
   long label;
-  snn_task_sample(t, split, T->e->seed + (unsigned long)split, index, T->xb, T->yb, &label);
-  for (size_t i = 0; i < t->T * t->n_in; i++) r_set_d(N->x + i, T->xb[i], T->c);
+  snn_task_sample(t, split, T->e->seed + (unsigned long)split, index, W->xb, W->yb, &label);
+  for (size_t i = 0; i < t->T * t->n_in; i++) r_set_d(N->x + i, W->xb[i], W->c);
   if (t->loss == SNN_LOSS_MSE)
-    for (size_t i = 0; i < t->T * t->n_out; i++) r_set_d(N->y + i, T->yb[i], T->c);
+    for (size_t i = 0; i < t->T * t->n_out; i++) r_set_d(N->y + i, W->yb[i], W->c);
   N->label = label;
+}
+
+/* Before its first job of a phase, a worker with its own network takes the
+ * run's parameters (and derives its constants in its own thread). */
+static void sync_worker(const trainer *T, worker *W) {
+  if (W->fresh) return;
+  W->fresh = 1;
+  if (!W->own) return;
+  for (size_t i = 0; i < T->s->P; i++) r_set(W->N->theta + i, T->N->theta + i, W->c);
+  SNN_SFX(snn_net_derive)(W->N);
+}
+
+/* A parallel phase: every worker syncs, then fn runs on jobs 0..njobs-1. */
+static void run_phase(trainer *T, void (*fn)(void *, int, size_t), size_t njobs) {
+  for (int w = 0; w < T->nw; w++) T->W[w].fresh = 0, T->W[w].rc = SNN_OK;
+  snn_pool_run(T->pool, fn, T, njobs);
+}
+
+/* The first failure of a phase (lowest worker), copied into err. */
+static int phase_status(trainer *T, snn_err *err) {
+  for (int w = 0; w < T->nw; w++)
+    if (T->W[w].rc) {
+      *err = T->W[w].err;
+      return T->W[w].rc;
+    }
+  return SNN_OK;
+}
+
+/* The shards' sums of every rank, to every rank: each rank's own shards are
+ * sent as exact byte images (of the gradient, then the loss as a double). */
+static int gather_shards(trainer *T, snn_err *err) {
+  if (T->R == 1) return SNN_OK;
+  size_t P = T->s->P, one = T->pk_one, *counts = malloc((size_t)T->R * sizeof *counts);
+  if (!counts) return snn_err_set(err, SNN_ENOMEM, T->e->path, "", "out of memory");
+  for (size_t sh = T->sh_lo; sh < T->sh_hi; sh++) {
+    unsigned char *b = T->pk + sh * one;
+    SNN_SFX(snn_vec_pack)(T->G + sh * P, P, b, T->c);
+    memcpy(b + one - sizeof(double), &T->Lsh[sh], sizeof(double));
+  }
+  for (int r = 0; r < T->R; r++) {
+    size_t lo, hi;
+    snn_share(T->S, r, T->R, &lo, &hi);
+    counts[r] = (hi - lo) * one;
+  }
+  /* in place: this rank's part already sits where the gathered image puts it */
+  unsigned char *mine = T->pk + T->sh_lo * one;
+  size_t n = (T->sh_hi - T->sh_lo) * one;
+  unsigned char *tmp = n ? malloc(n) : NULL;
+  if (n && !tmp) {
+    free(counts);
+    return snn_err_set(err, SNN_ENOMEM, T->e->path, "", "out of memory");
+  }
+  if (n) memcpy(tmp, mine, n);
+  int rc = snn_group_allgatherv(T->grp, tmp, n, T->pk, counts);
+  free(tmp), free(counts);
+  if (rc) return snn_err_set(err, SNN_EIO, T->e->path, "", "the exchange between MPI ranks failed");
+  for (size_t sh = 0; sh < T->S; sh++) {
+    if (sh >= T->sh_lo && sh < T->sh_hi) continue;
+    const unsigned char *b = T->pk + sh * one;
+    SNN_SFX(snn_vec_unpack)(T->G + sh * P, P, b, T->c);
+    memcpy(&T->Lsh[sh], b + one - sizeof(double), sizeof(double));
+  }
+  return SNN_OK;
+}
+
+/* A failure on any rank stops every rank at the same point: the rank that
+ * failed has its own message, the others say why they stopped. */
+static int agree(trainer *T, int rc, snn_err *err) {
+  if (T->R == 1 || !snn_group_max(T->grp, rc != SNN_OK)) return rc;
+  if (rc) return rc;
+  return snn_err_set(err, SNN_EIO, T->e->out, "", "stopped: another MPI rank failed (its message says why)");
+}
+
+/* The minibatch mean from the shards' sums, added in shard order. */
+static double sum_shards(trainer *T, relt *out, size_t nshards) {
+  size_t P = T->s->P;
+  rctx *c = T->c;
+  double L = 0;
+  for (size_t i = 0; i < P; i++) r_zero(out + i, c);
+  for (size_t sh = 0; sh < nshards; sh++) {
+    for (size_t i = 0; i < P; i++) r_add(out + i, out + i, T->G + sh * P + i, c);
+    L += T->Lsh[sh];
+  }
+  r_set_d(T->tmp, 1.0 / (double)T->e->batch, c);
+  for (size_t i = 0; i < P; i++) r_mul(out + i, out + i, T->tmp, c);
+  return L / (double)T->e->batch;
 }
 
 /* Keep a parameter where the model is defined (docs/training.md): time
@@ -179,86 +308,134 @@ static void online_hook(void *ctx, size_t t, relt *grad) {
   update(T, T->save);
 }
 
-/* Mean loss and accuracy (ce: argmax of the readout summed over the loss
- * window) over the first eval_samples samples of the test split. */
-static void evaluate(trainer *T, double *loss, double *acc) {
-  const snn_experiment *e = T->e;
+/* Evaluation samples [lo, hi) of this rank, split over the workers: loss
+ * and hit (1 if the argmax of the readout summed over the loss window is
+ * the label) per sample into el. */
+static void eval_job(void *ctx, int wid, size_t job) {
+  trainer *T = ctx;
+  worker *W = &T->W[wid];
   const snn_spec *s = T->s;
-  size_t n = e->eval_samples, cnt = snn_task_count(&e->task, 1), K = s->n_out, hit = 0;
+  size_t n = T->e->eval_samples, cnt = snn_task_count(&T->e->task, 1), K = s->n_out, lo, hi, a, z;
   if (cnt < n) n = cnt;
-  double L = 0;
-  for (size_t i = 0; i < n; i++) {
-    set_sample(T, 1, i);
-    SNN_SFX(snn_forward)(T->N, &T->tr);
-    L += r_get_d(T->tr.loss);
+  sync_worker(T, W);
+  snn_share(n, T->rank, T->R, &lo, &hi);
+  snn_share(hi - lo, (int)job, T->nw, &a, &z);
+  for (size_t i = lo + a; i < lo + z; i++) {
+    set_sample(T, W, 1, i);
+    SNN_SFX(snn_forward)(W->N, &W->tr);
+    T->el[2 * i] = r_get_d(W->tr.loss);
+    T->el[2 * i + 1] = 0;
     if (s->loss != SNN_LOSS_CE) continue;
     size_t best = 0;
     double bv = -INFINITY;
     for (size_t k = 0; k < K; k++) {
       double v = 0;
-      for (size_t t = s->win_first; t <= s->win_last; t++) v += r_get_d(T->tr.yo + t * K + k);
+      for (size_t t = s->win_first; t <= s->win_last; t++) v += r_get_d(W->tr.yo + t * K + k);
       if (v > bv) bv = v, best = k;
     }
-    hit += (long)best == T->N->label;
+    T->el[2 * i + 1] = (long)best == W->N->label;
   }
+}
+
+/* Mean loss and accuracy over the first eval_samples samples of the test
+ * split, summed in sample order whatever the threads and ranks. */
+static int evaluate(trainer *T, double *loss, double *acc) {
+  const snn_experiment *e = T->e;
+  size_t n = e->eval_samples, cnt = snn_task_count(&e->task, 1);
+  if (cnt < n) n = cnt;
+  run_phase(T, eval_job, (size_t)T->nw);
+  if (T->R > 1) {
+    size_t *counts = malloc((size_t)T->R * sizeof *counts), lo, hi;
+    if (!counts) return SNN_ENOMEM;
+    for (int r = 0; r < T->R; r++) snn_share(n, r, T->R, &lo, &hi), counts[r] = 2 * (hi - lo) * sizeof(double);
+    snn_share(n, T->rank, T->R, &lo, &hi);
+    double *mine = malloc(counts[T->rank] ? counts[T->rank] : 1);
+    int rc = mine ? SNN_OK : SNN_ENOMEM;
+    if (!rc) memcpy(mine, T->el + 2 * lo, counts[T->rank]);
+    if (!rc && snn_group_allgatherv(T->grp, mine, counts[T->rank], T->el, counts)) rc = SNN_EIO;
+    free(mine), free(counts);
+    if (rc) return rc;
+  }
+  double L = 0, hit = 0;
+  for (size_t i = 0; i < n; i++) L += T->el[2 * i], hit += T->el[2 * i + 1];
   *loss = L / (double)n;
-  *acc = s->loss == SNN_LOSS_CE ? (double)hit / (double)n : NAN;
+  *acc = T->s->loss == SNN_LOSS_CE ? hit / (double)n : NAN;
+  return SNN_OK;
 }
 
 /* FPTT evaluates on the running average Wbar. */
-static void evaluate_at(trainer *T, double *loss, double *acc) {
+static int evaluate_at(trainer *T, double *loss, double *acc) {
   int fptt = !strcmp(T->e->rule.name, "fptt");
   size_t P = T->s->P;
   if (fptt) {
     for (size_t i = 0; i < P; i++) r_set(T->save + i, T->N->theta + i, T->c), r_set(T->N->theta + i, T->wbar + i, T->c);
     SNN_SFX(snn_net_derive)(T->N);
   }
-  evaluate(T, loss, acc);
+  int rc = evaluate(T, loss, acc);
   if (fptt) {
     for (size_t i = 0; i < P; i++) r_set(T->N->theta + i, T->save + i, T->c);
     SNN_SFX(snn_net_derive)(T->N);
   }
+  return rc;
+}
+
+/* FPTT, chunk p of shard `job` (of this rank): each sequence of the shard
+ * advances one chunk from its carried state (drawn at p = 0), and the
+ * chunk's gradients are summed into the shard's slot. */
+static void fptt_job(void *ctx, int wid, size_t job) {
+  trainer *T = ctx;
+  worker *W = &T->W[wid];
+  const snn_spec *s = T->s;
+  fptt_bufs *F = &T->F;
+  net *N = W->N;
+  rctx *c = W->c;
+  size_t B = T->e->batch, K = T->e->fptt.chunks, P = s->P, sh = T->sh_lo + job, lo, hi, p = T->fp;
+  size_t a = p * s->T / K, z = (p + 1) * s->T / K, prev = p ? (p * s->T / K) - ((p - 1) * s->T / K) : 0;
+  sync_worker(T, W);
+  snn_share(B, (int)sh, (int)T->S, &lo, &hi);
+  relt *G = T->G + sh * P;
+  for (size_t i = 0; i < P; i++) r_zero(G + i, c);
+  for (size_t b = lo; b < hi; b++) {
+    if (p == 0) { /* the sequence, and its state at t = 0 */
+      set_sample(T, W, 0, train_index(T, T->step * B + b));
+      for (size_t i = 0; i < s->T * s->n_in; i++) r_set(F->X[b] + i, N->x + i, c);
+      if (s->loss == SNN_LOSS_MSE)
+        for (size_t i = 0; i < s->T * s->n_out; i++) r_set(F->Y[b] + i, N->y + i, c);
+      F->lab[b] = N->label;
+      slot z0;
+      SNN_SFX(snn_traj_slot)(&F->trs[b], N, 0, &z0);
+      SNN_SFX(snn_slot_zero)(N, &z0);
+      r_zero(F->trs[b].loss, c);
+      for (size_t j = 0; j < SNN_SFX(snn_nhidden)(s); j++) r_zero(F->trs[b].rate + j, c);
+    }
+    N->x = F->X[b], N->y = F->Y[b], N->label = F->lab[b];
+    if (p > 0) SNN_SFX(snn_traj_carry)(&F->trs[b], N, prev);
+    SNN_SFX(snn_forward_segment)(N, &F->trs[b], a, z - a);
+    SNN_SFX(snn_bptt_window)(N, &F->trs[b], W->w, W->g, 0);
+    for (size_t i = 0; i < P; i++) r_add(G + i, G + i, W->g + i, c);
+    N->x = W->X0, N->y = W->Y0;
+  }
+  /* the loss of the whole sequences, known after the last chunk */
+  T->Lsh[sh] = 0;
+  if (p + 1 == K)
+    for (size_t b = lo; b < hi; b++) T->Lsh[sh] += r_get_d(F->trs[b].loss);
 }
 
 /* One update of FPTT's full procedure on a minibatch: the samples advance
  * chunk by chunk in lockstep (each with its own carried state); after each
  * chunk the parameters take a step on the batch mean of the chunk loss plus
  * the regulariser, and the dual state and running average move. */
-static int fptt_batch(trainer *T, size_t step, traj *trs, relt **X, relt **Y, long *lab, SNN_SFX(snn_bptt_ws) * w,
-                      double *loss) {
+static int fptt_batch(trainer *T, double *loss, snn_err *err) {
   const snn_experiment *e = T->e;
-  const snn_spec *s = T->s;
   net *N = T->N;
   rctx *c = T->c;
-  size_t B = e->batch, K = e->fptt.chunks, P = s->P;
-  for (size_t b = 0; b < B; b++) {
-    set_sample(T, 0, train_index(T, step * B + b));
-    for (size_t i = 0; i < s->T * s->n_in; i++) r_set(X[b] + i, N->x + i, c);
-    if (s->loss == SNN_LOSS_MSE)
-      for (size_t i = 0; i < s->T * s->n_out; i++) r_set(Y[b] + i, N->y + i, c);
-    lab[b] = N->label;
-    slot z0;
-    SNN_SFX(snn_traj_slot)(&trs[b], N, 0, &z0);
-    SNN_SFX(snn_slot_zero)(N, &z0);
-    r_zero(trs[b].loss, c);
-    for (size_t j = 0; j < SNN_SFX(snn_nhidden)(s); j++) r_zero(trs[b].rate + j, c);
-  }
-  double Ltot = 0;
-  size_t prev = 0;
-  for (size_t p = 0; p < K; p++) {
-    size_t a = p * s->T / K, z = (p + 1) * s->T / K;
-    for (size_t i = 0; i < P; i++) r_zero(T->gsum + i, c);
-    for (size_t b = 0; b < B; b++) {
-      N->x = X[b], N->y = Y[b], N->label = lab[b];
-      if (p > 0) SNN_SFX(snn_traj_carry)(&trs[b], N, prev);
-      SNN_SFX(snn_forward_segment)(N, &trs[b], a, z - a);
-      SNN_SFX(snn_bptt_window)(N, &trs[b], w, T->g, 0);
-      for (size_t i = 0; i < P; i++) r_add(T->gsum + i, T->gsum + i, T->g + i, c);
-    }
-    N->x = T->X0, N->y = T->Y0;
-    prev = z - a;
-    r_set_d(T->tmp, 1.0 / (double)B, c);
-    for (size_t i = 0; i < P; i++) r_mul(T->gsum + i, T->gsum + i, T->tmp, c);
+  size_t K = e->fptt.chunks, P = T->s->P;
+  for (T->fp = 0; T->fp < K; T->fp++) {
+    run_phase(T, fptt_job, T->sh_hi - T->sh_lo);
+    int rc = agree(T, phase_status(T, err), err);
+    if (!rc) rc = gather_shards(T, err);
+    if (rc) return rc;
+    *loss = sum_shards(T, T->gsum, T->S);
     /* the regulariser: c alpha (W - Wbar) + (rho - 1) lambda */
     r_zero(T->tmp, c);
     SNN_SFX(snn_fptt_objective)(P, N->theta, T->wbar, T->lam, &e->fptt, T->tmp, T->gsum, c);
@@ -266,8 +443,6 @@ static int fptt_batch(trainer *T, size_t step, traj *trs, relt **X, relt **Y, lo
     if (T->diverged) return SNN_ENONFINITE;
     SNN_SFX(snn_fptt_dual)(P, N->theta, T->wbar, T->lam, &e->fptt, c);
   }
-  for (size_t b = 0; b < B; b++) Ltot += r_get_d(trs[b].loss);
-  *loss = Ltot / (double)B;
   return SNN_OK;
 }
 
@@ -284,11 +459,12 @@ static int snapshot(trainer *T, snn_data *d) {
   const snn_spec *s = T->s;
   memset(d, 0, sizeof *d);
   if (export_vec(T->N->theta, s->P, &d->theta, T->c)) return SNN_ENOMEM;
-  set_sample(T, 1, 0);
+  worker *W = &T->W[0];
+  set_sample(T, W, 1, 0);
   if (snn_nums_init(&d->x, s->T * s->n_in) || snn_nums_init(&d->y, s->loss == SNN_LOSS_MSE ? s->T * s->n_out : 0))
     return SNN_ENOMEM;
-  for (size_t i = 0; i < s->T * s->n_in; i++) d->x.v[i] = T->xb[i];
-  for (size_t i = 0; s->loss == SNN_LOSS_MSE && i < s->T * s->n_out; i++) d->y.v[i] = T->yb[i];
+  for (size_t i = 0; i < s->T * s->n_in; i++) d->x.v[i] = W->xb[i];
+  for (size_t i = 0; s->loss == SNN_LOSS_MSE && i < s->T * s->n_out; i++) d->y.v[i] = W->yb[i];
   d->label = T->N->label;
   return SNN_OK;
 }
@@ -477,23 +653,14 @@ static void remove_stale(const char *dir) {
   closedir(d);
 }
 
-/* FPTT's minibatch in lockstep: a trajectory segment, the input and the
- * target of every sequence of the batch. */
-typedef struct {
-  size_t B, len;
-  traj *trs;
-  relt **X, **Y;
-  long *lab;
-  SNN_SFX(snn_bptt_ws) * w;
-} fptt_bufs;
-
+/* FPTT's buffers for a batch of B and chunks of up to len steps. */
 static int fptt_bufs_init(fptt_bufs *F, net *N, size_t B, size_t len) {
   const snn_spec *s = N->spec;
   memset(F, 0, sizeof *F);
-  F->B = B, F->len = len;
   F->trs = calloc(B, sizeof *F->trs), F->X = calloc(B, sizeof *F->X), F->Y = calloc(B, sizeof *F->Y);
   F->lab = calloc(B, sizeof *F->lab);
-  int ok = F->trs && F->X && F->Y && F->lab && (F->w = SNN_SFX(snn_bptt_ws_alloc_len)(N, len)) != NULL;
+  F->B = B, F->len = len;
+  int ok = F->trs && F->X && F->Y && F->lab;
   for (size_t b = 0; ok && b < B; b++) {
     ok = SNN_SFX(snn_traj_init_len)(&F->trs[b], N, len) == SNN_OK;
     if (!ok) F->trs[b].s = NULL;
@@ -510,41 +677,121 @@ static void fptt_bufs_clear(fptt_bufs *F, net *N) {
   for (size_t b = 0; F->X && b < F->B; b++) vec_free(F->X[b], s->T * s->n_in, N->c);
   for (size_t b = 0; F->Y && b < F->B; b++) vec_free(F->Y[b], s->T * s->n_out, N->c);
   free(F->trs), free(F->X), free(F->Y), free(F->lab);
-  if (F->w) SNN_SFX(snn_bptt_ws_free)(F->w, N);
   memset(F, 0, sizeof *F);
 }
 
+/* Worker `job`'s network, context and buffers, made in its own thread (an
+ * MPFR context sets thread-local exponent limits). */
+static void worker_init(void *ctx, int wid, size_t job) {
+  trainer *T = ctx;
+  worker *W = &T->W[wid];
+  const snn_spec *s = T->s;
+  (void)job;
+  W->rc = SNN_ENOMEM;
+  if (wid == 0) {
+    W->N = T->N, W->c = T->c;
+  } else {
+    if (SNN_SFX(snn_rctx_init)(&W->cown, T->e->prec)) return;
+    if (SNN_SFX(snn_net_init)(&W->Nown, s, T->d0, &W->cown)) {
+      SNN_SFX(snn_rctx_clear)(&W->cown);
+      return;
+    }
+    W->own = 1, W->N = &W->Nown, W->c = &W->cown;
+  }
+  W->X0 = W->N->x, W->Y0 = W->N->y;
+  r_init(W->loss, W->c);
+  W->g = vec_alloc(s->P, W->c);
+  W->xb = calloc(s->T * s->n_in, sizeof *W->xb), W->yb = calloc(s->T * s->n_out + 1, sizeof *W->yb);
+  W->ready = 1;
+  if (!W->g || !W->xb || !W->yb || SNN_SFX(snn_traj_init)(&W->tr, W->N)) return;
+  if (T->F.B && !(W->w = SNN_SFX(snn_bptt_ws_alloc_len)(W->N, T->F.len))) return;
+  W->rc = SNN_OK;
+}
+
+static void worker_clear(void *ctx, int wid, size_t job) {
+  trainer *T = ctx;
+  worker *W = &T->W[wid];
+  (void)job;
+  if (!W->ready) return;
+  if (W->w) SNN_SFX(snn_bptt_ws_free)(W->w, W->N);
+  if (W->tr.s) SNN_SFX(snn_traj_clear)(&W->tr, W->N);
+  vec_free(W->g, T->s->P, W->c);
+  free(W->xb), free(W->yb);
+  r_clear(W->loss, W->c);
+  W->N->x = W->X0, W->N->y = W->Y0;
+  if (W->own) {
+    SNN_SFX(snn_net_clear)(&W->Nown);
+    SNN_SFX(snn_rctx_clear)(&W->cown);
+#ifdef SNN_MPFR
+    mpfr_free_cache(); /* this thread's constants */
+#endif
+  }
+  W->ready = 0;
+}
+
+/* This rank's shards and the workers that run them. */
+static int trainer_par(trainer *T, const snn_train_opts *o) {
+  const snn_experiment *e = T->e;
+  size_t P = T->s->P;
+  T->grp = o->group ? o->group : snn_group_self();
+  T->rank = snn_group_rank(T->grp), T->R = snn_group_size(T->grp);
+  T->S = e->shards ? e->shards : 1;
+  if (e->online) T->S = 1;
+  snn_share(T->S, T->rank, T->R, &T->sh_lo, &T->sh_hi);
+  int nw = o->threads ? o->threads : e->threads ? e->threads : snn_cores();
+  size_t n_ev = e->eval_samples;
+  if (nw < 1) nw = 1;
+  /* no more threads than there is work for */
+  size_t work = T->sh_hi - T->sh_lo > n_ev ? T->sh_hi - T->sh_lo : n_ev;
+  if ((size_t)nw > work) nw = (int)(work ? work : 1);
+  snn_blas_threads(1); /* the threads are ours: a product's sums never depend on the load */
+  T->nw = nw;
+  T->W = calloc((size_t)nw, sizeof *T->W);
+  T->G = vec_alloc(T->S * P, T->c);
+  T->Lsh = calloc(T->S, sizeof *T->Lsh);
+  T->el = calloc(2 * (n_ev ? n_ev : 1), sizeof *T->el);
+  T->pk_one = SNN_SFX(snn_vec_pack_bytes)(P, T->c) + sizeof(double);
+  T->pk = T->R > 1 ? malloc(T->S * T->pk_one) : NULL;
+  if (!T->W || !T->G || !T->Lsh || !T->el || (T->R > 1 && !T->pk)) return SNN_ENOMEM;
+  if (nw > 1 && !(T->pool = snn_pool_new(nw))) return SNN_ENOMEM;
+  snn_pool_run(T->pool, worker_init, T, (size_t)nw);
+  for (int w = 0; w < nw; w++)
+    if (T->W[w].rc) return SNN_ENOMEM;
+  return SNN_OK;
+}
+
 /* The optimiser's state and the buffers of a run, on network N. */
-static int trainer_init(trainer *T, const snn_experiment *e, net *N, rctx *c) {
+static int trainer_init(trainer *T, const snn_experiment *e, const snn_train_opts *o, net *N, rctx *c,
+                        const snn_data *d0) {
   size_t P = e->spec->P;
   const snn_spec *s = e->spec;
   memset(T, 0, sizeof *T);
-  T->e = e, T->s = s, T->c = c, T->N = N;
+  T->e = e, T->s = s, T->c = c, T->N = N, T->d0 = d0;
   T->fn = SNN_RULE_FN(&e->rule);
-  T->X0 = N->x, T->Y0 = N->y;
   T->lock = -1;
   r_init(T->b1p, c), r_init(T->b2p, c), r_init(T->tmp, c);
   r_set_d(T->b1p, 1.0, c), r_set_d(T->b2p, 1.0, c);
   T->g = vec_alloc(P, c), T->gsum = vec_alloc(P, c), T->m = vec_alloc(P, c), T->v = vec_alloc(P, c);
   T->wbar = vec_alloc(P, c), T->lam = vec_alloc(P, c), T->save = vec_alloc(P, c);
-  T->xb = calloc(s->T * s->n_in, sizeof *T->xb), T->yb = calloc(s->T * s->n_out, sizeof *T->yb);
-  int ok = T->g && T->gsum && T->m && T->v && T->wbar && T->lam && T->save && T->xb && T->yb;
-  ok = ok && SNN_SFX(snn_traj_init)(&T->tr, N) == SNN_OK;
-  T->have_tr = ok;
-  if (!ok) return SNN_ENOMEM;
+  if (!T->g || !T->gsum || !T->m || !T->v || !T->wbar || !T->lam || !T->save) return SNN_ENOMEM;
+  size_t K = e->fptt.chunks ? e->fptt.chunks : 1;
+  if (!strcmp(e->rule.name, "fptt") && fptt_bufs_init(&T->F, N, e->batch, (s->T + K - 1) / K)) return SNN_ENOMEM;
   for (size_t i = 0; i < P; i++) r_set(T->wbar + i, N->theta + i, c); /* FPTT: Wbar starts at W, lambda at 0 */
   T->hook.every = e->every, T->hook.fn = online_hook, T->hook.ctx = T;
-  return SNN_OK;
+  return trainer_par(T, o);
 }
 
 static void trainer_clear(trainer *T) {
   size_t P = T->s->P;
   rctx *c = T->c;
-  T->N->x = T->X0, T->N->y = T->Y0;
-  if (T->have_tr) SNN_SFX(snn_traj_clear)(&T->tr, T->N);
+  if (T->W) snn_pool_run(T->pool, worker_clear, T, (size_t)T->nw);
+  snn_pool_free(T->pool);
+  free(T->W);
+  vec_free(T->G, T->S * P, c);
+  free(T->Lsh), free(T->el), free(T->pk);
+  fptt_bufs_clear(&T->F, T->N);
   vec_free(T->g, P, c), vec_free(T->gsum, P, c), vec_free(T->m, P, c), vec_free(T->v, P, c);
   vec_free(T->wbar, P, c), vec_free(T->lam, P, c), vec_free(T->save, P, c);
-  free(T->xb), free(T->yb);
   r_clear(T->b1p, c), r_clear(T->b2p, c), r_clear(T->tmp, c);
   unlock_out(T->e->out, T->lock);
 }
@@ -552,7 +799,7 @@ static void trainer_clear(trainer *T) {
 /* The output folder, locked and cleaned of stale temporaries; the
  * checkpoint to resume from, or the first files of a new run (the initial
  * parameters, the manifest and the log's header, all or nothing). */
-static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf *log, snn_err *err) {
+static int run_start_files(trainer *T, const snn_train_opts *o, size_t *start, snn_buf *log, snn_err *err) {
   const snn_experiment *e = T->e;
   char path[RUN_PATH_MAX], mpath[RUN_PATH_MAX];
   run_file(path, e->out, "checkpoint.json");
@@ -594,48 +841,76 @@ static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf
   return rc;
 }
 
-/* One update of the deferred rules: the mean gradient of a minibatch
- * (online rules have updated inside each sequence already). */
-static int batch_update(trainer *T, size_t step, double *L, snn_err *err) {
+/* Shard `job` of this rank (deferred rules): each sample's gradient under
+ * the rule, summed in sample order into the shard's slot. */
+static void grad_job(void *ctx, int wid, size_t job) {
+  trainer *T = ctx;
+  worker *W = &T->W[wid];
   const snn_experiment *e = T->e;
-  size_t B = e->batch, P = T->s->P, cross[SNN_MAX_LAYERS];
+  size_t B = e->batch, P = T->s->P, sh = T->sh_lo + job, lo, hi, cross[SNN_MAX_LAYERS];
   double spikes[SNN_MAX_LAYERS];
-  rctx *c = T->c;
-  real loss;
-  r_init(loss, c);
-  int rc = SNN_OK;
-  *L = 0;
-  for (size_t i = 0; i < P; i++) r_zero(T->gsum + i, c);
-  for (size_t b = 0; b < B && !rc; b++) {
-    set_sample(T, 0, train_index(T, step * B + b));
-    T->N->hook = e->online ? &T->hook : NULL;
-    rc = T->fn(T->N, &e->rule, T->g, loss, cross, spikes, NULL, err);
-    T->N->hook = NULL;
-    if (rc) break;
-    *L += r_get_d(loss);
-    for (size_t i = 0; i < P; i++) r_add(T->gsum + i, T->gsum + i, T->g + i, c);
+  rctx *c = W->c;
+  sync_worker(T, W);
+  snn_share(B, (int)sh, (int)T->S, &lo, &hi);
+  relt *G = T->G + sh * P;
+  for (size_t i = 0; i < P; i++) r_zero(G + i, c);
+  T->Lsh[sh] = 0;
+  for (size_t b = lo; b < hi && !W->rc; b++) {
+    set_sample(T, W, 0, train_index(T, T->step * B + b));
+    W->N->hook = e->online ? &T->hook : NULL; /* online: one sequence, worker 0 */
+    W->rc = T->fn(W->N, &e->rule, W->g, W->loss, cross, spikes, NULL, &W->err);
+    W->N->hook = NULL;
+    if (W->rc) break;
+    T->Lsh[sh] += r_get_d(W->loss);
+    for (size_t i = 0; i < P; i++) r_add(G + i, G + i, W->g + i, c);
   }
-  r_clear(loss, c);
+}
+
+/* The run's start on every rank: rank 0 prepares the folder and its first
+ * files; the others only read the checkpoint when resuming. */
+static int run_start(trainer *T, const snn_train_opts *o, size_t *start, snn_buf *log, snn_err *err) {
+  int rc;
+  if (T->rank == 0) {
+    rc = run_start_files(T, o, start, log, err);
+  } else {
+    *start = 0;
+    rc = o->resume ? load_checkpoint(T, start, log, err) : SNN_OK;
+    if (!o->resume) snn_buf_puts(log, "update,train_loss,eval_loss,eval_acc\n");
+  }
+  return agree(T, rc, err);
+}
+
+/* One update of the deferred rules: the mean gradient of a minibatch
+ * (online rules have updated inside each sequence already, and every rank
+ * runs the one sequence itself). */
+static int batch_update(trainer *T, double *L, snn_err *err) {
+  const snn_experiment *e = T->e;
+  size_t lo = e->online ? 0 : T->sh_lo, hi = e->online ? T->S : T->sh_hi;
+  size_t slo = T->sh_lo, shi = T->sh_hi;
+  T->sh_lo = lo, T->sh_hi = hi;
+  run_phase(T, grad_job, hi - lo);
+  T->sh_lo = slo, T->sh_hi = shi;
+  int rc = phase_status(T, err);
+  if (!e->online) rc = agree(T, rc, err);
+  if (!rc && !e->online) rc = gather_shards(T, err);
   if (rc) {
     size_t n = strlen(e->path);
     if (n >= sizeof err->file) n = sizeof err->file - 1;
     if (!err->file[0]) memcpy(err->file, e->path, n), err->file[n] = 0;
     return rc;
   }
-  *L /= (double)B;
-  r_set_d(T->tmp, 1.0 / (double)B, c);
-  for (size_t i = 0; i < P; i++) r_mul(T->gsum + i, T->gsum + i, T->tmp, c);
+  *L = sum_shards(T, T->gsum, T->S);
   update(T, T->gsum); /* online: what came after the last update inside the sequence */
   return SNN_OK;
 }
 
 /* The log row of update `done`, evaluating where the schedule says. */
-static void log_update(trainer *T, size_t done, double L, snn_buf *log, snn_train_res *res, double *eloss,
-                       double *eacc) {
+static int log_update(trainer *T, size_t done, double L, snn_buf *log, snn_train_res *res, double *eloss,
+                      double *eacc) {
   const snn_experiment *e = T->e;
   int ev = done % e->eval_every == 0 || done == e->updates;
   *eloss = *eacc = NAN;
-  if (ev) evaluate_at(T, eloss, eacc);
+  if (ev && evaluate_at(T, eloss, eacc)) return SNN_EIO;
   snn_buf_printf(log, "%zu,%.9g,", done, L);
   if (ev)
     snn_buf_printf(log, "%.9g,", *eloss);
@@ -646,6 +921,7 @@ static void log_update(trainer *T, size_t done, double L, snn_buf *log, snn_trai
   else
     snn_buf_puts(log, "\n");
   if (ev) res->eval_loss = *eloss, res->eval_acc = *eacc;
+  return SNN_OK;
 }
 
 /* The final parameters (FPTT: the running average) and the network they belong to. */
@@ -666,18 +942,21 @@ static int run_finish(trainer *T, snn_err *err) {
 
 /* The updates from `start` to `stop`: log, progress, checkpoints; an
  * interruption ends the loop after a checkpoint. */
-static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t stop, fptt_bufs *F, snn_buf *log,
-                       snn_train_res *res, snn_err *err) {
+static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t stop, snn_buf *log, snn_train_res *res,
+                       snn_err *err) {
   const snn_experiment *e = T->e;
   double t0 = now(), eloss, eacc;
   int rc = SNN_OK;
   for (size_t step = start; step < stop && !rc; step++) {
     double L = 0;
-    if (F->B) {
-      if (fptt_batch(T, step, F->trs, F->X, F->Y, F->lab, F->w, &L)) T->diverged = 1;
-    } else if ((rc = batch_update(T, step, &L, err))) {
-      break;
+    T->step = step;
+    if (T->F.B) {
+      rc = fptt_batch(T, &L, err);
+      if (rc == SNN_ENONFINITE) T->diverged = 1, rc = SNN_OK;
+    } else {
+      rc = batch_update(T, &L, err);
     }
+    if (rc) break;
     if (T->diverged || !isfinite(L))
       return snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr",
                          "diverged at update %zu: the loss or a gradient is not finite (lower the learning rate or set "
@@ -685,18 +964,23 @@ static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t
                          step + 1);
     size_t done = step + 1;
     int stopping = o->interrupt && *o->interrupt;
+    if (T->R > 1) stopping = snn_group_max(T->grp, stopping); /* a signal to any rank stops all */
     res->train_loss = L;
-    log_update(T, done, L, log, res, &eloss, &eacc);
+    if (log_update(T, done, L, log, res, &eloss, &eacc))
+      return snn_err_set(err, SNN_EIO, e->path, "", "the evaluation's exchange between MPI ranks failed");
     if (isinf(eloss) || (isnan(eloss) && (done % e->eval_every == 0 || done == e->updates)))
       return snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr",
                          "diverged at update %zu: the evaluation loss is not finite (lower the learning rate or set "
                          "\"clip\")",
                          done);
-    if (o->progress) {
+    if (o->progress && T->rank == 0) {
       snn_train_progress p = {done, e->updates, L, eloss, eacc, (double)(done - start) / (now() - t0)};
       o->progress(o->progress_ctx, &p);
     }
-    if (done % e->ckpt_every == 0 || done == stop || stopping) rc = write_checkpoint(T, done, log, err);
+    if (done % e->ckpt_every == 0 || done == stop || stopping) {
+      if (T->rank == 0) rc = write_checkpoint(T, done, log, err);
+      rc = agree(T, rc, err);
+    }
     res->updates = done;
     if (!rc && stopping && done < stop)
       return snn_err_set(err, SNN_EINTR, e->out, "",
@@ -717,26 +1001,29 @@ int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_tra
   net N;
   snn_data d0;
   int rc = snn_data_generate(s, &d0, err);
-  if (!rc && (rc = SNN_SFX(snn_net_init)(&N, s, &d0, &c))) rc = snn_err_set(err, rc, s->path, "", "out of memory");
-  snn_data_clear(&d0);
+  if (!rc && (rc = SNN_SFX(snn_net_init)(&N, s, &d0, &c))) {
+    snn_data_clear(&d0);
+    rc = snn_err_set(err, rc, s->path, "", "out of memory");
+  }
   if (rc) {
     SNN_SFX(snn_rctx_clear)(&c);
     return rc;
   }
   trainer T;
-  fptt_bufs F = {0};
   snn_buf log = {0};
-  size_t K = e->fptt.chunks ? e->fptt.chunks : 1, start = 0;
-  rc = trainer_init(&T, e, &N, &c);
-  if (!rc && !strcmp(e->rule.name, "fptt")) rc = fptt_bufs_init(&F, &N, e->batch, (s->T + K - 1) / K);
+  size_t start = 0;
+  rc = trainer_init(&T, e, o, &N, &c, &d0);
   if (rc) rc = snn_err_set(err, SNN_ENOMEM, e->path, "", "out of memory");
   res->eval_loss = res->eval_acc = res->train_loss = NAN;
   if (!rc) rc = run_start(&T, o, &start, &log, err);
   size_t stop = o->until && o->until < e->updates ? o->until : e->updates;
-  if (!rc) rc = run_updates(&T, o, start, stop, &F, &log, res, err);
-  if (!rc && stop == e->updates) rc = run_finish(&T, err);
-  fptt_bufs_clear(&F, &N);
+  if (!rc) rc = run_updates(&T, o, start, stop, &log, res, err);
+  if (!rc && stop == e->updates) {
+    if (T.rank == 0) rc = run_finish(&T, err);
+    rc = agree(&T, rc, err);
+  }
   trainer_clear(&T);
+  snn_data_clear(&d0);
   snn_buf_free(&log);
   SNN_SFX(snn_net_clear)(&N);
   SNN_SFX(snn_rctx_clear)(&c);
