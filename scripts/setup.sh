@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="gcc pkg-config meson ninja-build libgsl-dev libopenblas-dev libmpfr-dev libgmp-dev libjansson-dev
       check libsubunit-dev gnuplot-nox valgrind python3 python3-numpy libhdf5-dev zlib1g-dev dataset-fashion-mnist
-      clang libclang-rt-dev clang-format man-db groff-base"
+      clang libclang-rt-dev clang-format man-db groff-base openmpi-bin libopenmpi-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

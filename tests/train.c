@@ -272,6 +272,8 @@ static const char *NET_LIF =
     " \"readout\": {\"tau_out\": 5}, \"spike\": {\"surrogate\": \"triangle\", \"gamma\": 0.5}}";
 
 /* Write an experiment, load it, train; returns the status. */
+static int run_threads = 1; /* worker threads of the next run_exp */
+
 static int run_exp(const char *body, const char *out, int resume, size_t until, snn_train_res *r, snn_err *e) {
   char path[400], text[2000];
   snprintf(path, sizeof path, "%s/exp.json", tmpdir);
@@ -280,7 +282,7 @@ static int run_exp(const char *body, const char *out, int resume, size_t until, 
   snn_experiment x;
   int st = snn_experiment_load(path, NULL, &x, e);
   if (st) return st;
-  snn_train_opts o = {.resume = resume, .until = until};
+  snn_train_opts o = {.resume = resume, .until = until, .threads = run_threads};
   memset(r, 0, sizeof *r);
   st = x.prec == 53 ? snn_train_d(&x, &o, r, e) : snn_train_mp(&x, &o, r, e);
   snn_experiment_free(&x);
@@ -310,7 +312,9 @@ static const char *const RESUME_CASES[] = {
 };
 
 /* Interrupted after 5 updates (a checkpoint), resumed: the same bytes as an
- * uninterrupted run, which itself gives the same bytes twice. */
+ * uninterrupted run, which itself gives the same bytes twice; the runs use
+ * one, two and three worker threads (a, c, and b then its resume), which
+ * must not change a byte either. */
 START_TEST(test_resume_bit_for_bit) {
   mk_tmp();
   char a[400], b[400], c[400];
@@ -319,11 +323,15 @@ START_TEST(test_resume_bit_for_bit) {
   snprintf(c, sizeof c, "%s/c", tmpdir);
   snn_train_res r;
   snn_err e = {0};
+  run_threads = 1;
   ck_assert_msg(run_exp(RESUME_CASES[_i], a, 0, 0, &r, &e) == SNN_OK, "%s: %s", e.key, e.msg);
   ck_assert_uint_eq(r.updates, 12);
   ck_assert(isfinite(r.train_loss) && isfinite(r.eval_loss));
+  run_threads = 2;
   ck_assert_int_eq(run_exp(RESUME_CASES[_i], c, 0, 0, &r, &e), SNN_OK);
+  run_threads = 3;
   ck_assert_int_eq(run_exp(RESUME_CASES[_i], b, 0, 5, &r, &e), SNN_OK);
+  run_threads = 2;
   ck_assert_uint_eq(r.updates, 5);
   char pb[500];
   snprintf(pb, sizeof pb, "%s/params.json", b);
