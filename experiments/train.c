@@ -85,7 +85,8 @@ typedef struct {
   size_t nupd;                                /* parameter updates so far (online: several per sequence) */
   SNN_SFX(snn_hook) hook;
   int diverged;
-  int lock; /* the output folder's lock, or -1 */
+  int lock;                    /* the output folder's lock, or -1 */
+  double sec_update, sec_eval; /* seconds in the optimiser and the evaluations */
 } trainer;
 
 static uint64_t mix64(uint64_t z) {
@@ -232,8 +233,17 @@ static void mask(const snn_spec *s, relt *g, rctx *c) {
   }
 }
 
+static double now(void);
+static void update_step(trainer *T, relt *g);
+
 /* One optimiser step from the gradient g (changed: masked and clipped). */
 static void update(trainer *T, relt *g) {
+  double t0 = now();
+  update_step(T, g);
+  T->sec_update += now() - t0;
+}
+
+static void update_step(trainer *T, relt *g) {
   const snn_experiment *e = T->e;
   const snn_spec *s = T->s;
   rctx *c = T->c;
@@ -910,7 +920,9 @@ static int log_update(trainer *T, size_t done, double L, snn_buf *log, snn_train
   const snn_experiment *e = T->e;
   int ev = done % e->eval_every == 0 || done == e->updates;
   *eloss = *eacc = NAN;
+  double t0 = now();
   if (ev && evaluate_at(T, eloss, eacc)) return SNN_EIO;
+  T->sec_eval += now() - t0;
   snn_buf_printf(log, "%zu,%.9g,", done, L);
   if (ev)
     snn_buf_printf(log, "%.9g,", *eloss);
@@ -947,8 +959,9 @@ static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t
   const snn_experiment *e = T->e;
   double t0 = now(), eloss, eacc;
   int rc = SNN_OK;
+  res->threads = T->nw, res->ranks = T->R;
   for (size_t step = start; step < stop && !rc; step++) {
-    double L = 0;
+    double L = 0, u0 = T->sec_update, t1 = now();
     T->step = step;
     if (T->F.B) {
       rc = fptt_batch(T, &L, err);
@@ -956,6 +969,8 @@ static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t
     } else {
       rc = batch_update(T, &L, err);
     }
+    res->sec_grad += now() - t1 - (T->sec_update - u0);
+    res->sequences += e->batch;
     if (rc) break;
     if (T->diverged || !isfinite(L))
       return snn_err_set(err, SNN_ENONFINITE, e->path, "optimizer.lr",
@@ -982,6 +997,7 @@ static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t
       rc = agree(T, rc, err);
     }
     res->updates = done;
+    res->sec_update = T->sec_update, res->sec_eval = T->sec_eval, res->sec_total = now() - t0;
     if (!rc && stopping && done < stop)
       return snn_err_set(err, SNN_EINTR, e->out, "",
                          "interrupted after update %zu of %zu; the checkpoint is written (continue with --resume)",
@@ -1015,6 +1031,7 @@ int SNN_SFX(snn_train)(const snn_experiment *e, const snn_train_opts *o, snn_tra
   rc = trainer_init(&T, e, o, &N, &c, &d0);
   if (rc) rc = snn_err_set(err, SNN_ENOMEM, e->path, "", "out of memory");
   res->eval_loss = res->eval_acc = res->train_loss = NAN;
+  res->sec_grad = res->sec_update = res->sec_eval = res->sec_total = 0, res->sequences = 0;
   if (!rc) rc = run_start(&T, o, &start, &log, err);
   size_t stop = o->until && o->until < e->updates ? o->until : e->updates;
   if (!rc) rc = run_updates(&T, o, start, stop, &log, res, err);

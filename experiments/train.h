@@ -64,6 +64,13 @@ typedef struct {
   size_t updates;
   double train_loss;          /* mean over the last update's batch */
   double eval_loss, eval_acc; /* last evaluation (acc NaN for mse tasks) */
+  /* where the time went over the updates of this call (wall seconds):
+   * the gradients (forward and backward passes of every sample, and the
+   * exchange between ranks), the optimiser, the evaluations; and the
+   * training sequences run */
+  double sec_grad, sec_update, sec_eval, sec_total;
+  size_t sequences;
+  int threads, ranks; /* what ran them */
 } snn_train_res;
 
 int snn_train_d(const snn_experiment *e, const snn_train_opts *o, snn_train_res *r, snn_err *err);
