@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "par/par.h"
 #include "report/report.h"
 
 /* The highest of the precisions. */
@@ -95,7 +96,7 @@ static void print_prec(void *ctx, const snn_fdcheck *r, int k) {
 }
 
 static int fd_options(const cli_opts *o, snn_fdopts *fo) {
-  *fo = (snn_fdopts){SNN_FD_RICHARDSON, 0.0};
+  *fo = (snn_fdopts){SNN_FD_RICHARDSON, 0.0, snn_group_world()};
   if (o->method) {
     if (!strcmp(o->method, "central"))
       fo->method = SNN_FD_CENTRAL;
@@ -134,6 +135,12 @@ static int fd_outputs(const cli_opts *o, const snn_spec *s, const snn_data *d, c
 }
 
 int cli_check(int argc, char **argv) {
+  /* under MPI every rank computes its share of the finite-difference
+   * columns (the rule comparisons run on each rank whole); rank 0 speaks
+   * and writes for the job, the others are silent */
+  if (snn_group_rank(snn_group_world()) > 0 &&
+      (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)))
+    return EXIT_INPUT;
   cli_opts o;
   int rc = cli_parse_opts(argc, argv, &o,
                           " --precision --params --method --step --json --step-sweep --rules --precision-sweep --csv ");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "par/par.h"
 
 int cli_report(const snn_err *e) {
   char buf[1400];
@@ -95,6 +96,7 @@ int cli_load_data(const snn_spec *s, const char *params, snn_data *d) {
 int cli_write_all(int n, const char *const *paths, const char *const *texts, const size_t *lens) {
   snn_outset o;
   snn_err e = {0};
+  if (snn_group_rank(snn_group_world()) > 0) return 0; /* under MPI rank 0 writes for the job */
   for (int i = 0; i < n; i++)
     for (int j = 0; j < i; j++)
       if (paths[i] && paths[j] && !strcmp(paths[i], paths[j]))

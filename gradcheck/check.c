@@ -158,7 +158,7 @@ static int rules_at(const snn_spec *s, const snn_data *d, snn_rulecheck *r, int 
   r->lg_fd[k] = NAN;
   if (!st && r->fd_ok) {
     snn_fdreport rep;
-    snn_fdopts fo = {SNN_FD_RICHARDSON, 0};
+    snn_fdopts fo = {SNN_FD_RICHARDSON, 0, NULL};
     snn_err e2 = {0};
     if (snn_fdreport_init(&rep, s) == SNN_OK &&
         r->prec[k].eng->fdcheck(s, d, r->prec[k].bits, &fo, &rep, &e2) == SNN_OK)

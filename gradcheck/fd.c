@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "par/par.h"
 #include "sim/driver.h"
 
 static void eval_loss(snn_run *R, relt *out) {
@@ -52,18 +53,62 @@ static void tmp_clear(fdtmp *t, rctx *c) {
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) r_clear(all[i], c);
 }
 
-/* Finite-difference gradient of every trainable scalar into f. */
-static void fd_gradient(snn_run *R, int method, double h, relt *f, fdtmp *t) {
+/* Whether scalar j of block b is a column (the diagonal of a spiking
+ * model's w_rec is held at zero). */
+static int is_column(const snn_spec *s, const snn_block *bk, size_t j) {
+  if (!bk->trainable) return 0;
+  return !(bk->kind == SNN_BLK_W_REC && !s->layers[bk->layer].sh->selfconn &&
+           (j / bk->cols) % bk->cols == j % bk->cols);
+}
+
+/* The columns of this process: its share [lo, hi) of the m columns. */
+static size_t count_columns(const snn_spec *s) {
+  size_t m = 0;
+  for (size_t b = 0; b < s->nblk; b++)
+    for (size_t j = 0; j < s->blk[b].rows * s->blk[b].cols; j++) m += is_column(s, &s->blk[b], j);
+  return m;
+}
+
+/* The columns every process computed, to every process, as exact images:
+ * column k of the list travels in its owner's part, in order. */
+static int exchange(const snn_spec *s, const snn_group *g, relt *f, size_t m, rctx *c) {
+  int R = snn_group_size(g), me = snn_group_rank(g);
+  size_t one = SNN_SFX(snn_vec_pack_bytes)(1, c), lo, hi, k = 0;
+  size_t *counts = malloc((size_t)R * sizeof *counts);
+  unsigned char *all = malloc(m * one + 1), *mine = malloc(m * one + 1);
+  int rc = counts && all && mine ? 0 : -1;
+  for (int r = 0; !rc && r < R; r++) snn_share(m, r, R, &lo, &hi), counts[r] = (hi - lo) * one;
+  if (!rc) snn_share(m, me, R, &lo, &hi);
+  for (size_t b = 0; !rc && b < s->nblk; b++)
+    for (size_t j = 0; j < s->blk[b].rows * s->blk[b].cols; j++) {
+      if (!is_column(s, &s->blk[b], j)) continue;
+      if (k >= lo && k < hi) SNN_SFX(snn_vec_pack)(f + s->blk[b].off + j, 1, mine + (k - lo) * one, c);
+      k++;
+    }
+  if (!rc) rc = snn_group_allgatherv(g, mine, (hi - lo) * one, all, counts);
+  k = 0;
+  for (size_t b = 0; !rc && b < s->nblk; b++)
+    for (size_t j = 0; j < s->blk[b].rows * s->blk[b].cols; j++)
+      if (is_column(s, &s->blk[b], j)) SNN_SFX(snn_vec_unpack)(f + s->blk[b].off + j, 1, all + (k++) * one, c);
+  free(counts), free(all), free(mine);
+  return rc;
+}
+
+/* Finite-difference gradient of every trainable scalar into f; with a group
+ * of R processes each computes every R-th share of the columns. */
+static int fd_gradient(snn_run *R, int method, double h, relt *f, fdtmp *t, const snn_group *g) {
   const snn_spec *s = R->N.spec;
   rctx *c = &R->c;
+  size_t m = count_columns(s), lo = 0, hi = m, k = 0;
+  if (g) snn_share(m, snn_group_rank(g), snn_group_size(g), &lo, &hi);
   for (size_t i = 0; i < s->P; i++) r_zero(f + i, c);
   for (size_t b = 0; b < s->nblk; b++) {
     const snn_block *bk = &s->blk[b];
-    if (!bk->trainable) continue;
     for (size_t j = 0; j < bk->rows * bk->cols; j++) {
       size_t i = bk->off + j;
-      if (bk->kind == SNN_BLK_W_REC && !s->layers[bk->layer].sh->selfconn && (j / bk->cols) % bk->cols == j % bk->cols)
-        continue; /* diagonal held at zero */
+      if (!is_column(s, bk, j)) continue;
+      size_t col = k++;
+      if (col < lo || col >= hi) continue;
       central(R, i, h, t->d1, t->save, t->ep, t->em, t->hp, t->hm);
       if (method == SNN_FD_RICHARDSON) {
         central(R, i, h / 2, t->d2, t->save, t->ep, t->em, t->hp, t->hm);
@@ -76,6 +121,7 @@ static void fd_gradient(snn_run *R, int method, double h, relt *f, fdtmp *t) {
     }
   }
   SNN_SFX(snn_net_derive)(&R->N);
+  return g && snn_group_size(g) > 1 ? exchange(s, g, f, m, c) : 0;
 }
 
 /* Normwise relative error ||g - f|| / ||f|| over [off, off+n), as log10. */
@@ -183,7 +229,11 @@ static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fd
   if (!st) {
     rep->step = o->step > 0 ? o->step : snn_fd_auto_step(prec, o->method);
     rep->lg_tol = snn_fd_lg_tol(prec, o->method);
-    fd_gradient(&R, o->method, rep->step, f, &t);
+    if (fd_gradient(&R, o->method, rep->step, f, &t, o->group))
+      st = snn_err_set(err, SNN_EIO, s->path, "",
+                       "the exchange of the finite-difference columns between MPI ranks failed");
+  }
+  if (!st) {
     rep->lg_rel_all = lg_relerr(R.g, f, 0, s->P, &t, c);
     rep->lg_ref_all = r_log10abs(t.nf);
     if (r_sgn(t.nf) == 0)
@@ -237,9 +287,9 @@ static int sweep(const snn_spec *s, const snn_data *d, long prec, const double *
   st = vacuity(s, &R, err);
   for (size_t k = 0; !st && k < nsteps; k++) {
     rows[k].step = steps[k];
-    fd_gradient(&R, SNN_FD_CENTRAL, steps[k], f, &t);
+    (void)fd_gradient(&R, SNN_FD_CENTRAL, steps[k], f, &t, NULL);
     rows[k].lg_rel_central = lg_relerr(R.g, f, 0, s->P, &t, c);
-    fd_gradient(&R, SNN_FD_RICHARDSON, steps[k], f, &t);
+    (void)fd_gradient(&R, SNN_FD_RICHARDSON, steps[k], f, &t, NULL);
     rows[k].lg_rel_richardson = lg_relerr(R.g, f, 0, s->P, &t, c);
   }
   tmp_clear(&t, c);

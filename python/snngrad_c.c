@@ -267,7 +267,7 @@ int snnpy_check(snnpy_net *n, const long *bits, int nbits, double *lg_rel_out, d
   if (snn_fd_allowed(n->s, &e)) return fail(&e, err, errlen);
   snn_fdcheck *r = calloc(1, sizeof *r); /* large: kept off the stack */
   if (!r) return fail_msg(SNN_ENOMEM, "out of memory", err, errlen);
-  snn_fdopts fo = {SNN_FD_RICHARDSON, 0.0};
+  snn_fdopts fo = {SNN_FD_RICHARDSON, 0.0, NULL};
   int st = snn_gc_fdcheck(n->s, &n->d, p, nbits, &fo, NULL, NULL, r, &e);
   if (st) {
     fail(&e, err, errlen);

@@ -9,9 +9,14 @@
 
 /* Finite-difference check options and report. */
 enum snn_fd_method { SNN_FD_CENTRAL, SNN_FD_RICHARDSON };
+struct snn_group;
 typedef struct {
   int method;
   double step; /* relative step; 0 = chosen from the precision */
+  /* The processes that share the columns (par/par.h): each computes its
+   * share of the parameters and the columns are exchanged exactly, so the
+   * report is the same bytes on any number.  NULL: this process alone. */
+  const struct snn_group *group;
 } snn_fdopts;
 
 typedef struct {

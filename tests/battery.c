@@ -90,7 +90,7 @@ START_TEST(test_bptt_matches_fd) {
   for (int k = 0; k < np; k++) {
     snn_fdreport rep;
     ck_assert_int_eq(snn_fdreport_init(&rep, s), SNN_OK);
-    snn_fdopts o = {SNN_FD_RICHARDSON, 0};
+    snn_fdopts o = {SNN_FD_RICHARDSON, 0, NULL};
     int st = ENG->fdcheck(s, &d, PRECS[k], &o, &rep, &e);
     ck_assert_msg(st == SNN_OK, "net %d: %s", _i, e.msg);
     for (size_t l = 0; l < s->L; l++) ck_assert_msg(rep.crossings[l] > 0, "net %d layer %zu silent", _i, l);
@@ -411,7 +411,7 @@ START_TEST(test_adlif_clamp) {
     /* the finite differences see the same thing */
     snn_fdreport rep;
     snn_fdreport_init(&rep, s);
-    snn_fdopts o = {SNN_FD_RICHARDSON, 0};
+    snn_fdopts o = {SNN_FD_RICHARDSON, 0, NULL};
     ck_assert_int_eq(ENG->fdcheck(s, &d, PRECS[0], &o, &rep, &e), SNN_OK);
     ck_assert_msg(rep.pass, "bounds %s: BPTT and finite differences disagree", none ? "none" : "clamp");
     snn_fdreport_clear(&rep);

@@ -332,7 +332,7 @@ START_TEST(test_fd_refusals) {
     ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
     snn_fdreport rep;
     snn_fdreport_init(&rep, s);
-    snn_fdopts o = {SNN_FD_RICHARDSON, 0};
+    snn_fdopts o = {SNN_FD_RICHARDSON, 0, NULL};
     ck_assert_int_eq(snn_engine_double.fdcheck(s, &d, 53, &o, &rep, &e), SNN_EREFUSED);
     ck_assert_int_eq(snn_engine_mpfr.fdcheck(s, &d, 128, &o, &rep, &e), SNN_EREFUSED);
     snn_fdreport_clear(&rep);
@@ -355,7 +355,7 @@ START_TEST(test_silent_is_vacuous) {
   ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
   snn_fdreport rep;
   snn_fdreport_init(&rep, s);
-  snn_fdopts o = {SNN_FD_RICHARDSON, 0};
+  snn_fdopts o = {SNN_FD_RICHARDSON, 0, NULL};
   ck_assert_int_eq(snn_engine_double.fdcheck(s, &d, 53, &o, &rep, &e), SNN_EVACUOUS);
   ck_assert_str_eq(e.key, "layers[0]");
   snn_fdreport_clear(&rep);

@@ -4,6 +4,7 @@
 # the program run on its own, for deferred BPTT and e-prop (double and MPFR)
 # and for FPTT's lockstep chunks, with shard counts the ranks do not divide;
 # a run interrupted on 2 ranks and resumed on 3 ends as the uninterrupted one;
+# `check` on 2 and 3 ranks prints and writes the report of one process;
 # a rank killed mid-run ends the job with no final files and no temporaries.
 set -u
 snngrad=$1
@@ -48,6 +49,20 @@ for e in bptt eprop80 fptt; do
     done
   done
 done
+# check: the finite-difference columns split over the ranks, the same report
+ex=$(dirname "$0")/../examples
+"$snngrad" check "$ex/lif_smooth.json" --precision 53,128 --json "$tmp/chk.json" >"$tmp/chk.out" || bad "check on its own"
+for n in 2 3; do
+  if mpi "$n" "$snngrad" check "$ex/lif_smooth.json" --precision 53,128 --json "$tmp/chk$n.json" >"$tmp/chk$n.out"; then
+    cmp -s "$tmp/chk.json" "$tmp/chk$n.json" && ok || bad "check on $n ranks: the JSON report differs"
+    cmp -s "$tmp/chk.out" "$tmp/chk$n.out" && ok || bad "check on $n ranks: the printed report differs (or is printed twice)"
+  else
+    bad "check on $n ranks failed"
+  fi
+done
+# commands that do not divide their work refuse to run as several processes
+mpi 2 "$snngrad" grad "$ex/lif_smooth.json" --rule bptt -o "$tmp/g.json" >/dev/null 2>&1 && bad "grad ran on 2 ranks" || ok
+[ ! -e "$tmp/g.json" ] && ok || bad "grad on 2 ranks wrote its output"
 # interrupted on 2 ranks after 2 updates, resumed on 3
 mpi 2 "$snngrad" train "$tmp/bptt.json" --out "$tmp/bptt.cut" --until 2 --quiet >/dev/null 2>&1 || bad "--until 2 on 2 ranks"
 [ ! -e "$tmp/bptt.cut/params.json" ] && ok || bad "an unfinished run wrote params.json"

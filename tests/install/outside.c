@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
   if (snn_engine_double.grad(spec, &data, 53, &rule, &rd, &err)) return fail("grad, double", &err);
   if (snn_engine_mpfr.grad(spec, &data, 128, &rule, &rm, &err)) return fail("grad, 128 bits", &err);
   snn_prec p = {&snn_engine_double, 53};
-  snn_fdopts fo = {SNN_FD_RICHARDSON, 0.0};
+  snn_fdopts fo = {SNN_FD_RICHARDSON, 0.0, NULL};
   snn_fdcheck fd;
   if (snn_gc_fdcheck(spec, &data, &p, 1, &fo, NULL, NULL, &fd, &err)) return fail("fdcheck", &err);
 
