@@ -15,7 +15,9 @@ struct snn_group {
 };
 
 static const snn_group world_g = {1}, self_g = {0};
+#ifdef SNN_HAVE_MPI
 static int started; /* this module called MPI_Init_thread */
+#endif
 
 int snn_par_has_mpi(void) {
 #ifdef SNN_HAVE_MPI
