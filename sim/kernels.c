@@ -123,6 +123,74 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
 #endif
 }
 
+/* Element-wise kernels of the trace rules: each element gets exactly the
+ * operation of the scalar API (fma with one rounding), so a rule written
+ * with them gives the bytes of its scalar definition.  The double build
+ * compiles them with a copy for CPUs with FMA, picked at run time. */
+#if !defined(SNN_MPFR) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define SNN_VEC_CLONES __attribute__((target_clones("fma", "default")))
+#else
+#define SNN_VEC_CLONES
+#endif
+
+SNN_VEC_CLONES void SNN_SFX(snn_vfma)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
+#ifndef SNN_MPFR
+  (void)c;
+  double av = *a;
+  for (size_t i = 0; i < n; i++) y[i] = fma(av, x[i], y[i]);
+#else
+  for (size_t i = 0; i < n; i++) r_fma(y + i, a, x + i, y + i, c);
+#endif
+}
+
+SNN_VEC_CLONES void SNN_SFX(snn_vfmay)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
+#ifndef SNN_MPFR
+  (void)c;
+  double av = *a;
+  for (size_t i = 0; i < n; i++) y[i] = fma(av, y[i], x[i]);
+#else
+  for (size_t i = 0; i < n; i++) r_fma(y + i, a, y + i, x + i, c);
+#endif
+}
+
+SNN_VEC_CLONES void SNN_SFX(snn_vmul)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
+#ifndef SNN_MPFR
+  (void)c;
+  double av = *a;
+  for (size_t i = 0; i < n; i++) y[i] = x[i] * av;
+#else
+  for (size_t i = 0; i < n; i++) r_mul(y + i, x + i, a, c);
+#endif
+}
+
+SNN_VEC_CLONES void SNN_SFX(snn_vadd)(size_t n, const relt *restrict x, relt *restrict y, rctx *c) {
+#ifndef SNN_MPFR
+  (void)c;
+  for (size_t i = 0; i < n; i++) y[i] = y[i] + x[i];
+#else
+  for (size_t i = 0; i < n; i++) r_add(y + i, y + i, x + i, c);
+#endif
+}
+
+void SNN_SFX(snn_vset)(size_t n, const relt *restrict x, relt *restrict y, rctx *c) {
+#ifndef SNN_MPFR
+  (void)c;
+  memcpy(y, x, n * sizeof *y);
+#else
+  for (size_t i = 0; i < n; i++) r_set(y + i, x + i, c);
+#endif
+}
+
+void SNN_SFX(snn_vzero)(size_t n, relt *y, rctx *c) {
+#ifndef SNN_MPFR
+  (void)c;
+  memset(y, 0, n * sizeof *y);
+#else
+  for (size_t i = 0; i < n; i++) r_zero(y + i, c);
+#endif
+}
+
 void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c) {
 #ifndef SNN_MPFR
   (void)c;

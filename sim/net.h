@@ -205,6 +205,15 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
 
 /* y += a x over n entries. */
 void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c);
+/* Element-wise, each element as the scalar API computes it (one rounding
+ * for an fma): y = fma(a, x, y); y = fma(a, y, x); y = x a; y += x; y = x;
+ * y = 0.  x and y do not overlap. */
+void SNN_SFX(snn_vfma)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c);
+void SNN_SFX(snn_vfmay)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c);
+void SNN_SFX(snn_vmul)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c);
+void SNN_SFX(snn_vadd)(size_t n, const relt *restrict x, relt *restrict y, rctx *c);
+void SNN_SFX(snn_vset)(size_t n, const relt *restrict x, relt *restrict y, rctx *c);
+void SNN_SFX(snn_vzero)(size_t n, relt *y, rctx *c);
 /* y *= a over n entries. */
 void SNN_SFX(snn_scal)(size_t n, const relt *a, relt *y, rctx *c);
 

@@ -28,6 +28,7 @@
  * dE/dz^t without the local path, which makes the factorisation exact. */
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,29 +51,45 @@ typedef struct {
   relt *lam, *tmp;                            /* n */
   relt *B;                                    /* random feedback into this layer, or NULL */
   size_t nB;
+  /* diagonal: the local parameters in runs [a, b) of one presynaptic kind,
+   * one current and consecutive flat indices, so that a trace update is a
+   * few vector operations per unit; and the presynaptic factors of the step */
+  struct tseg_ *seg;
+  size_t nseg;
+  relt *pre; /* q */
 } tlay;
 
+typedef struct tseg_ {
+  size_t a, b;
+  int kind, cur;
+} tseg;
+
 /* The scratch of the trace updates: the new traces of one unit's k state
- * components (k of the largest cell in the network) and named scalars. */
+ * components over its q local parameters (k and q of the largest layer),
+ * their sums, and named scalars. */
 typedef struct {
-  relt *nw;
-  size_t k;
+  relt *nw, *av;
+  size_t k, q;
   real zc, acc, pre, t;
 } tscr;
 
-static int tscr_init(tscr *w, const net *N) {
+static int tscr_init(tscr *w, const net *N, size_t qmax) {
   rctx *c = N->c;
   w->k = 1;
   for (size_t l = 0; l < N->spec->L; l++)
     if ((size_t)N->layers[l].k > w->k) w->k = (size_t)N->layers[l].k;
+  w->q = qmax ? qmax : 1;
   r_init(w->zc, c), r_init(w->acc, c), r_init(w->pre, c), r_init(w->t, c);
-  w->nw = vec_alloc(w->k, c);
-  return w->nw ? SNN_OK : SNN_ENOMEM;
+  w->nw = vec_alloc(w->k * w->q, c);
+  w->av = vec_alloc(w->q, c);
+  return w->nw && w->av ? SNN_OK : SNN_ENOMEM;
 }
 
 static void tscr_clear(tscr *w, const net *N) {
   rctx *c = N->c;
-  vec_free(w->nw, w->k, c);
+  if (!w->q) return; /* never initialised */
+  vec_free(w->nw, w->k * w->q, c);
+  vec_free(w->av, w->q, c);
   r_clear(w->zc, c), r_clear(w->acc, c), r_clear(w->pre, c), r_clear(w->t, c);
 }
 
@@ -144,18 +161,33 @@ static int par_table(const snn_spec *s, const lay *L, tlay *T) {
     T->par[q] = gpar(s, L, T, 0, q);
     T->stride[q] = L->n > 1 ? gpar(s, L, T, 1, q).flat - T->par[q].flat : 0;
   }
+  T->seg = malloc((T->q ? T->q : 1) * sizeof *T->seg);
+  if (!T->seg) return SNN_ENOMEM;
+  T->nseg = 0;
+  for (size_t q = 0; q < T->q; q++) {
+    const lpar *p = &T->par[q], *pp = q ? &T->par[q - 1] : NULL;
+    int join = pp && p->kind == pp->kind && p->cur == pp->cur && p->kind != PRE_CONST && p->kind != PRE_ONE &&
+               p->flat == pp->flat + 1 && T->stride[q] == T->stride[q - 1];
+    if (join) {
+      T->seg[T->nseg - 1].b = q + 1;
+    } else {
+      T->seg[T->nseg++] = (tseg){q, q + 1, p->kind, p->cur};
+    }
+  }
   return SNN_OK;
 }
 
 static size_t tlay_count(const tlay *T, size_t n, size_t k, size_t m) {
   size_t g = n * (m * k + k * k + k);
   if (T->full) return n * T->W * (2 * k + 5 + m) + 2 * n + T->nB + g;
-  return n * T->q * (k + 3) + 2 * n + T->nB + g;
+  return n * T->q * (k + 3) + T->q + 2 * n + T->nB + g;
 }
 
 static void tlay_free(tlay *T, size_t n, size_t k, size_t m, rctx *c) {
   free(T->par);
   free(T->stride);
+  free(T->seg);
+  vec_free(T->pre, T->q, c);
   vec_free(T->G, n * m * k, c);
   vec_free(T->F, n * k * k, c);
   vec_free(T->Z, n * k, c);
@@ -224,7 +256,8 @@ static int tlay_init(tlay *T, const net *N, const online *o, size_t l, int full)
   } else {
     T->eps = vec_alloc(n * k * T->q, c), T->e = vec_alloc(n * T->q, c);
     T->ebar = vec_alloc(n * T->q, c), T->esum = vec_alloc(n * T->q, c);
-    ok = T->eps && T->e && T->ebar && T->esum;
+    T->pre = vec_alloc(T->q, c);
+    ok = T->eps && T->e && T->ebar && T->esum && T->pre;
   }
   T->lam = vec_alloc(n, c);
   T->tmp = vec_alloc(n, c);
@@ -301,76 +334,136 @@ static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const s
   }
 }
 
-/* Diagonal traces of layer l at step t.  (The double build also compiles a
- * copy for CPUs with FMA, picked at run time: r_fma is then one instruction
- * instead of a call to libm's fma, with the same rounding.) */
-#if !defined(SNN_MPFR) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("fma", "default")))
-#endif
-static void
-diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x, const slot *pv,
-            const slot *cu, int top, tscr *w) {
+/* The presynaptic factors of layer l's local parameters at this step, the
+ * same for every unit (x_j, z_j^{t-1}, 1, a mix source), except the delayed
+ * ones, which depend on the unit: those are made per unit (delay_pre). */
+static void shared_pre(const net *N, size_t l, tlay *T, const relt *x, const slot *pv, const slot *cu, relt *tmp) {
+  const lay *L = &N->layers[l];
+  rctx *c = N->c;
+  size_t n = L->n;
+  for (size_t sg = 0; sg < T->nseg; sg++) {
+    const tseg *g = &T->seg[sg];
+    for (size_t qq = g->a; qq < g->b; qq++) {
+      const lpar *p = &T->par[qq];
+      relt *pre = T->pre + qq;
+      if (g->kind == PRE_X && !L->ndl) {
+        r_set(pre, x + p->j, c);
+      } else if (g->kind == PRE_Z) {
+        r_set(pre, pv->z[l] + p->j, c);
+      } else if (g->kind == PRE_ONE) {
+        r_set_d(pre, 1.0, c);
+      } else if (g->kind == PRE_MIX) {
+        size_t sr = p->j / n, j = p->j % n;
+        r_set(pre, SNN_SFX(snn_mix_src)(L, p->a, (int)sr, j, cu->I[l], pv->s[l], pv->z[l], tmp, c), c);
+      }
+    }
+  }
+}
+
+/* The delayed presynaptic factors of unit i (layers with delays). */
+static void delay_pre(const net *N, size_t l, tlay *T, size_t i, const relt *x, const slot *pv) {
+  const lay *L = &N->layers[l];
+  rctx *c = N->c;
+  size_t n = L->n;
+  for (size_t sg = 0; sg < T->nseg; sg++) {
+    const tseg *g = &T->seg[sg];
+    if (g->kind != PRE_X && g->kind != PRE_DELAY) continue;
+    for (size_t qq = g->a; qq < g->b; qq++) {
+      const lpar *p = &T->par[qq];
+      relt *pre = T->pre + qq;
+      SNN_SFX(snn_delayed)(L, (size_t)p->a * n + i, p->j, x, pv->h[l], g->kind == PRE_DELAY, pre, c);
+      if (g->kind == PRE_DELAY) r_mul(pre, pre, L->w_in + ((size_t)p->a * n + i) * L->nprev + p->j, c);
+    }
+  }
+}
+
+/* The new traces of unit i, component cc, over its q local parameters, into
+ * nw: dF/ds eps + z_c e + G pre (+ dF/dtheta for a constant); each element
+ * takes the operations of the scalar definition in the same order. */
+static void unit_component(const net *N, size_t l, const tlay *T, const online *o, const topts *op, size_t i, size_t cc,
+                           relt *nw, tscr *w) {
+  const lay *L = &N->layers[l];
+  const jacbuf *J = &o->J[l];
+  rctx *c = N->c;
+  size_t k = (size_t)L->k, np = (size_t)L->np, q = T->q;
+  const relt *G = T->G + i * (size_t)L->m * k, *F = T->F + i * k * k, *e = T->e + i * q;
+  SNN_SFX(snn_vzero)(q, nw, c);
+  for (size_t c2 = 0; c2 < k; c2++) SNN_SFX(snn_vfma)(q, F + cc * k + c2, T->eps + (i * k + c2) * q, nw, c);
+  relt *zc = w->zc;
+  r_set(zc, J->dF_dzl + i * k + cc, c);
+  if (op->trace_reset) r_add(zc, zc, T->Z + i * k + cc, c);
+  SNN_SFX(snn_vfma)(q, zc, e, nw, c);
+  for (size_t sg = 0; sg < T->nseg; sg++) {
+    const tseg *g = &T->seg[sg];
+    if (g->kind == PRE_CONST) {
+      r_add(nw + g->a, nw + g->a, J->dF_dp + (i * k + cc) * np + (size_t)T->par[g->a].a, c);
+      continue;
+    }
+    const relt *gain = G + (size_t)g->cur * k + cc;
+    size_t a = g->a, b = g->b, j0 = T->par[a].j;
+    if (g->kind == PRE_Z && !L->sh->selfconn && i >= j0 && i - j0 < b - a) {
+      /* a spiking model's own w_rec diagonal has no presynaptic factor */
+      size_t d = a + (i - j0);
+      SNN_SFX(snn_vfma)(d - a, gain, T->pre + a, nw + a, c);
+      SNN_SFX(snn_vfma)(b - d - 1, gain, T->pre + d + 1, nw + d + 1, c);
+    } else {
+      SNN_SFX(snn_vfma)(b - a, gain, T->pre + a, nw + a, c);
+    }
+  }
+}
+
+/* Diagonal traces of layer l at step t, as vector operations over each
+ * unit's local parameters (sim/kernels.c: the same rounding as the scalar
+ * definition, vectorised with FMA where the CPU has it). */
+static void diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x,
+                        const slot *pv, const slot *cu, int top, tscr *w) {
   const lay *L = &N->layers[l];
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
   size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, q = T->q;
-  relt *zc = w->zc, *acc = w->acc, *pre = w->pre;
+  relt *av = w->av;
+  shared_pre(N, l, T, x, pv, cu, w->acc);
   for (size_t i = 0; i < n; i++) {
-    const relt *G = T->G + i * (size_t)L->m * k, *F = T->F + i * k * k;
-    for (size_t qq = 0; qq < q; qq++) {
-      lpar p = T->par[qq];
-      int have_pre = 1;
-      switch (p.kind) {
-        case PRE_X:
-          if (L->ndl)
-            SNN_SFX(snn_delayed)(L, (size_t)p.a * n + i, p.j, x, pv->h[l], 0, pre, c);
-          else
-            r_set(pre, x + p.j, c);
-          break;
-        case PRE_DELAY:
-          SNN_SFX(snn_delayed)(L, (size_t)p.a * n + i, p.j, x, pv->h[l], 1, pre, c);
-          r_mul(pre, pre, L->w_in + ((size_t)p.a * n + i) * L->nprev + p.j, c);
-          break;
-        case PRE_Z:
-          if (p.j == i && !L->sh->selfconn)
-            have_pre = 0;
-          else
-            r_set(pre, pv->z[l] + p.j, c);
-          break;
-        case PRE_ONE:
-          r_set_d(pre, 1.0, c);
-          break;
-        case PRE_MIX: {
-          size_t sr = p.j / n, j = p.j % n;
-          r_set(pre, SNN_SFX(snn_mix_src)(L, p.a, (int)sr, j, cu->I[l], pv->s[l], pv->z[l], acc, c), c);
-          break;
-        }
-        default:
-          have_pre = 0;
+    if (L->ndl) delay_pre(N, l, T, i, x, pv);
+    for (size_t cc = 0; cc < k; cc++) unit_component(N, l, T, o, op, i, cc, w->nw + cc * q, w);
+    SNN_SFX(snn_vzero)(q, av, c);
+    for (size_t cc = 0; cc < k; cc++) {
+      const relt *nw = w->nw + cc * q;
+      SNN_SFX(snn_vset)(q, nw, T->eps + (i * k + cc) * q, c);
+      SNN_SFX(snn_vfma)(q, J->dU_ds + i * k + cc, nw, av, c);
+    }
+    for (size_t sg = 0; sg < T->nseg; sg++)
+      if (T->seg[sg].kind == PRE_CONST) {
+        size_t qq = T->seg[sg].a;
+        r_add(av + qq, av + qq, J->dU_dp + i * np + (size_t)T->par[qq].a, c);
       }
-      relt *e = T->e + i * q + qq;
-      for (size_t cc = 0; cc < k; cc++) {
-        relt *nw = w->nw + cc;
-        r_zero(nw, c);
-        for (size_t c2 = 0; c2 < k; c2++) r_fma(nw, F + cc * k + c2, T->eps + (i * k + c2) * q + qq, nw, c);
-        r_set(zc, J->dF_dzl + i * k + cc, c);
-        if (op->trace_reset) r_add(zc, zc, T->Z + i * k + cc, c);
-        r_fma(nw, zc, e, nw, c);
-        if (have_pre) r_fma(nw, G + (size_t)p.cur * k + cc, pre, nw, c);
-        if (p.kind == PRE_CONST) r_add(nw, nw, J->dF_dp + (i * k + cc) * np + (size_t)p.a, c);
-      }
-      r_zero(acc, c);
-      for (size_t cc = 0; cc < k; cc++) {
-        r_set(T->eps + (i * k + cc) * q + qq, w->nw + cc, c);
-        r_fma(acc, J->dU_ds + i * k + cc, w->nw + cc, acc, c);
-      }
-      if (p.kind == PRE_CONST) r_add(acc, acc, J->dU_dp + i * np + (size_t)p.a, c);
-      r_mul(e, acc, J->psi + i, c);
-      r_add(T->esum + i * q + qq, T->esum + i * q + qq, e, c);
-      if (top) r_fma(T->ebar + i * q + qq, N->kappa, T->ebar + i * q + qq, e, c);
+    relt *e = T->e + i * q;
+    SNN_SFX(snn_vmul)(q, J->psi + i, av, e, c);
+    if (N->spec->rate_reg) SNN_SFX(snn_vadd)(q, e, T->esum + i * q, c); /* only the regulariser reads the sums */
+    if (top) SNN_SFX(snn_vfmay)(q, N->kappa, e, T->ebar + i * q, c);
+  }
+}
+
+/* grad += Lambda_i e_i over every unit's local parameters (a run of
+ * consecutive flat indices at a time). */
+static void diag_accumulate(const net *N, size_t l, const tlay *T, const relt *E, relt *grad,
+                            const SNN_SFX(snn_probe) * pr, size_t t) {
+  const lay *L = &N->layers[l];
+  rctx *c = N->c;
+  size_t q = T->q;
+  for (size_t i = 0; i < L->n; i++) {
+    const relt *lam = T->lam + i, *e = E + i * q;
+    for (size_t sg = 0; sg < T->nseg; sg++) {
+      const tseg *g = &T->seg[sg];
+      SNN_SFX(snn_vfma)(g->b - g->a, lam, e + g->a, grad + T->par[g->a].flat + i * T->stride[g->a], c);
     }
   }
+  if (!pr) return;
+  for (size_t qq = 0; qq < q; qq++)
+    if (T->par[qq].flat + pr->unit * T->stride[qq] == pr->idx) {
+      r_set(pr->sig + t, T->lam + pr->unit, c);
+      r_set(pr->trace + t, E + pr->unit * q + qq, c);
+    }
 }
 
 /* The options, checked by snn_rule_parse (sim/rules/types.c). */
@@ -404,9 +497,9 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   r_init(bbar, c);
   r_init(one, c);
   r_set_d(one, 1.0, c);
-  int wok = tscr_init(&w, N) == SNN_OK;
-  size_t cnt = nL + H + 4 + 2 + 4 + w.k; /* zbar, r, gv, bbar and one, the scratch */
-  st = TL && zbar && r && gv && wok ? SNN_OK : SNN_ENOMEM;
+  memset(&w, 0, sizeof w);
+  size_t cnt = nL + H + 4 + 2 + 4; /* zbar, r, gv, bbar and one, the scratch */
+  st = TL && zbar && r && gv ? SNN_OK : SNN_ENOMEM;
   size_t Wmax = 0;
   for (size_t l = 0; !st && l < Lc; l++) {
     const lay *L = &N->layers[l];
@@ -418,6 +511,11 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
     if (TL[l].W > Wmax) Wmax = TL[l].W;
     cnt += tlay_count(&TL[l], L->n, (size_t)L->k, (size_t)L->m);
   }
+  size_t qmax = 0;
+  for (size_t l = 0; !st && l < Lc; l++)
+    if (TL[l].q > qmax) qmax = TL[l].q;
+  if (!st && tscr_init(&w, N, qmax)) st = SNN_ENOMEM;
+  cnt += (w.k + 1) * w.q;
   if (!st && !(gW = vec_alloc(Wmax, c))) st = SNN_ENOMEM;
   cnt += Wmax;
   traj tr;
@@ -520,13 +618,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
           r_set(pr->trace + t, (filt ? T->Mzf : T->Mz[P1]) + pr->unit * T->W + (size_t)col - T->c0, c);
         }
       } else {
-        for (size_t i = 0; i < n; i++)
-          for (size_t qq = 0; qq < T->q; qq++) {
-            size_t idx = gidx(s, L, T, i, qq);
-            relt *g = grad + idx, *e = (filt ? T->ebar : T->e) + i * T->q + qq;
-            r_fma(g, T->lam + i, e, g, c);
-            if (pr && idx == pr->idx) r_set(pr->sig + t, T->lam + i, c), r_set(pr->trace + t, e, c);
-          }
+        diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t);
       }
     }
     if (N->probe) r_set(N->probe->sum + t, grad + N->probe->idx, c);
