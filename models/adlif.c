@@ -60,7 +60,8 @@ static void derive(lay *L, rctx *c) {
   }
 }
 
-static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
+SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
+                                rctx *c) {
   relt *t = c->cell[1], *om = c->cell[2];
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
@@ -81,8 +82,8 @@ static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, re
   }
 }
 
-static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
-                const relt *z, jacbuf *J, rctx *c) {
+SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
+                               const relt *u, const relt *z, jacbuf *J, rctx *c) {
   relt *om = c->cell[1], *t = c->cell[2], *q = c->cell[3];
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;

@@ -30,7 +30,8 @@ static void derive(lay *L, rctx *c) {
   }
 }
 
-static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
+SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
+                                rctx *c) {
   relt *t = c->cell[0];
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
@@ -49,8 +50,8 @@ static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, re
   }
 }
 
-static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
-                const relt *z, jacbuf *J, rctx *c) {
+SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
+                               const relt *u, const relt *z, jacbuf *J, rctx *c) {
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
     relt *fs = J->dF_ds + i * K * K;

@@ -38,7 +38,8 @@ static void derive(lay *L, rctx *c) {
   SNN_SFX(snn_lif_derive_membrane)(L, ND, c);
 }
 
-static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
+SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
+                                rctx *c) {
   relt *a = c->cell[0];
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
@@ -53,8 +54,8 @@ static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, re
   }
 }
 
-static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
-                const relt *z, jacbuf *J, rctx *c) {
+SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
+                               const relt *u, const relt *z, jacbuf *J, rctx *c) {
   (void)s;
   enum { NP = 2 };
   for (size_t i = 0; i < L->n; i++) {

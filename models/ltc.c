@@ -20,7 +20,8 @@
 enum { P_B0, P_BETA, NP };
 enum { V, B, K };
 
-static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
+SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
+                                rctx *c) {
   relt *tm = c->cell[0], *ta = c->cell[1], *up = c->cell[2], *t = c->cell[3];
   size_t n = L->n;
   for (size_t i = 0; i < n; i++) {
@@ -42,8 +43,8 @@ static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, re
   }
 }
 
-static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
-                const relt *z, jacbuf *J, rctx *c) {
+SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
+                               const relt *u, const relt *z, jacbuf *J, rctx *c) {
   relt *tm = c->cell[0], *ta = c->cell[1], *up = c->cell[2], *a = c->cell[3], *om = c->cell[4];
   size_t n = L->n, m = 3;
   for (size_t i = 0; i < n; i++) {

@@ -27,7 +27,8 @@ static void derive(lay *L, rctx *c) {
   (void)c;
 }
 
-static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z, rctx *c) {
+SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
+                                rctx *c) {
   relt *arg = c->cell[1];
   for (size_t i = 0; i < L->n; i++) {
     if (argument(L, i, sp, zp, I, arg, c))
@@ -39,8 +40,8 @@ static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, re
   }
 }
 
-static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
-                const relt *z, jacbuf *J, rctx *c) {
+SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
+                               const relt *u, const relt *z, jacbuf *J, rctx *c) {
   (void)s;
   relt *arg = c->cell[1], *gate = c->cell[2];
   for (size_t i = 0; i < L->n; i++) {
@@ -69,8 +70,8 @@ static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, con
 }
 
 /* The surrogate's threshold is 1 for snu: kept in scratch c->cell[3] during jac. */
-static void jac_snu(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
-                    const relt *z, jacbuf *J, rctx *c) {
+SNN_FMA_CLONES static void jac_snu(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
+                                   const relt *u, const relt *z, jacbuf *J, rctx *c) {
   r_set_d(c->cell[3], 1.0, c);
   jac(L, sp, zp, I, s, u, z, J, c);
 }

@@ -249,7 +249,7 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
 
 /* The loss of step t (SPEC.md section 4) and its partial derivative
  * dE/dy_out^t, zero outside the window. */
-void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt *loss) {
+SNN_FMA_CLONES void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt *loss) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t K = s->n_out;
@@ -337,8 +337,8 @@ void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl) {
   }
 }
 
-void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur, relt *loss, relt *zsum,
-                       size_t *cross) {
+SNN_FMA_CLONES void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur, relt *loss, relt *zsum,
+                                      size_t *cross) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   const relt *x = N->x + (t - 1) * s->n_in;
@@ -394,7 +394,7 @@ const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const 
   }
 }
 
-void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *prev, relt *I) {
+SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *prev, relt *I) {
   const lay *L = &N->layers[l];
   const snn_model_shape *sh = L->sh;
   rctx *c = N->c;

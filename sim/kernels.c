@@ -127,14 +127,7 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
  * operation of the scalar API (fma with one rounding), so a rule written
  * with them gives the bytes of its scalar definition.  The double build
  * compiles them with a copy for CPUs with FMA, picked at run time. */
-#if !defined(SNN_MPFR) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define SNN_VEC_CLONES __attribute__((target_clones("fma", "default")))
-#else
-#define SNN_VEC_CLONES
-#endif
-
-SNN_VEC_CLONES void SNN_SFX(snn_vfma)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
+SNN_FMA_CLONES void SNN_SFX(snn_vfma)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
 #ifndef SNN_MPFR
   (void)c;
   double av = *a;
@@ -144,7 +137,7 @@ SNN_VEC_CLONES void SNN_SFX(snn_vfma)(size_t n, const relt *a, const relt *restr
 #endif
 }
 
-SNN_VEC_CLONES void SNN_SFX(snn_vfmay)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
+SNN_FMA_CLONES void SNN_SFX(snn_vfmay)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
 #ifndef SNN_MPFR
   (void)c;
   double av = *a;
@@ -154,7 +147,7 @@ SNN_VEC_CLONES void SNN_SFX(snn_vfmay)(size_t n, const relt *a, const relt *rest
 #endif
 }
 
-SNN_VEC_CLONES void SNN_SFX(snn_vmul)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
+SNN_FMA_CLONES void SNN_SFX(snn_vmul)(size_t n, const relt *a, const relt *restrict x, relt *restrict y, rctx *c) {
 #ifndef SNN_MPFR
   (void)c;
   double av = *a;
@@ -164,7 +157,7 @@ SNN_VEC_CLONES void SNN_SFX(snn_vmul)(size_t n, const relt *a, const relt *restr
 #endif
 }
 
-SNN_VEC_CLONES void SNN_SFX(snn_vadd)(size_t n, const relt *restrict x, relt *restrict y, rctx *c) {
+SNN_FMA_CLONES void SNN_SFX(snn_vadd)(size_t n, const relt *restrict x, relt *restrict y, rctx *c) {
 #ifndef SNN_MPFR
   (void)c;
   for (size_t i = 0; i < n; i++) y[i] = y[i] + x[i];

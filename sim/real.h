@@ -275,6 +275,17 @@ static inline int r_set_str(relt *r, const char *s, const rctx *c) {
 }
 #endif
 
+/* Hot numeric functions of the double build get a second copy compiled for
+ * CPUs with FMA, picked when the program starts: fma() is then one
+ * instruction instead of a call into libm, with the same rounding (so the
+ * bytes do not change).  Not with clang or the sanitizers. */
+#if !defined(SNN_MPFR) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define SNN_FMA_CLONES __attribute__((target_clones("fma", "default")))
+#else
+#define SNN_FMA_CLONES
+#endif
+
 /* Vectors of scalars, each initialised at the context's precision. */
 relt *SNN_SFX(snn_vec_alloc)(size_t n, const rctx *c);
 void SNN_SFX(snn_vec_free)(relt *v, size_t n, const rctx *c);

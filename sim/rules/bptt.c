@@ -138,7 +138,7 @@ void SNN_SFX(snn_bptt_capture_signal)(bws *w, relt *lsig) {
 
 /* One layer over all steps; leaves dE/dI_q^t in rows 1..T of w->dI (m n per
  * row, current-major) and adds the neuron-constant gradients into grad. */
-static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window) {
+SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window) {
   const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;
@@ -229,7 +229,8 @@ static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt 
 
 /* The parameter gradients of layer l's projections from dE/dI (rows 1..T)
  * and dE/dz of the layer below (unless `down` is 0). */
-static void layer_params(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window, int down) {
+SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window,
+                                        int down) {
   const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;

@@ -284,7 +284,8 @@ static int draw_feedback(tlay *T, size_t rows, size_t cols, unsigned long seed, 
  * injection into current q, the gains G[q][c] = d s_c / d I_q including the
  * chain through the mixes' diagonal elements W_ii; the state Jacobian F with
  * the mixes' diagonal state terms; Z the mixes' diagonal reset terms. */
-static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const slot *pv, relt *g, relt *tmp) {
+SNN_FMA_CLONES static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const slot *pv, relt *g,
+                                      relt *tmp) {
   const lay *L = &N->layers[l];
   const snn_model_shape *sh = L->sh;
   const jacbuf *J = &o->J[l];
