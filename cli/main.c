@@ -76,6 +76,15 @@ const cli_command cli_commands[] = {
      "  --resume            continue from DIR/checkpoint.json, bit for bit\n"
      "  --until N           stop after N updates (a checkpoint is written)\n"
      "  --quiet             no progress output\n"},
+    {"sweep", cli_sweep, "snngrad sweep SWEEP.json [--out DIR] [--quiet]",
+     "Runs every variant of an experiment with every seed, as a sweep file says (docs/sweep.md): each run\n"
+     "trains in OUT/<variant>/seed-<s>/ from the experiment file written there; OUT gets variants.csv,\n"
+     "runs.csv, status.csv, times.csv and summary.csv (per variant: mean, std, min and max over the seeds).\n"
+     "Finished runs are skipped when the sweep is run again, an interrupted one resumes from its checkpoint,\n"
+     "and a failed run is recorded without stopping the others (exit 1 at the end).  Under mpirun with R > 1,\n"
+     "rank 0 hands the runs out to the other ranks; the outputs are the same bytes for any R.\n"
+     "  --out DIR           the output folder (default: the sweep file's \"out\")\n"
+     "  --quiet             no progress output\n"},
     {"explain", cli_explain,
      "snngrad explain NET.json --synapse BLOCK[row][col] [--rule R] [--params PARAMS.json] [--precision BITS]\n"
      "                         --csv OUT.csv",
