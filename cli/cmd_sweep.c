@@ -5,14 +5,11 @@
  * shows the progress of the whole job.  Every run trains in-process on its
  * own (group self); the tables' bytes depend on the plan and the results
  * alone, so they are the same for any R. */
-#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,32 +59,6 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int mkdir_p(const char *dir, snn_err *err) {
-  char p[SNN_PATH_MAX];
-  snprintf(p, sizeof p, "%s", dir);
-  for (char *q = p + 1; *q; q++)
-    if (*q == '/') {
-      *q = 0;
-      if (mkdir(p, 0777) && errno != EEXIST) return snn_err_set(err, SNN_EIO, p, "", "cannot create the folder");
-      *q = '/';
-    }
-  if (mkdir(p, 0777) && errno != EEXIST) return snn_err_set(err, SNN_EIO, p, "", "cannot create the folder");
-  return SNN_OK;
-}
-
-/* 1 if the file holds exactly `text`, 0 if it holds something else, -1 if absent. */
-static int same_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  size_t n = strlen(text), got;
-  char *buf = malloc(n + 1);
-  got = buf ? fread(buf, 1, n + 1, f) : 0;
-  fclose(f);
-  int same = buf && got == n && !memcmp(buf, text, n);
-  free(buf);
-  return same;
-}
-
 /* One run, start to end: its experiment file, loaded as `train` would load
  * it, trained (resumed from its checkpoint unless it failed last time), and
  * its result file.  Whatever goes wrong is the run's failure, not the sweep's. */
@@ -105,8 +76,8 @@ static void run_one(const job *J, size_t run, snn_run_result *r) {
   int failed_before = !snn_run_result_read(path, &prev) && prev.status == SNN_RUN_FAILED;
   int st = snn_sweep_experiment(&J->plan, run, &text, &err);
   snprintf(path, sizeof path, "%s/experiment.json", dir);
-  if (!st) st = mkdir_p(dir, &err);
-  if (!st && same_file(path, text) != 1) st = snn_write_atomic(path, text, strlen(text), &err);
+  if (!st) st = snn_sweep_mkdir(dir, &err);
+  if (!st && snn_sweep_same_file(path, text) != 1) st = snn_write_atomic(path, text, strlen(text), &err);
   if (!st) loaded = !(st = snn_experiment_load(path, NULL, &e, &err));
   if (loaded && e.spec->warnings[0] && !J->quiet) fprintf(stderr, "snngrad: warning: %s: %s", dir, e.spec->warnings);
   if (!st) { /* FPTT holds its whole minibatch at once; the others one sequence */
@@ -123,6 +94,10 @@ static void run_one(const job *J, size_t run, snn_run_result *r) {
     o.threads = J->ranks > 1 ? 1 : 0;
     o.group = snn_group_self();
     st = e.prec == 53 ? snn_train_d(&e, &o, &tr, &err) : snn_train_mp(&e, &o, &tr, &err);
+    if (!st && o.resume && tr.updates == 0) { /* resumed at its end: no metrics to report, so again from the start */
+      o.resume = 0;
+      st = e.prec == 53 ? snn_train_d(&e, &o, &tr, &err) : snn_train_mp(&e, &o, &tr, &err);
+    }
     r->updates = tr.updates, r->train_loss = tr.train_loss, r->eval_loss = tr.eval_loss, r->eval_acc = tr.eval_acc;
   }
   if (loaded) snn_experiment_free(&e);
@@ -132,7 +107,7 @@ static void run_one(const job *J, size_t run, snn_run_result *r) {
   r->seconds = now() - t0;
   snprintf(path, sizeof path, "%s/result.json", dir);
   char *res = snn_run_result_format(r);
-  if (!res || (mkdir_p(dir, &err) == SNN_OK && snn_write_atomic(path, res, strlen(res), &err))) {
+  if (!res || (snn_sweep_mkdir(dir, &err) == SNN_OK && snn_write_atomic(path, res, strlen(res), &err))) {
     r->status = SNN_RUN_FAILED;
     snn_err_format(&err, r->msg, sizeof r->msg);
   }
@@ -190,7 +165,7 @@ static int prepare(job *J, snn_err *err) {
     if (st) return st;
     snn_sweep_run_dir(&J->plan, i, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/experiment.json", dir);
-    int same = same_file(path, text);
+    int same = snn_sweep_same_file(path, text);
     free(text);
     if (!same)
       return snn_err_set(err, SNN_EVALUE, path, "",
@@ -210,7 +185,7 @@ static int prepare(job *J, snn_err *err) {
     else
       J->todo++;
   }
-  int st = mkdir_p(J->plan.out, err);
+  int st = snn_sweep_mkdir(J->plan.out, err);
   return st ? st : write_tables(J, err);
 }
 
@@ -307,26 +282,6 @@ static void run_worker(const job *J) {
   }
 }
 
-/* One sweep per output folder at a time (OUT/.lock, holding rank 0's
- * process id; the kernel drops the lock however the process ends). */
-static int lock_sweep(const char *out, int *fd, snn_err *err) {
-  char path[SNN_PATH_MAX + 16], pid[32];
-  snprintf(path, sizeof path, "%s/.lock", out);
-  *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (*fd < 0) return snn_err_set(err, SNN_EIO, path, "", "cannot create the lock file: %s", strerror(errno));
-  if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-    ssize_t n = read(*fd, pid, sizeof pid - 1);
-    pid[n > 0 ? n : 0] = 0;
-    close(*fd), *fd = -1;
-    return snn_err_set(err, SNN_EIO, out, "", "another sweep (process %s) is writing into this folder",
-                       pid[0] ? pid : "?");
-  }
-  snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  if (ftruncate(*fd, 0) || write(*fd, pid, strlen(pid)) < 0) { /* the id is for people: not fatal */
-  }
-  return SNN_OK;
-}
-
 static int sweep_args(int argc, char **argv, const char **file, const char **out, job *J) {
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
@@ -379,7 +334,7 @@ int cli_sweep(int argc, char **argv) {
   int st = SNN_OK;
   if (!rc && rank == 0) {
     st = prepare(&J, &err);
-    if (!st) st = lock_sweep(J.plan.out, &lock, &err);
+    if (!st) st = snn_sweep_lock(J.plan.out, &lock, &err);
     if (st) rc = cli_report(&err);
   }
   if (!rc && J.ranks > 1) rc = snn_group_max(w, rc); /* a refusal on rank 0 ends every rank */
@@ -408,11 +363,7 @@ int cli_sweep(int argc, char **argv) {
       if (rc == EXIT_INTERRUPTED) fprintf(stderr, "snngrad: sweep interrupted; run it again to continue\n");
     }
   }
-  if (lock >= 0) {
-    char path[SNN_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/.lock", J.plan.out);
-    unlink(path), close(lock);
-  }
+  snn_sweep_unlock(J.plan.out, lock);
   if (J.ranks > 1) { /* every rank ends with rank 0's status */
     int code = rc;
     snn_group_bcast(w, &code, sizeof code, 0);

@@ -4,6 +4,8 @@
 #include "experiments/sweep.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
@@ -11,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "experiments/train.h"
 #include "io/jsonget.h"
@@ -247,6 +252,11 @@ static int check_paths(json_t *o, const char *where, snn_sweep *s, snn_err *err)
   json_object_foreach(o, k, v) {
     snprintf(kp, sizeof kp, "%s.%s", where, k);
     int st = path_check(k, &a, s->path, kp, err);
+    json_t *scratch = st ? NULL : json_deep_copy(s->base); /* the arrays on the way exist in the experiment */
+    if (!st)
+      st = scratch ? path_apply(scratch, &a, v, s->path, kp, err)
+                   : snn_err_set(err, SNN_ENOMEM, s->path, "", "no memory");
+    json_decref(scratch);
     if (st) return st;
     json_object_foreach(o, k2, v2) {
       if (k2 == k) break;
@@ -490,4 +500,56 @@ int snn_run_result_read(const char *path, snn_run_result *r) {
   }
   json_decref(o);
   return ok == 2 ? 0 : -1;
+}
+
+/* ---- files ---- */
+
+int snn_sweep_mkdir(const char *dir, snn_err *err) {
+  char p[SNN_PATH_MAX];
+  snprintf(p, sizeof p, "%s", dir);
+  for (char *q = p + 1; *q; q++)
+    if (*q == '/') {
+      *q = 0;
+      if (mkdir(p, 0777) && errno != EEXIST) return snn_err_set(err, SNN_EIO, p, "", "cannot create the folder");
+      *q = '/';
+    }
+  if (mkdir(p, 0777) && errno != EEXIST) return snn_err_set(err, SNN_EIO, p, "", "cannot create the folder");
+  return SNN_OK;
+}
+
+int snn_sweep_same_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  size_t n = strlen(text), got;
+  char *buf = malloc(n + 1);
+  got = buf ? fread(buf, 1, n + 1, f) : 0;
+  fclose(f);
+  int same = buf && got == n && !memcmp(buf, text, n);
+  free(buf);
+  return same;
+}
+
+int snn_sweep_lock(const char *out, int *fd, snn_err *err) {
+  char path[SNN_PATH_MAX + 16], pid[32];
+  snprintf(path, sizeof path, "%s/.lock", out);
+  *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (*fd < 0) return snn_err_set(err, SNN_EIO, path, "", "cannot create the lock file: %s", strerror(errno));
+  if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+    ssize_t n = read(*fd, pid, sizeof pid - 1);
+    pid[n > 0 ? n : 0] = 0;
+    close(*fd), *fd = -1;
+    return snn_err_set(err, SNN_EIO, out, "", "another sweep (process %.20s) is writing into this folder",
+                       pid[0] ? pid : "?");
+  }
+  snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  if (ftruncate(*fd, 0) || write(*fd, pid, strlen(pid)) < 0) pid[0] = 0; /* the id is for people: not fatal */
+  return SNN_OK;
+}
+
+void snn_sweep_unlock(const char *out, int fd) {
+  char path[SNN_PATH_MAX + 16];
+  if (fd < 0) return;
+  snprintf(path, sizeof path, "%s/.lock", out);
+  unlink(path);
+  close(fd);
 }

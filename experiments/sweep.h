@@ -78,4 +78,13 @@ typedef struct {
 } snn_stats;
 void snn_stats_of(const double *x, size_t n, snn_stats *st);
 
+/* The folder and the folders above it (like mkdir -p). */
+int snn_sweep_mkdir(const char *dir, snn_err *err);
+/* 1 if the file holds exactly `text`, 0 if something else, -1 if it cannot be read. */
+int snn_sweep_same_file(const char *path, const char *text);
+/* One sweep per output folder at a time: an exclusive lock on OUT/.lock
+ * (holding the process id), dropped by the kernel however the process ends. */
+int snn_sweep_lock(const char *out, int *fd, snn_err *err);
+void snn_sweep_unlock(const char *out, int fd); /* fd < 0: nothing */
+
 #endif

@@ -37,7 +37,7 @@ static void put_double(snn_buf *b, double x) {
 }
 
 /* An override value as a cell: numbers as numbers, strings quoted, other
- * values as their compact JSON, quoted; nothing for a variant without it. */
+ * values as their compact JSON (objects and arrays quoted); nothing for a variant without it. */
 static void put_value(snn_buf *b, json_t *v) {
   if (!v) return;
   if (json_is_string(v)) {
@@ -46,6 +46,8 @@ static void put_value(snn_buf *b, json_t *v) {
     snn_buf_printf(b, "%lld", (long long)json_integer_value(v));
   } else if (json_is_real(v)) {
     put_double(b, json_real_value(v));
+  } else if (json_is_boolean(v) || json_is_null(v)) {
+    snn_buf_puts(b, json_is_null(v) ? "null" : json_is_true(v) ? "true" : "false");
   } else {
     char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
     if (t) put_quoted(b, t);
