@@ -185,8 +185,7 @@ static int prepare(job *J, snn_err *err) {
     else
       J->todo++;
   }
-  int st = snn_sweep_mkdir(J->plan.out, err);
-  return st ? st : write_tables(J, err);
+  return snn_sweep_mkdir(J->plan.out, err);
 }
 
 /* R = 1: the runs in order, in this process. */
@@ -335,6 +334,7 @@ int cli_sweep(int argc, char **argv) {
   if (!rc && rank == 0) {
     st = prepare(&J, &err);
     if (!st) st = snn_sweep_lock(J.plan.out, &lock, &err);
+    if (!st) st = write_tables(&J, &err);
     if (st) rc = cli_report(&err);
   }
   if (!rc && J.ranks > 1) rc = snn_group_max(w, rc); /* a refusal on rank 0 ends every rank */
