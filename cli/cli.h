@@ -70,5 +70,6 @@ int cli_train(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_compare(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
 
 #endif

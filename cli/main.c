@@ -81,6 +81,15 @@ const cli_command cli_commands[] = {
      "  --quiet             no progress output\n"
      "The results are the same bytes for any number of threads and of MPI ranks (docs/distributed.md): each\n"
      "minibatch is summed in the experiment's fixed \"shards\", which the ranks and threads share out.\n"},
+    {"sweep", cli_sweep, "snngrad sweep SWEEP.json [--out DIR] [--quiet]",
+     "Runs every variant of an experiment with every seed, as a sweep file says (docs/sweep.md): each run\n"
+     "trains in OUT/<variant>/seed-<s>/ from the experiment file written there; OUT gets variants.csv,\n"
+     "runs.csv, status.csv, times.csv and summary.csv (per variant: mean, std, min and max over the seeds).\n"
+     "Finished runs are skipped when the sweep is run again, an interrupted one resumes from its checkpoint,\n"
+     "and a failed run is recorded without stopping the others (exit 1 at the end).  Under mpirun with R > 1,\n"
+     "rank 0 hands the runs out to the other ranks; the outputs are the same bytes for any R.\n"
+     "  --out DIR           the output folder (default: the sweep file's \"out\")\n"
+     "  --quiet             no progress output\n"},
     {"explain", cli_explain,
      "snngrad explain NET.json --synapse BLOCK[row][col] [--rule R] [--params PARAMS.json] [--precision BITS]\n"
      "                         --csv OUT.csv",

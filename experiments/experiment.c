@@ -24,6 +24,26 @@ void snn_experiment_free(snn_experiment *e) {
   memset(e, 0, sizeof *e);
 }
 
+/* The keys of an experiment file, at the top and in its sections: the
+ * readers below and the sweep's override paths (experiments/sweep.c). */
+static const char *const top_keys[] = {"network", "task",        "rule",    "precision", "optimizer",  "batch",
+                                       "updates", "update",      "clip",    "eval",      "checkpoint", "seed",
+                                       "out",     "description", "comment", "shards",    "threads",    NULL};
+static const char *const opt_keys[] = {"kind", "lr", "beta1", "beta2", "eps", "momentum", NULL};
+static const char *const update_keys[] = {"mode", "every", NULL};
+static const char *const eval_keys[] = {"every", "samples", NULL};
+static const char *const ckpt_keys[] = {"every", NULL};
+
+const char *const *snn_experiment_keys(const char *section) {
+  if (!section[0]) return top_keys;
+  if (!strcmp(section, "optimizer")) return opt_keys;
+  if (!strcmp(section, "update")) return update_keys;
+  if (!strcmp(section, "eval")) return eval_keys;
+  if (!strcmp(section, "checkpoint")) return ckpt_keys;
+  if (!strcmp(section, "task")) return snn_task_keys;
+  return NULL;
+}
+
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -104,11 +124,10 @@ static int load_rule(json_t *root, snn_experiment *e, snn_err *err) {
 static int load_optimizer(json_t *root, snn_experiment *e, snn_err *err) {
   const char *path = e->path;
   json_t *oj = json_object_get(root, "optimizer");
-  static const char *const okeys[] = {"kind", "lr", "beta1", "beta2", "eps", "momentum", NULL};
   static const char *const kinds[] = {"sgd", "adam", "adamax", NULL}; /* SNN_OPT_* */
   if (oj && !json_is_object(oj))
     return snn_err_set(err, SNN_EKEY, path, "optimizer", "expected an object {\"kind\": \"adam\", \"lr\": ...}");
-  int st = oj ? snn_json_keys(oj, path, "optimizer", okeys, "docs/training.md", err) : SNN_OK;
+  int st = oj ? snn_json_keys(oj, path, "optimizer", opt_keys, "docs/training.md", err) : SNN_OK;
   if (!st) st = snn_json_enum(oj, path, "optimizer", "kind", SNN_OPT_ADAM, kinds, &e->opt, err);
   if (!st) st = snn_json_num(oj, path, "optimizer", "lr", e->opt == SNN_OPT_SGD ? 0.01 : 0.001, 0, 1e6, &e->lr, err);
   if (!st) st = snn_json_num(oj, path, "optimizer", "beta1", 0.9, 0, 0.999999, &e->beta1, err);
@@ -131,13 +150,12 @@ static int load_optimizer(json_t *root, snn_experiment *e, snn_err *err) {
 static int load_update(json_t *root, snn_experiment *e, snn_err *err) {
   const char *path = e->path;
   json_t *uj = json_object_get(root, "update");
-  static const char *const ukeys[] = {"mode", "every", NULL};
   static const char *const modes[] = {"deferred", "online", NULL};
   e->every = 0;
   if (!uj) return SNN_OK;
   if (!json_is_object(uj))
     return snn_err_set(err, SNN_EKEY, path, "update", "expected {\"mode\": \"deferred\" | \"online\", \"every\": K}");
-  int st = snn_json_keys(uj, path, "update", ukeys, "docs/training.md", err);
+  int st = snn_json_keys(uj, path, "update", update_keys, "docs/training.md", err);
   if (!st) st = snn_json_enum(uj, path, "update", "mode", 0, modes, &e->online, err);
   if (!st) st = snn_json_size(uj, path, "update", "every", 1, 1, e->task.T, &e->every, err);
   if (st || !e->online) return st;
@@ -155,17 +173,15 @@ static int load_update(json_t *root, snn_experiment *e, snn_err *err) {
 /* Evaluation, checkpoints and the output folder. */
 static int load_schedule(json_t *root, const char *out_override, snn_experiment *e, snn_err *err) {
   const char *path = e->path;
-  static const char *const ekeys[] = {"every", "samples", NULL};
-  static const char *const ckeys[] = {"every", NULL};
   json_t *ev = json_object_get(root, "eval"), *cj = json_object_get(root, "checkpoint");
   if (ev && !json_is_object(ev))
     return snn_err_set(err, SNN_EKEY, path, "eval", "expected {\"every\": N, \"samples\": M}");
   if (cj && !json_is_object(cj)) return snn_err_set(err, SNN_EKEY, path, "checkpoint", "expected {\"every\": N}");
-  int st = ev ? snn_json_keys(ev, path, "eval", ekeys, "docs/training.md", err) : SNN_OK;
+  int st = ev ? snn_json_keys(ev, path, "eval", eval_keys, "docs/training.md", err) : SNN_OK;
   size_t ev_def = e->updates < 10 ? 1 : e->updates / 10;
   if (!st) st = snn_json_size(ev, path, "eval", "every", ev_def, 1, (size_t)1 << 40, &e->eval_every, err);
   if (!st) st = snn_json_size(ev, path, "eval", "samples", 32, 1, (size_t)1 << 30, &e->eval_samples, err);
-  if (!st && cj) st = snn_json_keys(cj, path, "checkpoint", ckeys, "docs/training.md", err);
+  if (!st && cj) st = snn_json_keys(cj, path, "checkpoint", ckpt_keys, "docs/training.md", err);
   if (!st) st = snn_json_size(cj, path, "checkpoint", "every", e->eval_every, 1, (size_t)1 << 40, &e->ckpt_every, err);
   if (st) return st;
   const char *out = out_override ? out_override : json_string_value(json_object_get(root, "out"));
@@ -193,11 +209,8 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
     snprintf(key, sizeof key, "%d:%d", je.line, je.column);
     st = snn_err_set(err, SNN_EJSON, path, root ? "" : key, "%s", root ? "expected an object" : je.text);
   }
-  static const char *const known[] = {"network", "task",        "rule",    "precision", "optimizer",  "batch",
-                                      "updates", "update",      "clip",    "eval",      "checkpoint", "seed",
-                                      "out",     "description", "comment", "shards",    "threads",    NULL};
   size_t seed = 1;
-  if (!st) st = snn_json_keys(root, path, "", known, "docs/training.md", err);
+  if (!st) st = snn_json_keys(root, path, "", top_keys, "docs/training.md", err);
   if (!st) st = snn_json_size(root, path, "", "seed", 1, 0, 4294967295u, &seed, err);
   e->seed = (unsigned long)seed;
   if (!st) st = snn_task_parse(json_object_get(root, "task"), path, e->dir, &e->task, err);

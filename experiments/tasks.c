@@ -153,16 +153,17 @@ static int parse_window(json_t *tj, const char *file, snn_task *t, snn_err *err)
   return SNN_OK;
 }
 
+const char *const snn_task_keys[] = {"kind",       "steps",     "inputs", "outputs",    "rate",  "cues",
+                                     "cue_len",    "gap",       "delay",  "recall_len", "group", "cue_rate",
+                                     "noise_rate", "store_len", "order",  "duration",   "limit", "path",
+                                     "seed",       "window",    NULL};
+
 static int parse_task(json_t *tj, const char *file, const char *base, snn_task *t, snn_err *err) {
   if (!tj || !json_is_object(tj))
     return snn_err_set(err, SNN_EKEY, file, "task", "missing; expected an object with \"kind\"");
   TRY(snn_json_enum(tj, file, "task", "kind", -1, snn_task_names, &t->kind, err));
   if (t->kind < 0) return snn_err_set(err, SNN_EKEY, file, "task.kind", "missing; expected the kind of task");
-  static const char *const known[] = {"kind",       "steps",     "inputs", "outputs",    "rate",  "cues",
-                                      "cue_len",    "gap",       "delay",  "recall_len", "group", "cue_rate",
-                                      "noise_rate", "store_len", "order",  "duration",   "limit", "path",
-                                      "seed",       "window",    NULL};
-  TRY(snn_json_keys(tj, file, "task", known, "docs/tasks.md", err));
+  TRY(snn_json_keys(tj, file, "task", snn_task_keys, "docs/tasks.md", err));
   size_t seed = 1;
   TRY(snn_json_size(tj, file, "task", "seed", 1, 0, 4294967295u, &seed, err));
   t->seed = (unsigned long)seed;

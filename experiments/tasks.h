@@ -58,6 +58,8 @@ typedef struct {
  * messages; `base` the folder relative paths are taken from); loads the data
  * sets of fmnist and shd. */
 struct json_t;
+/* The keys a task object knows (NULL-terminated). */
+extern const char *const snn_task_keys[];
 int snn_task_parse(struct json_t *tj, const char *file, const char *base, snn_task *t, snn_err *err);
 void snn_task_free(snn_task *t);
 /* Number of samples in a split (0 train, 1 test); generated tasks: unlimited (SIZE_MAX). */

@@ -33,6 +33,10 @@ typedef struct {
 
 int snn_experiment_load(const char *path, const char *out_override, snn_experiment *e, snn_err *err);
 void snn_experiment_free(snn_experiment *e);
+/* The keys an experiment file knows (NULL-terminated): at the top for "",
+ * and in the sections "optimizer", "update", "eval", "checkpoint" and
+ * "task"; NULL for any other section. */
+const char *const *snn_experiment_keys(const char *section);
 
 /* Where the run is, after each update: for the caller to show. */
 typedef struct {

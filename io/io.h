@@ -10,6 +10,10 @@ int snn_spec_load(const char *path, snn_spec **out, snn_err *err);
 /* Parse from a JSON text (path is only used in messages). */
 int snn_spec_parse(const char *text, const char *path, snn_spec **out, snn_err *err);
 void snn_spec_free(snn_spec *s);
+/* The keys a network file knows (NULL-terminated): at the top for "", and in
+ * "input", "layers" (one layer), "layers.delays", "readout", "loss", "spike"
+ * and "gradient"; NULL for any other section. */
+const char *const *snn_spec_keys(const char *section);
 
 /* Draw parameters, input and target from the spec's seed (what `init` writes). */
 int snn_data_generate(const snn_spec *s, snn_data *d, snn_err *err);

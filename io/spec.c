@@ -190,6 +190,18 @@ static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_
 static const char *const k_spike[] = {"forward", "surrogate", "slope", "gamma", NULL};
 static const char *const k_grad[] = {"reset", "recurrent", NULL};
 
+const char *const *snn_spec_keys(const char *section) {
+  static const struct {
+    const char *name;
+    const char *const *keys;
+  } secs[] = {
+      {"", k_top},      {"input", k_input}, {"layers", k_layer}, {"layers.delays", k_delays}, {"readout", k_readout},
+      {"loss", k_loss}, {"spike", k_spike}, {"gradient", k_grad}};
+  for (size_t i = 0; i < sizeof secs / sizeof *secs; i++)
+    if (!strcmp(secs[i].name, section)) return secs[i].keys;
+  return NULL;
+}
+
 /* "delays": {"max": D, "kernel": "linear"|"gaussian", "sigma": s,
  * "round": false, "init": [lo, hi]} on the layer's input projection. */
 static int parse_delays(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) {

@@ -40,6 +40,7 @@ done
 step psweep check $ex/alif_recurrent.json --rules rtrl,eprop --precision 53 --precision-sweep 24:64 --csv "$out/psweep.csv"
 for e in experiments/*.json; do
   b=$(basename "$e" .json)
+  case $b in sweep_*) step "$b" sweep "$e" --out "$out/$b" --quiet; continue ;; esac
   step "train_$b" train "$e" --out "$out/train_$b" --until 3 --quiet
 done
 step train_recall_full train experiments/recall.json --out "$out/train_recall_full" --quiet

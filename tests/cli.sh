@@ -90,6 +90,11 @@ if [ -z "$wrap" ]; then # (under valgrind these would take too long)
       has "$tmp/err" "shd_train.h5" "the shd message names the file"
       continue
     fi
+    case $b in sweep_*) # a sweep file (docs/sweep.md), run whole: it is made to take seconds
+      expect 0 "sweep $b" -- "$snngrad" sweep "$x" --quiet --out "$tmp/x_$b"
+      [ -s "$tmp/x_$b/summary.csv" ] || { echo "FAIL: $b summary"; fails=$((fails + 1)); }
+      continue ;;
+    esac
     expect 0 "experiment $b" -- "$snngrad" train "$x" --quiet --until 2 --out "$tmp/x_$b"
     [ "$(wc -l < "$tmp/x_$b/log.csv")" -eq 3 ] || { echo "FAIL: $b log"; fails=$((fails + 1)); }
   done
