@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +27,14 @@ void snn_experiment_free(snn_experiment *e) {
 
 /* The keys of an experiment file, at the top and in its sections: the
  * readers below and the sweep's override paths (experiments/sweep.c). */
-static const char *const top_keys[] = {"network", "task",        "rule",    "precision", "optimizer",  "batch",
-                                       "updates", "update",      "clip",    "eval",      "checkpoint", "seed",
-                                       "out",     "description", "comment", "shards",    "threads",    NULL};
+static const char *const top_keys[] = {
+    "network",    "task", "rule", "precision",   "optimizer", "batch",  "updates", "update", "clip", "eval",
+    "checkpoint", "seed", "out",  "description", "comment",   "shards", "threads", "fptt",   NULL};
 static const char *const opt_keys[] = {"kind", "lr", "beta1", "beta2", "eps", "momentum", NULL};
 static const char *const update_keys[] = {"mode", "every", NULL};
 static const char *const eval_keys[] = {"every", "samples", NULL};
 static const char *const ckpt_keys[] = {"every", NULL};
+static const char *const fptt_keys[] = {"loss", "reset_every", NULL};
 
 const char *const *snn_experiment_keys(const char *section) {
   if (!section[0]) return top_keys;
@@ -40,6 +42,7 @@ const char *const *snn_experiment_keys(const char *section) {
   if (!strcmp(section, "update")) return update_keys;
   if (!strcmp(section, "eval")) return eval_keys;
   if (!strcmp(section, "checkpoint")) return ckpt_keys;
+  if (!strcmp(section, "fptt")) return fptt_keys;
   if (!strcmp(section, "task")) return snn_task_keys;
   return NULL;
 }
@@ -146,6 +149,32 @@ static int load_optimizer(json_t *root, snn_experiment *e, snn_err *err) {
   return st;
 }
 
+/* FPTT's procedure beyond the rule's constants: the chunk loss and the
+ * resets of W to its running average (docs/fptt.md). */
+static int load_fptt(json_t *root, snn_experiment *e, snn_err *err) {
+  const char *path = e->path;
+  json_t *fj = json_object_get(root, "fptt");
+  static const char *const losses[] = {"network", "time_weighted", NULL};
+  size_t cnt = snn_task_count(&e->task, 0), epoch = cnt == SIZE_MAX ? 0 : (cnt + e->batch - 1) / e->batch;
+  e->fptt_weighted = 0;
+  e->fptt_reset = 0;
+  if (fj && strcmp(e->rule.name, "fptt"))
+    return snn_err_set(err, SNN_EKEY, path, "fptt", "belongs to the rule fptt; this experiment runs %s", e->rule.name);
+  if (strcmp(e->rule.name, "fptt")) return SNN_OK;
+  if (fj && !json_is_object(fj))
+    return snn_err_set(err, SNN_EKEY, path, "fptt",
+                       "expected {\"loss\": \"network\" | \"time_weighted\", \"reset_every\": UPDATES}");
+  int st = fj ? snn_json_keys(fj, path, "fptt", fptt_keys, "docs/fptt.md", err) : SNN_OK;
+  if (!st) st = snn_json_enum(fj, path, "fptt", "loss", 0, losses, &e->fptt_weighted, err);
+  if (!st) st = snn_json_size(fj, path, "fptt", "reset_every", epoch, 0, (size_t)1 << 40, &e->fptt_reset, err);
+  if (!st && e->fptt_weighted && e->spec->loss != SNN_LOSS_CE)
+    st = snn_err_set(err, SNN_EVALUE, path, "fptt.loss",
+                     "time_weighted is for classification with a terminal label (loss ce); this task's loss is mse");
+  if (!st && e->fptt_weighted && e->spec->n_out < 2)
+    st = snn_err_set(err, SNN_EVALUE, path, "fptt.loss", "time_weighted needs at least 2 classes");
+  return st;
+}
+
 /* Online (inside the sequence, forward-in-time rules) or deferred updates. */
 static int load_update(json_t *root, snn_experiment *e, snn_err *err) {
   const char *path = e->path;
@@ -218,6 +247,7 @@ int snn_experiment_load(const char *path, const char *out_override, snn_experime
   if (!st) st = load_rule(root, e, err);
   if (!st) st = load_optimizer(root, e, err);
   if (!st) st = load_update(root, e, err);
+  if (!st) st = load_fptt(root, e, err);
   if (!st) st = load_schedule(root, out_override, e, err);
   json_decref(root);
   if (st) snn_experiment_free(e);

@@ -53,6 +53,7 @@ typedef struct {
   double *xb, *yb;          /* one sample, double */
   traj tr;                  /* evaluation */
   SNN_SFX(snn_bptt_ws) * w; /* FPTT's chunk gradient */
+  relt *sm;                 /* FPTT's time-weighted loss: n_out + 2 scalars */
   int ready, fresh;         /* initialised; parameters copied for this phase */
   int rc;                   /* first failure in this phase, with its message */
   snn_err err;
@@ -78,6 +79,8 @@ typedef struct {
   unsigned char *pk;                /* the shards' byte images, in shard order */
   size_t pk_one;                    /* bytes of one shard's image */
   double *el;                       /* evaluation: loss and hit per sample */
+  double *q;                        /* FPTT time-weighted loss: estimate[class][chunk][class] */
+  double *qrec;                     /* per sample of the batch: label, misclassified, softmax (C + 2) */
   const snn_data *d0;               /* the generated parameters, for the workers' networks */
   fptt_bufs F;
   relt *g, *gsum, *m, *v, *wbar, *lam, *save; /* save: FPTT's W during evaluation on Wbar, or an online update */
@@ -389,6 +392,84 @@ static int evaluate_at(trainer *T, double *loss, double *acc) {
   return rc;
 }
 
+/* FPTT's time-weighted loss (docs/fptt.md), chunk p of K, for a sequence
+ * whose trajectory segment has `len` rows: the only dE/dy is at the chunk's
+ * last step, (p+1)/K (softmax - onehot) + (1 - (p+1)/K)/C (sum_c q_c softmax
+ * - q), with q the running estimate for the label at this chunk; the
+ * sequence's softmax and whether it is misclassified go to rec. */
+static void weighted_signal(const trainer *T, worker *W, traj *tr, size_t len, long label, size_t p, double *rec) {
+  size_t C = T->s->n_out, K = T->e->fptt.chunks;
+  rctx *c = W->c;
+  relt *sm = W->sm, *mx = W->sm + C, *t = W->sm + C + 1;
+  for (size_t r = 1; r <= len; r++)
+    for (size_t k = 0; k < C; k++) r_zero(tr->dEdy + r * C + k, c);
+  const relt *y = tr->yo + len * C;
+  relt *g = tr->dEdy + len * C;
+  size_t best = 0;
+  r_set(mx, y, c);
+  for (size_t k = 1; k < C; k++)
+    if (r_cmp(y + k, mx) > 0) r_set(mx, y + k, c), best = k;
+  r_zero(t, c);
+  for (size_t k = 0; k < C; k++) {
+    r_sub(sm + k, y + k, mx, c);
+    r_exp(sm + k, sm + k, c);
+    r_add(t, t, sm + k, c);
+  }
+  for (size_t k = 0; k < C; k++) r_div(sm + k, sm + k, t, c);
+  rec[0] = (double)label, rec[1] = (long)best != label;
+  for (size_t k = 0; k < C; k++) rec[2 + k] = r_get_d(sm + k);
+  double w1 = (double)(p + 1) / (double)K, w2 = (1.0 - w1) / (double)C;
+  const double *q = T->q + ((size_t)label * K + p) * C;
+  r_zero(mx, c); /* sum_c q_c softmax_c */
+  for (size_t k = 0; k < C && p + 1 < K; k++) {
+    r_mul_d(t, sm + k, q[k], c);
+    r_add(mx, mx, t, c);
+  }
+  for (size_t k = 0; k < C; k++) {
+    r_set(g + k, sm + k, c);
+    if ((long)k == label) r_add_d(g + k, g + k, -1.0, c);
+    r_mul_d(g + k, g + k, w1, c);
+    if (p + 1 == K) continue; /* the last chunk: the label alone */
+    r_add_d(t, mx, -q[k], c);
+    r_mul_d(t, t, w2, c);
+    r_add(g + k, g + k, t, c);
+  }
+}
+
+/* After chunk p: the estimate for each class takes the softmax of the
+ * batch's first misclassified sequence of that class (in batch order; the
+ * records of every rank gathered first).  The last chunk keeps none. */
+static int update_estimate(trainer *T, size_t p, snn_err *err) {
+  size_t B = T->e->batch, C = T->s->n_out, K = T->e->fptt.chunks, one = (C + 2) * sizeof(double);
+  if (T->R > 1) {
+    size_t *counts = malloc((size_t)T->R * sizeof *counts), lo, hi, blo, bhi, z;
+    if (!counts) return snn_err_set(err, SNN_ENOMEM, T->e->path, "", "out of memory");
+    for (int r = 0; r < T->R; r++) {
+      snn_share(T->S, r, T->R, &lo, &hi);
+      snn_share(B, (int)lo, (int)T->S, &blo, &z);
+      snn_share(B, (int)hi, (int)T->S, &bhi, &z);
+      counts[r] = (bhi - blo) * one;
+    }
+    snn_share(B, (int)T->sh_lo, (int)T->S, &blo, &z);
+    double *mine = malloc(counts[T->rank] + 1);
+    int rc = mine ? 0 : -1;
+    if (!rc) memcpy(mine, T->qrec + blo * (C + 2), counts[T->rank]);
+    if (!rc) rc = snn_group_allgatherv(T->grp, mine, counts[T->rank], T->qrec, counts);
+    free(mine), free(counts);
+    if (rc) return snn_err_set(err, SNN_EIO, T->e->path, "", "the exchange between MPI ranks failed");
+  }
+  if (p + 1 == K) return SNN_OK;
+  char filled[4096] = {0};
+  for (size_t b = 0; b < B; b++) {
+    const double *rec = T->qrec + b * (C + 2);
+    size_t y = (size_t)rec[0];
+    if (y >= C || y >= sizeof filled || filled[y] || rec[1] == 0) continue;
+    filled[y] = 1;
+    memcpy(T->q + (y * K + p) * C, rec + 2, C * sizeof(double));
+  }
+  return SNN_OK;
+}
+
 /* FPTT, chunk p of shard `job` (of this rank): each sequence of the shard
  * advances one chunk from its carried state (drawn at p = 0), and the
  * chunk's gradients are summed into the shard's slot. */
@@ -421,6 +502,7 @@ static void fptt_job(void *ctx, int wid, size_t job) {
     N->x = F->X[b], N->y = F->Y[b], N->label = F->lab[b];
     if (p > 0) SNN_SFX(snn_traj_carry)(&F->trs[b], N, prev);
     SNN_SFX(snn_forward_segment)(N, &F->trs[b], a, z - a);
+    if (T->e->fptt_weighted) weighted_signal(T, W, &F->trs[b], z - a, F->lab[b], p, T->qrec + b * (s->n_out + 2));
     SNN_SFX(snn_bptt_window)(N, &F->trs[b], W->w, W->g, 0);
     for (size_t i = 0; i < P; i++) r_add(G + i, G + i, W->g + i, c);
     N->x = W->X0, N->y = W->Y0;
@@ -444,6 +526,7 @@ static int fptt_batch(trainer *T, double *loss, snn_err *err) {
     run_phase(T, fptt_job, T->sh_hi - T->sh_lo);
     int rc = agree(T, phase_status(T, err), err);
     if (!rc) rc = gather_shards(T, err);
+    if (!rc && e->fptt_weighted) rc = update_estimate(T, T->fp, err);
     if (rc) return rc;
     *loss = sum_shards(T, T->gsum, T->S);
     /* the regulariser: c alpha (W - Wbar) + (rho - 1) lambda */
@@ -512,6 +595,11 @@ static int export_state(trainer *T, size_t step, snn_ckpt *k) {
   if (!rc) rc = SNN_SFX(snn_export)(T->v, P, &k->v, T->c);
   if (!rc) rc = SNN_SFX(snn_export)(T->wbar, P, &k->wbar, T->c);
   if (!rc) rc = SNN_SFX(snn_export)(T->lam, P, &k->lambda, T->c);
+  if (!rc && T->q) {
+    size_t n = e->fptt.chunks * T->s->n_out * T->s->n_out;
+    if (snn_nums_init(&k->estimate, n)) return SNN_ENOMEM;
+    memcpy(k->estimate.v, T->q, n * sizeof *T->q);
+  }
   return rc;
 }
 
@@ -550,7 +638,9 @@ static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err)
   run_file(lpath, e->out, "log.csv");
   snn_data d;
   snn_ckpt k;
-  if (snn_ckpt_init(&k, s->P)) return snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
+  size_t nq = T->q ? e->fptt.chunks * s->n_out * s->n_out : 0;
+  if (snn_ckpt_init(&k, s->P) || (nq && snn_nums_init(&k.estimate, nq)))
+    return snn_ckpt_clear(&k), snn_err_set(err, SNN_ENOMEM, path, "", "out of memory");
   int rc = snn_ckpt_load(s, path, &d, &k, err), loaded = rc == SNN_OK;
   if (!rc && (strcmp(k.rule, e->rule_text) || k.prec != e->prec))
     rc = snn_err_set(err, SNN_EVALUE, path, "checkpoint.rule",
@@ -567,6 +657,7 @@ static int load_checkpoint(trainer *T, size_t *step, snn_buf *log, snn_err *err)
     import_nums(T->b2p, &one, 1, T->c);
     *step = k.updates_done;
     T->nupd = k.optimizer_steps;
+    if (nq) memcpy(T->q, k.estimate.v, nq * sizeof *T->q);
   }
   if (loaded) snn_data_clear(&d);
   snn_ckpt_clear(&k);
@@ -715,6 +806,7 @@ static void worker_init(void *ctx, int wid, size_t job) {
   W->ready = 1;
   if (!W->g || !W->xb || !W->yb || SNN_SFX(snn_traj_init)(&W->tr, W->N)) return;
   if (T->F.B && !(W->w = SNN_SFX(snn_bptt_ws_alloc_len)(W->N, T->F.len))) return;
+  if (T->F.B && !(W->sm = vec_alloc(s->n_out + 2, W->c))) return;
   W->rc = SNN_OK;
 }
 
@@ -724,6 +816,7 @@ static void worker_clear(void *ctx, int wid, size_t job) {
   (void)job;
   if (!W->ready) return;
   if (W->w) SNN_SFX(snn_bptt_ws_free)(W->w, W->N);
+  vec_free(W->sm, T->s->n_out + 2, W->c);
   if (W->tr.s) SNN_SFX(snn_traj_clear)(&W->tr, W->N);
   vec_free(W->g, T->s->P, W->c);
   free(W->xb), free(W->yb);
@@ -760,6 +853,12 @@ static int trainer_par(trainer *T, const snn_train_opts *o) {
   T->G = vec_alloc(T->S * P, T->c);
   T->Lsh = calloc(T->S, sizeof *T->Lsh);
   T->el = calloc(2 * (n_ev ? n_ev : 1), sizeof *T->el);
+  if (e->fptt_weighted) {
+    size_t C = T->s->n_out, K = e->fptt.chunks;
+    T->q = calloc(K * C * C, sizeof *T->q); /* starts at zero, as in the sFPTT code */
+    T->qrec = calloc(e->batch * (C + 2), sizeof *T->qrec);
+    if (!T->q || !T->qrec) return SNN_ENOMEM;
+  }
   T->pk_one = SNN_SFX(snn_vec_pack_bytes)(P, T->c) + sizeof(double);
   T->pk = T->R > 1 ? malloc(T->S * T->pk_one) : NULL;
   if (!T->W || !T->G || !T->Lsh || !T->el || (T->R > 1 && !T->pk)) return SNN_ENOMEM;
@@ -798,7 +897,7 @@ static void trainer_clear(trainer *T) {
   snn_pool_free(T->pool);
   free(T->W);
   vec_free(T->G, T->S * P, c);
-  free(T->Lsh), free(T->el), free(T->pk);
+  free(T->Lsh), free(T->el), free(T->pk), free(T->q), free(T->qrec);
   fptt_bufs_clear(&T->F, T->N);
   vec_free(T->g, P, c), vec_free(T->gsum, P, c), vec_free(T->m, P, c), vec_free(T->v, P, c);
   vec_free(T->wbar, P, c), vec_free(T->lam, P, c), vec_free(T->save, P, c);
@@ -968,6 +1067,10 @@ static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t
       if (rc == SNN_ENONFINITE) T->diverged = 1, rc = SNN_OK;
     } else {
       rc = batch_update(T, &L, err);
+    }
+    if (!rc && T->F.B && e->fptt_reset && (step + 1) % e->fptt_reset == 0) { /* an epoch's end: W <- Wbar */
+      for (size_t i = 0; i < T->s->P; i++) r_set(T->N->theta + i, T->wbar + i, T->c);
+      SNN_SFX(snn_net_derive)(T->N);
     }
     res->sec_grad += now() - t1 - (T->sec_update - u0);
     res->sequences += e->batch;

@@ -18,6 +18,12 @@ typedef struct {
   char rule_text[128];
   snn_rule rule;
   snn_fptt_opts fptt; /* rule fptt: its procedure */
+  /* rule fptt, the experiment's "fptt" object (docs/fptt.md): the loss of
+   * each chunk (0 the network's own; 1 the time-weighted loss of the sFPTT
+   * code for terminal labels) and the updates between W <- Wbar resets
+   * (0: never; default one epoch of a data set's training split) */
+  int fptt_weighted;
+  size_t fptt_reset;
   long prec;
   int opt;
   double lr, beta1, beta2, eps, momentum, clip;

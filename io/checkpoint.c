@@ -22,6 +22,7 @@ void snn_ckpt_clear(snn_ckpt *c) {
   snn_nums_clear(&c->v);
   snn_nums_clear(&c->wbar);
   snn_nums_clear(&c->lambda);
+  snn_nums_clear(&c->estimate);
 }
 
 int snn_ckpt_format(const snn_spec *s, const snn_data *d, const snn_ckpt *c, snn_buf *b, const char *path,
@@ -38,6 +39,10 @@ int snn_ckpt_format(const snn_spec *s, const snn_data *d, const snn_ckpt *c, snn
   for (int k = 0; k < 4; k++) {
     snn_buf_printf(b, ",\n  \"%s\": ", nm[k]);
     snn_nums_put(b, vs[k], 0, s->P);
+  }
+  if (c->estimate.n) {
+    snn_buf_puts(b, ",\n  \"fptt_estimate\": ");
+    snn_nums_put(b, &c->estimate, 0, c->estimate.n);
   }
   snn_buf_puts(b, "}}\n");
   return b->oom ? snn_err_set(err, SNN_ENOMEM, path, "", "out of memory") : SNN_OK;
@@ -74,10 +79,12 @@ int snn_ckpt_load(const snn_spec *s, const char *path, snn_data *d, snn_ckpt *c,
       read_state(json_object_get(ck, "beta_powers"), &c->beta_powers, 2) ||
       read_state(json_object_get(ck, "m"), &c->m, s->P) || read_state(json_object_get(ck, "v"), &c->v, s->P) ||
       read_state(json_object_get(ck, "wbar"), &c->wbar, s->P) ||
-      read_state(json_object_get(ck, "lambda"), &c->lambda, s->P)) {
+      read_state(json_object_get(ck, "lambda"), &c->lambda, s->P) ||
+      (c->estimate.n && read_state(json_object_get(ck, "fptt_estimate"), &c->estimate, c->estimate.n))) {
     rc = snn_err_set(err, SNN_EKEY, path, "checkpoint",
                      "missing or malformed (expected updates_done, optimizer_steps, rule, precision_bits, beta_powers, "
-                     "m, v, wbar, lambda)");
+                     "m, v, wbar, lambda%s)",
+                     c->estimate.n ? ", fptt_estimate" : "");
   } else {
     c->updates_done = (size_t)json_integer_value(ud);
     c->optimizer_steps = (size_t)json_integer_value(os);

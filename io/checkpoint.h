@@ -14,6 +14,9 @@ typedef struct {
   long prec;
   snn_nums beta_powers;        /* beta1^t, beta2^t */
   snn_nums m, v, wbar, lambda; /* P each */
+  /* FPTT's time-weighted loss: the running class-conditional output
+   * distributions (chunks x classes x classes), or n = 0 */
+  snn_nums estimate;
 } snn_ckpt;
 
 int snn_ckpt_init(snn_ckpt *c, size_t P);

@@ -2,7 +2,8 @@
 # Training on MPI ranks (docs/distributed.md): `mpirun -n 2` and `-n 3` (more
 # ranks than cores: --oversubscribe) write the same bytes as `-n 1` and as
 # the program run on its own, for deferred BPTT and e-prop (double and MPFR)
-# and for FPTT's lockstep chunks, with shard counts the ranks do not divide;
+# and for FPTT's lockstep chunks (with its time-weighted loss too, whose
+# estimate is gathered from every rank), with shard counts the ranks do not divide;
 # a run interrupted on 2 ranks and resumed on 3 ends as the uninterrupted one;
 # `check` on 2 and 3 ranks prints and writes the report of one process;
 # a rank killed mid-run ends the job with no final files and no temporaries.
@@ -33,8 +34,9 @@ exp() { # name rule extra
 exp bptt bptt ''
 exp eprop80 eprop '"precision": 80,'
 exp fptt 'fptt:chunks=3,alpha=0.5,beta=0.5' '"optimizer": {"kind": "adamax", "lr": 0.003},'
+exp fpttw 'fptt:chunks=6' '"fptt": {"loss": "time_weighted", "reset_every": 4},'
 files="log.csv checkpoint.json params.json network.json"
-for e in bptt eprop80 fptt; do
+for e in bptt eprop80 fptt fpttw; do
   if ! "$snngrad" train "$tmp/$e.json" --out "$tmp/$e.solo" --threads 1 --quiet >/dev/null; then
     bad "$e: the run on its own failed"; continue
   fi

@@ -309,6 +309,10 @@ static const char *const RESUME_CASES[] = {
     " \"updates\": 12, \"optimizer\": {\"kind\": \"adamax\", \"lr\": 0.003}, \"eval\": {\"every\": 4, \"samples\": 4}",
     "\"task\": {\"kind\": \"recall\", \"steps\": 16, \"store_len\": 3, \"group\": 2}, \"rule\": \"ostl\", \"batch\": 2,"
     " \"updates\": 12, \"precision\": 80, \"eval\": {\"every\": 4, \"samples\": 2}",
+    /* FPTT with the time-weighted loss: its running estimate is in the checkpoint; W <- Wbar every 5 updates */
+    "\"task\": {\"kind\": \"cues\", \"cues\": 3, \"cue_len\": 4, \"gap\": 2, \"delay\": 4, \"recall_len\": 4, "
+    "\"group\": 3}, \"rule\": \"fptt:chunks=6\", \"fptt\": {\"loss\": \"time_weighted\", \"reset_every\": 5},"
+    " \"batch\": 5, \"shards\": 3, \"updates\": 12, \"eval\": {\"every\": 4, \"samples\": 6}",
 };
 
 /* Interrupted after 5 updates (a checkpoint), resumed: the same bytes as an
@@ -478,6 +482,51 @@ START_TEST(test_training_learns) {
 }
 END_TEST
 
+/* FPTT's time-weighted loss (docs/fptt.md): with one chunk it is the
+ * network's own terminal cross-entropy, byte for byte; with several, the
+ * estimate the checkpoint holds has, per class and chunk, either nothing yet
+ * or a softmax (sums to 1), some filled, and none for the last chunk. */
+START_TEST(test_fptt_time_weighted) {
+  mk_tmp();
+  char a[400], b[400], pa[500], pb[500];
+  snprintf(a, sizeof a, "%s/a", tmpdir);
+  snprintf(b, sizeof b, "%s/b", tmpdir);
+  snn_train_res r;
+  snn_err e = {0};
+  const char *rows = "\"task\": {\"kind\": \"fmnist\", \"order\": \"row\", \"limit\": 200}, \"batch\": 4, "
+                     "\"updates\": 3, \"eval\": {\"every\": 3, \"samples\": 4}, ";
+  char body[600];
+  snprintf(body, sizeof body, "%s\"rule\": \"fptt:chunks=1\", \"fptt\": {\"loss\": \"time_weighted\"}", rows);
+  ck_assert_msg(run_exp(body, a, 0, 0, &r, &e) == SNN_OK, "%s: %s", e.key, e.msg);
+  snprintf(body, sizeof body, "%s\"rule\": \"fptt:chunks=1\", \"fptt\": {\"loss\": \"network\"}", rows);
+  ck_assert_msg(run_exp(body, b, 0, 0, &r, &e) == SNN_OK, "%s: %s", e.key, e.msg);
+  snprintf(pa, sizeof pa, "%s/params.json", a);
+  snprintf(pb, sizeof pb, "%s/params.json", b);
+  same_file(pa, pb);
+  rm_run(a), rm_run(b);
+  snprintf(body, sizeof body, "%s\"rule\": \"fptt:chunks=7\", \"fptt\": {\"loss\": \"time_weighted\"}", rows);
+  ck_assert_msg(run_exp(body, a, 0, 0, &r, &e) == SNN_OK, "%s: %s", e.key, e.msg);
+  snprintf(pa, sizeof pa, "%s/checkpoint.json", a);
+  json_error_t je;
+  json_t *root = json_load_file(pa, 0, &je);
+  json_t *q = json_object_get(json_object_get(root, "checkpoint"), "fptt_estimate");
+  ck_assert_uint_eq(json_array_size(q), 7 * 10 * 10);
+  int filled = 0;
+  for (size_t y = 0; y < 10; y++)
+    for (size_t p = 0; p < 7; p++) {
+      double sum = 0;
+      for (size_t k = 0; k < 10; k++) sum += json_number_value(json_array_get(q, (y * 7 + p) * 10 + k));
+      ck_assert_msg(sum == 0 || fabs(sum - 1) < 1e-12, "class %zu chunk %zu: sums to %g", y, p, sum);
+      if (p == 6) ck_assert_msg(sum == 0, "the last chunk keeps no estimate");
+      filled += sum != 0;
+    }
+  ck_assert_msg(filled > 0, "no estimate filled in 3 updates of 4 sequences");
+  json_decref(root);
+  rm_run(a);
+  rmdir(tmpdir);
+}
+END_TEST
+
 /* A bad experiment is refused with the key that is wrong. */
 START_TEST(test_bad_experiments) {
   static const struct {
@@ -494,6 +543,11 @@ START_TEST(test_bad_experiments) {
       {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"nope\"", "rule"},
       {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"bptt\", \"epochs\": 3", ""},
       {"\"task\": {\"kind\": \"fmnist\", \"path\": \"/nonexistent\"}, \"rule\": \"bptt\"", ""},
+      {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"fptt:chunks=2\", \"fptt\": {\"loss\": \"time_weighted\"}",
+       "fptt.loss"},
+      {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"bptt\", \"fptt\": {\"loss\": \"network\"}", "fptt"},
+      {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"fptt\", \"fptt\": {\"loss\": \"weighted\"}", "fptt.loss"},
+      {"\"task\": {\"kind\": \"adding\"}, \"rule\": \"bptt\", \"shards\": 3", "shards"},
   };
   mk_tmp();
   char a[400];
@@ -525,6 +579,7 @@ int main(void) {
   tcase_add_loop_test(tt, test_resume_bit_for_bit, 0, (int)(sizeof RESUME_CASES / sizeof *RESUME_CASES));
   tcase_add_test(tt, test_online_updates);
   tcase_add_test(tt, test_training_learns);
+  tcase_add_test(tt, test_fptt_time_weighted);
   tcase_add_test(tt, test_bad_experiments);
   suite_add_tcase(su, tt);
   return snn_run_suite(su, 0);
