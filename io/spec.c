@@ -555,7 +555,7 @@ static int parse_root(pctx *p, json_t *root) {
   TRY(get_obj(p, root, "", "spike", 0, &sp));
   if (sp) check_keys(p, sp, "spike", k_spike);
   static const char *const fwds[] = {"heaviside", "sigmoid", NULL};
-  static const char *const surrs[] = {"triangle", "fast_sigmoid", "sigmoid", "tanh", "multi_gaussian", NULL};
+  static const char *const surrs[] = {"triangle", "fast_sigmoid", "sigmoid", "tanh", "multi_gaussian", "boxcar", NULL};
   TRY(get_enum(p, sp, "spike", "forward", 0, fwds, &s->forward));
   TRY(get_enum(p, sp, "spike", "surrogate", 0, surrs, &s->surrogate));
   TRY(get_num(p, sp, "spike", "slope", 0, 5.0, 0, 1, INFINITY, 0, &s->slope));

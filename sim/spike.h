@@ -72,6 +72,9 @@ static inline void spike_psi(relt *psi, const relt *u, const relt *z, const relt
       }
       return;
     }
+    case SNN_SURR_BOXCAR: /* sparch (after DECOLLE): 1 for -1/2 < u <= 1/2, else 0 */
+      r_set_si(psi, r_cmp_d(u, -0.5) > 0 && r_cmp_d(u, 0.5) <= 0, c);
+      return;
     default: /* tanh: 1 - tanh(u)^2 */
       r_tanh(a, u, c);
       r_mul(a, a, a, c);
