@@ -54,6 +54,7 @@ static int rules_outputs(const cli_opts *o, const snn_spec *s, const snn_ruleche
 static int check_rules(const cli_opts *o) {
   static snn_rulecheck r; /* large: kept off the stack */
   memset(&r, 0, sizeof r);
+  r.group = snn_group_world();
   snn_err e = {0};
   if (snn_gc_split_rules(o->rules ? o->rules : "bptt,rtrl,ostl,eprop,tbptt:window=10", "--rules", &r, &e))
     return cli_report(&e);

@@ -9,6 +9,7 @@
 
 #include "gradcheck/gradcheck.h"
 #include "io/io.h"
+#include "par/par.h"
 
 /* ---- precisions ---- */
 
@@ -183,6 +184,114 @@ static void verdicts(const snn_spec *s, snn_rulecheck *r) {
   }
 }
 
+/* ---- every rule against BPTT, shared over MPI ranks ----
+ * Job j of nr (np + 1 with the finite-difference column): precision k = j /
+ * (nr + 1), rule j % (nr + 1) (the last: finite differences).  Rank r runs
+ * the contiguous share snn_share(jobs, r, R); a job's record is its status,
+ * its errors and cosine, its per-block errors and BPTT's crossings at that
+ * precision, and every rank gets every record. */
+static size_t job_len(const snn_spec *s) {
+  return 3 + s->nblk + s->L;
+}
+
+static int run_job(const snn_spec *s, const snn_data *d, snn_rulecheck *r, size_t j, double *rec, snn_blockcmp *bc,
+                   snn_err *err) {
+  int k = (int)(j / (size_t)(r->nr + 1)), i = (int)(j % (size_t)(r->nr + 1));
+  for (size_t q = 0; q < job_len(s); q++) rec[q] = NAN;
+  if (i == r->nr) { /* the finite-difference column */
+    rec[0] = 0;
+    if (!r->fd_ok) return SNN_OK;
+    snn_fdreport rep;
+    snn_fdopts fo = {SNN_FD_RICHARDSON, 0, NULL};
+    snn_err e2 = {0};
+    if (snn_fdreport_init(&rep, s) == SNN_OK &&
+        r->prec[k].eng->fdcheck(s, d, r->prec[k].bits, &fo, &rep, &e2) == SNN_OK)
+      rec[1] = rep.lg_rel_all;
+    snn_fdreport_clear(&rep);
+    return SNN_OK;
+  }
+  snn_rule bptt;
+  snn_rule_parse("bptt", &bptt, err);
+  snn_result ref, x;
+  int st = rule_grad(s, d, &r->prec[k], &bptt, NULL, &ref, err);
+  if (st) return rec[0] = st, st;
+  for (size_t l = 0; l < s->L; l++) rec[3 + s->nblk + l] = (double)ref.crossings[l];
+  if (!(st = rule_grad(s, d, &r->prec[k], &r->rule[i], &ref, &x, err))) {
+    snn_blockcmp all;
+    if (r->prec[k].eng->compare(s, r->prec[k].bits, &ref, &x, bc, &all)) {
+      st = snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
+    } else {
+      rec[1] = all.lg_rel, rec[2] = all.cosine;
+      for (size_t b = 0; b < s->nblk; b++) rec[3 + b] = bc[b].lg_rel;
+    }
+    snn_result_clear(&x);
+  }
+  snn_result_clear(&ref);
+  rec[0] = st;
+  return st;
+}
+
+/* The records of every job into the report; the first failure (in job
+ * order) becomes everyone's, with its owner's message. */
+static int take_records(const snn_spec *s, snn_rulecheck *r, const double *all, size_t njobs, snn_err *err) {
+  size_t len = job_len(s);
+  int R = snn_group_size(r->group);
+  for (size_t j = 0; j < njobs; j++) {
+    const double *rec = all + j * len;
+    if (rec[0] != 0) {
+      int owner = 0;
+      for (int q = 0; q < R; q++) {
+        size_t lo, hi;
+        snn_share(njobs, q, R, &lo, &hi);
+        if (j >= lo && j < hi) owner = q;
+      }
+      if (snn_group_bcast(r->group, err, sizeof *err, owner)) return SNN_EIO;
+      return (int)rec[0];
+    }
+    int k = (int)(j / (size_t)(r->nr + 1)), i = (int)(j % (size_t)(r->nr + 1));
+    if (i == r->nr) {
+      r->lg_fd[k] = rec[1];
+      continue;
+    }
+    r->lg[i][k] = rec[1], r->cosv[i][k] = rec[2];
+    for (size_t b = 0; b < s->nblk; b++) r->lgb[((size_t)i * s->nblk + b) * SNN_GC_MAXPREC + (size_t)k] = rec[3 + b];
+    if (k == r->np - 1)
+      for (size_t l = 0; l < s->L; l++) r->crossings[l] = (size_t)rec[3 + s->nblk + l];
+  }
+  return SNN_OK;
+}
+
+static int rules_shared(const snn_spec *s, const snn_data *d, snn_rulecheck *r, snn_blockcmp *bc, snn_err *err) {
+  int R = snn_group_size(r->group), me = snn_group_rank(r->group);
+  size_t njobs = (size_t)r->np * (size_t)(r->nr + 1), len = job_len(s), lo, hi;
+  double *all = calloc(njobs * len, sizeof *all);
+  size_t *counts = calloc((size_t)R, sizeof *counts);
+  if (!all || !counts) {
+    free(all), free(counts);
+    return snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
+  }
+  for (int q = 0; q < R; q++) snn_share(njobs, q, R, &lo, &hi), counts[q] = (hi - lo) * len * sizeof *all;
+  snn_share(njobs, me, R, &lo, &hi);
+  int failed = 0;
+  for (size_t j = lo; j < hi; j++) {
+    if (failed) { /* after a failure: no more work, the records say skipped */
+      all[j * len] = SNN_EIO;
+      continue;
+    }
+    failed = run_job(s, d, r, j, all + j * len, bc, err) != SNN_OK;
+  }
+  double *mine = malloc(counts[me] + 1);
+  int st = mine ? SNN_OK : SNN_ENOMEM;
+  if (!st) memcpy(mine, all + lo * len, counts[me]);
+  if (!st && snn_group_allgatherv(r->group, mine, counts[me], all, counts)) st = SNN_EIO;
+  if (!st)
+    st = take_records(s, r, all, njobs, err);
+  else
+    snn_err_set(err, st, "", "", "the exchange between MPI ranks failed");
+  free(mine), free(all), free(counts);
+  return st;
+}
+
 int snn_gc_rules(const snn_spec *s, const snn_data *d, snn_rulecheck *r, snn_err *err) {
   r->nblk = s->nblk;
   r->lgb = calloc((size_t)SNN_GC_MAXRULES * (s->nblk ? s->nblk : 1) * SNN_GC_MAXPREC, sizeof *r->lgb);
@@ -193,7 +302,10 @@ int snn_gc_rules(const snn_spec *s, const snn_data *d, snn_rulecheck *r, snn_err
   snn_err e2 = {0};
   r->fd_ok = snn_fd_allowed(s, &e2) == SNN_OK;
   snprintf(r->fd_why, sizeof r->fd_why, "%s", e2.msg);
-  for (int k = 0; k < r->np && !st; k++) st = rules_at(s, d, r, k, bc, err);
+  if (!st && r->group && snn_group_size(r->group) > 1)
+    st = rules_shared(s, d, r, bc, err);
+  else
+    for (int k = 0; k < r->np && !st; k++) st = rules_at(s, d, r, k, bc, err);
   free(bc);
   if (!st) verdicts(s, r);
   return st;
@@ -230,31 +342,83 @@ static int psweep_add(snn_psweep *p, int rule, long bits, double lg) {
   return SNN_OK;
 }
 
+/* The sweep's precisions: geometric steps of 1.25 from lo, and hi itself. */
+static size_t sweep_bits(long lo, long hi, long *out, size_t max) {
+  size_t n = 0;
+  for (double pb = (double)lo; pb < (double)hi * 1.25 && n < max; pb *= 1.25) {
+    if (pb > (double)hi && (long)(pb / 1.25 + 0.5) == hi) break;
+    out[n++] = pb > (double)hi ? hi : (long)(pb + 0.5);
+  }
+  return n;
+}
+
+/* Precision `bits`: every rule's error against BPTT into rec[1..nr]; rec[0] the status. */
+static int sweep_job(const snn_spec *s, const snn_data *d, const snn_rulecheck *rules, long bits, double *rec,
+                     snn_blockcmp *bc, snn_err *err) {
+  snn_rule bptt;
+  snn_rule_parse("bptt", &bptt, err);
+  snn_prec p = {&snn_engine_mpfr, bits};
+  snn_result ref;
+  int st = rule_grad(s, d, &p, &bptt, NULL, &ref, err), have_ref = st == SNN_OK;
+  for (int i = 0; i < rules->nr && !st; i++) {
+    snn_result x;
+    if ((st = rule_grad(s, d, &p, &rules->rule[i], &ref, &x, err))) break;
+    snn_blockcmp all;
+    rec[1 + i] = p.eng->compare(s, p.bits, &ref, &x, bc, &all) == SNN_OK ? all.lg_rel : NAN;
+    snn_result_clear(&x);
+  }
+  if (have_ref) snn_result_clear(&ref);
+  rec[0] = st;
+  return st;
+}
+
 int snn_gc_precision_sweep(const snn_spec *s, const snn_data *d, const snn_rulecheck *rules, long lo, long hi,
                            snn_psweep *out, snn_err *err) {
   memset(out, 0, sizeof *out);
-  snn_rule bptt;
-  snn_rule_parse("bptt", &bptt, err);
+  long bits[256];
+  size_t nb = sweep_bits(lo, hi, bits, sizeof bits / sizeof *bits), len = (size_t)rules->nr + 1, a = 0, z = nb;
+  const snn_group *g = rules->group;
+  int R = g ? snn_group_size(g) : 1, me = g ? snn_group_rank(g) : 0;
   snn_blockcmp *bc = calloc(s->nblk ? s->nblk : 1, sizeof *bc);
-  int st = bc ? SNN_OK : snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
+  double *all = calloc(nb * len + 1, sizeof *all);
+  size_t *counts = calloc((size_t)R, sizeof *counts);
+  int st = bc && all && counts ? SNN_OK : snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
   for (int i = 0; i < rules->nr && !st; i++) st = snn_rule_check(&rules->rule[i], s, "", "--rules", err);
-  /* geometric steps of 1.25 from lo, and hi itself */
-  for (double pb = (double)lo; !st && pb < (double)hi * 1.25; pb *= 1.25) {
-    snn_prec p = {&snn_engine_mpfr, pb > (double)hi ? hi : (long)(pb + 0.5)};
-    if (pb > (double)hi && (long)(pb / 1.25 + 0.5) == hi) break;
-    snn_result ref;
-    if ((st = rule_grad(s, d, &p, &bptt, NULL, &ref, err))) break;
-    for (int i = 0; i < rules->nr && !st; i++) {
-      snn_result x;
-      if ((st = rule_grad(s, d, &p, &rules->rule[i], &ref, &x, err))) break;
-      snn_blockcmp all;
-      if (p.eng->compare(s, p.bits, &ref, &x, bc, &all) == SNN_OK && psweep_add(out, i, p.bits, all.lg_rel))
-        st = snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
-      snn_result_clear(&x);
+  /* under MPI each rank runs its share of the precisions; the rows meet in order */
+  if (R > 1) snn_share(nb, me, R, &a, &z);
+  int failed = st != SNN_OK;
+  for (size_t j = a; j < z; j++) {
+    if (failed) {
+      all[j * len] = SNN_EIO;
+      continue;
     }
-    snn_result_clear(&ref);
+    failed = sweep_job(s, d, rules, bits[j], all + j * len, bc, err) != SNN_OK;
   }
-  free(bc);
+  if (R > 1 && !st) {
+    size_t lo2, hi2;
+    for (int q = 0; q < R; q++) snn_share(nb, q, R, &lo2, &hi2), counts[q] = (hi2 - lo2) * len * sizeof *all;
+    double *mine = malloc(counts[me] + 1);
+    if (!mine || (memcpy(mine, all + a * len, counts[me]), snn_group_allgatherv(g, mine, counts[me], all, counts)))
+      st = snn_err_set(err, SNN_EIO, "", "", "the exchange between MPI ranks failed");
+    free(mine);
+  }
+  for (size_t j = 0; j < nb && !st; j++) {
+    if (all[j * len] != 0) {
+      int owner = 0;
+      for (int q = 0; q < R; q++) {
+        size_t lo2, hi2;
+        snn_share(nb, q, R, &lo2, &hi2);
+        if (j >= lo2 && j < hi2) owner = q;
+      }
+      if (R > 1 && snn_group_bcast(g, err, sizeof *err, owner)) st = SNN_EIO;
+      st = (int)all[j * len];
+      break;
+    }
+    for (int i = 0; i < rules->nr && !st; i++)
+      if (!isnan(all[j * len + 1 + (size_t)i]) && psweep_add(out, i, bits[j], all[j * len + 1 + (size_t)i]))
+        st = snn_err_set(err, SNN_ENOMEM, "", "", "out of memory");
+  }
+  free(bc), free(all), free(counts);
   return st;
 }
 

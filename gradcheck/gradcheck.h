@@ -64,6 +64,11 @@ typedef struct {
   char why[SNN_GC_MAXRULES][256];
   double gap[SNN_GC_MAXRULES];
   int mismatches;
+  /* The processes that share the comparisons (par/par.h): each computes
+   * its share of the (precision, rule) pairs and the finite-difference
+   * columns, and the results are exchanged, so the report is the same on
+   * any number.  NULL (or a group of one): this process does everything. */
+  const struct snn_group *group;
 } snn_rulecheck;
 
 /* "a,b:k=v,k2=v2,c": a token with '=' and no ':' continues the previous

@@ -62,6 +62,19 @@ for n in 2 3; do
     bad "check on $n ranks failed"
   fi
 done
+# check --rules and the precision sweep: the (precision, rule) pairs shared out
+"$snngrad" check "$ex/alif_recurrent.json" --rules bptt,rtrl,eprop --precision 53,128 --json "$tmp/rr.json" \
+  --csv "$tmp/rr.csv" >"$tmp/rr.out" || bad "check --rules on its own"
+"$snngrad" check "$ex/alif_recurrent.json" --rules rtrl,eprop --precision 53 --precision-sweep 24:60 \
+  --csv "$tmp/ps.csv" >/dev/null || bad "the precision sweep on its own"
+for n in 2 3; do
+  mpi "$n" "$snngrad" check "$ex/alif_recurrent.json" --rules bptt,rtrl,eprop --precision 53,128 --json "$tmp/rr$n.json" \
+    --csv "$tmp/rr$n.csv" >"$tmp/rr$n.out" || bad "check --rules on $n ranks failed"
+  for f in json csv out; do cmp -s "$tmp/rr.$f" "$tmp/rr$n.$f" && ok || bad "check --rules on $n ranks: the $f differs"; done
+  mpi "$n" "$snngrad" check "$ex/alif_recurrent.json" --rules rtrl,eprop --precision 53 --precision-sweep 24:60 \
+    --csv "$tmp/ps$n.csv" >/dev/null || bad "the precision sweep on $n ranks failed"
+  cmp -s "$tmp/ps.csv" "$tmp/ps$n.csv" && ok || bad "the precision sweep on $n ranks differs"
+done
 # commands that do not divide their work refuse to run as several processes
 mpi 2 "$snngrad" grad "$ex/lif_smooth.json" --rule bptt -o "$tmp/g.json" >/dev/null 2>&1 && bad "grad ran on 2 ranks" || ok
 [ ! -e "$tmp/g.json" ] && ok || bad "grad on 2 ranks wrote its output"
