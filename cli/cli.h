@@ -31,6 +31,7 @@ typedef struct {
   const char *net, *out, *rule, *params, *prec, *method, *step, *json, *sweep;
   const char *neurons, *steps, *layers, *model, *recurrent, *reps;
   const char *rules, *psweep, *csv, *raster, *maxmem, *synapse;
+  const char *train, *updates, *threads; /* bench --train */
 } cli_opts;
 /* `allowed`: the options this command takes, " -o --rule ... ". */
 int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed);
@@ -66,6 +67,8 @@ int cli_grad(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+/* bench --train EXP.json (cmd_benchtrain.c), with bench's options parsed. */
+int cli_bench_train(const cli_opts *o);
 int cli_train(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_export(int argc, char **argv);

@@ -1,5 +1,6 @@
 /* cmd_bench.c - `snngrad bench`: BPTT's time per step on one network, or
- * every rule's time and memory against the sizes (--rules). */
+ * every rule's time and memory against the sizes (--rules), or an
+ * experiment's training (--train, cmd_benchtrain.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -141,10 +142,14 @@ static int bench_bptt(const snn_spec *s, const snn_data *d, const snn_prec *ps, 
 int cli_bench(int argc, char **argv) {
   cli_opts o;
   int rc = cli_parse_opts(argc, argv, &o,
-                          " --neurons --steps --layers --model --recurrent --precision --reps --rules --csv ");
+                          " --neurons --steps --layers --model --recurrent --precision --reps --rules --csv --train "
+                          "--updates --threads ");
   if (rc) return rc;
+  if (o.train) return cli_bench_train(&o);
+  if (o.updates || o.threads)
+    return cli_usage_error("%s belongs to bench --train EXPERIMENT.json", o.updates ? "--updates" : "--threads");
   if (o.rules) return bench_rules(&o);
-  if (o.csv) return cli_usage_error("%s", "--csv belongs to bench --rules");
+  if (o.csv) return cli_usage_error("%s", "--csv belongs to bench --rules or bench --train");
   int bad = 0;
   long n = get_long(o.neurons, "--neurons", 256, 1, 1 << 16, &bad);
   long T = get_long(o.steps, "--steps", 1000, 1, 1 << 24, &bad);

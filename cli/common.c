@@ -54,7 +54,10 @@ int cli_parse_opts(int argc, char **argv, cli_opts *o, const char *allowed) {
                {"--csv", &o->csv},
                {"--raster", &o->raster},
                {"--max-memory", &o->maxmem},
-               {"--synapse", &o->synapse}};
+               {"--synapse", &o->synapse},
+               {"--train", &o->train},
+               {"--updates", &o->updates},
+               {"--threads", &o->threads}};
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char **slot = NULL;

@@ -53,14 +53,21 @@ const cli_command cli_commands[] = {
      "snngrad bench [NET.json] [--neurons N] [--steps T] [--layers L] [--model lif|alif|snu|...]\n"
      "                         [--recurrent yes|no] [--precision B1,...] [--reps R]\n"
      "snngrad bench --rules R1,R2,... [--neurons N1,N2,...] [--steps T1,T2,...] [--model M] [--recurrent yes|no]\n"
-     "                         [--precision BITS] [--csv OUT.csv]",
+     "                         [--precision BITS] [--csv OUT.csv]\n"
+     "snngrad bench --train EXPERIMENT.json [--updates N] [--threads N] [--csv OUT.csv]",
      "Time and memory.  Without --rules: BPTT's forward and backward time per step on NET.json or on a\n"
      "synthetic network (default 256 recurrent lif units, 1000 steps).  With --rules: each rule's time per\n"
-     "step and memory against the sizes given (the complexity claims, docs/verdicts.md).\n"
+     "step and memory against the sizes given (the complexity claims, docs/verdicts.md).  With --train: the\n"
+     "experiment's training over N updates after one warm-up update, in a temporary folder that is removed\n"
+     "afterwards (the experiment's \"out\" is not touched): sequences per second, ms per update (gradient,\n"
+     "optimiser), one evaluation timed apart, peak memory, and the achieved GFLOP/s against this machine's\n"
+     "dgemm rate measured in the same run (docs/performance.md).\n"
      "  --neurons N, --steps T, --layers L, --model M, --recurrent yes|no   the synthetic network\n"
      "  --precision LIST    bits (default 53)\n"
      "  --reps R            runs to average (double; default 5)\n"
-     "  --csv FILE          with --rules: the table as CSV\n"},
+     "  --updates N         with --train: the updates timed, in [1, 1000000] (default 5)\n"
+     "  --threads N         with --train: worker threads (default: the experiment's \"threads\", else every core)\n"
+     "  --csv FILE          with --rules: the table as CSV; with --train: one row of every figure\n"},
     {"run", cli_run,
      "snngrad run   NET.json [--params PARAMS.json] [--precision BITS] --csv OUT.csv [--raster RASTER.csv]",
      "One forward pass: the readout (and the target) per step as CSV, and optionally the spike raster.\n"

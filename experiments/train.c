@@ -1056,7 +1056,7 @@ static int run_finish(trainer *T, snn_err *err) {
 static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t stop, snn_buf *log, snn_train_res *res,
                        snn_err *err) {
   const snn_experiment *e = T->e;
-  double t0 = now(), eloss, eacc;
+  double t0 = now(), tc = t0, eloss, eacc; /* tc: where the counted time starts */
   int rc = SNN_OK;
   res->threads = T->nw, res->ranks = T->R;
   for (size_t step = start; step < stop && !rc; step++) {
@@ -1099,8 +1099,12 @@ static int run_updates(trainer *T, const snn_train_opts *o, size_t start, size_t
       if (T->rank == 0) rc = write_checkpoint(T, done, log, err);
       rc = agree(T, rc, err);
     }
+    if (o->warmup && done == start + o->warmup) { /* the warm-up ends: count from here */
+      T->sec_update = T->sec_eval = res->sec_grad = 0, res->sequences = 0;
+      tc = now();
+    }
     res->updates = done;
-    res->sec_update = T->sec_update, res->sec_eval = T->sec_eval, res->sec_total = now() - t0;
+    res->sec_update = T->sec_update, res->sec_eval = T->sec_eval, res->sec_total = now() - tc;
     if (!rc && stopping && done < stop)
       return snn_err_set(err, SNN_EINTR, e->out, "",
                          "interrupted after update %zu of %zu; the checkpoint is written (continue with --resume)",

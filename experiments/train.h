@@ -67,6 +67,10 @@ typedef struct {
    * alone; snn_group_world() divides every minibatch over the MPI ranks,
    * rank 0 writing the files.  The same bytes for any number of ranks. */
   const struct snn_group *group;
+  /* The first `warmup` updates of this call are run but left out of the
+   * result's times and sequences (a benchmark's warm-up: first touches of
+   * memory, the thread pool's start). */
+  size_t warmup;
 } snn_train_opts;
 
 /* Summary of a finished run. */

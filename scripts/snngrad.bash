@@ -71,7 +71,7 @@ _snngrad() {
       mapfile -t COMPREPLY < <(compgen -d -- "$cur")
       return
       ;;
-    --neurons | --steps | --layers | --reps | --until | --step | --max-memory | --model | --precision-sweep)
+    --neurons | --steps | --layers | --reps | --until | --updates | --threads | --step | --max-memory | --model | --precision-sweep)
       return
       ;;
   esac

@@ -121,3 +121,14 @@ int snn_estimate_check_bench(const snn_mem *m, double limit, const char *option,
                      "the %s it may use (%s); lower --neurons or --steps",
                      rule, neurons, steps, human(m->bytes, a, sizeof a), bits, human(limit, b, sizeof b), option);
 }
+
+double snn_estimate_flops(const snn_spec *s) {
+  double step = 0;
+  for (size_t l = 0; l < s->L; l++) {
+    const snn_layer_spec *ly = &s->layers[l];
+    step += 2.0 * (double)ly->n * (double)ly->nprev;                /* W_in x */
+    if (ly->recurrent) step += 2.0 * (double)ly->n * (double)ly->n; /* W_rec z */
+  }
+  if (s->L) step += 2.0 * (double)s->n_out * (double)s->layers[s->L - 1].n; /* W_out z_L */
+  return 3.0 * step * (double)s->T;
+}

@@ -28,4 +28,16 @@ int snn_estimate_check(const snn_spec *s, const snn_mem *m, double limit, const 
 int snn_estimate_check_bench(const snn_mem *m, double limit, const char *option, const char *rule, long neurons,
                              long steps, long bits, snn_err *err);
 
+/* The useful floating-point work of one sequence's gradient
+ * (docs/performance.md, "The flop model"): at every step, 2 n n_prev for
+ * each layer's input projection, 2 n n for a recurrent one, 2 n_out n_L for
+ * the readout; the backward pass counted as twice the forward (the weight
+ * gradient and the signal of each product), so 3x the forward in all.
+ * Times T.  Elementwise work (membranes, spikes, surrogates) is not counted. */
+double snn_estimate_flops(const snn_spec *s);
+/* The machine's limit it is read against: the dgemm rate of n x n doubles
+ * on one BLAS thread, best of `reps` timed calls, in GFLOP/s (defined in the
+ * double build's kernels.c; 0 if out of memory).  Leaves BLAS on one thread. */
+double snn_dgemm_gflops(size_t n, int reps);
+
 #endif

@@ -4,7 +4,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "sim/estimate.h"
 #include "sim/net.h"
 
 #ifndef SNN_MPFR
@@ -281,5 +283,32 @@ void SNN_SFX(snn_vec_unpack)(relt *v, size_t n, const void *buf, rctx *c) {
 #ifndef SNN_MPFR
 void snn_blas_threads(int n) {
   openblas_set_num_threads(n);
+}
+
+/* The machine's limit for a benchmark to be read against: n x n times
+ * n x n in double on one BLAS thread (cblas_dgemm), the best of `reps`
+ * calls after one that is not timed, in GFLOP/s (2 n^3 flops per call).
+ * Leaves BLAS on one thread.  0 if the matrices cannot be allocated. */
+double snn_dgemm_gflops(size_t n, int reps) {
+  double *a = malloc(3 * n * n * sizeof *a), best = 0;
+  if (!a || n == 0) {
+    free(a);
+    return 0;
+  }
+  double *b = a + n * n, *c = b + n * n;
+  for (size_t i = 0; i < n * n; i++) a[i] = (double)(i % 7) - 3.0, b[i] = (double)(i % 5) * 0.25, c[i] = 0;
+  snn_blas_threads(1);
+  for (int k = 0; k <= reps; k++) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0, a, (int)n, b, (int)n, 0.0, c,
+                (int)n);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double gf = sec > 0 ? 2.0 * (double)n * (double)n * (double)n / sec / 1e9 : 0;
+    if (k > 0 && gf > best) best = gf; /* the first call only warms up */
+  }
+  free(a);
+  return best;
 }
 #endif

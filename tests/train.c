@@ -273,6 +273,7 @@ static const char *NET_LIF =
 
 /* Write an experiment, load it, train; returns the status. */
 static int run_threads = 1; /* worker threads of the next run_exp */
+static size_t run_warmup;   /* and its uncounted warm-up updates */
 
 static int run_exp(const char *body, const char *out, int resume, size_t until, snn_train_res *r, snn_err *e) {
   char path[400], text[2000];
@@ -282,7 +283,7 @@ static int run_exp(const char *body, const char *out, int resume, size_t until, 
   snn_experiment x;
   int st = snn_experiment_load(path, NULL, &x, e);
   if (st) return st;
-  snn_train_opts o = {.resume = resume, .until = until, .threads = run_threads};
+  snn_train_opts o = {.resume = resume, .until = until, .threads = run_threads, .warmup = run_warmup};
   memset(r, 0, sizeof *r);
   st = x.prec == 53 ? snn_train_d(&x, &o, r, e) : snn_train_mp(&x, &o, r, e);
   snn_experiment_free(&x);
@@ -360,6 +361,41 @@ START_TEST(test_resume_bit_for_bit) {
   ck_assert_int_eq(rows, 13);
   free(log);
   rm_run(a), rm_run(b), rm_run(c);
+  rmdir(tmpdir);
+}
+END_TEST
+
+/* A benchmark's warm-up (snn_train_opts.warmup) is left out of the result's
+ * sequences and times, and changes no byte of the run. */
+START_TEST(test_warmup_uncounted) {
+  mk_tmp();
+  char a[400], b[400];
+  snprintf(a, sizeof a, "%s/a", tmpdir);
+  snprintf(b, sizeof b, "%s/b", tmpdir);
+  static const char *const body =
+      "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"bptt\", \"batch\": 3, \"updates\": 4,"
+      " \"eval\": {\"every\": 2, \"samples\": 2}";
+  snn_train_res r;
+  snn_err e = {0};
+  ck_assert_int_eq(run_exp(body, a, 0, 0, &r, &e), SNN_OK);
+  ck_assert_uint_eq(r.updates, 4);
+  ck_assert_uint_eq(r.sequences, 12);
+  run_warmup = 1;
+  ck_assert_int_eq(run_exp(body, b, 0, 0, &r, &e), SNN_OK);
+  run_warmup = 0;
+  ck_assert_uint_eq(r.updates, 4);
+  ck_assert_uint_eq(r.sequences, 9);
+  ck_assert(r.sec_grad > 0 && r.sec_update > 0 && r.sec_eval > 0);
+  /* the parts are disjoint intervals of the counted time */
+  ck_assert(r.sec_total + 1e-9 >= r.sec_grad + r.sec_update + r.sec_eval);
+  static const char *const f[] = {"log.csv", "checkpoint.json", "params.json"};
+  for (int k = 0; k < 3; k++) {
+    char pa[500], pb[500];
+    snprintf(pa, sizeof pa, "%s/%s", a, f[k]);
+    snprintf(pb, sizeof pb, "%s/%s", b, f[k]);
+    same_file(pa, pb);
+  }
+  rm_run(a), rm_run(b);
   rmdir(tmpdir);
 }
 END_TEST
@@ -493,8 +529,9 @@ START_TEST(test_fptt_time_weighted) {
   snprintf(b, sizeof b, "%s/b", tmpdir);
   snn_train_res r;
   snn_err e = {0};
-  const char *rows = "\"task\": {\"kind\": \"fmnist\", \"order\": \"row\", \"limit\": 200}, \"batch\": 4, "
-                     "\"updates\": 3, \"eval\": {\"every\": 3, \"samples\": 4}, ";
+  const char *rows =
+      "\"task\": {\"kind\": \"fmnist\", \"order\": \"row\", \"limit\": 200}, \"batch\": 4, "
+      "\"updates\": 3, \"eval\": {\"every\": 3, \"samples\": 4}, ";
   char body[600];
   snprintf(body, sizeof body, "%s\"rule\": \"fptt:chunks=1\", \"fptt\": {\"loss\": \"time_weighted\"}", rows);
   ck_assert_msg(run_exp(body, a, 0, 0, &r, &e) == SNN_OK, "%s: %s", e.key, e.msg);
@@ -578,6 +615,7 @@ int main(void) {
   tcase_set_timeout(tt, 600);
   tcase_add_loop_test(tt, test_resume_bit_for_bit, 0, (int)(sizeof RESUME_CASES / sizeof *RESUME_CASES));
   tcase_add_test(tt, test_online_updates);
+  tcase_add_test(tt, test_warmup_uncounted);
   tcase_add_test(tt, test_training_learns);
   tcase_add_test(tt, test_fptt_time_weighted);
   tcase_add_test(tt, test_bad_experiments);
