@@ -54,6 +54,7 @@ typedef struct {
   traj tr;                  /* evaluation */
   SNN_SFX(snn_bptt_ws) * w; /* FPTT's chunk gradient */
   relt *sm;                 /* FPTT's time-weighted loss: n_out + 2 scalars */
+  SNN_SFX(snn_keep) keep;   /* the rule's buffers, kept from sample to sample */
   int ready, fresh;         /* initialised; parameters copied for this phase */
   int rc;                   /* first failure in this phase, with its message */
   snn_err err;
@@ -800,6 +801,7 @@ static void worker_init(void *ctx, int wid, size_t job) {
     W->own = 1, W->N = &W->Nown, W->c = &W->cown;
   }
   W->X0 = W->N->x, W->Y0 = W->N->y;
+  W->N->keep = &W->keep;
   r_init(W->loss, W->c);
   W->g = vec_alloc(s->P, W->c);
   W->xb = calloc(s->T * s->n_in, sizeof *W->xb), W->yb = calloc(s->T * s->n_out + 1, sizeof *W->yb);
@@ -822,6 +824,8 @@ static void worker_clear(void *ctx, int wid, size_t job) {
   free(W->xb), free(W->yb);
   r_clear(W->loss, W->c);
   W->N->x = W->X0, W->N->y = W->Y0;
+  if (W->keep.p) W->keep.release(W->keep.p, W->N);
+  W->N->keep = NULL;
   if (W->own) {
     SNN_SFX(snn_net_clear)(&W->Nown);
     SNN_SFX(snn_rctx_clear)(&W->cown);

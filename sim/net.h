@@ -90,9 +90,19 @@ typedef struct {
   relt *sum, *sig, *trace;
 } SNN_SFX(snn_probe);
 
+/* Buffers a rule keeps between its calls on one network (training: each
+ * worker's network runs one rule many times); `release` frees p.  A rule
+ * that finds it empty fills it; NULL in the network: allocate per call. */
+struct SNN_SFX(snn_net);
 typedef struct {
+  void *p;
+  void (*release)(void *p, const struct SNN_SFX(snn_net) * N);
+} SNN_SFX(snn_keep);
+
+typedef struct SNN_SFX(snn_net) {
   const snn_spec *spec;
   rctx *c;
+  SNN_SFX(snn_keep) * keep;         /* NULL: nothing kept between calls */
   const SNN_SFX(snn_hook) * hook;   /* NULL: parameters fixed over the sequence */
   const SNN_SFX(snn_probe) * probe; /* NULL: none (explain) */
   size_t P;

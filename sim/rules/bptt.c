@@ -412,48 +412,81 @@ static int aux_readouts(const net *N, const traj *tr, size_t block, relt **A, re
   return st;
 }
 
+/* The trajectory and workspace BPTT keeps in a network's keep (training). */
+typedef struct {
+  traj tr;
+  bws *w;
+} bkeep;
+
+static void bkeep_release(void *p, const net *N) {
+  bkeep *k = p;
+  SNN_SFX(snn_bptt_ws_free)(k->w, N);
+  SNN_SFX(snn_traj_clear)(&k->tr, N);
+  free(k);
+}
+
+/* The buffers of one call: the kept ones, or new ones (*own = 1). */
+static int bptt_buffers(const net *N, traj **tr, bws **w, traj *tmp, int *own) {
+  bkeep *k = N->keep ? N->keep->p : NULL;
+  *own = 0;
+  if (k && N->keep->release == bkeep_release) {
+    *tr = &k->tr, *w = k->w;
+    return SNN_OK;
+  }
+  if (N->keep && !N->keep->p && (k = calloc(1, sizeof *k))) {
+    if (SNN_SFX(snn_traj_init)(&k->tr, N) == SNN_OK && (k->w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
+      N->keep->p = k, N->keep->release = bkeep_release;
+      *tr = &k->tr, *w = k->w;
+      return SNN_OK;
+    }
+    if (k->tr.s) SNN_SFX(snn_traj_clear)(&k->tr, N);
+    free(k);
+  }
+  *own = 1, *tr = tmp;
+  if (SNN_SFX(snn_traj_init)(tmp, N)) return SNN_ENOMEM;
+  if (!(*w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
+    SNN_SFX(snn_traj_clear)(tmp, N);
+    return SNN_ENOMEM;
+  }
+  return SNN_OK;
+}
+
 /* bptt, and tbptt:window=W (the sum over windows of BPTT with the state,
  * readout included, detached at each window start; W = T is plain BPTT). */
 int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
                            size_t *bytes, snn_err *err) {
   const snn_spec *s = N->spec;
-  (void)err;
   size_t window = (size_t)snn_rule_opt_num(rule, "window"), block = (size_t)snn_rule_opt_num(rule, "blocks");
   if (block >= s->L) block = 0; /* one block: the whole network */
-  traj tr;
+  traj tmp, *trp;
   bws *w = NULL;
-  if (SNN_SFX(snn_traj_init)(&tr, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
-  if (!(w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
-    SNN_SFX(snn_traj_clear)(&tr, N);
-    return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
-  }
-  SNN_SFX(snn_forward)(N, &tr);
+  int own;
+  if (bptt_buffers(N, &trp, &w, &tmp, &own)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  SNN_SFX(snn_forward)(N, trp);
   int st = SNN_OK;
   relt *aux_w[SNN_MAXLAYERS] = {0}, *aux_g[SNN_MAXLAYERS] = {0};
   size_t aux_bytes = 0;
-  if (block) st = aux_readouts(N, &tr, block, aux_w, aux_g, &aux_bytes);
+  if (block) st = aux_readouts(N, trp, block, aux_w, aux_g, &aux_bytes);
   if (!st) {
     SNN_SFX(snn_bptt_opts) o = {window, block, block ? aux_g : NULL, aux_w};
-    SNN_SFX(snn_bptt_full)(N, &tr, w, grad, &o);
+    SNN_SFX(snn_bptt_full)(N, trp, w, grad, &o);
   }
   for (size_t l = 0; l < s->L; l++) {
     vec_free(aux_w[l], s->n_out * N->layers[l].n, N->c);
-    vec_free(aux_g[l], (tr.T + 1) * s->n_out, N->c);
+    vec_free(aux_g[l], (trp->T + 1) * s->n_out, N->c);
   }
   if (st) {
-    SNN_SFX(snn_bptt_ws_free)(w, N);
-    SNN_SFX(snn_traj_clear)(&tr, N);
+    if (own) SNN_SFX(snn_bptt_ws_free)(w, N), SNN_SFX(snn_traj_clear)(trp, N);
     return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   }
-  r_set(loss, tr.loss, N->c);
+  r_set(loss, trp->loss, N->c);
   for (size_t l = 0, j = 0; l < s->L; l++) {
-    cross[l] = tr.crossings[l];
+    cross[l] = trp->crossings[l];
     spikes[l] = 0;
-    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(tr.rate + j) * (double)s->T;
+    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(trp->rate + j) * (double)s->T;
   }
-  if (bytes) *bytes = tr.bytes + w->bytes + aux_bytes;
-  SNN_SFX(snn_bptt_ws_free)(w, N);
-  SNN_SFX(snn_traj_clear)(&tr, N);
+  if (bytes) *bytes = trp->bytes + w->bytes + aux_bytes;
+  if (own) SNN_SFX(snn_bptt_ws_free)(w, N), SNN_SFX(snn_traj_clear)(trp, N);
   return SNN_OK;
 }
 
