@@ -182,8 +182,9 @@ static const char *const k_top[] = {"seed", "steps", "dt",       "input",       
                                     "loss", "spike", "gradient", "description", "comment", NULL};
 static const char *const k_input[] = {"size", "kind", "rate", "mean", "std", NULL};
 static const char *const k_layer[] = {
-    "model",       "size",  "recurrent", "tau_mem", "threshold", "tau_adapt", "beta", "decay",  "activation", "reset",
-    "input_scale", "train", "w_scale",   "w_mean",  "rec_scale", "a",         "b",    "bounds", "delays",     NULL};
+    "model",     "size",       "recurrent", "tau_mem",     "threshold", "tau_adapt",        "beta",
+    "decay",     "activation", "reset",     "input_scale", "train",     "w_scale",          "w_mean",
+    "rec_scale", "a",          "b",         "bounds",      "delays",    "self_connections", NULL};
 static const char *const k_delays[] = {"max", "kernel", "sigma", "round", "init", NULL};
 static const char *const k_readout[] = {"size", "tau_out", NULL};
 static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
@@ -328,7 +329,8 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   TRY(get_enum(p, lj, w, "model", -1, models, &mi));
   ly->mt = snn_models[mi];
   ly->dt = s->dt;
-  ly->sh = &ly->mt->shape;
+  ly->shape = ly->mt->shape;
+  ly->sh = &ly->shape;
   ly->nconst = ly->mt->nconst;
   ly->cell_d = ly->mt->cell_d;
   ly->cell_mp = ly->mt->cell_mp;
@@ -337,6 +339,9 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   ly->n = (size_t)n;
   ly->nprev = nprev;
   TRY(get_bool(p, lj, w, "recurrent", 0, &ly->recurrent));
+  /* w_rec's diagonal: the model's choice (gated cells keep it, spiking ones
+   * hold it at 0), or the layer's, e.g. true for LTC as in Yin et al.'s code */
+  TRY(get_bool(p, lj, w, "self_connections", ly->mt->shape.selfconn, &ly->shape.selfconn));
   TRY(parse_model_keys(p, lj, w, ly));
   ly->has_reset = snn_model_has_reset(ly);
   ly->stateful = snn_model_carries_state(ly);

@@ -131,7 +131,8 @@ typedef struct {
   int blk_w_in, blk_w_rec; /* block indices, -1 if absent */
   int blk_const[SNN_MAXCONST];
   int blk_bias, blk_mix[SNN_MAXMIX], blk_delay; /* -1 if absent */
-  const snn_model_shape *sh;
+  const snn_model_shape *sh;                    /* -> shape */
+  snn_model_shape shape;                        /* the model's, with the layer's self_connections */
   /* synaptic delays on w_in (docs/delays.md): 0 = none */
   int delays;
   size_t dmax;               /* largest delay, in steps */

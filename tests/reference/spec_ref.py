@@ -193,7 +193,8 @@ def run(net, par):
     layers = []
     for i, ly in enumerate(net["layers"]):
         m, n = ly["model"], ly["size"]
-        L = {"m": m, "n": n, "rec": ly.get("recurrent", False), "w_in": leaf(f"layer{i}.w_in", 2)}
+        L = {"m": m, "n": n, "rec": ly.get("recurrent", False), "w_in": leaf(f"layer{i}.w_in", 2),
+             "self": ly.get("self_connections", m in GATED)}  # w_rec's diagonal: the model's default, or the layer's
         if L["rec"]:
             L["w_rec"] = leaf(f"layer{i}.w_rec", 2)
         for c in CONSTS[m]:
@@ -272,7 +273,7 @@ def run(net, par):
                 for r, q in enumerate(rec_cur):
                     for i in range(n):
                         for j in range(n):
-                            if j != i or L["m"] in GATED:
+                            if j != i or L["self"]:
                                 cur[q][i] = cur[q][i] + L["w_rec"][r * n + i][j] * zp_rec[j]
             if "bias" in L and L["m"] != "snu":
                 for q in range(m_cur):
@@ -384,7 +385,8 @@ def main():
         flat_ref = [x.g for row in ref for x in row] if isinstance(ref[0], list) else [x.g for x in ref]
         flat_got = [num(x) for row in g for x in row] if isinstance(g[0], list) else [num(x) for x in g]
         li = int(name.split(".")[0][5:]) if name.startswith("layer") else -1
-        if name.endswith("w_rec") and net["layers"][li]["model"] not in GATED:
+        lay = net["layers"][li] if li >= 0 else {}
+        if name.endswith("w_rec") and not lay.get("self_connections", lay.get("model") in GATED):
             n = len(ref[0])  # SPEC: the diagonal's gradient is reported as 0 (stacked blocks: every n x n block)
             for r in range(len(ref)):
                 flat_ref[r * n + r % n] = 0.0
