@@ -181,10 +181,11 @@ static int get_obj(pctx *p, json_t *obj, const char *where, const char *key, int
 static const char *const k_top[] = {"seed", "steps", "dt",       "input",       "layers",  "readout",
                                     "loss", "spike", "gradient", "description", "comment", NULL};
 static const char *const k_input[] = {"size", "kind", "rate", "mean", "std", NULL};
-static const char *const k_layer[] = {
-    "model",     "size",       "recurrent", "tau_mem",     "threshold", "tau_adapt",        "beta",
-    "decay",     "activation", "reset",     "input_scale", "train",     "w_scale",          "w_mean",
-    "rec_scale", "a",          "b",         "bounds",      "delays",    "self_connections", NULL};
+static const char *const k_layer[] = {"model",       "size",       "recurrent", "tau_mem",    "threshold",
+                                      "tau_adapt",   "beta",       "decay",     "activation", "reset",
+                                      "input_scale", "train",      "w_scale",   "w_mean",     "rec_scale",
+                                      "a",           "b",          "bounds",    "delays",     "self_connections",
+                                      "alpha",       "beta_adapt", NULL};
 static const char *const k_delays[] = {"max", "kernel", "sigma", "round", "init", NULL};
 static const char *const k_readout[] = {"size", "tau_out", NULL};
 static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
@@ -268,6 +269,8 @@ static int get_model_key(pctx *p, json_t *lj, const char *w, const snn_model_typ
     case SNN_KEY_TAU_ADAPT:
       return get_num(p, lj, w, key, 0, def, 0, 1, INFINITY, 0, num);
     case SNN_KEY_DECAY:
+    case SNN_KEY_ALPHA:
+    case SNN_KEY_BETA_ADAPT:
       return get_num(p, lj, w, key, 0, def, 0, 0, 1, 1, num);
     case SNN_KEY_BETA:
     case SNN_KEY_A:

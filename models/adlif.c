@@ -60,6 +60,18 @@ static void derive(lay *L, rctx *c) {
   }
 }
 
+/* adlif_sparch: the decays are the parameters themselves (sparch's alpha and
+ * beta), so d alpha / d parameter = 1 (0 where clamped). */
+static void derive_direct(lay *L, rctx *c) {
+  for (size_t i = 0; i < L->n; i++) {
+    relt *d = L->d + i * ND;
+    r_set_si(d + D_DAL, bounded(L, P_TAU, L->p[P_TAU] + i, d + D_AL, c), c);
+    r_set_si(d + D_DBE, bounded(L, P_TAUA, L->p[P_TAUA] + i, d + D_BE, c), c);
+    r_set_si(d + D_GA, bounded(L, P_A, L->p[P_A] + i, d + D_A, c), c);
+    r_set_si(d + D_GB, bounded(L, P_B, L->p[P_B] + i, d + D_B, c), c);
+  }
+}
+
 SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
                                 rctx *c) {
   relt *t = c->cell[1], *om = c->cell[2];
@@ -140,6 +152,7 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
 }
 
 const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac};
+const cell_type SNN_SFX(snn_cell_adlif_sparch) = {"adlif_sparch", K, ND, derive_direct, step, jac};
 
 #ifndef SNN_MPFR
 /* sparch's RadLIF bounds its decays, alpha in [e^-1/5, e^-1/25] and beta in
@@ -155,13 +168,25 @@ static void bounds(int cidx, double dt, double *lo, double *hi) {
 #endif
 
 #ifndef SNN_MPFR
+/* adlif_sparch's bounds are sparch's own, on the decays per step:
+ * alpha in [e^-1/5, e^-1/25], beta_adapt in [e^-1/30, e^-1/120]. */
+static void bounds_direct(int cidx, double dt, double *lo, double *hi) {
+  (void)dt;
+  if (cidx == 0 || cidx == 2) {
+    *lo = exp(-1.0 / (cidx == 0 ? 5.0 : 30.0));
+    *hi = exp(-1.0 / (cidx == 0 ? 25.0 : 120.0));
+    return;
+  }
+  bounds(cidx, 1.0, lo, hi);
+}
+
 /* The descriptor (models/model.h): compiled once, with the double build. */
 SNN_MODEL_CELLS(adlif);
 const snn_model_type snn_model_adlif = {
     .name = "adlif",
     .keys = 1u << SNN_KEY_TAU_MEM | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_TAU_ADAPT | 1u << SNN_KEY_A |
             1u << SNN_KEY_B | 1u << SNN_KEY_BOUNDS,
-    .defaults = {NAN, NAN, 60.0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
+    .defaults = {NAN, NAN, 60.0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
     .nconst = 5,
     .consts = {"tau_mem", "threshold", "tau_adapt", "a", "b"},
     .const_key = {SNN_KEY_TAU_MEM, SNN_KEY_THRESHOLD, SNN_KEY_TAU_ADAPT, SNN_KEY_A, SNN_KEY_B},
@@ -173,5 +198,28 @@ const snn_model_type snn_model_adlif = {
     .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},
     .cell_d = &snn_cell_adlif_d,
     .cell_mp = &snn_cell_adlif_mp,
+};
+#endif
+
+#ifndef SNN_MPFR
+/* adlif_sparch: the same cell, parametrised as the sparch code trains it
+ * (docs/adlif.md): the decays alpha and beta_adapt are the constants. */
+SNN_MODEL_CELLS(adlif_sparch);
+const snn_model_type snn_model_adlif_sparch = {
+    .name = "adlif_sparch",
+    .keys = 1u << SNN_KEY_ALPHA | 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_BETA_ADAPT | 1u << SNN_KEY_A |
+            1u << SNN_KEY_B | 1u << SNN_KEY_BOUNDS,
+    .defaults = SNN_NO_DEFAULTS,
+    .nconst = 5,
+    .consts = {"alpha", "threshold", "beta_adapt", "a", "b"},
+    .const_key = {SNN_KEY_ALPHA, SNN_KEY_THRESHOLD, SNN_KEY_BETA_ADAPT, SNN_KEY_A, SNN_KEY_B},
+    .const_factor = {1, 1, 1, 1, 1},
+    .const_range = {SNN_RANGE_UNIT, SNN_RANGE_POSITIVE, SNN_RANGE_UNIT, SNN_RANGE_ANY, SNN_RANGE_ANY},
+    .reset = SNN_RESET_SUBTRACT,
+    .input_scale_1ma = 1,
+    .bounds = bounds_direct,
+    .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},
+    .cell_d = &snn_cell_adlif_sparch_d,
+    .cell_mp = &snn_cell_adlif_sparch_mp,
 };
 #endif

@@ -93,7 +93,7 @@ SNN_MODEL_CELLS(ltc);
 const snn_model_type snn_model_ltc = {
     .name = "ltc",
     .keys = 1u << SNN_KEY_THRESHOLD | 1u << SNN_KEY_BETA,
-    .defaults = {NAN, 0.1, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
+    .defaults = {NAN, 0.1, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN},
     .nconst = 2,
     .consts = {"threshold", "beta"},
     .const_key = {SNN_KEY_THRESHOLD, SNN_KEY_BETA},

@@ -28,12 +28,14 @@ enum snn_model_key {
   SNN_KEY_RESET,
   SNN_KEY_INPUT_SCALE,
   SNN_KEY_BOUNDS,
+  SNN_KEY_ALPHA,      /* a membrane decay per step, in (0, 1) (adlif_sparch) */
+  SNN_KEY_BETA_ADAPT, /* an adaptation decay per step, in (0, 1) (adlif_sparch) */
   SNN_NKEYS
 };
 extern const char *const snn_model_key_names[SNN_NKEYS];
 /* A descriptor's `defaults` when it keeps every generic default. */
 #define SNN_NO_DEFAULTS \
-  { NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN }
+  { NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN }
 /* Defaults of the numeric keys where the model does not set its own. */
 extern const double snn_model_key_defaults[SNN_NKEYS];
 

@@ -13,6 +13,7 @@
   X(alif)                 \
   X(snu)                  \
   X(adlif)                \
+  X(adlif_sparch)         \
   X(lstm)                 \
   X(gru)                  \
   X(ltc)
@@ -23,9 +24,12 @@ SNN_MODEL_LIST(SNN_MODEL_DECLARE)
 const snn_model_type *const snn_models[] = {SNN_MODEL_LIST(SNN_MODEL_ENTRY) NULL};
 
 const char *const snn_model_key_names[SNN_NKEYS] = {
-    "tau_mem", "threshold", "tau_adapt", "beta", "decay", "a", "b", "activation", "reset", "input_scale", "bounds",
+    "tau_mem",    "threshold", "tau_adapt",   "beta",   "decay", "a",          "b",
+    "activation", "reset",     "input_scale", "bounds", "alpha", "beta_adapt",
 };
-const double snn_model_key_defaults[SNN_NKEYS] = {20.0, 1.0, 200.0, 1.8, 0.8, 0.5, 1.0, 0, 0, 0, 0};
+/* alpha = e^(-1/20), beta_adapt = e^(-1/60): tau_mem 20 and tau_adapt 60 steps */
+const double snn_model_key_defaults[SNN_NKEYS] = {
+    20.0, 1.0, 200.0, 1.8, 0.8, 0.5, 1.0, 0, 0, 0, 0, 0.951229424500714, 0.983471453821617};
 
 const snn_model_type *snn_model_find(const char *name) {
   for (const snn_model_type *const *m = snn_models; *m; m++)

@@ -32,6 +32,21 @@ has "$tmp/out" "verdict: PASS" "check verdict"
 has "$tmp/c.json" '"format": "snngrad-check/1"' "check json"
 has "$tmp/v.csv" "precision_bits,engine,step" "sweep header"
 [ "$(wc -l < "$tmp/v.csv")" -gt 20 ] || { echo "FAIL: sweep too short"; fails=$((fails + 1)); }
+# adlif_sparch: the decays themselves are the parameters; BPTT equals the
+# derivative of the loss in them, and a decay outside sparch's bounds is
+# clamped (its gradient 0) or refused where the key is read
+as=$examples/adlif_sparch.json
+expect 0 "adlif_sparch check" -- $wrap "$snngrad" check "$as" --precision 53,128
+has "$tmp/out" "verdict: PASS" "adlif_sparch: BPTT against finite differences"
+expect 0 "adlif_sparch rules" -- $wrap "$snngrad" check "$as" --rules bptt,rtrl,ostl
+has "$tmp/out" "every rule behaved as documented" "adlif_sparch: rules"
+sed 's/"alpha": 0.9,/"alpha": 0.99,/' "$as" >"$tmp/as_clamp.json"
+expect 0 "adlif_sparch clamped" -- $wrap "$snngrad" grad "$tmp/as_clamp.json" --rule bptt -o "$tmp/asg.json"
+python3 -c "import json,sys; g=json.load(open(sys.argv[1]))['grads']['layer0.alpha']; sys.exit(0 if all(float(v[0] if isinstance(v, list) else v) == 0 for v in g) else 1)" "$tmp/asg.json" ||
+  { echo "FAIL: alpha clamped above e^-1/25 still has a gradient"; fails=$((fails + 1)); }
+sed 's/"alpha": 0.9,/"alpha": 1.5,/' "$as" >"$tmp/as_bad.json"
+expect 2 "adlif_sparch alpha > 1" -- $wrap "$snngrad" init "$tmp/as_bad.json" -o "$tmp/x.json"
+has "$tmp/err" "layers[0].alpha" "adlif_sparch: alpha named"
 # input errors: exit 2, the file and key named, nothing written
 printf '{"steps": 3, "input": {"size": 1}, "layers": [{"model": "lif", "size": 0}], "readout": {"size": 1}}' > "$tmp/bad.json"
 expect 2 "bad size" -- $wrap "$snngrad" init "$tmp/bad.json" -o "$tmp/x.json"
