@@ -92,7 +92,7 @@ static const bad_net BAD[] = {
      SNN_EVALUE, "loss.label", "[0, 1]"},
     {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": "
      "{\"size\": 1},"
-     " \"spike\": {\"surrogate\": \"boxcar\"}}",
+     " \"spike\": {\"surrogate\": \"rectangle\"}}",
      SNN_EVALUE, "spike.surrogate", "\"triangle\""},
     {"{\"steps\": 4, \"input\": {\"size\": 2}, \"layers\": [{\"model\": \"lif\", \"size\": 2}], \"readout\": "
      "{\"size\": 1},"
