@@ -272,6 +272,12 @@ net("net.reset.bool", "lif", "layers.0.reset", False, desc="reset false", cmd="r
 net("net.input_scale.two", "lif", "layers.0.input_scale", 2, desc="input_scale 2")
 net("net.input_scale.string", "lif", "layers.0.input_scale", "alpha", desc="input_scale an unknown string")
 net("net.train.string", "lif", "layers.0.train", "w_in", desc="train a string, not an array")
+net("net.selfconn.number", "lif", "layers.0.self_connections", 1, desc="self_connections a number")
+net("net.selfconn.string", "lif", "layers.0.self_connections", "yes", desc="self_connections a string", cmd="grad")
+net("net.alpha.over", "lif", lambda d: d["layers"][0].update(model="adlif_sparch", alpha=1.0),
+    key="layers[0].alpha", desc="adlif_sparch alpha = 1 (a decay must be < 1)")
+net("net.beta_adapt.neg", "lif", lambda d: d["layers"][0].update(model="adlif_sparch", beta_adapt=-0.5),
+    key="layers[0].beta_adapt", desc="adlif_sparch beta_adapt < 0", cmd="grad")
 net("net.train.unknown", "lif", "layers.0.train", ["w_out"], key="layers[0].train[0]", desc="train names w_out",
     cmd="grad")
 net("net.train.w_rec.ff", "lif", "layers.0.train", ["w_in", "w_rec"], key="layers[0].train[1]",
@@ -1052,6 +1058,19 @@ exp("exp.rule.fptt.chunks0", "adding", "rule", "fptt:chunks=0", desc="fptt:chunk
 exp("exp.rule.fptt.chunks.over", "adding", "rule", "fptt:chunks=11", desc="fptt:chunks=11 with 10 steps")
 exp("exp.rule.fptt.alpha.neg", "adding", "rule", "fptt:chunks=2,alpha=-1", desc="fptt:alpha=-1")
 exp("exp.rule.eprop.deep", "cues_deep", "rule", "eprop", desc="eprop on three recurrent layers")
+exp("exp.shards.over", "recall", "shards", 10 ** 6, desc="more shards than sequences in a batch")
+exp("exp.shards.zero", "recall", "shards", 0, desc="shards 0")
+exp("exp.threads.string", "recall", "threads", "2", desc="threads a string")
+exp("exp.threads.over", "recall", "threads", 5000, desc="threads 5000")
+exp("exp.fptt.other.rule", "recall", "fptt", {"loss": "time_weighted"}, desc="an fptt object with rule eprop")
+exp("exp.fptt.loss.mse", "adding", lambda d: d.update(rule="fptt:chunks=2", fptt={"loss": "time_weighted"}),
+    key="fptt.loss", desc="the time-weighted loss on a regression task")
+exp("exp.fptt.loss.unknown", "adding", lambda d: d.update(rule="fptt:chunks=2", fptt={"loss": "weighted"}),
+    key="fptt.loss", desc="an unknown fptt loss")
+exp("exp.fptt.reset.neg", "adding", lambda d: d.update(rule="fptt:chunks=2", fptt={"reset_every": -1}),
+    key="fptt.reset_every", desc="fptt.reset_every -1")
+exp("exp.fptt.unknown.key", "adding", lambda d: d.update(rule="fptt:chunks=2", fptt={"lambda": 1}),
+    key="fptt", desc="an unknown key in the fptt object")
 
 
 def fptt_rate_reg(d):
