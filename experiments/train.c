@@ -108,16 +108,31 @@ static size_t train_index(const trainer *T, size_t n) {
   return (size_t)(mix64(mix64(T->e->seed) ^ n) % cnt);
 }
 
-/* Sample `index` of a split into worker W's network. */
-static void set_sample(const trainer *T, worker *W, int split, size_t index) {
+/* Sample `index` of a split into sequence b of worker W's batch (the
+ * network's B already set). */
+static void set_sample_row(const trainer *T, worker *W, int split, size_t index, size_t b) {
   const snn_task *t = &T->e->task;
   net *N = W->N;
+  size_t B = N->B, ni = t->n_in, no = t->n_out;
   long label;
   snn_task_sample(t, split, T->e->seed + (unsigned long)split, index, W->xb, W->yb, &label);
-  for (size_t i = 0; i < t->T * t->n_in; i++) r_set_d(N->x + i, W->xb[i], W->c);
+  for (size_t st = 0; st < t->T; st++)
+    for (size_t i = 0; i < ni; i++) r_set_d(N->x + (st * B + b) * ni + i, W->xb[st * ni + i], W->c);
   if (t->loss == SNN_LOSS_MSE)
-    for (size_t i = 0; i < t->T * t->n_out; i++) r_set_d(N->y + i, W->yb[i], W->c);
-  N->label = label;
+    for (size_t st = 0; st < t->T; st++)
+      for (size_t i = 0; i < no; i++) r_set_d(N->y + (st * B + b) * no + i, W->yb[st * no + i], W->c);
+  N->label[b] = label;
+}
+
+/* Sample `index` of a split as worker W's one sequence. */
+static void set_sample(const trainer *T, worker *W, int split, size_t index) {
+  W->N->B = 1;
+  set_sample_row(T, W, split, index, 0);
+}
+
+/* The rule runs a whole shard as one batch (sim/rule.h: batched). */
+static int batched(const snn_experiment *e) {
+  return e->rule.type->batched && !e->online;
 }
 
 /* Before its first job of a phase, a worker with its own network takes the
@@ -334,21 +349,29 @@ static void eval_job(void *ctx, int wid, size_t job) {
   sync_worker(T, W);
   snn_share(n, T->rank, T->R, &lo, &hi);
   snn_share(hi - lo, (int)job, T->nw, &a, &z);
-  for (size_t i = lo + a; i < lo + z; i++) {
-    set_sample(T, W, 1, i);
+  /* as many sequences at a time as the worker's batch holds: each
+   * sequence's numbers are its own whatever else runs beside it */
+  for (size_t i0 = lo + a; i0 < lo + z; i0 += W->N->Bcap) {
+    size_t nb = lo + z - i0 < W->N->Bcap ? lo + z - i0 : W->N->Bcap;
+    W->N->B = nb;
+    for (size_t b = 0; b < nb; b++) set_sample_row(T, W, 1, i0 + b, b);
     SNN_SFX(snn_forward)(W->N, &W->tr);
-    T->el[2 * i] = r_get_d(W->tr.loss);
-    T->el[2 * i + 1] = 0;
-    if (s->loss != SNN_LOSS_CE) continue;
-    size_t best = 0;
-    double bv = -INFINITY;
-    for (size_t k = 0; k < K; k++) {
-      double v = 0;
-      for (size_t t = s->win_first; t <= s->win_last; t++) v += r_get_d(W->tr.yo + t * K + k);
-      if (v > bv) bv = v, best = k;
+    for (size_t b = 0; b < nb; b++) {
+      size_t i = i0 + b;
+      T->el[2 * i] = r_get_d(W->tr.loss + b);
+      T->el[2 * i + 1] = 0;
+      if (s->loss != SNN_LOSS_CE) continue;
+      size_t best = 0;
+      double bv = -INFINITY;
+      for (size_t k = 0; k < K; k++) {
+        double v = 0;
+        for (size_t t = s->win_first; t <= s->win_last; t++) v += r_get_d(W->tr.yo + (t * nb + b) * K + k);
+        if (v > bv) bv = v, best = k;
+      }
+      T->el[2 * i + 1] = (long)best == W->N->label[b];
     }
-    T->el[2 * i + 1] = (long)best == W->N->label;
   }
+  W->N->B = 1;
 }
 
 /* Mean loss and accuracy over the first eval_samples samples of the test
@@ -493,14 +516,14 @@ static void fptt_job(void *ctx, int wid, size_t job) {
       for (size_t i = 0; i < s->T * s->n_in; i++) r_set(F->X[b] + i, N->x + i, c);
       if (s->loss == SNN_LOSS_MSE)
         for (size_t i = 0; i < s->T * s->n_out; i++) r_set(F->Y[b] + i, N->y + i, c);
-      F->lab[b] = N->label;
+      F->lab[b] = N->label[0];
       slot z0;
       SNN_SFX(snn_traj_slot)(&F->trs[b], N, 0, &z0);
       SNN_SFX(snn_slot_zero)(N, &z0);
       r_zero(F->trs[b].loss, c);
       for (size_t j = 0; j < SNN_SFX(snn_nhidden)(s); j++) r_zero(F->trs[b].rate + j, c);
     }
-    N->x = F->X[b], N->y = F->Y[b], N->label = F->lab[b];
+    N->x = F->X[b], N->y = F->Y[b], N->label[0] = F->lab[b];
     if (p > 0) SNN_SFX(snn_traj_carry)(&F->trs[b], N, prev);
     SNN_SFX(snn_forward_segment)(N, &F->trs[b], a, z - a);
     if (T->e->fptt_weighted) weighted_signal(T, W, &F->trs[b], z - a, F->lab[b], p, T->qrec + b * (s->n_out + 2));
@@ -559,7 +582,7 @@ static int snapshot(trainer *T, snn_data *d) {
     return SNN_ENOMEM;
   for (size_t i = 0; i < s->T * s->n_in; i++) d->x.v[i] = W->xb[i];
   for (size_t i = 0; s->loss == SNN_LOSS_MSE && i < s->T * s->n_out; i++) d->y.v[i] = W->yb[i];
-  d->label = T->N->label;
+  d->label = W->N->label[0];
   return SNN_OK;
 }
 
@@ -800,6 +823,8 @@ static void worker_init(void *ctx, int wid, size_t job) {
     }
     W->own = 1, W->N = &W->Nown, W->c = &W->cown;
   }
+  /* a batched rule runs a shard at a time: the largest shard's sequences */
+  if (batched(T->e) && SNN_SFX(snn_net_batch)(W->N, (T->e->batch + T->S - 1) / T->S)) return;
   W->X0 = W->N->x, W->Y0 = W->N->y;
   W->N->keep = &W->keep;
   r_init(W->loss, W->c);
@@ -968,6 +993,14 @@ static void grad_job(void *ctx, int wid, size_t job) {
   relt *G = T->G + sh * P;
   for (size_t i = 0; i < P; i++) r_zero(G + i, c);
   T->Lsh[sh] = 0;
+  if (batched(e)) { /* the shard as one batch: its gradient sum and loss sum */
+    W->N->B = hi - lo;
+    for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo);
+    W->rc = hi > lo ? T->fn(W->N, &e->rule, G, W->loss, cross, spikes, NULL, &W->err) : SNN_OK;
+    if (!W->rc && hi > lo) T->Lsh[sh] = r_get_d(W->loss);
+    W->N->B = 1;
+    return;
+  }
   for (size_t b = lo; b < hi && !W->rc; b++) {
     set_sample(T, W, 0, train_index(T, T->step * B + b));
     W->N->hook = e->online ? &T->hook : NULL; /* online: one sequence, worker 0 */

@@ -34,8 +34,9 @@ void SNN_SFX(snn_net_clear)(net *N) {
   free(N->layers);
   vec_free(N->scr, N->nmax, c);
   vec_free(N->theta, N->P, c);
-  vec_free(N->x, s->T * s->n_in, c);
-  vec_free(N->y, s->T * s->n_out, c);
+  vec_free(N->x, s->T * N->Bcap * s->n_in, c);
+  vec_free(N->y, s->T * N->Bcap * s->n_out, c);
+  free(N->label);
   r_clear(N->kappa, c);
   memset(N, 0, sizeof *N);
 }
@@ -118,18 +119,20 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
   N->spec = s;
   N->c = c;
   N->P = s->P;
+  N->B = N->Bcap = 1;
   r_init(N->kappa, c);
   size_t rb = SNN_SFX(snn_real_bytes)(c);
   N->theta = vec_alloc(s->P, c);
   N->x = vec_alloc(s->T * s->n_in, c);
   N->y = vec_alloc(s->T * s->n_out, c);
   N->layers = calloc(s->L, sizeof *N->layers);
-  if (!N->theta || !N->x || !N->y || !N->layers) goto oom;
+  N->label = calloc(1, sizeof *N->label);
+  if (!N->theta || !N->x || !N->y || !N->layers || !N->label) goto oom;
   N->bytes = rb * (s->P + s->T * (s->n_in + s->n_out)) + s->L * sizeof *N->layers;
   import(N->theta, &d->theta, s->P, c);
   import(N->x, &d->x, s->T * s->n_in, c);
   if (s->loss == SNN_LOSS_MSE) import(N->y, &d->y, s->T * s->n_out, c);
-  N->label = d->label;
+  N->label[0] = d->label;
   for (size_t l = 0; l < s->L; l++) {
     lay *L = &N->layers[l];
     const snn_layer_spec *ls = &s->layers[l];
@@ -173,6 +176,25 @@ oom:
   return SNN_ENOMEM;
 }
 
+int SNN_SFX(snn_net_batch)(net *N, size_t bcap) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  if (bcap < 1) bcap = 1;
+  relt *x = vec_alloc(s->T * bcap * s->n_in, c), *y = vec_alloc(s->T * bcap * s->n_out, c);
+  long *lab = calloc(bcap, sizeof *lab);
+  if (!x || !y || !lab) {
+    vec_free(x, s->T * bcap * s->n_in, c), vec_free(y, s->T * bcap * s->n_out, c), free(lab);
+    return SNN_ENOMEM;
+  }
+  size_t rb = SNN_SFX(snn_real_bytes)(c);
+  N->bytes -= rb * s->T * N->Bcap * (s->n_in + s->n_out);
+  N->bytes += rb * s->T * bcap * (s->n_in + s->n_out);
+  vec_free(N->x, s->T * N->Bcap * s->n_in, c), vec_free(N->y, s->T * N->Bcap * s->n_out, c), free(N->label);
+  N->x = x, N->y = y, N->label = lab;
+  N->B = N->Bcap = bcap;
+  return SNN_OK;
+}
+
 size_t SNN_SFX(snn_nhidden)(const snn_spec *s) {
   size_t h = 0;
   for (size_t l = 0; l < s->L; l++) h += s->layers[l].n;
@@ -186,17 +208,18 @@ int SNN_SFX(snn_traj_init)(traj *tr, const net *N) {
 int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T1 = len + 1, rb = SNN_SFX(snn_real_bytes)(c);
+  size_t Bc = N->Bcap, T1 = (len + 1) * Bc, rb = SNN_SFX(snn_real_bytes)(c);
   memset(tr, 0, sizeof *tr);
   tr->T = tr->cap = len;
-  r_init(tr->loss, c);
+  tr->bcap = Bc;
+  tr->loss = vec_alloc(Bc, c);
   tr->s = calloc(s->L, sizeof *tr->s);
   tr->z = calloc(s->L, sizeof *tr->z);
   tr->I = calloc(s->L, sizeof *tr->I);
   tr->u = calloc(s->L, sizeof *tr->u);
   tr->h = calloc(s->L, sizeof *tr->h);
   tr->crossings = calloc(s->L, sizeof *tr->crossings);
-  if (!tr->s || !tr->z || !tr->I || !tr->u || !tr->h || !tr->crossings) goto oom;
+  if (!tr->loss || !tr->s || !tr->z || !tr->I || !tr->u || !tr->h || !tr->crossings) goto oom;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     tr->s[l] = vec_alloc(T1 * L->n * L->k, c);
@@ -212,9 +235,9 @@ int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
   }
   tr->yo = vec_alloc(T1 * s->n_out, c);
   tr->dEdy = vec_alloc(T1 * s->n_out, c);
-  tr->rate = vec_alloc(SNN_SFX(snn_nhidden)(s), c);
+  tr->rate = vec_alloc(Bc * SNN_SFX(snn_nhidden)(s), c);
   if (!tr->yo || !tr->dEdy || !tr->rate) goto oom;
-  tr->bytes += rb * (2 * T1 * s->n_out + SNN_SFX(snn_nhidden)(s));
+  tr->bytes += rb * (2 * T1 * s->n_out + Bc * (SNN_SFX(snn_nhidden)(s) + 1));
   return SNN_OK;
 oom:
   SNN_SFX(snn_traj_clear)(tr, N);
@@ -225,7 +248,7 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
   if (!tr) return;
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T1 = tr->cap + 1;
+  size_t Bc = tr->bcap, T1 = (tr->cap + 1) * Bc;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     if (tr->s) vec_free(tr->s[l], T1 * L->n * L->k, c);
@@ -242,14 +265,14 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
   free(tr->crossings);
   vec_free(tr->yo, T1 * s->n_out, c);
   vec_free(tr->dEdy, T1 * s->n_out, c);
-  vec_free(tr->rate, SNN_SFX(snn_nhidden)(s), c);
-  r_clear(tr->loss, c);
+  vec_free(tr->rate, Bc * SNN_SFX(snn_nhidden)(s), c);
+  vec_free(tr->loss, Bc, c);
   memset(tr, 0, sizeof *tr);
 }
 
 /* The loss of step t (SPEC.md section 4) and its partial derivative
  * dE/dy_out^t, zero outside the window. */
-SNN_FMA_CLONES void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt *loss) {
+SNN_FMA_CLONES void SNN_SFX(snn_step_loss)(const net *N, size_t t, size_t b, const relt *y, relt *g, relt *loss) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t K = s->n_out;
@@ -259,7 +282,7 @@ SNN_FMA_CLONES void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y
     return;
   }
   if (s->loss == SNN_LOSS_MSE) {
-    const relt *ys = N->y + (t - 1) * K;
+    const relt *ys = N->y + ((t - 1) * N->B + b) * K;
     for (size_t k = 0; k < K; k++) {
       r_sub(g + k, y + k, ys + k, c); /* dE/dy = y - y* */
       r_mul(t0, g + k, g + k, c);
@@ -280,11 +303,11 @@ SNN_FMA_CLONES void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y
   }
   for (size_t k = 0; k < K; k++) {
     r_div(g + k, g + k, lse, c);
-    if ((long)k == N->label) r_add_d(g + k, g + k, -1.0, c);
+    if ((long)k == N->label[b]) r_add_d(g + k, g + k, -1.0, c);
   }
   r_log(lse, lse, c);
   r_add(lse, lse, mx, c);
-  r_sub(e, lse, y + N->label, c); /* -log softmax_label */
+  r_sub(e, lse, y + N->label[b], c); /* -log softmax_label */
   r_add(loss, loss, e, c);
 }
 
@@ -293,13 +316,13 @@ void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *
   rctx *c = N->c;
   relt *e = c->cell[2];
   size_t H = SNN_SFX(snn_nhidden)(s);
-  for (size_t j = 0; j < H; j++) {
+  for (size_t j = 0; j < N->B * H; j++) {
     r_div_d(rate + j, zsum + j, (double)s->T, c);
     if (!s->rate_reg) continue;
     r_add_d(e, rate + j, -s->reg_target, c);
     r_mul(e, e, e, c);
     r_mul_d(e, e, 0.5 * s->reg_c, c);
-    r_add(loss, loss, e, c);
+    r_add(loss + j / H, loss + j / H, e, c);
   }
 }
 
@@ -307,7 +330,7 @@ void SNN_SFX(snn_rate_signal)(const net *N, const relt *rate, relt *r) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t H = SNN_SFX(snn_nhidden)(s);
-  for (size_t j = 0; j < H; j++) {
+  for (size_t j = 0; j < N->B * H; j++) {
     if (!s->rate_reg) {
       r_zero(r + j, c);
       continue;
@@ -321,54 +344,83 @@ void SNN_SFX(snn_rate_signal)(const net *N, const relt *rate, relt *r) {
 void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
+  size_t B = N->B;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
-    for (size_t i = 0; i < L->n * (size_t)L->k; i++) r_zero(sl->s[l] + i, c);
-    for (size_t i = 0; i < L->n * (size_t)L->m; i++) r_zero(sl->I[l] + i, c);
-    for (size_t i = 0; i < L->n; i++) {
-      r_zero(sl->z[l] + i, c);
-      r_zero(sl->u[l] + i, c);
-    }
-    for (size_t i = 0; L->ndl && i < (L->ndl - 1) * L->nprev; i++) r_zero(sl->h[l] + i, c);
+    SNN_SFX(snn_vzero)(B * L->n * (size_t)L->k, sl->s[l], c);
+    SNN_SFX(snn_vzero)(B * L->n * (size_t)L->m, sl->I[l], c);
+    SNN_SFX(snn_vzero)(B * L->n, sl->z[l], c);
+    SNN_SFX(snn_vzero)(B * L->n, sl->u[l], c);
+    if (L->ndl) SNN_SFX(snn_vzero)(B * (L->ndl - 1) * L->nprev, sl->h[l], c);
   }
-  for (size_t k = 0; k < s->n_out; k++) {
-    r_zero(sl->y + k, c);
-    r_zero(sl->dEdy + k, c);
+  SNN_SFX(snn_vzero)(B * s->n_out, sl->y, c);
+  SNN_SFX(snn_vzero)(B * s->n_out, sl->dEdy, c);
+}
+
+void SNN_SFX(snn_slot_row)(const net *N, const slot *sl, size_t b, slot *out) {
+  const snn_spec *s = N->spec;
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    size_t n = L->n, nh = L->ndl ? (L->ndl - 1) * L->nprev : 0;
+    out->s[l] = sl->s[l] + b * n * (size_t)L->k;
+    out->z[l] = sl->z[l] + b * n;
+    out->I[l] = sl->I[l] + b * n * (size_t)L->m;
+    out->u[l] = sl->u[l] + b * n;
+    out->h[l] = nh ? sl->h[l] + b * nh : NULL;
   }
+  out->y = sl->y + b * s->n_out;
+  out->dEdy = sl->dEdy + b * s->n_out;
+}
+
+void SNN_SFX(snn_traj_loss)(const net *N, const traj *tr, relt *out) {
+  r_set(out, tr->loss, N->c);
+  for (size_t b = 1; b < N->B; b++) r_add(out, out, tr->loss + b, N->c);
 }
 
 SNN_FMA_CLONES void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur, relt *loss, relt *zsum,
                                       size_t *cross) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  const relt *x = N->x + (t - 1) * s->n_in;
+  size_t B = N->B, H = SNN_SFX(snn_nhidden)(s), ldx = s->n_in;
+  const relt *x = N->x + (t - 1) * B * s->n_in;
   size_t j0 = 0;
+  slot pr, cr;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
-    size_t n = L->n;
-    relt *I = cur->I[l];
-    SNN_SFX(snn_currents)(N, l, x, prev, I);
-    if (L->ndl && L->ndl > 1) { /* shift the delay line: x^t in front */
-      size_t np = L->nprev, nh = (L->ndl - 1) * np;
-      for (size_t i = nh; i-- > np;) r_set(cur->h[l] + i, prev->h[l] + i - np, c);
-      for (size_t j = 0; j < np; j++) r_set(cur->h[l] + j, x + j, c);
-    }
-    L->cell->step(L, prev->s[l], prev->z[l], I, cur->s[l], cur->u[l], cur->z[l], c);
-    for (size_t i = 0; i < n; i++) {
-      cross[l] += r_sgn(cur->u[l] + i) > 0;
-      r_add(zsum + j0 + i, zsum + j0 + i, cur->z[l] + i, c);
+    size_t n = L->n, mn = n * (size_t)L->m;
+    SNN_SFX(snn_currents)(N, l, x, prev, cur->I[l]);
+    for (size_t b = 0; b < B; b++) {
+      const relt *xb = x + b * ldx;
+      SNN_SFX(snn_slot_row)(N, prev, b, &pr);
+      SNN_SFX(snn_slot_row)(N, cur, b, &cr);
+      if (L->ndl && L->ndl > 1) { /* shift the delay line: x^t in front */
+        size_t np = L->nprev, nh = (L->ndl - 1) * np;
+        for (size_t i = nh; i-- > np;) r_set(cr.h[l] + i, pr.h[l] + i - np, c);
+        for (size_t j = 0; j < np; j++) r_set(cr.h[l] + j, xb + j, c);
+      }
+      L->cell->step(L, pr.s[l], pr.z[l], cur->I[l] + b * mn, cr.s[l], cr.u[l], cr.z[l], c);
+      relt *zs = zsum + b * H + j0;
+      for (size_t i = 0; i < n; i++) {
+        cross[l] += r_sgn(cr.u[l] + i) > 0;
+        r_add(zs + i, zs + i, cr.z[l] + i, c);
+      }
     }
     j0 += n;
     x = cur->z[l];
+    ldx = n;
   }
   /* readout: y^t = kappa y^{t-1} + W_out z_L^t + b */
   size_t K = s->n_out, nL = N->layers[s->L - 1].n;
-  SNN_SFX(snn_gemv)(0, K, nL, N->ro_w, nL, x, 0, cur->y, c);
-  for (size_t k = 0; k < K; k++) {
-    r_add(cur->y + k, cur->y + k, N->ro_b + k, c);
-    r_fma(cur->y + k, N->kappa, prev->y + k, cur->y + k, c);
+  SNN_SFX(snn_rows)(0, B, K, nL, N->ro_w, nL, x, nL, 0, cur->y, K, c);
+  for (size_t b = 0; b < B; b++) {
+    relt *y = cur->y + b * K;
+    const relt *yp = prev->y + b * K;
+    for (size_t q = 0; q < K; q++) {
+      r_add(y + q, y + q, N->ro_b + q, c);
+      r_fma(y + q, N->kappa, yp + q, y + q, c);
+    }
+    SNN_SFX(snn_step_loss)(N, t, b, y, cur->dEdy + b * K, loss + b);
   }
-  SNN_SFX(snn_step_loss)(N, t, cur->y, cur->dEdy, loss);
 }
 
 void SNN_SFX(snn_delayed)(const lay *L, size_t row, size_t j, const relt *x, const relt *hp, int deriv, relt *out,
@@ -394,63 +446,78 @@ const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const 
   }
 }
 
+/* The currents of layer l for the batch: the projections as one product
+ * each over the B sequences, then per sequence the delayed synapses, the
+ * bias and the mixes. */
 SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *prev, relt *I) {
   const lay *L = &N->layers[l];
   const snn_model_shape *sh = L->sh;
   rctx *c = N->c;
-  size_t n = L->n, np = L->nprev;
-  for (size_t i = 0; i < n * (size_t)L->m; i++) r_zero(I + i, c);
+  size_t B = N->B, n = L->n, np = L->nprev, mn = n * (size_t)L->m, k = (size_t)L->k;
+  size_t nh = L->ndl ? (L->ndl - 1) * np : 0;
+  SNN_SFX(snn_vzero)(B * mn, I, c);
   for (int r = 0; r < sh->nin; r++) {
-    relt *Iq = I + (size_t)sh->in_cur[r] * n;
+    size_t q0 = (size_t)sh->in_cur[r] * n;
     if (!L->ndl) {
-      SNN_SFX(snn_gemv)(0, n, np, L->w_in + (size_t)r * n * np, np, x, 1, Iq, c);
+      SNN_SFX(snn_rows)(0, B, n, np, L->w_in + (size_t)r * n * np, np, x, np, 1, I + q0, mn, c);
       continue;
     }
     /* delayed synapses: sum_j W_ij sum_d kw_ijd x_j^{t-d} */
-    for (size_t i = 0; i < n; i++) {
-      size_t row = (size_t)r * n + i;
-      relt *xd = L->xd + row * np;
-      for (size_t j = 0; j < np; j++) SNN_SFX(snn_delayed)(L, row, j, x, prev->h[l], 0, xd + j, c);
-      relt *acc = c->leaf;
-      r_zero(acc, c);
-      for (size_t j = 0; j < np; j++) r_fma(acc, L->w_in + row * np + j, xd + j, acc, c);
-      r_add(Iq + i, Iq + i, acc, c);
+    for (size_t b = 0; b < B; b++) {
+      const relt *xb = x + b * np, *hp = prev->h[l] + b * nh;
+      relt *Iq = I + b * mn + q0;
+      for (size_t i = 0; i < n; i++) {
+        size_t row = (size_t)r * n + i;
+        relt *xd = L->xd + row * np;
+        for (size_t j = 0; j < np; j++) SNN_SFX(snn_delayed)(L, row, j, xb, hp, 0, xd + j, c);
+        relt *acc = c->leaf;
+        r_zero(acc, c);
+        for (size_t j = 0; j < np; j++) r_fma(acc, L->w_in + row * np + j, xd + j, acc, c);
+        r_add(Iq + i, Iq + i, acc, c);
+      }
     }
   }
-  for (int r = 0; L->w_rec && r < sh->nrec; r++)
-    SNN_SFX(snn_gemv)(0, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], 1, I + (size_t)sh->rec_cur[r] * n, c);
-  if (L->bias)
-    for (size_t i = 0; i < n * (size_t)L->m; i++) r_add(I + i, I + i, L->bias + i, c);
-  for (int mx = 0; mx < sh->nmix; mx++) {
-    const snn_mix_shape *ms = &sh->mix[mx];
-    for (int sr = 0; sr < ms->nsrc; sr++) {
-      relt *v = N->scr;
-      for (size_t j = 0; j < n; j++) {
-        const relt *p = SNN_SFX(snn_mix_src)(L, mx, sr, j, I, prev->s[l], prev->z[l], v + j, c);
-        if (p != v + j) r_set(v + j, p, c);
+  for (int r = 0; L->w_rec && r < sh->nrec; r++) SNN_SFX(snn_rows)
+  (0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 1, I + (size_t)sh->rec_cur[r] * n, mn, c);
+  for (size_t b = 0; b < B; b++) {
+    relt *Ib = I + b * mn;
+    const relt *sp = prev->s[l] + b * n * k, *zp = prev->z[l] + b * n;
+    if (L->bias)
+      for (size_t i = 0; i < mn; i++) r_add(Ib + i, Ib + i, L->bias + i, c);
+    for (int mx = 0; mx < sh->nmix; mx++) {
+      const snn_mix_shape *ms = &sh->mix[mx];
+      for (int sr = 0; sr < ms->nsrc; sr++) {
+        relt *v = N->scr;
+        for (size_t j = 0; j < n; j++) {
+          const relt *p = SNN_SFX(snn_mix_src)(L, mx, sr, j, Ib, sp, zp, v + j, c);
+          if (p != v + j) r_set(v + j, p, c);
+        }
+        SNN_SFX(snn_gemv)
+        (0, n, n, L->mix[mx] + (size_t)sr * n, (size_t)ms->nsrc * n, v, 1, Ib + (size_t)ms->dst * n, c);
       }
-      SNN_SFX(snn_gemv)(0, n, n, L->mix[mx] + (size_t)sr * n, (size_t)ms->nsrc * n, v, 1, I + (size_t)ms->dst * n, c);
     }
   }
 }
 
 void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out) {
   const snn_spec *s = N->spec;
+  size_t tb = t * N->B;
   for (size_t l = 0; l < s->L; l++) {
     size_t n = N->layers[l].n;
-    out->s[l] = tr->s[l] + t * n * (size_t)N->layers[l].k;
-    out->z[l] = tr->z[l] + t * n;
-    out->I[l] = tr->I[l] + t * n * (size_t)N->layers[l].m;
-    out->u[l] = tr->u[l] + t * n;
+    out->s[l] = tr->s[l] + tb * n * (size_t)N->layers[l].k;
+    out->z[l] = tr->z[l] + tb * n;
+    out->I[l] = tr->I[l] + tb * n * (size_t)N->layers[l].m;
+    out->u[l] = tr->u[l] + tb * n;
     size_t nh = N->layers[l].ndl ? (N->layers[l].ndl - 1) * N->layers[l].nprev : 0;
-    out->h[l] = nh ? tr->h[l] + t * nh : NULL;
+    out->h[l] = nh ? tr->h[l] + tb * nh : NULL;
   }
-  out->y = tr->yo + t * s->n_out;
-  out->dEdy = tr->dEdy + t * s->n_out;
+  out->y = tr->yo + tb * s->n_out;
+  out->dEdy = tr->dEdy + tb * s->n_out;
 }
 
 /* Steps t0+1 .. t0+len into rows 1..len; row 0 must hold the state at t0.
- * The loss of these steps is added to tr->loss, spike sums to tr->rate. */
+ * The loss of these steps is added to tr->loss (per sequence), spike sums
+ * to tr->rate. */
 void SNN_SFX(snn_forward_segment)(const net *N, traj *tr, size_t t0, size_t len) {
   slot a, b;
   tr->t0 = t0;
@@ -469,20 +536,17 @@ void SNN_SFX(snn_traj_carry)(traj *tr, const net *N, size_t from) {
   SNN_SFX(snn_traj_slot)(tr, N, 0, &b);
   const snn_spec *s = N->spec;
   rctx *c = N->c;
+  size_t B = N->B;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
-    for (size_t i = 0; i < L->n * (size_t)L->k; i++) r_set(b.s[l] + i, a.s[l] + i, c);
-    for (size_t i = 0; i < L->n * (size_t)L->m; i++) r_set(b.I[l] + i, a.I[l] + i, c);
-    for (size_t i = 0; i < L->n; i++) {
-      r_set(b.z[l] + i, a.z[l] + i, c);
-      r_set(b.u[l] + i, a.u[l] + i, c);
-    }
-    for (size_t i = 0; L->ndl && i < (L->ndl - 1) * L->nprev; i++) r_set(b.h[l] + i, a.h[l] + i, c);
+    SNN_SFX(snn_vset)(B * L->n * (size_t)L->k, a.s[l], b.s[l], c);
+    SNN_SFX(snn_vset)(B * L->n * (size_t)L->m, a.I[l], b.I[l], c);
+    SNN_SFX(snn_vset)(B * L->n, a.z[l], b.z[l], c);
+    SNN_SFX(snn_vset)(B * L->n, a.u[l], b.u[l], c);
+    if (L->ndl) SNN_SFX(snn_vset)(B * (L->ndl - 1) * L->nprev, a.h[l], b.h[l], c);
   }
-  for (size_t k = 0; k < s->n_out; k++) {
-    r_set(b.y + k, a.y + k, c);
-    r_set(b.dEdy + k, a.dEdy + k, c);
-  }
+  SNN_SFX(snn_vset)(B * s->n_out, a.y, b.y, c);
+  SNN_SFX(snn_vset)(B * s->n_out, a.dEdy, b.dEdy, c);
 }
 
 void SNN_SFX(snn_forward)(const net *N, traj *tr) {
@@ -492,9 +556,9 @@ void SNN_SFX(snn_forward)(const net *N, traj *tr) {
   SNN_SFX(snn_traj_slot)(tr, N, 0, &a);
   SNN_SFX(snn_slot_zero)(N, &a);
   size_t H = SNN_SFX(snn_nhidden)(s);
-  for (size_t j = 0; j < H; j++) r_zero(tr->rate + j, c); /* used as the running sum, then the rate */
+  SNN_SFX(snn_vzero)(N->B * H, tr->rate, c); /* used as the running sum, then the rate */
   for (size_t l = 0; l < s->L; l++) tr->crossings[l] = 0;
-  r_zero(tr->loss, c);
+  SNN_SFX(snn_vzero)(N->B, tr->loss, c);
   SNN_SFX(snn_forward_segment)(N, tr, 0, s->T);
   SNN_SFX(snn_rate_finish)(N, tr->rate, tr->rate, tr->loss);
 }

@@ -125,6 +125,19 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
 #endif
 }
 
+void SNN_SFX(snn_rows)(int ta, size_t B, size_t M, size_t N, const relt *A, size_t lda, const relt *X, size_t ldx,
+                       int acc, relt *Y, size_t ldy, rctx *c) {
+  if (B == 1) {
+    SNN_SFX(snn_gemv)(ta, M, N, A, lda, X, acc, Y, c);
+    return;
+  }
+  /* row form: y_b^T = x_b^T op(A)^T */
+  if (!ta)
+    SNN_SFX(snn_gemm)(0, 1, B, M, N, X, ldx, A, lda, acc, Y, ldy, c);
+  else
+    SNN_SFX(snn_gemm)(0, 0, B, N, M, X, ldx, A, lda, acc, Y, ldy, c);
+}
+
 /* Element-wise kernels of the trace rules: each element gets exactly the
  * operation of the scalar API (fma with one rounding), so a rule written
  * with them gives the bytes of its scalar definition.  The double build

@@ -107,9 +107,13 @@ typedef struct SNN_SFX(snn_net) {
   const SNN_SFX(snn_probe) * probe; /* NULL: none (explain) */
   size_t P;
   relt *theta; /* all parameters, in the spec's block layout */
-  relt *x;     /* T * n_in */
-  relt *y;     /* T * n_out (mse) */
-  long label;
+  /* The batch (docs/architecture.md, "The batch"): B sequences advanced
+   * together, 1 <= B <= Bcap; every per-step quantity is B rows of one
+   * sequence's, row b of step t at (t B + b) times its size (time-major). */
+  size_t B, Bcap;
+  relt *x;     /* T * Bcap * n_in: x[(t-1) B + b] is sequence b's input at step t */
+  relt *y;     /* T * Bcap * n_out (mse), the same layout */
+  long *label; /* Bcap: each sequence's label (ce) */
   lay *layers;
   relt *ro_w, *ro_b;
   real kappa;
@@ -119,16 +123,19 @@ typedef struct SNN_SFX(snn_net) {
 } SNN_SFX(snn_net);
 typedef SNN_SFX(snn_net) net;
 
-/* One forward trajectory: everything BPTT needs, rows t = 0..T (row 0 zero). */
+/* One forward trajectory of the network's batch: everything BPTT needs,
+ * rows t = 0..T (row 0 zero), each row the B sequences' rows one after the
+ * other (sizes below are per sequence). */
 typedef struct {
   size_t T;                /* steps held: rows 1..T are global steps t0+1 .. t0+T */
   size_t t0, cap;          /* offset of the segment; rows allocated - 1 */
+  size_t bcap;             /* sequences per row allocated (the network's Bcap) */
   relt **s, **z, **I, **u; /* per layer: (T+1)*n*k, (T+1)*n, (T+1)*n*m, (T+1)*n */
   relt **h;                /* per layer with delays: (T+1)*dmax*nprev (the delay line), else NULL */
   relt *yo;                /* (T+1) * n_out */
   relt *dEdy;              /* (T+1) * n_out: dE/dy_out^t (partial) */
-  relt *rate;              /* per hidden unit (all layers, concatenated): f_j */
-  real loss;
+  relt *rate;              /* per sequence, per hidden unit (all layers, concatenated): f_j */
+  relt *loss;              /* per sequence: its loss (loss[0] alone for one sequence) */
   size_t *crossings;
   size_t bytes;
 } SNN_SFX(snn_traj);
@@ -154,15 +161,18 @@ typedef struct {
 } SNN_SFX(snn_slot);
 typedef SNN_SFX(snn_slot) slot;
 
-/* Step t (1-based) from `prev` into `cur`: currents, cell updates, readout,
- * dE/dy^t and the loss of this step added to `loss`; `zsum` (one entry per
- * hidden unit, all layers) accumulates sum_t z, `cross` (per layer) the
- * threshold crossings. */
+/* Step t (1-based) of the batch from `prev` into `cur`: currents (one
+ * matrix product per projection for the B sequences), cell updates,
+ * readout, dE/dy^t and the loss of this step added to `loss` (B entries,
+ * one per sequence); `zsum` (B rows of one entry per hidden unit, all
+ * layers) accumulates sum_t z, `cross` (per layer) the threshold crossings
+ * of the batch.  Rules that carry per-sequence state of their own (the
+ * forward-in-time ones) run with B = 1. */
 void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur, relt *loss, relt *zsum,
                        size_t *cross);
-/* The loss of step t for readout values y (n_out), added to `loss`, and
- * dE/dy into g (zero outside the loss window). */
-void SNN_SFX(snn_step_loss)(const net *N, size_t t, const relt *y, relt *g, relt *loss);
+/* The loss of step t of sequence b for readout values y (n_out), added to
+ * `loss`, and dE/dy into g (zero outside the loss window). */
+void SNN_SFX(snn_step_loss)(const net *N, size_t t, size_t b, const relt *y, relt *g, relt *loss);
 /* The currents of layer l at a step from its input x^t, the previous slot
  * and (with delays) the delay line of the previous step. */
 void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *prev, relt *I);
@@ -175,13 +185,22 @@ void SNN_SFX(snn_delayed)(const lay *L, size_t row, size_t j, const relt *x, con
  * step, or a state of the previous step (after the reset for RSTATE). */
 const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const relt *I, const relt *sp, const relt *zp,
                                  relt *tmp, rctx *c);
+/* Row b of a slot of the batch (the view of one sequence). */
+void SNN_SFX(snn_slot_row)(const net *N, const slot *sl, size_t b, slot *out);
+/* The batch capacity: x, y and the labels for up to bcap sequences (B is
+ * set to bcap; a caller may lower it to any count >= 1).  Buffers made for
+ * the network afterwards (trajectories, workspaces) hold bcap sequences. */
+int SNN_SFX(snn_net_batch)(net *N, size_t bcap);
+/* The sum of the batch's losses, in sequence order. */
+void SNN_SFX(snn_traj_loss)(const net *N, const traj *tr, relt *out);
 /* Zero a slot (the state at t = 0). */
 void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl);
-/* The rate regulariser from the spike sums: rate_j = zsum_j / T, and its
- * loss added to `loss`. */
+/* The rate regulariser from the spike sums of the batch (B rows of H):
+ * rate_j = zsum_j / T, and its loss added to each sequence's `loss`. */
 void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *loss);
 /* dE_reg/dz_j, the same at every step: c (rate_j - target) / T per hidden
- * unit (0 without a regulariser), from the rates of snn_rate_finish. */
+ * unit (0 without a regulariser), from the rates of snn_rate_finish, for
+ * each of the B sequences. */
 void SNN_SFX(snn_rate_signal)(const net *N, const relt *rate, relt *r);
 /* Number of hidden units over all layers. */
 size_t SNN_SFX(snn_nhidden)(const snn_spec *s);
@@ -213,6 +232,12 @@ void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt 
 /* y = op(A) x (+ y when acc); A is M x N. */
 void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, const relt *x, int acc, relt *y, rctx *c);
 
+/* The same for B rows at once: y_b = op(A) x_b (+ y_b), x_b at X + b ldx,
+ * y_b at Y + b ldy; one matrix product (BLAS level 3 in double) for B > 1,
+ * the matrix-vector product for B = 1.  In MPFR every element is the sum
+ * gemv makes, in the same order, whatever B. */
+void SNN_SFX(snn_rows)(int ta, size_t B, size_t M, size_t N, const relt *A, size_t lda, const relt *X, size_t ldx,
+                       int acc, relt *Y, size_t ldy, rctx *c);
 /* y += a x over n entries. */
 void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c);
 /* Element-wise, each element as the scalar API computes it (one rounding

@@ -42,9 +42,11 @@ struct SNN_SFX(snn_bptt_ws) {
   relt *lsig;  /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
   relt *dIcap; /* optional, T+1: dE/dI of one current of one unit (explain) */
   size_t cap_l, cap_q, cap_i;
-  relt *rsig; /* per hidden unit: the rate regulariser's dE/dz */
+  relt *rsig; /* per sequence and hidden unit: the rate regulariser's dE/dz */
   size_t H;
-  size_t cap; /* longest segment the buffers hold */
+  size_t cap;  /* longest segment the buffers hold */
+  size_t bcap; /* sequences per step they hold (the network's Bcap); every
+                * per-step array above is that many rows of one sequence's */
   size_t bytes;
 };
 typedef SNN_SFX(snn_bptt_ws) bws;
@@ -65,34 +67,35 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
     if (L->np > w->pmax) w->pmax = L->np;
     if (L->m > w->mmax) w->mmax = L->m;
   }
-  size_t T = len, rb = SNN_SFX(snn_real_bytes)(c);
+  size_t T = len, rb = SNN_SFX(snn_real_bytes)(c), Bc = N->Bcap;
   w->cap = len;
+  w->bcap = Bc;
   r_init(w->dz, c);
   r_init(w->du, c);
   r_init(w->acc, c);
   w->D = calloc(s->L, sizeof *w->D);
   if (!w->D) goto oom;
   for (size_t l = 0; l < s->L; l++) {
-    w->D[l] = vec_alloc((T + 1) * N->layers[l].n, c);
+    w->D[l] = vec_alloc((T + 1) * Bc * N->layers[l].n, c);
     if (!w->D[l]) goto oom;
-    w->bytes += rb * (T + 1) * N->layers[l].n;
+    w->bytes += rb * (T + 1) * Bc * N->layers[l].n;
   }
-  size_t mm = (size_t)w->mmax;
-  w->dI = vec_alloc((T + 2) * mm * w->nmax, c);
-  w->ds = vec_alloc(w->nmax * (size_t)w->kmax, c);
-  w->dsn = vec_alloc(w->nmax * (size_t)w->kmax, c);
-  w->dsx = vec_alloc(w->nmax * (size_t)w->kmax, c);
-  w->dzx = vec_alloc(w->nmax, c);
+  size_t mm = (size_t)w->mmax, bn = Bc * w->nmax;
+  w->dI = vec_alloc((T + 2) * mm * bn, c);
+  w->ds = vec_alloc(bn * (size_t)w->kmax, c);
+  w->dsn = vec_alloc(bn * (size_t)w->kmax, c);
+  w->dsx = vec_alloc(bn * (size_t)w->kmax, c);
+  w->dzx = vec_alloc(bn, c);
   w->mt = vec_alloc(w->nmax, c);
-  w->rec = vec_alloc(w->nmax, c);
-  w->dy = vec_alloc((T + 2) * s->n_out, c);
+  w->rec = vec_alloc(bn, c);
+  w->dy = vec_alloc((T + 2) * Bc * s->n_out, c);
   w->H = SNN_SFX(snn_nhidden)(s);
-  w->rsig = vec_alloc(w->H, c);
+  w->rsig = vec_alloc(Bc * w->H, c);
   if (!w->dI || !w->ds || !w->dsn || !w->dsx || !w->dzx || !w->mt || !w->rec || !w->dy || !w->rsig) goto oom;
   for (int j = 0; j < 2; j++)
-    if (SNN_SFX(snn_jac_init)(&w->J[j], w->nmax, w->kmax, w->mmax, w->pmax, c)) goto oom;
-  w->bytes += sizeof *w + rb * ((T + 2) * (mm * w->nmax + s->n_out) + w->nmax * (3 * (size_t)w->kmax + 3) +
-                                2 * SNN_SFX(snn_jac_count)(w->nmax, w->kmax, w->mmax, w->pmax) + 3 + w->H);
+    if (SNN_SFX(snn_jac_init)(&w->J[j], bn, w->kmax, w->mmax, w->pmax, c)) goto oom;
+  w->bytes += sizeof *w + rb * ((T + 2) * Bc * (mm * w->nmax + s->n_out) + bn * (3 * (size_t)w->kmax + 2) + w->nmax +
+                                2 * SNN_SFX(snn_jac_count)(bn, w->kmax, w->mmax, w->pmax) + 3 + Bc * w->H);
   return w;
 oom:
   SNN_SFX(snn_bptt_ws_free)(w, N);
@@ -103,21 +106,21 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   if (!w) return;
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T = w->cap;
+  size_t T = w->cap, Bc = w->bcap, bn = Bc * w->nmax;
   if (w->D)
-    for (size_t l = 0; l < s->L; l++) vec_free(w->D[l], (T + 1) * N->layers[l].n, c);
+    for (size_t l = 0; l < s->L; l++) vec_free(w->D[l], (T + 1) * Bc * N->layers[l].n, c);
   free(w->D);
-  vec_free(w->dI, (T + 2) * (size_t)w->mmax * w->nmax, c);
-  vec_free(w->ds, w->nmax * (size_t)w->kmax, c);
-  vec_free(w->dsn, w->nmax * (size_t)w->kmax, c);
-  vec_free(w->dsx, w->nmax * (size_t)w->kmax, c);
-  vec_free(w->dzx, w->nmax, c);
+  vec_free(w->dI, (T + 2) * (size_t)w->mmax * bn, c);
+  vec_free(w->ds, bn * (size_t)w->kmax, c);
+  vec_free(w->dsn, bn * (size_t)w->kmax, c);
+  vec_free(w->dsx, bn * (size_t)w->kmax, c);
+  vec_free(w->dzx, bn, c);
   vec_free(w->mt, w->nmax, c);
-  vec_free(w->rec, w->nmax, c);
-  vec_free(w->dy, (T + 2) * s->n_out, c);
-  vec_free(w->rsig, w->H, c);
+  vec_free(w->rec, bn, c);
+  vec_free(w->dy, (T + 2) * Bc * s->n_out, c);
+  vec_free(w->rsig, Bc * w->H, c);
   for (int j = 0; j < 2; j++)
-    if (w->J[j].psi) SNN_SFX(snn_jac_clear)(&w->J[j], w->nmax, w->kmax, w->mmax, w->pmax, c);
+    if (w->J[j].psi) SNN_SFX(snn_jac_clear)(&w->J[j], bn, w->kmax, w->mmax, w->pmax, c);
   r_clear(w->dz, c);
   r_clear(w->du, c);
   r_clear(w->acc, c);
@@ -136,88 +139,119 @@ void SNN_SFX(snn_bptt_capture_signal)(bws *w, relt *lsig) {
   w->lsig = lsig;
 }
 
-/* One layer over all steps; leaves dE/dI_q^t in rows 1..T of w->dI (m n per
- * row, current-major) and adds the neuron-constant gradients into grad. */
+/* Row b of a layer's Jacobians (the units of sequence b). */
+static void jac_row(const lay *L, const jacbuf *J, size_t b, jacbuf *out) {
+  size_t u = b * L->n, k = (size_t)L->k, m = (size_t)L->m, np = (size_t)L->np;
+  out->dF_ds = J->dF_ds + u * k * k;
+  out->dF_dzr = J->dF_dzr + u * k;
+  out->dF_dzl = J->dF_dzl + u * k;
+  out->dF_dI = J->dF_dI + u * k * m;
+  out->dF_dp = J->dF_dp + u * k * np;
+  out->dU_ds = J->dU_ds + u * k;
+  out->dU_dp = J->dU_dp + u * np;
+  out->psi = J->psi + u;
+}
+
+/* One layer over all steps, for the B sequences of the batch; leaves
+ * dE/dI_q^t in rows 1..T of w->dI (B rows of m n per step, current-major)
+ * and adds the neuron-constant gradients into grad. */
 SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window) {
   const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   const snn_layer_spec *ls = L->ls;
   const snn_model_shape *sh = L->sh;
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, m = (size_t)L->m, T = tr->T, mn = m * n;
+  size_t B = N->B, n = L->n, k = (size_t)L->k, np = (size_t)L->np, m = (size_t)L->m, T = tr->T, mn = m * n;
+  size_t Bn = B * n, Bmn = B * mn;
   relt *D = w->D[l], *dI = w->dI;
   relt *gp[SNN_MAXCONST];
+  jacbuf Jc, Jn;
   for (size_t p = 0; p < np; p++) gp[p] = grad + s->blk[ls->blk_const[p]].off;
-  for (size_t i = 0; i < mn; i++) r_zero(dI + (T + 1) * mn + i, c);
-  for (size_t i = 0; i < n * k; i++) r_zero(w->dsx + i, c);
-  for (size_t i = 0; i < n; i++) r_zero(w->dzx + i, c);
+  SNN_SFX(snn_vzero)(Bmn, dI + (T + 1) * Bmn, c);
+  SNN_SFX(snn_vzero)(Bn * k, w->dsx, c);
+  SNN_SFX(snn_vzero)(Bn, w->dzx, c);
   int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec && L->w_rec;
   for (size_t t = T; t >= 1; t--) {
-    jacbuf *Jc = &w->J[t & 1], *Jn = &w->J[(t + 1) & 1];
+    const jacbuf *Jct = &w->J[t & 1], *Jnt = &w->J[(t + 1) & 1];
     /* step t+1 depends on step t unless t+1 starts a truncation window */
     int later = t < T && !(window && t % window == 0);
-    const relt *sp = tr->s[l] + (t - 1) * n * k, *zp = tr->z[l] + (t - 1) * n, *It = tr->I[l] + t * mn;
-    L->cell->jac(L, sp, zp, It, tr->s[l] + t * n * k, tr->u[l] + t * n, tr->z[l] + t * n, Jc, c);
+    for (size_t b = 0; b < B; b++) {
+      size_t r0 = (t - 1) * B + b, r1 = t * B + b;
+      jac_row(L, Jct, b, &Jc);
+      L->cell->jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k,
+                   tr->u[l] + r1 * n, tr->z[l] + r1 * n, &Jc, c);
+    }
     if (keep_rec && later)
-      for (int r = 0; r < sh->nrec; r++) {
-        SNN_SFX(snn_gemv)
-        (1, n, n, L->w_rec + (size_t)r * n * n, n, dI + (t + 1) * mn + (size_t)sh->rec_cur[r] * n, r > 0, w->rec, c);
-      }
-    relt *dIt = dI + t * mn;
-    for (size_t i = 0; i < n; i++) {
-      relt *dz = w->dz, *du = w->du, *acc = w->acc;
-      r_set(dz, D + t * n + i, c);
-      if (keep_rec && later) r_add(dz, dz, w->rec + i, c);
-      if (later && keep_reset) {
-        for (size_t cc = 0; cc < k; cc++) r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzr + i * k + cc, dz, c);
-        r_add(dz, dz, w->dzx + i, c);
-      }
-      /* e-prop's ideal learning signal: dE/dz^t without the local path */
-      if (w->lsig && l == 0) r_set(w->lsig + t * n + i, dz, c);
-      if (later)
-        for (size_t cc = 0; cc < k; cc++) r_fma(dz, w->dsn + i * k + cc, Jn->dF_dzl + i * k + cc, dz, c);
-      r_mul(du, Jc->psi + i, dz, c);
-      for (size_t q = 0; q < m; q++) r_zero(dIt + q * n + i, c);
-      for (size_t cc = 0; cc < k; cc++) {
-        relt *ds = w->ds + i * k + cc;
-        r_mul(ds, Jc->dU_ds + i * k + cc, du, c);
-        if (later) {
-          for (size_t c2 = 0; c2 < k; c2++) r_fma(ds, Jn->dF_ds + (i * k + c2) * k + cc, w->dsn + i * k + c2, ds, c);
-          r_add(ds, ds, w->dsx + i * k + cc, c);
+      for (int r = 0; r < sh->nrec; r++) SNN_SFX(snn_rows)
+    (1, B, n, n, L->w_rec + (size_t)r * n * n, n, dI + (t + 1) * Bmn + (size_t)sh->rec_cur[r] * n, mn, r > 0, w->rec, n,
+     c);
+    for (size_t b = 0; b < B; b++) {
+      relt *dIt = dI + t * Bmn + b * mn;
+      const relt *Dt = D + t * Bn + b * n, *rec = w->rec + b * n, *dzx = w->dzx + b * n;
+      const relt *dsn = w->dsn + b * n * k, *dsx = w->dsx + b * n * k;
+      relt *dsb = w->ds + b * n * k;
+      jac_row(L, Jct, b, &Jc);
+      jac_row(L, Jnt, b, &Jn);
+      for (size_t i = 0; i < n; i++) {
+        relt *dz = w->dz, *du = w->du, *acc = w->acc;
+        r_set(dz, Dt + i, c);
+        if (keep_rec && later) r_add(dz, dz, rec + i, c);
+        if (later && keep_reset) {
+          for (size_t cc = 0; cc < k; cc++) r_fma(dz, dsn + i * k + cc, Jn.dF_dzr + i * k + cc, dz, c);
+          r_add(dz, dz, dzx + i, c);
         }
-        for (size_t q = 0; q < m; q++) r_fma(dIt + q * n + i, Jc->dF_dI + (i * k + cc) * m + q, ds, dIt + q * n + i, c);
-      }
-      for (size_t p = 0; p < np; p++) {
-        r_mul(acc, Jc->dU_dp + i * np + p, du, c);
-        for (size_t cc = 0; cc < k; cc++) r_fma(acc, Jc->dF_dp + (i * k + cc) * np + p, w->ds + i * k + cc, acc, c);
-        r_add(gp[p] + i, gp[p] + i, acc, c);
+        /* e-prop's ideal learning signal: dE/dz^t without the local path */
+        if (w->lsig && l == 0) r_set(w->lsig + t * Bn + b * n + i, dz, c);
+        if (later)
+          for (size_t cc = 0; cc < k; cc++) r_fma(dz, dsn + i * k + cc, Jn.dF_dzl + i * k + cc, dz, c);
+        r_mul(du, Jc.psi + i, dz, c);
+        for (size_t q = 0; q < m; q++) r_zero(dIt + q * n + i, c);
+        for (size_t cc = 0; cc < k; cc++) {
+          relt *ds = dsb + i * k + cc;
+          r_mul(ds, Jc.dU_ds + i * k + cc, du, c);
+          if (later) {
+            for (size_t c2 = 0; c2 < k; c2++) r_fma(ds, Jn.dF_ds + (i * k + c2) * k + cc, dsn + i * k + c2, ds, c);
+            r_add(ds, ds, dsx + i * k + cc, c);
+          }
+          for (size_t q = 0; q < m; q++)
+            r_fma(dIt + q * n + i, Jc.dF_dI + (i * k + cc) * m + q, ds, dIt + q * n + i, c);
+        }
+        for (size_t p = 0; p < np; p++) {
+          r_mul(acc, Jc.dU_dp + i * np + p, du, c);
+          for (size_t cc = 0; cc < k; cc++) r_fma(acc, Jc.dF_dp + (i * k + cc) * np + p, dsb + i * k + cc, acc, c);
+          r_add(gp[p] + i, gp[p] + i, acc, c);
+        }
       }
     }
     /* the mixes of step t, last first: a current source receives W^T dE/dJ
      * now, a state source at step t-1 (through dsx, and dzx for the reset) */
-    for (size_t i = 0; i < n * k; i++) r_zero(w->dsx + i, c);
-    for (size_t i = 0; i < n; i++) r_zero(w->dzx + i, c);
-    for (int mx = sh->nmix; mx-- > 0;) {
-      const snn_mix_shape *ms = &sh->mix[mx];
-      size_t ld = (size_t)ms->nsrc * n;
-      for (int sr = 0; sr < ms->nsrc; sr++) {
-        const relt *Wm = L->mix[mx] + (size_t)sr * n, *g = dIt + (size_t)ms->dst * n;
-        size_t ci = (size_t)ms->idx[sr];
-        if (ms->kind[sr] == SNN_SRC_CUR) {
-          SNN_SFX(snn_gemv)(1, n, n, Wm, ld, g, 1, dIt + ci * n, c);
-          continue;
-        }
-        SNN_SFX(snn_gemv)(1, n, n, Wm, ld, g, 0, w->mt, c);
-        for (size_t j = 0; j < n; j++) {
-          if (ms->kind[sr] == SNN_SRC_STATE) {
-            r_add(w->dsx + j * k + ci, w->dsx + j * k + ci, w->mt + j, c);
+    SNN_SFX(snn_vzero)(Bn * k, w->dsx, c);
+    SNN_SFX(snn_vzero)(Bn, w->dzx, c);
+    for (size_t b = 0; sh->nmix && b < B; b++) {
+      relt *dIt = dI + t * Bmn + b * mn, *dsx = w->dsx + b * n * k, *dzx = w->dzx + b * n;
+      const relt *sp = tr->s[l] + ((t - 1) * B + b) * n * k, *zp = tr->z[l] + ((t - 1) * B + b) * n;
+      for (int mx = sh->nmix; mx-- > 0;) {
+        const snn_mix_shape *ms = &sh->mix[mx];
+        size_t ld = (size_t)ms->nsrc * n;
+        for (int sr = 0; sr < ms->nsrc; sr++) {
+          const relt *Wm = L->mix[mx] + (size_t)sr * n, *g = dIt + (size_t)ms->dst * n;
+          size_t ci = (size_t)ms->idx[sr];
+          if (ms->kind[sr] == SNN_SRC_CUR) {
+            SNN_SFX(snn_gemv)(1, n, n, Wm, ld, g, 1, dIt + ci * n, c);
             continue;
           }
-          relt *a = c->leaf; /* (1 - z^{t-1}) s^{t-1}: to s and, as a reset path, to z */
-          r_d_sub(a, 1.0, zp + j, c);
-          r_fma(w->dsx + j * k + ci, a, w->mt + j, w->dsx + j * k + ci, c);
-          r_mul(a, sp + j * k + ci, w->mt + j, c);
-          r_sub(w->dzx + j, w->dzx + j, a, c);
+          SNN_SFX(snn_gemv)(1, n, n, Wm, ld, g, 0, w->mt, c);
+          for (size_t j = 0; j < n; j++) {
+            if (ms->kind[sr] == SNN_SRC_STATE) {
+              r_add(dsx + j * k + ci, dsx + j * k + ci, w->mt + j, c);
+              continue;
+            }
+            relt *a = c->leaf; /* (1 - z^{t-1}) s^{t-1}: to s and, as a reset path, to z */
+            r_d_sub(a, 1.0, zp + j, c);
+            r_fma(dsx + j * k + ci, a, w->mt + j, dsx + j * k + ci, c);
+            r_mul(a, sp + j * k + ci, w->mt + j, c);
+            r_sub(dzx + j, dzx + j, a, c);
+          }
         }
       }
     }
@@ -227,8 +261,9 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
   }
 }
 
-/* The parameter gradients of layer l's projections from dE/dI (rows 1..T)
- * and dE/dz of the layer below (unless `down` is 0). */
+/* The parameter gradients of layer l's projections from dE/dI (rows 1..T,
+ * B sequences each: the products run over the B T rows) and dE/dz of the
+ * layer below (unless `down` is 0). */
 SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, bws *w, relt *grad, size_t window,
                                         int down) {
   const snn_spec *s = N->spec;
@@ -236,80 +271,86 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
   const snn_layer_spec *ls = L->ls;
   const snn_model_shape *sh = L->sh;
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m, T = tr->T, mn = m * n, np = L->nprev;
-  const relt *dI1 = w->dI + mn;
-  const relt *X = l == 0 ? N->x + tr->t0 * s->n_in : tr->z[l - 1] + np;
-  if (w->dIcap && l == w->cap_l)
-    for (size_t t = 1; t <= T; t++) r_set(w->dIcap + t, w->dI + t * mn + w->cap_q * n + w->cap_i, c);
+  size_t B = N->B, n = L->n, k = (size_t)L->k, m = (size_t)L->m, T = tr->T, mn = m * n, np = L->nprev;
+  size_t TB = T * B, Bmn = B * mn;
+  const relt *dI1 = w->dI + Bmn;
+  const relt *X = l == 0 ? N->x + tr->t0 * B * s->n_in : tr->z[l - 1] + B * np;
+  if (w->dIcap && l == w->cap_l) /* the first sequence's */
+    for (size_t t = 1; t <= T; t++) r_set(w->dIcap + t, w->dI + t * Bmn + w->cap_q * n + w->cap_i, c);
   relt *gin = grad + s->blk[ls->blk_w_in].off;
   if (!L->ndl) {
     for (int r = 0; r < sh->nin; r++) {
       const relt *g = dI1 + (size_t)sh->in_cur[r] * n;
-      SNN_SFX(snn_gemm)(1, 0, n, np, T, g, mn, X, np, 0, gin + (size_t)r * n * np, np, c);
-      if (down) SNN_SFX(snn_gemm)(0, 0, T, np, n, g, mn, L->w_in + (size_t)r * n * np, np, 1, w->D[l - 1] + np, np, c);
+      SNN_SFX(snn_gemm)(1, 0, n, np, TB, g, mn, X, np, 0, gin + (size_t)r * n * np, np, c);
+      if (down)
+        SNN_SFX(snn_gemm)(0, 0, TB, np, n, g, mn, L->w_in + (size_t)r * n * np, np, 1, w->D[l - 1] + B * np, np, c);
     }
   } else {
     /* delayed synapses: W_ij and D_ij from the delayed inputs; dE/dx^{t-d}
      * to the layer below inside the same window and segment */
-    relt *gd = grad + s->blk[ls->blk_delay].off, *a = w->acc, *b = w->du;
-    for (size_t i = 0; i < (size_t)sh->nin * n * np; i++) r_zero(gin + i, c);
-    for (size_t t = 1; t <= T; t++) {
-      const relt *xt = l == 0 ? N->x + (tr->t0 + t - 1) * s->n_in : tr->z[l - 1] + t * np;
-      const relt *hp = tr->h[l] + (t - 1) * (L->ndl - 1) * np;
-      for (int r = 0; r < sh->nin; r++)
-        for (size_t i = 0; i < n; i++) {
-          const relt *g = w->dI + t * mn + (size_t)sh->in_cur[r] * n + i;
-          if (r_sgn(g) == 0) continue;
-          size_t row = (size_t)r * n + i;
-          for (size_t j = 0; j < np; j++) {
-            const relt *wij = L->w_in + row * np + j;
-            SNN_SFX(snn_delayed)(L, row, j, xt, hp, 0, a, c);
-            r_fma(gin + row * np + j, g, a, gin + row * np + j, c);
-            SNN_SFX(snn_delayed)(L, row, j, xt, hp, 1, a, c);
-            r_mul(a, a, wij, c);
-            r_fma(gd + row * np + j, g, a, gd + row * np + j, c);
-            if (!down) continue;
-            r_mul(b, g, wij, c);
-            const relt *kw = L->kw + (row * np + j) * L->ndl;
-            for (size_t d = 0; d < L->ndl && d < t; d++) {
-              if (window && (t - d - 1) / window != (t - 1) / window) break;
-              relt *D = w->D[l - 1] + (t - d) * np + j;
-              r_fma(D, b, kw + d, D, c);
+    relt *gd = grad + s->blk[ls->blk_delay].off, *a = w->acc, *bb = w->du;
+    size_t nh = (L->ndl - 1) * np;
+    SNN_SFX(snn_vzero)((size_t)sh->nin * n * np, gin, c);
+    for (size_t t = 1; t <= T; t++)
+      for (size_t b = 0; b < B; b++) {
+        size_t r1 = t * B + b;
+        const relt *xt = l == 0 ? N->x + ((tr->t0 + t - 1) * B + b) * s->n_in : tr->z[l - 1] + r1 * np;
+        const relt *hp = tr->h[l] + ((t - 1) * B + b) * nh;
+        for (int r = 0; r < sh->nin; r++)
+          for (size_t i = 0; i < n; i++) {
+            const relt *g = w->dI + r1 * mn + (size_t)sh->in_cur[r] * n + i;
+            if (r_sgn(g) == 0) continue;
+            size_t row = (size_t)r * n + i;
+            for (size_t j = 0; j < np; j++) {
+              const relt *wij = L->w_in + row * np + j;
+              SNN_SFX(snn_delayed)(L, row, j, xt, hp, 0, a, c);
+              r_fma(gin + row * np + j, g, a, gin + row * np + j, c);
+              SNN_SFX(snn_delayed)(L, row, j, xt, hp, 1, a, c);
+              r_mul(a, a, wij, c);
+              r_fma(gd + row * np + j, g, a, gd + row * np + j, c);
+              if (!down) continue;
+              r_mul(bb, g, wij, c);
+              const relt *kw = L->kw + (row * np + j) * L->ndl;
+              for (size_t d = 0; d < L->ndl && d < t; d++) {
+                if (window && (t - d - 1) / window != (t - 1) / window) break;
+                relt *D = w->D[l - 1] + ((t - d) * B + b) * np + j;
+                r_fma(D, bb, kw + d, D, c);
+              }
             }
           }
-        }
-    }
+      }
   }
   if (L->w_rec) {
     relt *g = grad + s->blk[ls->blk_w_rec].off;
     for (int r = 0; r < sh->nrec; r++) {
       relt *gr = g + (size_t)r * n * n;
-      SNN_SFX(snn_gemm)(1, 0, n, n, T, dI1 + (size_t)sh->rec_cur[r] * n, mn, tr->z[l], n, 0, gr, n, c);
+      SNN_SFX(snn_gemm)(1, 0, n, n, TB, dI1 + (size_t)sh->rec_cur[r] * n, mn, tr->z[l], n, 0, gr, n, c);
       if (!sh->selfconn)
         for (size_t i = 0; i < n; i++) r_zero(gr + i * n + i, c); /* no self-connections */
     }
   }
   if (L->bias) {
     relt *g = grad + s->blk[ls->blk_bias].off;
-    for (size_t i = 0; i < mn; i++) r_zero(g + i, c);
-    for (size_t t = 1; t <= T; t++)
-      for (size_t i = 0; i < mn; i++) r_add(g + i, g + i, w->dI + t * mn + i, c);
+    SNN_SFX(snn_vzero)(mn, g, c);
+    for (size_t r = B; r < TB + B; r++) SNN_SFX(snn_vadd)(mn, w->dI + r * mn, g, c); /* rows 1..T */
   }
   for (int mx = 0; mx < sh->nmix; mx++) {
     const snn_mix_shape *ms = &sh->mix[mx];
     size_t ld = (size_t)ms->nsrc * n;
     relt *g = grad + s->blk[ls->blk_mix[mx]].off;
-    for (size_t i = 0; i < n * ld; i++) r_zero(g + i, c);
-    for (size_t t = 1; t <= T; t++) {
-      const relt *It = tr->I[l] + t * mn, *sp = tr->s[l] + (t - 1) * n * k, *zp = tr->z[l] + (t - 1) * n;
-      const relt *dJ = w->dI + t * mn + (size_t)ms->dst * n;
-      for (int sr = 0; sr < ms->nsrc; sr++)
-        for (size_t j = 0; j < n; j++) {
-          const relt *v = SNN_SFX(snn_mix_src)(L, mx, sr, j, It, sp, zp, w->acc, c);
-          for (size_t i = 0; i < n; i++)
-            r_fma(g + i * ld + (size_t)sr * n + j, dJ + i, v, g + i * ld + (size_t)sr * n + j, c);
-        }
-    }
+    SNN_SFX(snn_vzero)(n * ld, g, c);
+    for (size_t t = 1; t <= T; t++)
+      for (size_t b = 0; b < B; b++) {
+        size_t r0 = (t - 1) * B + b, r1 = t * B + b;
+        const relt *It = tr->I[l] + r1 * mn, *sp = tr->s[l] + r0 * n * k, *zp = tr->z[l] + r0 * n;
+        const relt *dJ = w->dI + r1 * mn + (size_t)ms->dst * n;
+        for (int sr = 0; sr < ms->nsrc; sr++)
+          for (size_t j = 0; j < n; j++) {
+            const relt *v = SNN_SFX(snn_mix_src)(L, mx, sr, j, It, sp, zp, w->acc, c);
+            for (size_t i = 0; i < n; i++)
+              r_fma(g + i * ld + (size_t)sr * n + j, dJ + i, v, g + i * ld + (size_t)sr * n + j, c);
+          }
+      }
   }
 }
 
@@ -322,46 +363,50 @@ void SNN_SFX(snn_bptt_window)(const net *N, const traj *tr, bws *w, relt *grad, 
   SNN_SFX(snn_bptt_full)(N, tr, w, grad, &o);
 }
 
+/* dE/dy^t = g^t + kappa dE/dy^{t+1} for the B sequences, rows 1..T of dy,
+ * restarted at window starts (with window > 0). */
+static void readout_back(const net *N, size_t T, const relt *g, relt *dy, size_t window) {
+  rctx *c = N->c;
+  size_t KB = N->spec->n_out * N->B;
+  SNN_SFX(snn_vzero)(KB, dy + (T + 1) * KB, c);
+  for (size_t t = T; t >= 1; t--)
+    for (size_t j = 0; j < KB; j++) {
+      if (window && t % window == 0) /* the readout state is detached at a window start too */
+        r_set(dy + t * KB + j, g + t * KB + j, c);
+      else
+        r_fma(dy + t * KB + j, N->kappa, dy + (t + 1) * KB + j, g + t * KB + j, c);
+    }
+}
+
 void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, bws *w, relt *grad, const SNN_SFX(snn_bptt_opts) * o) {
   size_t window = o->window;
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t T = tr->T, K = s->n_out, Lc = s->L, nL = N->layers[Lc - 1].n;
-  for (size_t i = 0; i < N->P; i++) r_zero(grad + i, c);
+  size_t B = N->B, T = tr->T, TB = T * B, K = s->n_out, KB = K * B, Lc = s->L, nL = N->layers[Lc - 1].n;
+  SNN_SFX(snn_vzero)(N->P, grad, c);
   /* readout: dE/dy^t = dEdy^t + kappa dE/dy^{t+1} */
-  for (size_t k = 0; k < K; k++) r_zero(w->dy + (T + 1) * K + k, c);
-  for (size_t t = T; t >= 1; t--)
-    for (size_t k = 0; k < K; k++) {
-      if (window && t % window == 0) /* the readout state is detached at a window start too */
-        r_set(w->dy + t * K + k, tr->dEdy + t * K + k, c);
-      else
-        r_fma(w->dy + t * K + k, N->kappa, w->dy + (t + 1) * K + k, tr->dEdy + t * K + k, c);
-    }
+  readout_back(N, T, tr->dEdy, w->dy, window);
   relt *g_ro_w = grad + s->blk[s->blk_ro_w].off, *g_ro_b = grad + s->blk[s->blk_ro_b].off;
-  SNN_SFX(snn_gemm)(1, 0, K, nL, T, w->dy + K, K, tr->z[Lc - 1] + nL, nL, 0, g_ro_w, nL, c);
-  for (size_t t = 1; t <= T; t++)
-    for (size_t k = 0; k < K; k++) r_add(g_ro_b + k, g_ro_b + k, w->dy + t * K + k, c);
+  SNN_SFX(snn_gemm)(1, 0, K, nL, TB, w->dy + KB, K, tr->z[Lc - 1] + B * nL, nL, 0, g_ro_w, nL, c);
+  for (size_t r = B; r < TB + B; r++) SNN_SFX(snn_vadd)(K, w->dy + r * K, g_ro_b, c); /* rows 1..T */
   /* external dE/dz: readout into the last layer, rate regulariser everywhere */
   if (s->rate_reg) SNN_SFX(snn_rate_signal)(N, tr->rate, w->rsig);
   size_t j0 = 0;
   for (size_t l = 0; l < Lc; l++) {
     size_t n = N->layers[l].n;
-    for (size_t i = 0; i < (T + 1) * n; i++) r_zero(w->D[l] + i, c);
+    SNN_SFX(snn_vzero)((T + 1) * B * n, w->D[l], c);
     if (s->rate_reg)
-      for (size_t i = 0; i < n; i++)
-        for (size_t t = 1; t <= T; t++) r_set(w->D[l] + t * n + i, w->rsig + j0 + i, c);
+      for (size_t t = 1; t <= T; t++)
+        for (size_t b = 0; b < B; b++) SNN_SFX(snn_vset)(n, w->rsig + b * w->H + j0, w->D[l] + (t * B + b) * n, c);
     j0 += n;
   }
-  SNN_SFX(snn_gemm)(0, 0, T, nL, K, w->dy + K, K, N->ro_w, nL, 1, w->D[Lc - 1] + nL, nL, c);
+  SNN_SFX(snn_gemm)(0, 0, TB, nL, K, w->dy + KB, K, N->ro_w, nL, 1, w->D[Lc - 1] + B * nL, nL, c);
   /* auxiliary readouts (local training): dE_aux/dz of a block's top layer */
   for (size_t l = 0; o->aux_dEdy && l + 1 < Lc; l++) {
     if (!o->aux_dEdy[l]) continue;
     size_t n = N->layers[l].n;
-    for (size_t k = 0; k < K; k++) r_zero(w->dy + (T + 1) * K + k, c);
-    for (size_t t = T; t >= 1; t--)
-      for (size_t k = 0; k < K; k++)
-        r_fma(w->dy + t * K + k, N->kappa, w->dy + (t + 1) * K + k, o->aux_dEdy[l] + t * K + k, c);
-    SNN_SFX(snn_gemm)(0, 0, T, n, K, w->dy + K, K, o->aux_w[l], n, 1, w->D[l] + n, n, c);
+    readout_back(N, T, o->aux_dEdy[l], w->dy, 0);
+    SNN_SFX(snn_gemm)(0, 0, TB, n, K, w->dy + KB, K, o->aux_w[l], n, 1, w->D[l] + B * n, n, c);
   }
   for (size_t l = Lc; l-- > 0;) {
     layer_backward(N, tr, l, w, grad, window);
@@ -378,7 +423,7 @@ void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, bws *w, relt *grad, co
 static int aux_readouts(const net *N, const traj *tr, size_t block, relt **A, relt **G, size_t *bytes) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t K = s->n_out, T = tr->T;
+  size_t K = s->n_out, T = tr->T, B = N->B;
   relt *y = vec_alloc(2 * K, c);
   real aux_loss;
   r_init(aux_loss, c);
@@ -387,23 +432,25 @@ static int aux_readouts(const net *N, const traj *tr, size_t block, relt **A, re
   for (size_t l = block - 1; !st && l + 1 < s->L; l += block) {
     size_t n = N->layers[l].n;
     A[l] = vec_alloc(K * n, c);
-    G[l] = vec_alloc((T + 1) * K, c);
+    G[l] = vec_alloc((T + 1) * B * K, c);
     if (!A[l] || !G[l]) {
       st = SNN_ENOMEM;
       break;
     }
-    *bytes += (K * n + (T + 1) * K) * SNN_SFX(snn_real_bytes)(c);
+    *bytes += (K * n + (T + 1) * B * K) * SNN_SFX(snn_real_bytes)(c);
     gsl_rng_set(rng, (s->seed ^ 0xa0c5UL) + l);
     for (size_t i = 0; i < K * n; i++) r_set_d(A[l] + i, gsl_ran_gaussian(rng, 1.0) / sqrt((double)n), c);
-    relt *yp = y, *yc = y + K;
-    for (size_t k = 0; k < K; k++) r_zero(yp + k, c);
-    for (size_t t = 1; t <= T; t++) {
-      SNN_SFX(snn_gemv)(0, K, n, A[l], n, tr->z[l] + t * n, 0, yc, c);
-      for (size_t k = 0; k < K; k++) r_fma(yc + k, N->kappa, yp + k, yc + k, c);
-      SNN_SFX(snn_step_loss)(N, t, yc, G[l] + t * K, aux_loss);
-      relt *sw = yp;
-      yp = yc;
-      yc = sw;
+    for (size_t b = 0; b < B; b++) {
+      relt *yp = y, *yc = y + K;
+      SNN_SFX(snn_vzero)(K, yp, c);
+      for (size_t t = 1; t <= T; t++) {
+        SNN_SFX(snn_gemv)(0, K, n, A[l], n, tr->z[l] + (t * B + b) * n, 0, yc, c);
+        for (size_t k = 0; k < K; k++) r_fma(yc + k, N->kappa, yp + k, yc + k, c);
+        SNN_SFX(snn_step_loss)(N, t, b, yc, G[l] + (t * B + b) * K, aux_loss);
+        relt *sw = yp;
+        yp = yc;
+        yc = sw;
+      }
     }
   }
   gsl_rng_free(rng);
@@ -473,17 +520,20 @@ int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt 
   }
   for (size_t l = 0; l < s->L; l++) {
     vec_free(aux_w[l], s->n_out * N->layers[l].n, N->c);
-    vec_free(aux_g[l], (trp->T + 1) * s->n_out, N->c);
+    vec_free(aux_g[l], (trp->T + 1) * N->B * s->n_out, N->c);
   }
   if (st) {
     if (own) SNN_SFX(snn_bptt_ws_free)(w, N), SNN_SFX(snn_traj_clear)(trp, N);
     return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   }
-  r_set(loss, trp->loss, N->c);
+  SNN_SFX(snn_traj_loss)(N, trp, loss);
+  size_t H = SNN_SFX(snn_nhidden)(s);
   for (size_t l = 0, j = 0; l < s->L; l++) {
     cross[l] = trp->crossings[l];
     spikes[l] = 0;
-    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(trp->rate + j) * (double)s->T;
+    for (size_t b = 0; b < N->B; b++)
+      for (size_t i = 0; i < N->layers[l].n; i++) spikes[l] += r_get_d(trp->rate + b * H + j + i) * (double)s->T;
+    j += N->layers[l].n;
   }
   if (bytes) *bytes = trp->bytes + w->bytes + aux_bytes;
   if (own) SNN_SFX(snn_bptt_ws_free)(w, N), SNN_SFX(snn_traj_clear)(trp, N);

@@ -52,6 +52,7 @@ static const snn_rule_type bptt = {
     .name = "bptt",
     .summary = "backpropagation through time over the whole sequence: the reference every rule is compared with",
     .page = "docs/bptt.md",
+    .batched = 1,
     .expect = bptt_expect,
     .impl_d = &snn_rule_bptt_impl_d,
     .impl_mp = &snn_rule_bptt_impl_mp,
@@ -84,6 +85,7 @@ static const snn_rule_type tbptt = {
         "truncated BPTT: windows of W steps (Williams & Peng 1990) and/or local blocks of L layers with "
         "auxiliary readouts (Guo et al. 2023)",
     .page = "docs/tbptt.md",
+    .batched = 1,
     .nopts = 2,
     .opts = {{"window", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0", "steps per window (0: no truncation in time)"},
              {"blocks", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0", "layers per block (0: one block)"}},
