@@ -142,7 +142,7 @@ static int load_optimizer(json_t *root, snn_experiment *e, snn_err *err) {
   if (!st) st = snn_json_size(root, path, "", "updates", 100, 1, (size_t)1 << 40, &e->updates, err);
   /* the fixed groups a minibatch is summed in (the same bytes on any number
    * of threads and ranks), and the threads */
-  if (!st) st = snn_json_size(root, path, "", "shards", e->batch < 16 ? e->batch : 16, 1, e->batch, &e->shards, err);
+  if (!st) st = snn_json_size(root, path, "", "shards", e->batch < 4 ? e->batch : 4, 1, e->batch, &e->shards, err);
   size_t th = 0;
   if (!st) st = snn_json_size(root, path, "", "threads", 0, 0, 1024, &th, err);
   e->threads = (int)th;
