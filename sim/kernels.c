@@ -294,8 +294,17 @@ void SNN_SFX(snn_vec_unpack)(relt *v, size_t n, const void *buf, rctx *c) {
 }
 
 #ifndef SNN_MPFR
+#ifdef SNN_HAVE_BLAS_SHUTDOWN
+int blas_thread_shutdown_(void); /* OpenBLAS: ends its server threads (made again when a call wants them) */
+#endif
+
 void snn_blas_threads(int n) {
   openblas_set_num_threads(n);
+#ifdef SNN_HAVE_BLAS_SHUTDOWN
+  /* on one thread the server threads would only spin between calls, taking
+   * a core from snngrad's own workers */
+  if (n == 1) blas_thread_shutdown_();
+#endif
 }
 
 /* The machine's limit for a benchmark to be read against: n x n times

@@ -286,6 +286,18 @@ static inline int r_set_str(relt *r, const char *s, const rctx *c) {
 #define SNN_FMA_CLONES
 #endif
 
+/* A scratch scalar of a hot loop, whose value never outlives the loop's
+ * body: in double a local, which the compiler keeps in a register (a
+ * workspace's scalar is written back to memory at every operation, since it
+ * might alias the arrays); in MPFR the workspace's scalar `ws`, created once. */
+#ifdef SNN_MPFR
+#define R_LOCAL(name, ws) relt *const name = (ws)
+#else
+#define R_LOCAL(name, ws) \
+  real name##_l_;         \
+  relt *const name = name##_l_
+#endif
+
 /* Vectors of scalars, each initialised at the context's precision. */
 relt *SNN_SFX(snn_vec_alloc)(size_t n, const rctx *c);
 void SNN_SFX(snn_vec_free)(relt *v, size_t n, const rctx *c);

@@ -38,7 +38,7 @@ struct SNN_SFX(snn_bptt_ws) {
   relt *rec;       /* nmax */
   relt *dy;        /* (T+2) * n_out */
   jacbuf J[2];
-  real dz, du, acc;
+  real dz, du, acc, sv;
   relt *lsig;  /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
   relt *dIcap; /* optional, T+1: dE/dI of one current of one unit (explain) */
   size_t cap_l, cap_q, cap_i;
@@ -73,6 +73,7 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
   r_init(w->dz, c);
   r_init(w->du, c);
   r_init(w->acc, c);
+  r_init(w->sv, c);
   w->D = calloc(s->L, sizeof *w->D);
   if (!w->D) goto oom;
   for (size_t l = 0; l < s->L; l++) {
@@ -124,6 +125,7 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   r_clear(w->dz, c);
   r_clear(w->du, c);
   r_clear(w->acc, c);
+  r_clear(w->sv, c);
   free(w);
 }
 
@@ -150,6 +152,51 @@ static void jac_row(const lay *L, const jacbuf *J, size_t b, jacbuf *out) {
   out->dU_ds = J->dU_ds + u * k;
   out->dU_dp = J->dU_dp + u * np;
   out->psi = J->psi + u;
+}
+
+/* Step t of BPTT for the units of one sequence: dE/dz, dE/du, dE/ds and
+ * dE/dI of every unit, and the neuron-constant gradients.  Inlined with the
+ * state, current and constant counts as constants for the common shapes, so
+ * that the compiler unrolls the loops over them. */
+static inline __attribute__((always_inline)) void units_back(bws *w, size_t n, size_t k, size_t m, size_t np, int later,
+                                                             int keep_rec, int keep_reset, relt *lsig, const relt *Dt,
+                                                             const relt *rec, const relt *dzx, const relt *dsn,
+                                                             const relt *dsx, relt *dsb, relt *dIt, const jacbuf *Jcp,
+                                                             const jacbuf *Jnp, relt *const *gp, rctx *c) {
+  const jacbuf Jc = *Jcp, Jn = *Jnp;
+  (void)w; /* its scalars serve MPFR only */
+  for (size_t i = 0; i < n; i++) {
+    R_LOCAL(dz, w->dz);
+    R_LOCAL(du, w->du);
+    R_LOCAL(acc, w->acc);
+    R_LOCAL(ds, w->sv);
+    r_set(dz, Dt + i, c);
+    if (keep_rec && later) r_add(dz, dz, rec + i, c);
+    if (later && keep_reset) {
+      for (size_t cc = 0; cc < k; cc++) r_fma(dz, dsn + i * k + cc, Jn.dF_dzr + i * k + cc, dz, c);
+      r_add(dz, dz, dzx + i, c);
+    }
+    /* e-prop's ideal learning signal: dE/dz^t without the local path */
+    if (lsig) r_set(lsig + i, dz, c);
+    if (later)
+      for (size_t cc = 0; cc < k; cc++) r_fma(dz, dsn + i * k + cc, Jn.dF_dzl + i * k + cc, dz, c);
+    r_mul(du, Jc.psi + i, dz, c);
+    for (size_t q = 0; q < m; q++) r_zero(dIt + q * n + i, c);
+    for (size_t cc = 0; cc < k; cc++) {
+      r_mul(ds, Jc.dU_ds + i * k + cc, du, c);
+      if (later) {
+        for (size_t c2 = 0; c2 < k; c2++) r_fma(ds, Jn.dF_ds + (i * k + c2) * k + cc, dsn + i * k + c2, ds, c);
+        r_add(ds, ds, dsx + i * k + cc, c);
+      }
+      r_set(dsb + i * k + cc, ds, c);
+      for (size_t q = 0; q < m; q++) r_fma(dIt + q * n + i, Jc.dF_dI + (i * k + cc) * m + q, ds, dIt + q * n + i, c);
+    }
+    for (size_t p = 0; p < np; p++) {
+      r_mul(acc, Jc.dU_dp + i * np + p, du, c);
+      for (size_t cc = 0; cc < k; cc++) r_fma(acc, Jc.dF_dp + (i * k + cc) * np + p, dsb + i * k + cc, acc, c);
+      r_add(gp[p] + i, gp[p] + i, acc, c);
+    }
+  }
 }
 
 /* One layer over all steps, for the B sequences of the batch; leaves
@@ -192,36 +239,15 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
       relt *dsb = w->ds + b * n * k;
       jac_row(L, Jct, b, &Jc);
       jac_row(L, Jnt, b, &Jn);
-      for (size_t i = 0; i < n; i++) {
-        relt *dz = w->dz, *du = w->du, *acc = w->acc;
-        r_set(dz, Dt + i, c);
-        if (keep_rec && later) r_add(dz, dz, rec + i, c);
-        if (later && keep_reset) {
-          for (size_t cc = 0; cc < k; cc++) r_fma(dz, dsn + i * k + cc, Jn.dF_dzr + i * k + cc, dz, c);
-          r_add(dz, dz, dzx + i, c);
-        }
-        /* e-prop's ideal learning signal: dE/dz^t without the local path */
-        if (w->lsig && l == 0) r_set(w->lsig + t * Bn + b * n + i, dz, c);
-        if (later)
-          for (size_t cc = 0; cc < k; cc++) r_fma(dz, dsn + i * k + cc, Jn.dF_dzl + i * k + cc, dz, c);
-        r_mul(du, Jc.psi + i, dz, c);
-        for (size_t q = 0; q < m; q++) r_zero(dIt + q * n + i, c);
-        for (size_t cc = 0; cc < k; cc++) {
-          relt *ds = dsb + i * k + cc;
-          r_mul(ds, Jc.dU_ds + i * k + cc, du, c);
-          if (later) {
-            for (size_t c2 = 0; c2 < k; c2++) r_fma(ds, Jn.dF_ds + (i * k + c2) * k + cc, dsn + i * k + c2, ds, c);
-            r_add(ds, ds, dsx + i * k + cc, c);
-          }
-          for (size_t q = 0; q < m; q++)
-            r_fma(dIt + q * n + i, Jc.dF_dI + (i * k + cc) * m + q, ds, dIt + q * n + i, c);
-        }
-        for (size_t p = 0; p < np; p++) {
-          r_mul(acc, Jc.dU_dp + i * np + p, du, c);
-          for (size_t cc = 0; cc < k; cc++) r_fma(acc, Jc.dF_dp + (i * k + cc) * np + p, dsb + i * k + cc, acc, c);
-          r_add(gp[p] + i, gp[p] + i, acc, c);
-        }
-      }
+      relt *lsig = w->lsig && l == 0 ? w->lsig + t * Bn + b * n : NULL;
+      if (k == 1 && m == 1 && np == 2)
+        units_back(w, n, 1, 1, 2, later, keep_rec, keep_reset, lsig, Dt, rec, dzx, dsn, dsx, dsb, dIt, &Jc, &Jn, gp, c);
+      else if (k == 2 && m == 1)
+        units_back(w, n, 2, 1, np, later, keep_rec, keep_reset, lsig, Dt, rec, dzx, dsn, dsx, dsb, dIt, &Jc, &Jn, gp,
+                   c);
+      else
+        units_back(w, n, k, m, np, later, keep_rec, keep_reset, lsig, Dt, rec, dzx, dsn, dsx, dsb, dIt, &Jc, &Jn, gp,
+                   c);
     }
     /* the mixes of step t, last first: a current source receives W^T dE/dJ
      * now, a state source at step t-1 (through dsx, and dzx for the reset) */
