@@ -29,13 +29,17 @@
 #include "sim/driver.h"
 #include "sim/rules/rules.h"
 
-/* FPTT's minibatch in lockstep: a trajectory segment, the input and the
- * target of every sequence of the batch (B = 0: not FPTT). */
+/* FPTT's minibatch in lockstep, shard by shard: each shard's sequences are
+ * one batch of the engine, with a trajectory segment that carries their
+ * states from chunk to chunk, and their inputs, targets and labels (the
+ * worker that runs a shard's chunk may change from chunk to chunk).
+ * B = 0: not FPTT. */
 typedef struct {
   size_t B, len;
-  traj *trs;
-  relt **X, **Y;
-  long *lab;
+  size_t S, cap; /* shards, and sequences per shard the buffers hold */
+  traj *trs;     /* S */
+  relt **X, **Y; /* S: T * cap * n_in and T * cap * n_out, time-major */
+  long *lab;     /* S * cap */
 } fptt_bufs;
 
 /* A worker: one thread's network (worker 0 uses the run's own), its
@@ -48,6 +52,7 @@ typedef struct {
   net *N;                   /* the network it runs */
   rctx *c;                  /* its precision context */
   relt *X0, *Y0;            /* the network's own input/target storage */
+  long *L0;                 /* ... and labels */
   relt *g;                  /* one sample's gradient */
   real loss;                /* one sample's loss */
   double *xb, *yb;          /* one sample, double */
@@ -421,14 +426,15 @@ static int evaluate_at(trainer *T, double *loss, double *acc) {
  * last step, (p+1)/K (softmax - onehot) + (1 - (p+1)/K)/C (sum_c q_c softmax
  * - q), with q the running estimate for the label at this chunk; the
  * sequence's softmax and whether it is misclassified go to rec. */
-static void weighted_signal(const trainer *T, worker *W, traj *tr, size_t len, long label, size_t p, double *rec) {
-  size_t C = T->s->n_out, K = T->e->fptt.chunks;
+static void weighted_signal(const trainer *T, worker *W, traj *tr, size_t len, size_t b, long label, size_t p,
+                            double *rec) {
+  size_t C = T->s->n_out, K = T->e->fptt.chunks, B = W->N->B;
   rctx *c = W->c;
   relt *sm = W->sm, *mx = W->sm + C, *t = W->sm + C + 1;
   for (size_t r = 1; r <= len; r++)
-    for (size_t k = 0; k < C; k++) r_zero(tr->dEdy + r * C + k, c);
-  const relt *y = tr->yo + len * C;
-  relt *g = tr->dEdy + len * C;
+    for (size_t k = 0; k < C; k++) r_zero(tr->dEdy + (r * B + b) * C + k, c);
+  const relt *y = tr->yo + (len * B + b) * C;
+  relt *g = tr->dEdy + (len * B + b) * C;
   size_t best = 0;
   r_set(mx, y, c);
   for (size_t k = 1; k < C; k++)
@@ -494,9 +500,9 @@ static int update_estimate(trainer *T, size_t p, snn_err *err) {
   return SNN_OK;
 }
 
-/* FPTT, chunk p of shard `job` (of this rank): each sequence of the shard
- * advances one chunk from its carried state (drawn at p = 0), and the
- * chunk's gradients are summed into the shard's slot. */
+/* FPTT, chunk p of shard `job` (of this rank): the shard's sequences, one
+ * batch, advance one chunk from their carried states (drawn at p = 0), and
+ * the chunk's gradient sum goes into the shard's slot. */
 static void fptt_job(void *ctx, int wid, size_t job) {
   trainer *T = ctx;
   worker *W = &T->W[wid];
@@ -504,37 +510,32 @@ static void fptt_job(void *ctx, int wid, size_t job) {
   fptt_bufs *F = &T->F;
   net *N = W->N;
   rctx *c = W->c;
-  size_t B = T->e->batch, K = T->e->fptt.chunks, P = s->P, sh = T->sh_lo + job, lo, hi, p = T->fp;
+  size_t B = T->e->batch, K = T->e->fptt.chunks, sh = T->sh_lo + job, lo, hi, p = T->fp;
   size_t a = p * s->T / K, z = (p + 1) * s->T / K, prev = p ? (p * s->T / K) - ((p - 1) * s->T / K) : 0;
   sync_worker(T, W);
   snn_share(B, (int)sh, (int)T->S, &lo, &hi);
-  relt *G = T->G + sh * P;
-  for (size_t i = 0; i < P; i++) r_zero(G + i, c);
-  for (size_t b = lo; b < hi; b++) {
-    if (p == 0) { /* the sequence, and its state at t = 0 */
-      set_sample(T, W, 0, train_index(T, T->step * B + b));
-      for (size_t i = 0; i < s->T * s->n_in; i++) r_set(F->X[b] + i, N->x + i, c);
-      if (s->loss == SNN_LOSS_MSE)
-        for (size_t i = 0; i < s->T * s->n_out; i++) r_set(F->Y[b] + i, N->y + i, c);
-      F->lab[b] = N->label[0];
-      slot z0;
-      SNN_SFX(snn_traj_slot)(&F->trs[b], N, 0, &z0);
-      SNN_SFX(snn_slot_zero)(N, &z0);
-      r_zero(F->trs[b].loss, c);
-      for (size_t j = 0; j < SNN_SFX(snn_nhidden)(s); j++) r_zero(F->trs[b].rate + j, c);
-    }
-    N->x = F->X[b], N->y = F->Y[b], N->label[0] = F->lab[b];
-    if (p > 0) SNN_SFX(snn_traj_carry)(&F->trs[b], N, prev);
-    SNN_SFX(snn_forward_segment)(N, &F->trs[b], a, z - a);
-    if (T->e->fptt_weighted) weighted_signal(T, W, &F->trs[b], z - a, F->lab[b], p, T->qrec + b * (s->n_out + 2));
-    SNN_SFX(snn_bptt_window)(N, &F->trs[b], W->w, W->g, 0);
-    for (size_t i = 0; i < P; i++) r_add(G + i, G + i, W->g + i, c);
-    N->x = W->X0, N->y = W->Y0;
+  traj *tr = &F->trs[sh];
+  N->x = F->X[sh], N->y = F->Y[sh], N->label = F->lab + sh * F->cap, N->B = hi - lo;
+  if (p == 0) { /* the sequences, and their states at t = 0 */
+    for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo);
+    slot z0;
+    SNN_SFX(snn_traj_slot)(tr, N, 0, &z0);
+    SNN_SFX(snn_slot_zero)(N, &z0);
+    SNN_SFX(snn_vzero)(N->B, tr->loss, c);
+    SNN_SFX(snn_vzero)(N->B * SNN_SFX(snn_nhidden)(s), tr->rate, c);
+  } else {
+    SNN_SFX(snn_traj_carry)(tr, N, prev);
   }
+  SNN_SFX(snn_forward_segment)(N, tr, a, z - a);
+  if (T->e->fptt_weighted)
+    for (size_t b = lo; b < hi; b++)
+      weighted_signal(T, W, tr, z - a, b - lo, N->label[b - lo], p, T->qrec + b * (s->n_out + 2));
+  SNN_SFX(snn_bptt_window)(N, tr, W->w, T->G + sh * s->P, 0);
   /* the loss of the whole sequences, known after the last chunk */
   T->Lsh[sh] = 0;
   if (p + 1 == K)
-    for (size_t b = lo; b < hi; b++) T->Lsh[sh] += r_get_d(F->trs[b].loss);
+    for (size_t b = 0; b < N->B; b++) T->Lsh[sh] += r_get_d(tr->loss + b);
+  N->x = W->X0, N->y = W->Y0, N->label = W->L0, N->B = 1;
 }
 
 /* One update of FPTT's full procedure on a minibatch: the samples advance
@@ -778,29 +779,29 @@ static void remove_stale(const char *dir) {
   closedir(d);
 }
 
-/* FPTT's buffers for a batch of B and chunks of up to len steps. */
-static int fptt_bufs_init(fptt_bufs *F, net *N, size_t B, size_t len) {
+/* FPTT's buffers: S shards of up to cap sequences (N's batch capacity)
+ * and chunks of up to len steps (F->B and F->len set already). */
+static int fptt_bufs_init(fptt_bufs *F, net *N, size_t S) {
   const snn_spec *s = N->spec;
-  memset(F, 0, sizeof *F);
-  F->trs = calloc(B, sizeof *F->trs), F->X = calloc(B, sizeof *F->X), F->Y = calloc(B, sizeof *F->Y);
-  F->lab = calloc(B, sizeof *F->lab);
-  F->B = B, F->len = len;
+  F->S = S, F->cap = N->Bcap;
+  F->trs = calloc(S, sizeof *F->trs), F->X = calloc(S, sizeof *F->X), F->Y = calloc(S, sizeof *F->Y);
+  F->lab = calloc(S * F->cap, sizeof *F->lab);
   int ok = F->trs && F->X && F->Y && F->lab;
-  for (size_t b = 0; ok && b < B; b++) {
-    ok = SNN_SFX(snn_traj_init_len)(&F->trs[b], N, len) == SNN_OK;
-    if (!ok) F->trs[b].s = NULL;
-    F->X[b] = vec_alloc(s->T * s->n_in, N->c), F->Y[b] = vec_alloc(s->T * s->n_out, N->c);
-    ok = ok && F->X[b] && F->Y[b];
+  for (size_t j = 0; ok && j < S; j++) {
+    ok = SNN_SFX(snn_traj_init_len)(&F->trs[j], N, F->len) == SNN_OK;
+    if (!ok) F->trs[j].s = NULL;
+    F->X[j] = vec_alloc(s->T * F->cap * s->n_in, N->c), F->Y[j] = vec_alloc(s->T * F->cap * s->n_out, N->c);
+    ok = ok && F->X[j] && F->Y[j];
   }
   return ok ? SNN_OK : SNN_ENOMEM;
 }
 
 static void fptt_bufs_clear(fptt_bufs *F, net *N) {
   const snn_spec *s = N->spec;
-  for (size_t b = 0; F->trs && b < F->B; b++)
-    if (F->trs[b].s) SNN_SFX(snn_traj_clear)(&F->trs[b], N);
-  for (size_t b = 0; F->X && b < F->B; b++) vec_free(F->X[b], s->T * s->n_in, N->c);
-  for (size_t b = 0; F->Y && b < F->B; b++) vec_free(F->Y[b], s->T * s->n_out, N->c);
+  for (size_t j = 0; F->trs && j < F->S; j++)
+    if (F->trs[j].s) SNN_SFX(snn_traj_clear)(&F->trs[j], N);
+  for (size_t j = 0; F->X && j < F->S; j++) vec_free(F->X[j], s->T * F->cap * s->n_in, N->c);
+  for (size_t j = 0; F->Y && j < F->S; j++) vec_free(F->Y[j], s->T * F->cap * s->n_out, N->c);
   free(F->trs), free(F->X), free(F->Y), free(F->lab);
   memset(F, 0, sizeof *F);
 }
@@ -825,7 +826,7 @@ static void worker_init(void *ctx, int wid, size_t job) {
   }
   /* a batched rule runs a shard at a time: the largest shard's sequences */
   if (batched(T->e) && SNN_SFX(snn_net_batch)(W->N, (T->e->batch + T->S - 1) / T->S)) return;
-  W->X0 = W->N->x, W->Y0 = W->N->y;
+  W->X0 = W->N->x, W->Y0 = W->N->y, W->L0 = W->N->label;
   W->N->keep = &W->keep;
   r_init(W->loss, W->c);
   W->g = vec_alloc(s->P, W->c);
@@ -848,7 +849,7 @@ static void worker_clear(void *ctx, int wid, size_t job) {
   vec_free(W->g, T->s->P, W->c);
   free(W->xb), free(W->yb);
   r_clear(W->loss, W->c);
-  W->N->x = W->X0, W->N->y = W->Y0;
+  W->N->x = W->X0, W->N->y = W->Y0, W->N->label = W->L0;
   if (W->keep.p) W->keep.release(W->keep.p, W->N);
   W->N->keep = NULL;
   if (W->own) {
@@ -895,6 +896,8 @@ static int trainer_par(trainer *T, const snn_train_opts *o) {
   snn_pool_run(T->pool, worker_init, T, (size_t)nw);
   for (int w = 0; w < nw; w++)
     if (T->W[w].rc) return SNN_ENOMEM;
+  /* FPTT's shards, at the batch capacity the workers took */
+  if (T->F.B && fptt_bufs_init(&T->F, T->N, T->S)) return SNN_ENOMEM;
   return SNN_OK;
 }
 
@@ -913,7 +916,7 @@ static int trainer_init(trainer *T, const snn_experiment *e, const snn_train_opt
   T->wbar = vec_alloc(P, c), T->lam = vec_alloc(P, c), T->save = vec_alloc(P, c);
   if (!T->g || !T->gsum || !T->m || !T->v || !T->wbar || !T->lam || !T->save) return SNN_ENOMEM;
   size_t K = e->fptt.chunks ? e->fptt.chunks : 1;
-  if (!strcmp(e->rule.name, "fptt") && fptt_bufs_init(&T->F, N, e->batch, (s->T + K - 1) / K)) return SNN_ENOMEM;
+  if (!strcmp(e->rule.name, "fptt")) T->F.B = e->batch, T->F.len = (s->T + K - 1) / K; /* made in trainer_par */
   for (size_t i = 0; i < P; i++) r_set(T->wbar + i, N->theta + i, c); /* FPTT: Wbar starts at W, lambda at 0 */
   T->hook.every = e->every, T->hook.fn = online_hook, T->hook.ctx = T;
   return trainer_par(T, o);

@@ -51,7 +51,7 @@ static const char *const NETS[] = {
         "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}"),
 };
 #define NNETS (int)(sizeof NETS / sizeof *NETS)
-static const char *const RULES[] = {"bptt", "tbptt:window=6", "tbptt:blocks=1"};
+static const char *const RULES[] = {"bptt", "tbptt:window=6", "tbptt:blocks=1", "fptt:chunks=4"};
 #define NRULES (int)(sizeof RULES / sizeof *RULES)
 enum { BCAP = 3 };
 

@@ -79,9 +79,9 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
   SNN_SFX(snn_traj_slot)(&tr, N, 0, &z0);
   SNN_SFX(snn_slot_zero)(N, &z0);
   size_t H = SNN_SFX(snn_nhidden)(s);
-  for (size_t j = 0; j < H; j++) r_zero(tr.rate + j, c);
+  SNN_SFX(snn_vzero)(N->B * H, tr.rate, c);
   for (size_t l = 0; l < s->L; l++) tr.crossings[l] = 0;
-  r_zero(tr.loss, c);
+  SNN_SFX(snn_vzero)(N->B, tr.loss, c);
   for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
   size_t prev_len = 0;
   for (size_t p = 0; p < K; p++) {
@@ -92,14 +92,16 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
     for (size_t i = 0; i < s->P; i++) r_add(grad + i, grad + i, gc + i, c);
     prev_len = b - a;
   }
-  r_set(loss, tr.loss, c);
+  SNN_SFX(snn_traj_loss)(N, &tr, loss);
   for (size_t l = 0, j = 0; l < s->L; l++) {
     cross[l] = tr.crossings[l];
     spikes[l] = 0;
-    for (size_t i = 0; i < N->layers[l].n; i++, j++) { /* as the other rules count them: (sum / T) T */
-      r_div_d(c->leaf, tr.rate + j, (double)s->T, c);
-      spikes[l] += r_get_d(c->leaf) * (double)s->T;
-    }
+    for (size_t b = 0; b < N->B; b++)
+      for (size_t i = 0; i < N->layers[l].n; i++) { /* as the other rules count them: (sum / T) T */
+        r_div_d(c->leaf, tr.rate + b * H + j + i, (double)s->T, c);
+        spikes[l] += r_get_d(c->leaf) * (double)s->T;
+      }
+    j += N->layers[l].n;
   }
   if (bytes) *bytes = tr.bytes + SNN_SFX(snn_bptt_ws_bytes)(w) + s->P * SNN_SFX(snn_real_bytes)(c);
   SNN_SFX(snn_bptt_ws_free)(w, N);

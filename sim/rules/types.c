@@ -137,6 +137,7 @@ static const snn_rule_type fptt = {
         "forward propagation through time: K chunks with a dynamic regulariser towards a running average "
         "(Kag & Saligrama 2021; Yin, Corradi & Bohte 2023)",
     .page = "docs/fptt.md",
+    .batched = 1,
     .nopts = 5,
     .opts = {{"chunks", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "1", "chunks K per sequence (1 <= K <= steps)"},
              {"alpha", SNN_ROPT_REAL, 0, INFINITY, 1, 0, NULL, "0.1", "the regulariser's weight, > 0"},
