@@ -1,4 +1,5 @@
-/* batch.c - the batch (net.h): B sequences advanced together give, per
+/* batch.c - the batch (net.h), and the buffers a network keeps between
+ * calls: B sequences advanced together give, per
  * sequence, the trajectory of that sequence run alone, and the batched
  * rules' gradient is the sum of the B single gradients to rounding at the
  * working precision (2^(14-p), at 53 bits and at 128 and 256, tightening).
@@ -218,12 +219,67 @@ START_TEST(test_rows_are_the_single_runs) {
 }
 END_TEST
 
+/* A network that keeps its rule's buffers between calls (training's
+ * workers) gives, for a second sequence, the bytes of a fresh call: the
+ * kept state is set back to t = 0 in full.  The first sequence differs from
+ * the second, so stale traces would show. */
+static const char *const KEEP_RULES[] = {"bptt", "tbptt:window=6",       "eprop", "eprop:feedback=random",
+                                         "ostl", "ostl:traces=diagonal", "rtrl",  "fptt:chunks=4"};
+#define NKEEP (int)(sizeof KEEP_RULES / sizeof *KEEP_RULES)
+
+START_TEST(test_kept_buffers_are_fresh) {
+  const char *rt = KEEP_RULES[_i % NKEEP];
+  snn_spec *s = spec_from(NETS[_i / NKEEP]);
+  snn_err e = {0};
+  snn_rule rule;
+  ck_assert_int_eq(snn_rule_parse(rt, &rule, &e), SNN_OK);
+  if (snn_rule_check(&rule, s, "", "rule", &e)) { /* e.g. e-prop on a deep network */
+    snn_spec_free(s);
+    return;
+  }
+  snn_data d[2];
+  for (int b = 0; b < 2; b++) draw(s, b, &d[b]);
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, PRECS[0]), SNN_OK);
+  size_t P = s->P, cross[SNN_MAX_LAYERS];
+  double spikes[SNN_MAX_LAYERS];
+  relt *g = vec_alloc(3 * P, &c);
+  real l0, l1;
+  r_init(l0, &c), r_init(l1, &c);
+  SNN_SFX(snn_rule_fn) fn = SNN_RULE_FN(&rule);
+  net N, F;
+  SNN_SFX(snn_keep) keep = {0};
+  ck_assert_int_eq(SNN_SFX(snn_net_init)(&N, s, &d[0], &c), SNN_OK);
+  N.keep = &keep;
+  ck_assert_msg(fn(&N, &rule, g, l0, cross, spikes, NULL, &e) == SNN_OK, "%s", e.msg);
+  load_row(&N, &d[1], 0);
+  ck_assert_msg(fn(&N, &rule, g + P, l0, cross, spikes, NULL, &e) == SNN_OK, "%s", e.msg);
+  ck_assert_int_eq(SNN_SFX(snn_net_init)(&F, s, &d[0], &c), SNN_OK);
+  load_row(&F, &d[1], 0);
+  ck_assert_msg(fn(&F, &rule, g + 2 * P, l1, cross, spikes, NULL, &e) == SNN_OK, "%s", e.msg);
+  ck_assert_msg(lg_rel(g + P, g, P, &c) > -3, "%s: the two sequences have the same gradient", rt);
+  for (size_t i = 0; i < P; i++)
+    ck_assert_msg(r_cmp(g + P + i, g + 2 * P + i) == 0, "%s: parameter %zu: kept %.17g, fresh %.17g", rt, i,
+                  r_get_d(g + P + i), r_get_d(g + 2 * P + i));
+  ck_assert_int_eq(r_cmp(l0, l1), 0);
+  if (keep.p) keep.release(keep.p, &N);
+  SNN_SFX(snn_net_clear)(&N);
+  SNN_SFX(snn_net_clear)(&F);
+  vec_free(g, 3 * P, &c);
+  r_clear(l0, &c), r_clear(l1, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+  for (int b = 0; b < 2; b++) snn_data_clear(&d[b]);
+  snn_spec_free(s);
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create(ENG->name);
   TCase *tc = tcase_create("batch");
   tcase_set_timeout(tc, 600);
   tcase_add_loop_test(tc, test_batch_is_sum, 0, NNETS * NRULES);
   tcase_add_loop_test(tc, test_rows_are_the_single_runs, 0, NNETS);
+  tcase_add_loop_test(tc, test_kept_buffers_are_fresh, 0, NNETS * NKEEP);
   suite_add_tcase(su, tc);
   return snn_run_suite(su, 0);
 }

@@ -481,44 +481,140 @@ static void get_opts(const snn_rule *rule, topts *op, const snn_spec *s) {
   op->trace_reset = op->ostl && !s->detach_reset;
 }
 
+/* Everything a call holds apart from the ideal signal's trajectory: made
+ * once per network and rule when the network keeps buffers (training's
+ * workers), set back to the state at t = 0 before every sequence. */
+typedef struct {
+  topts op;
+  online o;
+  tlay *TL;
+  relt *zbar, *r, *gW, *gv;
+  real bbar, one;
+  tscr w;
+  size_t Wmax, cnt;
+} tstate;
+
+static void tstate_clear(tstate *S, const net *N) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t Lc = s->L, nL = N->layers[Lc - 1].n, H = SNN_SFX(snn_nhidden)(s);
+  for (size_t l = 0; S->TL && l < Lc; l++)
+    tlay_free(&S->TL[l], N->layers[l].n, (size_t)N->layers[l].k, (size_t)N->layers[l].m, c);
+  free(S->TL);
+  vec_free(S->zbar, nL, c);
+  vec_free(S->gv, 4, c);
+  vec_free(S->r, H, c);
+  vec_free(S->gW, S->Wmax, c);
+  r_clear(S->bbar, c);
+  r_clear(S->one, c);
+  tscr_clear(&S->w, N);
+  SNN_SFX(snn_online_clear)(&S->o);
+  free(S);
+}
+
+static tstate *tstate_alloc(const net *N, const topts *op) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t Lc = s->L, K = s->n_out, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n;
+  tstate *S = calloc(1, sizeof *S);
+  if (!S) return NULL;
+  S->op = *op;
+  r_init(S->bbar, c);
+  r_init(S->one, c);
+  r_set_d(S->one, 1.0, c);
+  int st = SNN_SFX(snn_online_init)(&S->o, N) ? SNN_ENOMEM : SNN_OK;
+  S->TL = calloc(Lc, sizeof *S->TL);
+  S->zbar = vec_alloc(nL, c), S->r = vec_alloc(H, c), S->gv = vec_alloc(4, c);
+  S->cnt = nL + H + 4 + 2 + 4; /* zbar, r, gv, bbar and one, the scratch */
+  if (!st && !(S->TL && S->zbar && S->r && S->gv)) st = SNN_ENOMEM;
+  for (size_t l = 0; !st && l < Lc; l++) {
+    const lay *L = &N->layers[l];
+    int full = op->ostl && (op->mode == 2 || (op->mode == 0 && (L->w_rec || L->sh->nmix)));
+    st = tlay_init(&S->TL[l], N, &S->o, l, full);
+    if (!st && op->random_fb && !op->ostl) st = draw_feedback(&S->TL[l], L->n, K, s->seed ^ 0x5eedUL, c);
+    if (!st && op->random_fb && op->ostl && l + 1 < Lc)
+      st = draw_feedback(&S->TL[l], N->layers[l + 1].n, L->n, (s->seed ^ 0x5eedUL) + l + 1, c);
+    if (S->TL[l].W > S->Wmax) S->Wmax = S->TL[l].W;
+    S->cnt += tlay_count(&S->TL[l], L->n, (size_t)L->k, (size_t)L->m);
+  }
+  size_t qmax = 0;
+  for (size_t l = 0; !st && l < Lc; l++)
+    if (S->TL[l].q > qmax) qmax = S->TL[l].q;
+  if (!st && tscr_init(&S->w, N, qmax)) st = SNN_ENOMEM;
+  S->cnt += (S->w.k + 1) * S->w.q;
+  if (!st && !(S->gW = vec_alloc(S->Wmax, c))) st = SNN_ENOMEM;
+  S->cnt += S->Wmax;
+  if (st) {
+    tstate_clear(S, N);
+    return NULL;
+  }
+  return S;
+}
+
+/* The state at t = 0: the two slots, the sums, every trace and influence. */
+static void tstate_reset(tstate *S, const net *N) {
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  size_t Lc = s->L, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n;
+  SNN_SFX(snn_vzero)(S->o.nstore, S->o.store, c);
+  SNN_SFX(snn_vzero)(H, S->o.zsum, c);
+  r_zero(S->o.loss, c);
+  for (size_t l = 0; l < Lc; l++) S->o.cross[l] = 0;
+  for (size_t l = 0; l < Lc; l++) {
+    tlay *T = &S->TL[l];
+    size_t n = N->layers[l].n, k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
+    if (T->full) {
+      SNN_SFX(snn_vzero)(n * k * T->W, T->Ms[0], c), SNN_SFX(snn_vzero)(n * k * T->W, T->Ms[1], c);
+      SNN_SFX(snn_vzero)(n * T->W, T->Mz[0], c), SNN_SFX(snn_vzero)(n * T->W, T->Mz[1], c);
+      SNN_SFX(snn_vzero)(m * n * T->W, T->MI, c), SNN_SFX(snn_vzero)(n * T->W, T->scr, c);
+      SNN_SFX(snn_vzero)(n * T->W, T->Mzs, c), SNN_SFX(snn_vzero)(n * T->W, T->Mzf, c);
+    } else {
+      SNN_SFX(snn_vzero)(n * k * T->q, T->eps, c), SNN_SFX(snn_vzero)(n * T->q, T->e, c);
+      SNN_SFX(snn_vzero)(n * T->q, T->ebar, c), SNN_SFX(snn_vzero)(n * T->q, T->esum, c);
+    }
+  }
+  SNN_SFX(snn_vzero)(nL, S->zbar, c);
+  r_zero(S->bbar, c);
+}
+
+static void tkeep_release(void *p, const net *N) {
+  tstate_clear(p, N);
+}
+
+/* The state of one call: the network's kept one when it is this rule's, or
+ * a new one (kept if the network keeps buffers and holds none yet; *own = 1
+ * if the caller frees it). */
+static tstate *tstate_get(const net *N, const topts *op, int *own) {
+  SNN_SFX(snn_keep) *k = N->keep;
+  *own = 0;
+  if (k && k->p && k->release == tkeep_release && !memcmp(&((tstate *)k->p)->op, op, sizeof *op)) return k->p;
+  tstate *S = tstate_alloc(N, op);
+  if (S && k && !k->p) {
+    k->p = S, k->release = tkeep_release;
+    return S;
+  }
+  *own = S != NULL;
+  return S;
+}
+
 static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes, size_t *bytes,
                snn_err *err) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   topts op;
+  memset(&op, 0, sizeof op);
   get_opts(rule, &op, s);
-  int st = SNN_OK;
-  size_t Lc = s->L, K = s->n_out, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n;
-  online o;
-  if (SNN_SFX(snn_online_init)(&o, N)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
-  tlay *TL = calloc(Lc, sizeof *TL);
-  relt *zbar = vec_alloc(nL, c), *r = vec_alloc(H, c), *lsig = NULL, *gW = NULL, *gv = vec_alloc(4, c);
-  real bbar, one;
-  tscr w;
-  r_init(bbar, c);
-  r_init(one, c);
-  r_set_d(one, 1.0, c);
-  memset(&w, 0, sizeof w);
-  size_t cnt = nL + H + 4 + 2 + 4; /* zbar, r, gv, bbar and one, the scratch */
-  st = TL && zbar && r && gv ? SNN_OK : SNN_ENOMEM;
-  size_t Wmax = 0;
-  for (size_t l = 0; !st && l < Lc; l++) {
-    const lay *L = &N->layers[l];
-    int full = op.ostl && (op.mode == 2 || (op.mode == 0 && (L->w_rec || L->sh->nmix)));
-    st = tlay_init(&TL[l], N, &o, l, full);
-    if (!st && op.random_fb && !op.ostl) st = draw_feedback(&TL[l], L->n, K, s->seed ^ 0x5eedUL, c);
-    if (!st && op.random_fb && op.ostl && l + 1 < Lc)
-      st = draw_feedback(&TL[l], N->layers[l + 1].n, L->n, (s->seed ^ 0x5eedUL) + l + 1, c);
-    if (TL[l].W > Wmax) Wmax = TL[l].W;
-    cnt += tlay_count(&TL[l], L->n, (size_t)L->k, (size_t)L->m);
-  }
-  size_t qmax = 0;
-  for (size_t l = 0; !st && l < Lc; l++)
-    if (TL[l].q > qmax) qmax = TL[l].q;
-  if (!st && tscr_init(&w, N, qmax)) st = SNN_ENOMEM;
-  cnt += (w.k + 1) * w.q;
-  if (!st && !(gW = vec_alloc(Wmax, c))) st = SNN_ENOMEM;
-  cnt += Wmax;
+  int st = SNN_OK, own = 0;
+  size_t Lc = s->L, K = s->n_out, nL = N->layers[Lc - 1].n;
+  relt *lsig = NULL;
+  tstate *S = tstate_get(N, &op, &own);
+  if (!S) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
+  tstate_reset(S, N);
+  online *O = &S->o;
+  tlay *TL = S->TL;
+  relt *zbar = S->zbar, *r = S->r, *gW = S->gW, *gv = S->gv, *bbar = S->bbar, *one = S->one;
+  tscr *sw = &S->w;
+  size_t cnt = S->cnt;
   traj tr;
   int have_tr = 0;
   if (!st && op.ideal) {
@@ -544,7 +640,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   relt *g_row = grad + s->blk[s->blk_ro_w].off, *g_rob = grad + s->blk[s->blk_ro_b].off;
   for (size_t t = 1; t <= s->T; t++) {
     const slot *pv, *cu;
-    SNN_SFX(snn_online_step)(&o, t, &pv, &cu);
+    SNN_SFX(snn_online_step)(O, t, &pv, &cu);
     int P0 = (int)((t - 1) & 1), P1 = (int)(t & 1);
     /* traces, bottom up */
     const relt *x = N->x + (t - 1) * s->n_in;
@@ -552,18 +648,18 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
       const lay *L = &N->layers[l];
       tlay *T = &TL[l];
       int top = l + 1 == Lc;
-      unit_gains(N, l, T, &o, pv, gv, w.t);
+      unit_gains(N, l, T, O, pv, gv, sw->t);
       if (T->full) {
         size_t n = L->n, W = T->W;
-        SNN_SFX(snn_influence_currents)(N, l, &o, T->c0, W, x, pv, cu, NULL, T->Mz[P0], T->Ms[P0], T->MI, T->scr);
+        SNN_SFX(snn_influence_currents)(N, l, O, T->c0, W, x, pv, cu, NULL, T->Mz[P0], T->Ms[P0], T->MI, T->scr);
         SNN_SFX(snn_influence_layer)
-        (N, l, &o.J[l], &o, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
+        (N, l, &O->J[l], O, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
         if (top) { /* Mzf = kappa Mzf + Mz */
           SNN_SFX(snn_scal)(n * W, N->kappa, T->Mzf, c);
           SNN_SFX(snn_axpy)(n * W, one, T->Mz[P1], T->Mzf, c);
         }
       } else {
-        diag_update(N, l, T, &o, &op, x, pv, cu, top, &w);
+        diag_update(N, l, T, O, &op, x, pv, cu, top, sw);
       }
       x = cu->z[l];
     }
@@ -581,7 +677,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
           SNN_SFX(snn_gemv)(1, K, n, N->ro_w, n, cu->dEdy, 0, T->lam, c);
       } else {
         const lay *U = &N->layers[l + 1];
-        const jacbuf *JU = &o.J[l + 1];
+        const jacbuf *JU = &O->J[l + 1];
         tlay *TU = &TL[l + 1];
         size_t ku = (size_t)U->k, mu = (size_t)U->m;
         for (size_t i = 0; i < n; i++) r_zero(T->lam + i, c);
@@ -602,8 +698,8 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
             for (size_t j = 0; j < U->n; j++)
               for (size_t i = 0; i < n; i++) {
                 size_t syn = ((size_t)r * U->n + j) * n + i;
-                r_mul(w.t, U->w_in + syn, U->kw + syn * U->ndl, c);
-                r_fma(T->lam + i, w.t, TU->tmp + j, T->lam + i, c);
+                r_mul(sw->t, U->w_in + syn, U->kw + syn * U->ndl, c);
+                r_fma(T->lam + i, sw->t, TU->tmp + j, T->lam + i, c);
               }
           }
         }
@@ -612,8 +708,8 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
       const SNN_SFX(snn_probe) *pr = N->probe && N->probe->layer == l ? N->probe : NULL;
       if (T->full) {
         SNN_SFX(snn_gemv)(1, n, T->W, filt ? T->Mzf : T->Mz[P1], T->W, T->lam, 0, gW, c);
-        SNN_SFX(snn_scatter_cols)(&o, T->c0, T->W, gW, grad, c);
-        long col = pr ? o.col[pr->idx] : -1;
+        SNN_SFX(snn_scatter_cols)(O, T->c0, T->W, gW, grad, c);
+        long col = pr ? O->col[pr->idx] : -1;
         if (col >= (long)T->c0 && col < (long)(T->c0 + T->W)) {
           r_set(pr->sig + t, T->lam + pr->unit, c);
           r_set(pr->trace + t, (filt ? T->Mzf : T->Mz[P1]) + pr->unit * T->W + (size_t)col - T->c0, c);
@@ -636,8 +732,8 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
       for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
     }
   }
-  SNN_SFX(snn_online_finish)(&o);
-  SNN_SFX(snn_rate_signal)(N, o.zsum, r);
+  SNN_SFX(snn_online_finish)(O);
+  SNN_SFX(snn_rate_signal)(N, O->zsum, r);
   /* the rate regulariser: constant in t, so it multiplies the summed traces
    * (with the ideal signal it is already inside BPTT's dE/dz) */
   for (size_t l = 0, j0 = 0; !op.ideal && s->rate_reg && l < Lc; j0 += N->layers[l].n, l++) {
@@ -645,7 +741,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
     tlay *T = &TL[l];
     if (T->full) {
       SNN_SFX(snn_gemv)(1, L->n, T->W, T->Mzs, T->W, r + j0, 0, gW, c);
-      SNN_SFX(snn_scatter_cols)(&o, T->c0, T->W, gW, grad, c);
+      SNN_SFX(snn_scatter_cols)(O, T->c0, T->W, gW, grad, c);
     } else {
       for (size_t i = 0; i < L->n; i++)
         for (size_t qq = 0; qq < T->q; qq++) {
@@ -658,27 +754,17 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
     if (N->layers[l].w_rec && !N->layers[l].sh->selfconn)
       for (size_t i = 0; i < N->layers[l].n * (size_t)N->layers[l].sh->nrec; i++)
         r_zero(grad + s->blk[N->layers[l].ls->blk_w_rec].off + i * N->layers[l].n + i % N->layers[l].n, c);
-  r_set(loss, o.loss, c);
+  r_set(loss, O->loss, c);
   for (size_t l = 0, j = 0; l < Lc; l++) {
-    cross[l] = o.cross[l];
+    cross[l] = O->cross[l];
     spikes[l] = 0;
-    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(o.zsum + j) * (double)s->T;
+    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(O->zsum + j) * (double)s->T;
   }
-  if (bytes && !op.ideal) *bytes = o.bytes + cnt * SNN_SFX(snn_real_bytes)(c) + Lc * sizeof *TL;
+  if (bytes && !op.ideal) *bytes = O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + Lc * sizeof *TL;
 out:
-  for (size_t l = 0; TL && l < Lc; l++)
-    tlay_free(&TL[l], N->layers[l].n, (size_t)N->layers[l].k, (size_t)N->layers[l].m, c);
-  free(TL);
-  vec_free(zbar, nL, c);
-  vec_free(gv, 4, c);
-  vec_free(r, H, c);
-  vec_free(gW, Wmax, c);
   vec_free(lsig, (s->T + 1) * N->layers[0].n, c);
   if (have_tr) SNN_SFX(snn_traj_clear)(&tr, N);
-  r_clear(bbar, c);
-  r_clear(one, c);
-  tscr_clear(&w, N);
-  SNN_SFX(snn_online_clear)(&o);
+  if (own) tstate_clear(S, N);
   return st;
 }
 
