@@ -285,7 +285,7 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
   relt **My = S->My, *g = S->g, *r = S->r, *scr = S->scr;
   size_t Pt = O->Pt, K = s->n_out, cnt = S->cnt;
   int st = SNN_OK;
-  if (bytes) *bytes = O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + s->L * sizeof *R;
+  if (bytes) *bytes = O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + s->L * sizeof *R + sizeof *S;
   for (size_t t = 1; t <= s->T; t++) {
     const slot *pv, *cu;
     SNN_SFX(snn_online_step)(O, t, &pv, &cu);

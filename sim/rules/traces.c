@@ -56,7 +56,8 @@ typedef struct {
    * few vector operations per unit; and the presynaptic factors of the step */
   struct tseg_ *seg;
   size_t nseg;
-  relt *pre; /* q */
+  relt *pre;         /* q */
+  struct tblk_ *blk; /* the synaptic traces in blocks of steps, or NULL */
 } tlay;
 
 typedef struct tseg_ {
@@ -99,6 +100,7 @@ typedef struct {
   int mode;        /* OSTL: 0 auto, 1 diagonal, 2 full */
   int random_fb;   /* random feedback */
   int ideal;       /* e-prop: BPTT's signal */
+  size_t block;    /* steps per block of the synaptic traces (0: step by step) */
 } topts;
 
 /* What local parameter q of unit i is: its flat index, the current it is
@@ -183,6 +185,8 @@ static size_t tlay_count(const tlay *T, size_t n, size_t k, size_t m) {
   return n * T->q * (k + 3) + T->q + 2 * n + T->nB + g;
 }
 
+static void tblk_free(struct tblk_ *b, size_t n, size_t k, size_t m, rctx *c);
+
 static void tlay_free(tlay *T, size_t n, size_t k, size_t m, rctx *c) {
   free(T->par);
   free(T->stride);
@@ -209,6 +213,7 @@ static void tlay_free(tlay *T, size_t n, size_t k, size_t m, rctx *c) {
   vec_free(T->lam, n, c);
   vec_free(T->tmp, n, c);
   vec_free(T->B, T->nB, c);
+  tblk_free(T->blk, n, k, m, c);
 }
 
 static int tlay_init(tlay *T, const net *N, const online *o, size_t l, int full) {
@@ -382,20 +387,22 @@ static void delay_pre(const net *N, size_t l, tlay *T, size_t i, const relt *x, 
  * nw: dF/ds eps + z_c e + G pre (+ dF/dtheta for a constant); each element
  * takes the operations of the scalar definition in the same order. */
 static void unit_component(const net *N, size_t l, const tlay *T, const online *o, const topts *op, size_t i, size_t cc,
-                           relt *nw, tscr *w) {
+                           relt *nw, tscr *w, size_t qa) {
   const lay *L = &N->layers[l];
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
   size_t k = (size_t)L->k, np = (size_t)L->np, q = T->q;
   const relt *G = T->G + i * (size_t)L->m * k, *F = T->F + i * k * k, *e = T->e + i * q;
-  SNN_SFX(snn_vzero)(q, nw, c);
-  for (size_t c2 = 0; c2 < k; c2++) SNN_SFX(snn_vfma)(q, F + cc * k + c2, T->eps + (i * k + c2) * q, nw, c);
+  SNN_SFX(snn_vzero)(q - qa, nw + qa, c);
+  for (size_t c2 = 0; c2 < k; c2++)
+    SNN_SFX(snn_vfma)(q - qa, F + cc * k + c2, T->eps + (i * k + c2) * q + qa, nw + qa, c);
   relt *zc = w->zc;
   r_set(zc, J->dF_dzl + i * k + cc, c);
   if (op->trace_reset) r_add(zc, zc, T->Z + i * k + cc, c);
-  SNN_SFX(snn_vfma)(q, zc, e, nw, c);
+  SNN_SFX(snn_vfma)(q - qa, zc, e + qa, nw + qa, c);
   for (size_t sg = 0; sg < T->nseg; sg++) {
     const tseg *g = &T->seg[sg];
+    if (g->a < qa) continue;
     if (g->kind == PRE_CONST) {
       r_add(nw + g->a, nw + g->a, J->dF_dp + (i * k + cc) * np + (size_t)T->par[g->a].a, c);
       continue;
@@ -417,38 +424,38 @@ static void unit_component(const net *N, size_t l, const tlay *T, const online *
  * unit's local parameters (sim/kernels.c: the same rounding as the scalar
  * definition, vectorised with FMA where the CPU has it). */
 static void diag_update(const net *N, size_t l, tlay *T, const online *o, const topts *op, const relt *x,
-                        const slot *pv, const slot *cu, int top, tscr *w) {
+                        const slot *pv, const slot *cu, int top, tscr *w, size_t qa) {
   const lay *L = &N->layers[l];
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, q = T->q;
+  size_t n = L->n, k = (size_t)L->k, np = (size_t)L->np, q = T->q, nq = q - qa;
   relt *av = w->av;
   shared_pre(N, l, T, x, pv, cu, w->acc);
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && nq; i++) {
     if (L->ndl) delay_pre(N, l, T, i, x, pv);
-    for (size_t cc = 0; cc < k; cc++) unit_component(N, l, T, o, op, i, cc, w->nw + cc * q, w);
-    SNN_SFX(snn_vzero)(q, av, c);
+    for (size_t cc = 0; cc < k; cc++) unit_component(N, l, T, o, op, i, cc, w->nw + cc * q, w, qa);
+    SNN_SFX(snn_vzero)(nq, av + qa, c);
     for (size_t cc = 0; cc < k; cc++) {
-      const relt *nw = w->nw + cc * q;
-      SNN_SFX(snn_vset)(q, nw, T->eps + (i * k + cc) * q, c);
-      SNN_SFX(snn_vfma)(q, J->dU_ds + i * k + cc, nw, av, c);
+      const relt *nw = w->nw + cc * q + qa;
+      SNN_SFX(snn_vset)(nq, nw, T->eps + (i * k + cc) * q + qa, c);
+      SNN_SFX(snn_vfma)(nq, J->dU_ds + i * k + cc, nw, av + qa, c);
     }
     for (size_t sg = 0; sg < T->nseg; sg++)
-      if (T->seg[sg].kind == PRE_CONST) {
+      if (T->seg[sg].kind == PRE_CONST && T->seg[sg].a >= qa) {
         size_t qq = T->seg[sg].a;
         r_add(av + qq, av + qq, J->dU_dp + i * np + (size_t)T->par[qq].a, c);
       }
-    relt *e = T->e + i * q;
-    SNN_SFX(snn_vmul)(q, J->psi + i, av, e, c);
-    if (N->spec->rate_reg) SNN_SFX(snn_vadd)(q, e, T->esum + i * q, c); /* only the regulariser reads the sums */
-    if (top) SNN_SFX(snn_vfmay)(q, N->kappa, e, T->ebar + i * q, c);
+    relt *e = T->e + i * q + qa;
+    SNN_SFX(snn_vmul)(nq, J->psi + i, av + qa, e, c);
+    if (N->spec->rate_reg) SNN_SFX(snn_vadd)(nq, e, T->esum + i * q + qa, c); /* only the regulariser reads the sums */
+    if (top) SNN_SFX(snn_vfmay)(nq, N->kappa, e, T->ebar + i * q + qa, c);
   }
 }
 
 /* grad += Lambda_i e_i over every unit's local parameters (a run of
  * consecutive flat indices at a time). */
 static void diag_accumulate(const net *N, size_t l, const tlay *T, const relt *E, relt *grad,
-                            const SNN_SFX(snn_probe) * pr, size_t t) {
+                            const SNN_SFX(snn_probe) * pr, size_t t, size_t qa) {
   const lay *L = &N->layers[l];
   rctx *c = N->c;
   size_t q = T->q;
@@ -456,6 +463,7 @@ static void diag_accumulate(const net *N, size_t l, const tlay *T, const relt *E
     const relt *lam = T->lam + i, *e = E + i * q;
     for (size_t sg = 0; sg < T->nseg; sg++) {
       const tseg *g = &T->seg[sg];
+      if (g->a < qa) continue;
       SNN_SFX(snn_vfma)(g->b - g->a, lam, e + g->a, grad + T->par[g->a].flat + i * T->stride[g->a], c);
     }
   }
@@ -465,6 +473,214 @@ static void diag_accumulate(const net *N, size_t l, const tlay *T, const relt *E
       r_set(pr->sig + t, T->lam + pr->unit, c);
       r_set(pr->trace + t, E + pr->unit * q + qq, c);
     }
+}
+
+/* ---- the synaptic traces in blocks of steps (docs/eprop.md, "Blocks") ----
+ *
+ * In a single layer without delays or mixes, the traces of one unit over
+ * one synaptic column q (its w_in, w_rec and bias entries) form a linear
+ * system of d = k + 1 components, xi = (eps, ebar):
+ *
+ *   xi^t = At^t xi^{t-1} + gt^t pre_q^t,        dE/dtheta_q += lam^t ebar^t
+ *
+ * with w^t = psi^t dU/ds^t (so that e^t = w^t . eps^t), A^t = F^t + zc^t
+ * w^{t-1}^T, At = [[A, 0], [w^T A, kappa]] and gt = [G_cur; w . G_cur] for
+ * the column's current.  Over a block of K steps after t0, with
+ * rho^{t1} = c^{t1}, rho^tau = c^tau + At^{tau+1}^T rho^{tau+1} (c = (0, lam)),
+ * delta^tau = rho^tau . gt^tau and sigma = At^{t0+1}^T rho^{t0+1}:
+ *
+ *   dE/dtheta_q += sigma . xi_q^{t0} + sum_tau delta^tau pre_q^tau
+ *   xi_q^{t1}    = Phi xi_q^{t0} + sum_tau u^tau pre_q^tau
+ *
+ * (M^{t1} = I, M^{tau-1} = M^tau At^tau, u^tau = M^tau gt^tau, Phi = M^{t0}).
+ * The sums over tau are matrix products over the block's steps for all
+ * units and columns at once; the per-unit work is d x d per step; memory is
+ * K steps of per-unit quantities, independent of T.  The same values as the
+ * step-by-step update in exact arithmetic; the rounding differs. */
+typedef struct tblk_ {
+  size_t K, d, qs;             /* steps per block, components, synaptic columns */
+  size_t nk;                   /* steps recorded in the current block */
+  relt *A, *g, *lam, *pre;     /* K n d d, K n m d, K n, K qs */
+  relt *w, *rho, *rt, *M, *M2; /* n k (w^{t-1}), d, d, d d, d d */
+  relt *D, *U;                 /* m n K, m d n K */
+  relt *xi;                    /* d qs: one unit's traces at t0 */
+  real a;
+} tblk;
+
+static size_t tblk_count(const tblk *b, size_t n, size_t k, size_t m) {
+  size_t K = b->K, d = b->d;
+  return K * n * (d * d + m * d + 1) + K * b->qs + n * k + 2 * d + 2 * d * d + m * n * K * (1 + d) + d * b->qs + 1;
+}
+
+static void tblk_free(tblk *b, size_t n, size_t k, size_t m, rctx *c) {
+  if (!b) return;
+  size_t K = b->K, d = b->d;
+  vec_free(b->A, K * n * d * d, c), vec_free(b->g, K * n * m * d, c), vec_free(b->lam, K * n, c);
+  vec_free(b->pre, K * b->qs, c), vec_free(b->w, n * k, c), vec_free(b->rho, d, c), vec_free(b->rt, d, c);
+  vec_free(b->M, d * d, c), vec_free(b->M2, d * d, c);
+  vec_free(b->D, m * n * K, c), vec_free(b->U, m * d * n * K, c), vec_free(b->xi, d * b->qs, c);
+  r_clear(b->a, c);
+  free(b);
+}
+
+/* The block buffers of layer l, if its synaptic traces can run in blocks. */
+static int tblk_init(tlay *T, const net *N, size_t l, const topts *op) {
+  const snn_spec *s = N->spec;
+  const lay *L = &N->layers[l];
+  rctx *c = N->c;
+  if (!op->block || s->L != 1 || T->full || L->ndl || L->sh->nmix || s->rate_reg) return SNN_OK;
+  size_t qs = T->q - (size_t)T->nqc, n = L->n, k = (size_t)L->k, m = (size_t)L->m;
+  if (!qs) return SNN_OK;
+  tblk *b = calloc(1, sizeof *b);
+  if (!b) return SNN_ENOMEM;
+  size_t K = op->block, d = k + 1;
+  b->K = K, b->d = d, b->qs = qs;
+  r_init(b->a, c);
+  b->A = vec_alloc(K * n * d * d, c), b->g = vec_alloc(K * n * m * d, c), b->lam = vec_alloc(K * n, c);
+  b->pre = vec_alloc(K * qs, c), b->w = vec_alloc(n * k, c), b->rho = vec_alloc(d, c), b->rt = vec_alloc(d, c);
+  b->M = vec_alloc(d * d, c), b->M2 = vec_alloc(d * d, c);
+  b->D = vec_alloc(m * n * K, c), b->U = vec_alloc(m * d * n * K, c), b->xi = vec_alloc(d * qs, c);
+  T->blk = b;
+  if (!b->A || !b->g || !b->lam || !b->pre || !b->w || !b->rho || !b->rt || !b->M || !b->M2 || !b->D || !b->U || !b->xi)
+    return SNN_ENOMEM;
+  return SNN_OK;
+}
+
+/* Step t into the block: the presynaptic factors, At and gt of every unit
+ * (F, G and Z of unit_gains; the Jacobians of step t), and w^t. */
+SNN_FMA_CLONES static void tblk_record(const net *N, size_t l, tlay *T, const online *o, const topts *op) {
+  tblk *b = T->blk;
+  const lay *L = &N->layers[l];
+  const jacbuf *J = &o->J[l];
+  rctx *c = N->c;
+  size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m, d = b->d, tau = b->nk;
+  relt *a = b->a;
+  SNN_SFX(snn_vset)(b->qs, T->pre, b->pre + tau * b->qs, c);
+  for (size_t i = 0; i < n; i++) {
+    relt *A = b->A + (tau * n + i) * d * d, *g = b->g + (tau * n + i) * m * d, *w = b->w + i * k;
+    const relt *F = T->F + i * k * k, *G = T->G + i * m * k;
+    for (size_t cc = 0; cc < k; cc++) { /* A = F + zc w^{t-1}^T */
+      r_set(a, J->dF_dzl + i * k + cc, c);
+      if (op->trace_reset) r_add(a, a, T->Z + i * k + cc, c);
+      for (size_t c2 = 0; c2 < k; c2++) r_fma(A + cc * d + c2, a, w + c2, F + cc * k + c2, c);
+      r_zero(A + cc * d + k, c);
+    }
+    for (size_t c2 = 0; c2 < k; c2++) r_mul(w + c2, J->psi + i, J->dU_ds + i * k + c2, c); /* w^t */
+    for (size_t c2 = 0; c2 < k; c2++) {
+      relt *row = A + k * d + c2;
+      r_zero(row, c);
+      for (size_t cc = 0; cc < k; cc++) r_fma(row, w + cc, A + cc * d + c2, row, c);
+    }
+    r_set(A + k * d + k, N->kappa, c);
+    for (size_t q = 0; q < m; q++) {
+      relt *gq = g + q * d;
+      r_zero(gq + k, c);
+      for (size_t cc = 0; cc < k; cc++) {
+        r_set(gq + cc, G + q * k + cc, c);
+        r_fma(gq + k, w + cc, G + q * k + cc, gq + k, c);
+      }
+    }
+  }
+}
+
+/* The block's recursions for unit i: delta^tau and u^tau of every current
+ * into D and U, sigma into b->rho, Phi into b->M.  Inlined with d as a
+ * constant for the common sizes (the loops over components unroll). */
+static inline __attribute__((always_inline)) void blk_unit(const net *N, const lay *L, tblk *b, size_t i, size_t d) {
+  rctx *c = N->c;
+  size_t n = L->n, m = (size_t)L->m, K = b->nk, KK = b->K, k = d - 1;
+  relt *rho = b->rho, *rt = b->rt, *M = b->M, *M2 = b->M2, *sw;
+  SNN_SFX(snn_vzero)(d, rho, c);
+  for (size_t tau = K; tau-- > 0;) {
+    if (tau + 1 < K) { /* rho = At^{tau+1}^T rho */
+      const relt *A = b->A + ((tau + 1) * n + i) * d * d;
+      for (size_t r = 0; r < d; r++) {
+        r_zero(rt + r, c);
+        for (size_t r2 = 0; r2 < d; r2++) r_fma(rt + r, A + r2 * d + r, rho + r2, rt + r, c);
+      }
+      sw = rho, rho = rt, rt = sw;
+    }
+    r_add(rho + k, rho + k, b->lam + tau * n + i, c);
+    const relt *g = b->g + (tau * n + i) * m * d;
+    for (size_t q = 0; q < m; q++) {
+      relt *D = b->D + (q * n + i) * KK + tau;
+      r_zero(D, c);
+      for (size_t r = 0; r < d; r++) r_fma(D, rho + r, g + q * d + r, D, c);
+    }
+  }
+  const relt *A0 = b->A + i * d * d; /* sigma = At^{t0+1}^T rho^{t0+1} */
+  for (size_t r = 0; r < d; r++) {
+    r_zero(rt + r, c);
+    for (size_t r2 = 0; r2 < d; r2++) r_fma(rt + r, A0 + r2 * d + r, rho + r2, rt + r, c);
+  }
+  if (rt != b->rho) SNN_SFX(snn_vset)(d, rt, b->rho, c);
+  for (size_t r = 0; r < d * d; r++) r_set_si(M + r, r % (d + 1) == 0, c);
+  for (size_t tau = K; tau-- > 0;) {
+    const relt *g = b->g + (tau * n + i) * m * d, *A = b->A + (tau * n + i) * d * d;
+    for (size_t q = 0; q < m; q++)
+      for (size_t r = 0; r < d; r++) {
+        relt *u = b->U + ((q * d + r) * n + i) * KK + tau;
+        r_zero(u, c);
+        for (size_t r2 = 0; r2 < d; r2++) r_fma(u, M + r * d + r2, g + q * d + r2, u, c);
+      }
+    for (size_t r = 0; r < d; r++) /* M = M At^tau */
+      for (size_t r2 = 0; r2 < d; r2++) {
+        relt *o_ = M2 + r * d + r2;
+        r_zero(o_, c);
+        for (size_t r3 = 0; r3 < d; r3++) r_fma(o_, M + r * d + r3, A + r3 * d + r2, o_, c);
+      }
+    sw = M, M = M2, M2 = sw;
+  }
+  if (M != b->M) SNN_SFX(snn_vset)(d * d, M, b->M, c);
+}
+
+SNN_FMA_CLONES static void tblk_unit(const net *N, const lay *L, tblk *b, size_t i) {
+  if (b->d == 2)
+    blk_unit(N, L, b, i, 2);
+  else if (b->d == 3)
+    blk_unit(N, L, b, i, 3);
+  else
+    blk_unit(N, L, b, i, b->d);
+}
+
+/* The end of a block: the gradient of the synaptic columns and their traces
+ * at its last step (then the block starts again, empty). */
+static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad) {
+  tblk *b = T->blk;
+  const lay *L = &N->layers[l];
+  rctx *c = N->c;
+  size_t n = L->n, k = (size_t)L->k, d = b->d, q = T->q, qs = b->qs, K = b->nk, KK = b->K;
+  if (!K) return;
+  for (size_t i = 0; i < n; i++) {
+    tblk_unit(N, L, b, i);
+    /* xi^{t0} of unit i; dE/dtheta += sigma . xi^{t0}; xi <- Phi xi^{t0} */
+    for (size_t r = 0; r < k; r++) SNN_SFX(snn_vset)(qs, T->eps + (i * k + r) * q, b->xi + r * qs, c);
+    SNN_SFX(snn_vset)(qs, T->ebar + i * q, b->xi + k * qs, c);
+    for (size_t sg = 0; sg < T->nseg; sg++) {
+      const tseg *g = &T->seg[sg];
+      if (g->a >= qs) continue;
+      relt *gr = grad + T->par[g->a].flat + i * T->stride[g->a];
+      for (size_t r = 0; r < d; r++) SNN_SFX(snn_vfma)(g->b - g->a, b->rho + r, b->xi + r * qs + g->a, gr, c);
+    }
+    for (size_t r = 0; r < d; r++) {
+      relt *dst = r < k ? T->eps + (i * k + r) * q : T->ebar + i * q;
+      SNN_SFX(snn_vzero)(qs, dst, c);
+      for (size_t r2 = 0; r2 < d; r2++) SNN_SFX(snn_vfma)(qs, b->M + r * d + r2, b->xi + r2 * qs, dst, c);
+    }
+  }
+  /* the sums over the block's steps: products over its K steps */
+  for (size_t sg = 0; sg < T->nseg; sg++) {
+    const tseg *g = &T->seg[sg];
+    if (g->a >= qs) continue;
+    size_t w = g->b - g->a, cur = (size_t)g->cur, ld = n > 1 ? T->stride[g->a] : w;
+    SNN_SFX(snn_gemm)(0, 0, n, w, K, b->D + cur * n * KK, KK, b->pre + g->a, qs, 1, grad + T->par[g->a].flat, ld, c);
+    for (size_t r = 0; r < d; r++) {
+      relt *dst = r < k ? T->eps + r * q + g->a : T->ebar + g->a;
+      SNN_SFX(snn_gemm)
+      (0, 0, n, w, K, b->U + (cur * d + r) * n * KK, KK, b->pre + g->a, qs, 1, dst, r < k ? k * q : q, c);
+    }
+  }
+  b->nk = 0;
 }
 
 /* The options, checked by snn_rule_parse (sim/rules/types.c). */
@@ -479,6 +695,8 @@ static void get_opts(const snn_rule *rule, topts *op, const snn_spec *s) {
   }
   op->random_fb = strcmp(snn_rule_opt(rule, "feedback"), "symmetric") != 0;
   op->trace_reset = op->ostl && !s->detach_reset;
+  op->block = op->ideal ? 0 : (size_t)snn_rule_opt_num(rule, "block");
+  if (op->block > s->T) op->block = s->T;
 }
 
 /* Everything a call holds apart from the ideal signal's trajectory: made
@@ -534,8 +752,10 @@ static tstate *tstate_alloc(const net *N, const topts *op) {
     if (!st && op->random_fb && !op->ostl) st = draw_feedback(&S->TL[l], L->n, K, s->seed ^ 0x5eedUL, c);
     if (!st && op->random_fb && op->ostl && l + 1 < Lc)
       st = draw_feedback(&S->TL[l], N->layers[l + 1].n, L->n, (s->seed ^ 0x5eedUL) + l + 1, c);
+    if (!st) st = tblk_init(&S->TL[l], N, l, op);
     if (S->TL[l].W > S->Wmax) S->Wmax = S->TL[l].W;
     S->cnt += tlay_count(&S->TL[l], L->n, (size_t)L->k, (size_t)L->m);
+    if (S->TL[l].blk) S->cnt += tblk_count(S->TL[l].blk, L->n, (size_t)L->k, (size_t)L->m);
   }
   size_t qmax = 0;
   for (size_t l = 0; !st && l < Lc; l++)
@@ -572,6 +792,7 @@ static void tstate_reset(tstate *S, const net *N) {
       SNN_SFX(snn_vzero)(n * k * T->q, T->eps, c), SNN_SFX(snn_vzero)(n * T->q, T->e, c);
       SNN_SFX(snn_vzero)(n * T->q, T->ebar, c), SNN_SFX(snn_vzero)(n * T->q, T->esum, c);
     }
+    if (T->blk) SNN_SFX(snn_vzero)(n * k, T->blk->w, c), T->blk->nk = 0;
   }
   SNN_SFX(snn_vzero)(nL, S->zbar, c);
   r_zero(S->bbar, c);
@@ -658,8 +879,11 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
           SNN_SFX(snn_scal)(n * W, N->kappa, T->Mzf, c);
           SNN_SFX(snn_axpy)(n * W, one, T->Mz[P1], T->Mzf, c);
         }
+      } else if (T->blk && !N->probe) { /* synaptic columns in blocks, the constants step by step */
+        diag_update(N, l, T, O, &op, x, pv, cu, top, sw, T->blk->qs);
+        tblk_record(N, l, T, O, &op);
       } else {
-        diag_update(N, l, T, O, &op, x, pv, cu, top, sw);
+        diag_update(N, l, T, O, &op, x, pv, cu, top, sw, 0);
       }
       x = cu->z[l];
     }
@@ -714,8 +938,16 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
           r_set(pr->sig + t, T->lam + pr->unit, c);
           r_set(pr->trace + t, (filt ? T->Mzf : T->Mz[P1]) + pr->unit * T->W + (size_t)col - T->c0, c);
         }
+      } else if (T->blk && !N->probe) {
+        tblk *b = T->blk;
+        SNN_SFX(snn_vset)(n, T->lam, b->lam + b->nk * n, c);
+        b->nk++;
+        diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t, b->qs);
+        /* a block ends after K steps, at the last step, and before an online update */
+        int hook = N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T;
+        if (b->nk == b->K || t == s->T || hook) tblk_flush(N, l, T, grad);
       } else {
-        diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t);
+        diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t, 0);
       }
     }
     if (N->probe) r_set(N->probe->sum + t, grad + N->probe->idx, c);
@@ -760,7 +992,9 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
     spikes[l] = 0;
     for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(O->zsum + j) * (double)s->T;
   }
-  if (bytes && !op.ideal) *bytes = O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + Lc * sizeof *TL;
+  if (bytes && !op.ideal)
+    *bytes =
+        O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + Lc * sizeof *TL + sizeof *S + (TL[0].blk ? sizeof *TL[0].blk : 0);
 out:
   vec_free(lsig, (s->T + 1) * N->layers[0].n, c);
   if (have_tr) SNN_SFX(snn_traj_clear)(&tr, N);
