@@ -289,13 +289,13 @@ static int draw_feedback(tlay *T, size_t rows, size_t cols, unsigned long seed, 
  * injection into current q, the gains G[q][c] = d s_c / d I_q including the
  * chain through the mixes' diagonal elements W_ii; the state Jacobian F with
  * the mixes' diagonal state terms; Z the mixes' diagonal reset terms. */
-SNN_FMA_CLONES static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const slot *pv, relt *g,
-                                      relt *tmp) {
+static inline __attribute__((always_inline)) void gains_body(const net *N, size_t l, tlay *T, const online *o,
+                                                             const slot *pv, relt *g, relt *tmp, size_t k, size_t m) {
   const lay *L = &N->layers[l];
   const snn_model_shape *sh = L->sh;
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m;
+  size_t n = L->n;
   for (size_t i = 0; i < n; i++) {
     relt *G = T->G + i * m * k, *F = T->F + i * k * k, *Z = T->Z + i * k;
     for (size_t q = 0; q < m; q++) {
@@ -338,6 +338,18 @@ SNN_FMA_CLONES static void unit_gains(const net *N, size_t l, tlay *T, const onl
       }
     }
   }
+}
+
+/* (inlined with the state and current counts as constants for the common shapes) */
+SNN_FMA_CLONES static void unit_gains(const net *N, size_t l, tlay *T, const online *o, const slot *pv, relt *g,
+                                      relt *tmp) {
+  size_t k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
+  if (k == 1 && m == 1)
+    gains_body(N, l, T, o, pv, g, tmp, 1, 1);
+  else if (k == 2 && m == 1)
+    gains_body(N, l, T, o, pv, g, tmp, 2, 1);
+  else
+    gains_body(N, l, T, o, pv, g, tmp, k, m);
 }
 
 /* The presynaptic factors of layer l's local parameters at this step, the
@@ -548,12 +560,13 @@ static int tblk_init(tlay *T, const net *N, size_t l, const topts *op) {
 
 /* Step t into the block: the presynaptic factors, At and gt of every unit
  * (F, G and Z of unit_gains; the Jacobians of step t), and w^t. */
-SNN_FMA_CLONES static void tblk_record(const net *N, size_t l, tlay *T, const online *o, const topts *op) {
+static inline __attribute__((always_inline)) void record_body(const net *N, size_t l, tlay *T, const online *o,
+                                                              const topts *op, size_t k, size_t m) {
   tblk *b = T->blk;
   const lay *L = &N->layers[l];
   const jacbuf *J = &o->J[l];
   rctx *c = N->c;
-  size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m, d = b->d, tau = b->nk;
+  size_t n = L->n, d = k + 1, tau = b->nk;
   relt *a = b->a;
   SNN_SFX(snn_vset)(b->qs, T->pre, b->pre + tau * b->qs, c);
   for (size_t i = 0; i < n; i++) {
@@ -581,6 +594,16 @@ SNN_FMA_CLONES static void tblk_record(const net *N, size_t l, tlay *T, const on
       }
     }
   }
+}
+
+SNN_FMA_CLONES static void tblk_record(const net *N, size_t l, tlay *T, const online *o, const topts *op) {
+  size_t k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
+  if (k == 1 && m == 1)
+    record_body(N, l, T, o, op, 1, 1);
+  else if (k == 2 && m == 1)
+    record_body(N, l, T, o, op, 2, 1);
+  else
+    record_body(N, l, T, o, op, k, m);
 }
 
 /* The block's recursions for unit i: delta^tau and u^tau of every current
@@ -789,8 +812,11 @@ static void tstate_reset(tstate *S, const net *N) {
       SNN_SFX(snn_vzero)(m * n * T->W, T->MI, c), SNN_SFX(snn_vzero)(n * T->W, T->scr, c);
       SNN_SFX(snn_vzero)(n * T->W, T->Mzs, c), SNN_SFX(snn_vzero)(n * T->W, T->Mzf, c);
     } else {
-      SNN_SFX(snn_vzero)(n * k * T->q, T->eps, c), SNN_SFX(snn_vzero)(n * T->q, T->e, c);
-      SNN_SFX(snn_vzero)(n * T->q, T->ebar, c), SNN_SFX(snn_vzero)(n * T->q, T->esum, c);
+      SNN_SFX(snn_vzero)(n * k * T->q, T->eps, c), SNN_SFX(snn_vzero)(n * T->q, T->ebar, c);
+      /* e^{t-1} is read only where the traces run step by step; the sums only with a regulariser */
+      for (size_t i = 0; T->blk && i < n; i++) SNN_SFX(snn_vzero)(T->q - T->blk->qs, T->e + i * T->q + T->blk->qs, c);
+      if (!T->blk) SNN_SFX(snn_vzero)(n * T->q, T->e, c);
+      if (s->rate_reg) SNN_SFX(snn_vzero)(n * T->q, T->esum, c);
     }
     if (T->blk) SNN_SFX(snn_vzero)(n * k, T->blk->w, c), T->blk->nk = 0;
   }
