@@ -64,5 +64,8 @@ set -- $(median "$TMP/m.json" 1 1)
 echo "b,\"bptt\",256,64,$1,$2,$3,$(awk -v a="$1" -v b="$d" 'BEGIN { printf "%.3g", a / b }')" >>"$TMP/out.csv"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cp "$TMP/out.csv" "$OUT"
-column -ts, "$OUT" 2>/dev/null || cat "$OUT"
+python3 -c 'import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+for r in rows: print("  ".join(x.ljust(w[i]) for i, x in enumerate(r)))' "$OUT" 2>/dev/null || cat "$OUT"
 echo "wrote $OUT (over_bptt_double: the time per update over BPTT's in double on the same shape and size)"
