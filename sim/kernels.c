@@ -70,6 +70,28 @@ void SNN_SFX(snn_vec_free)(relt *v, size_t n, const rctx *c) {
   free(v);
 }
 
+#ifdef SNN_MPFR
+/* t = fma(a, b, t), as r_fma computes it, with the work of a factor 0 or 1
+ * saved (spikes are 0 or 1): the same bits.  A zero product leaves t as it
+ * is, unless t is -0 (the sum's sign rule decides) or the other factor is
+ * not a number; a factor 1 makes the exact sum a + t, which one addition
+ * rounds as the fma does. */
+#define ACC_NUMBER(x) (mpfr_regular_p(x) || mpfr_zero_p(x))
+#define ACC_ONE(x) (mpfr_regular_p(x) && mpfr_get_exp(x) == 1 && mpfr_cmp_ui(x, 1) == 0) /* 1 = 0.5 2^1 */
+static inline void acc_fma(relt *t, const relt *a, const relt *b, rctx *c) {
+  if ((mpfr_zero_p(b) && ACC_NUMBER(a)) || (mpfr_zero_p(a) && ACC_NUMBER(b))) {
+    if (!mpfr_zero_p(t) || !mpfr_signbit(t)) return;
+  } else if (ACC_ONE(b)) {
+    r_add(t, a, t, c);
+    return;
+  } else if (ACC_ONE(a)) {
+    r_add(t, b, t, c);
+    return;
+  }
+  r_fma(t, a, b, t, c);
+}
+#endif
+
 void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt *A, size_t lda, const relt *B,
                        size_t ldb, int acc, relt *C, size_t ldc, rctx *c) {
   if (M == 0 || N == 0) return;
@@ -93,7 +115,7 @@ void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt 
       for (size_t k = 0; k < K; k++) {
         const relt *a = ta ? A + k * lda + i : A + i * lda + k;
         const relt *b = tb ? B + j * ldb + k : B + k * ldb + j;
-        r_fma(t, a, b, t, c);
+        acc_fma(t, a, b, c);
       }
       r_set(C + i * ldc + j, t, c);
     }
@@ -119,7 +141,7 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
       r_set(t, y + i, c);
     else
       r_zero(t, c);
-    for (size_t k = 0; k < nx; k++) r_fma(t, ta ? A + k * lda + i : A + i * lda + k, x + k, t, c);
+    for (size_t k = 0; k < nx; k++) acc_fma(t, ta ? A + k * lda + i : A + i * lda + k, x + k, c);
     r_set(y + i, t, c);
   }
 #endif
