@@ -38,3 +38,15 @@ size_t SNN_SFX(snn_jac_count)(size_t n, int k, int m, int np) {
   size_t kk = (size_t)k, pp = (size_t)(np ? np : 1);
   return n * (kk * kk + 3 * kk + kk * (size_t)m + kk * pp + pp + 1);
 }
+
+void SNN_SFX(snn_jac_row)(const lay *L, const jacbuf *J, size_t b, jacbuf *out) {
+  size_t u = b * L->n, k = (size_t)L->k, m = (size_t)L->m, np = (size_t)L->np;
+  out->dF_ds = J->dF_ds + u * k * k;
+  out->dF_dzr = J->dF_dzr + u * k;
+  out->dF_dzl = J->dF_dzl + u * k;
+  out->dF_dI = J->dF_dI + u * k * m;
+  out->dF_dp = J->dF_dp + u * k * np;
+  out->dU_ds = J->dU_ds + u * k;
+  out->dU_dp = J->dU_dp + u * np;
+  out->psi = J->psi + u;
+}

@@ -52,7 +52,9 @@ static const char *const NETS[] = {
         "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":3}"),
 };
 #define NNETS (int)(sizeof NETS / sizeof *NETS)
-static const char *const RULES[] = {"bptt", "tbptt:window=6", "tbptt:blocks=1", "fptt:chunks=4"};
+static const char *const RULES[] = {"bptt",  "tbptt:window=6", "tbptt:blocks=1",        "fptt:chunks=4",
+                                    "rtrl",  "ostl",           "ostl:traces=diagonal",  "ostl:traces=full",
+                                    "eprop", "eprop:block=0",  "eprop:feedback=random", "eprop:signal=ideal"};
 #define NRULES (int)(sizeof RULES / sizeof *RULES)
 enum { BCAP = 3 };
 
@@ -105,6 +107,10 @@ static double batch_vs_single(const char *json, const char *rtext, long prec, si
   snn_rule rule;
   ck_assert_int_eq(snn_rule_parse(rtext, &rule, &e), SNN_OK);
   ck_assert_msg(rule.type->batched, "%s is not batched", rtext);
+  if (snn_rule_check(&rule, s, "", "rule", &e)) { /* e.g. e-prop on a deep network */
+    snn_spec_free(s);
+    return -INFINITY;
+  }
   snn_data d[BCAP];
   for (int b = 0; b < BCAP; b++) draw(s, b, &d[b]);
   rctx c;
@@ -164,6 +170,7 @@ START_TEST(test_batch_is_sum) {
     lg[p] = batch_vs_single(json, rt, PRECS[p], BCAP);
     batch_vs_single(json, rt, PRECS[p], BCAP - 1); /* a smaller shard in the same capacity */
   }
+  if (lg[0] == -INFINITY) return; /* the rule does not apply to this network */
 #ifdef SNN_MPFR
   /* rounding, not a formula: 128 more bits take it down by ~38 decades */
   ck_assert_msg(lg[1] <= lg[0] - 100 * 0.30103, "net %d, %s: 1e%.1f at 256 bits did not tighten from 1e%.1f",

@@ -141,19 +141,6 @@ void SNN_SFX(snn_bptt_capture_signal)(bws *w, relt *lsig) {
   w->lsig = lsig;
 }
 
-/* Row b of a layer's Jacobians (the units of sequence b). */
-static void jac_row(const lay *L, const jacbuf *J, size_t b, jacbuf *out) {
-  size_t u = b * L->n, k = (size_t)L->k, m = (size_t)L->m, np = (size_t)L->np;
-  out->dF_ds = J->dF_ds + u * k * k;
-  out->dF_dzr = J->dF_dzr + u * k;
-  out->dF_dzl = J->dF_dzl + u * k;
-  out->dF_dI = J->dF_dI + u * k * m;
-  out->dF_dp = J->dF_dp + u * k * np;
-  out->dU_ds = J->dU_ds + u * k;
-  out->dU_dp = J->dU_dp + u * np;
-  out->psi = J->psi + u;
-}
-
 /* Step t of BPTT for the units of one sequence: dE/dz, dE/du, dE/ds and
  * dE/dI of every unit, and the neuron-constant gradients.  Inlined with the
  * state, current and constant counts as constants for the common shapes, so
@@ -224,7 +211,7 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
     int later = t < T && !(window && t % window == 0);
     for (size_t b = 0; b < B; b++) {
       size_t r0 = (t - 1) * B + b, r1 = t * B + b;
-      jac_row(L, Jct, b, &Jc);
+      SNN_SFX(snn_jac_row)(L, Jct, b, &Jc);
       L->cell->jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k,
                    tr->u[l] + r1 * n, tr->z[l] + r1 * n, &Jc, c);
     }
@@ -237,8 +224,8 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
       const relt *Dt = D + t * Bn + b * n, *rec = w->rec + b * n, *dzx = w->dzx + b * n;
       const relt *dsn = w->dsn + b * n * k, *dsx = w->dsx + b * n * k;
       relt *dsb = w->ds + b * n * k;
-      jac_row(L, Jct, b, &Jc);
-      jac_row(L, Jnt, b, &Jn);
+      SNN_SFX(snn_jac_row)(L, Jct, b, &Jc);
+      SNN_SFX(snn_jac_row)(L, Jnt, b, &Jn);
       relt *lsig = w->lsig && l == 0 ? w->lsig + t * Bn + b * n : NULL;
       if (k == 1 && m == 1 && np == 2)
         units_back(w, n, 1, 1, 2, later, keep_rec, keep_reset, lsig, Dt, rec, dzx, dsn, dsx, dsb, dIt, &Jc, &Jn, gp, c);

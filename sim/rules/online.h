@@ -1,5 +1,6 @@
-/* online.h - what the forward-in-time rules share: the stepping of one
- * sequence in two alternating slots (memory independent of T), the local
+/* online.h - what the forward-in-time rules share: the stepping of the
+ * network's batch (B sequences, net.h) in two alternating slots (memory
+ * independent of T), the local
  * Jacobians of each layer at the current step, the map from parameters to
  * trainable columns, and the learning-signal helpers. */
 #ifndef SNN_ONLINE_H
@@ -11,13 +12,14 @@
 typedef struct {
   const net *N;
   rctx *c;
-  slot sl[2];  /* sl[t & 1] is step t */
+  size_t bcap; /* sequences the buffers hold (the network's Bcap) */
+  slot sl[2];  /* sl[t & 1] is step t, B rows */
   relt *store; /* backing storage of the two slots */
   size_t nstore;
-  relt *zsum; /* running sum of z per hidden unit, then the rates */
-  real loss;
+  relt *zsum; /* per sequence, running sum of z per hidden unit, then the rates */
+  relt *loss; /* per sequence */
   size_t *cross;
-  jacbuf J[SNN_MAXLAYERS];  /* local Jacobians of each layer at the current step */
+  jacbuf J[SNN_MAXLAYERS];  /* local Jacobians of each layer at the current step, B n units */
   jacbuf Jp[SNN_MAXLAYERS]; /* ... and at the previous step */
   long *col;                /* per parameter: its trainable column, or -1 */
   size_t *flat;             /* per trainable column: its parameter */

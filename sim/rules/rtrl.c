@@ -178,32 +178,34 @@ void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, si
  * set back to the state at t = 0 before every sequence. */
 typedef struct {
   online o;
+  size_t bcap; /* sequences held: R[b L + l], My[2 b + P] */
   rlay *R;
-  relt *My[2], *g, *r, *scr;
+  relt **My, *g, *r, *scr; /* g: the gradient of every sequence; r: bcap H */
   size_t cnt;
 } rstate;
 
 static void rstate_free(rstate *S, const net *N) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t Pt = S->o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s);
-  for (size_t l = 0; S->R && l < s->L; l++) {
+  size_t Pt = S->o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s), Bc = S->bcap;
+  for (size_t j = 0; S->R && j < Bc * s->L; j++) {
+    size_t l = j % s->L;
     size_t n = N->layers[l].n, k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
     size_t nh = l + 1 < s->L ? N->layers[l + 1].ndl : 0;
-    vec_free(S->R[l].Ms[0], n * k * Pt, c);
-    vec_free(S->R[l].Ms[1], n * k * Pt, c);
-    vec_free(S->R[l].Mz[0], n * Pt, c);
-    vec_free(S->R[l].Mz[1], n * Pt, c);
-    vec_free(S->R[l].MI, m * n * Pt, c);
-    vec_free(S->R[l].Mzs, n * Pt, c);
-    vec_free(S->R[l].Mzh, nh * n * Pt, c);
+    vec_free(S->R[j].Ms[0], n * k * Pt, c);
+    vec_free(S->R[j].Ms[1], n * k * Pt, c);
+    vec_free(S->R[j].Mz[0], n * Pt, c);
+    vec_free(S->R[j].Mz[1], n * Pt, c);
+    vec_free(S->R[j].MI, m * n * Pt, c);
+    vec_free(S->R[j].Mzs, n * Pt, c);
+    vec_free(S->R[j].Mzh, nh * n * Pt, c);
   }
   vec_free(S->scr, N->nmax * Pt, c);
   free(S->R);
-  vec_free(S->My[0], K * Pt, c);
-  vec_free(S->My[1], K * Pt, c);
+  for (size_t j = 0; S->My && j < 2 * Bc; j++) vec_free(S->My[j], K * Pt, c);
+  free(S->My);
   vec_free(S->g, Pt, c);
-  vec_free(S->r, H, c);
+  vec_free(S->r, Bc * H, c);
   SNN_SFX(snn_online_clear)(&S->o);
   free(S);
 }
@@ -211,22 +213,27 @@ static void rstate_free(rstate *S, const net *N) {
 static rstate *rstate_alloc(const net *N) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
+  size_t Bc = N->Bcap;
   rstate *S = calloc(1, sizeof *S);
   if (!S) return NULL;
+  S->bcap = Bc;
   if (SNN_SFX(snn_online_init)(&S->o, N)) {
     free(S);
     return NULL;
   }
   size_t Pt = S->o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s);
-  S->R = calloc(s->L, sizeof *S->R);
-  S->My[0] = vec_alloc(K * Pt, c), S->My[1] = vec_alloc(K * Pt, c), S->g = vec_alloc(Pt, c), S->r = vec_alloc(H, c);
+  S->R = calloc(Bc * s->L, sizeof *S->R);
+  S->My = calloc(2 * Bc, sizeof *S->My);
+  S->g = vec_alloc(Pt, c), S->r = vec_alloc(Bc * H, c);
   S->scr = vec_alloc(N->nmax * Pt, c);
-  S->cnt = 2 * K * Pt + Pt + H + N->nmax * Pt;
-  int ok = S->R && S->My[0] && S->My[1] && S->g && S->r && S->scr;
-  for (size_t l = 0; ok && l < s->L; l++) {
+  S->cnt = 2 * Bc * K * Pt + Pt + Bc * H + N->nmax * Pt;
+  int ok = S->R && S->My && S->g && S->r && S->scr;
+  for (size_t j = 0; ok && j < 2 * Bc; j++) ok = (S->My[j] = vec_alloc(K * Pt, c)) != NULL;
+  for (size_t j = 0; ok && j < Bc * s->L; j++) {
+    size_t l = j % s->L;
     size_t n = N->layers[l].n, k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
     size_t nh = l + 1 < s->L ? N->layers[l + 1].ndl : 0;
-    rlay *Rl = &S->R[l];
+    rlay *Rl = &S->R[j];
     Rl->Ms[0] = vec_alloc(n * k * Pt, c), Rl->Ms[1] = vec_alloc(n * k * Pt, c);
     Rl->Mz[0] = vec_alloc(n * Pt, c), Rl->Mz[1] = vec_alloc(n * Pt, c);
     Rl->MI = vec_alloc(m * n * Pt, c), Rl->Mzs = vec_alloc(n * Pt, c);
@@ -244,21 +251,22 @@ static rstate *rstate_alloc(const net *N) {
 static void rstate_reset(rstate *S, const net *N) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t Pt = S->o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s);
+  size_t Pt = S->o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s), Bc = S->bcap;
   SNN_SFX(snn_vzero)(S->o.nstore, S->o.store, c);
-  SNN_SFX(snn_vzero)(H, S->o.zsum, c);
-  r_zero(S->o.loss, c);
+  SNN_SFX(snn_vzero)(Bc * H, S->o.zsum, c);
+  SNN_SFX(snn_vzero)(Bc, S->o.loss, c);
   for (size_t l = 0; l < s->L; l++) S->o.cross[l] = 0;
-  for (size_t l = 0; l < s->L; l++) {
+  for (size_t j = 0; j < Bc * s->L; j++) {
+    size_t l = j % s->L;
     size_t n = N->layers[l].n, k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
     size_t nh = l + 1 < s->L ? N->layers[l + 1].ndl : 0;
-    rlay *Rl = &S->R[l];
+    rlay *Rl = &S->R[j];
     SNN_SFX(snn_vzero)(n * k * Pt, Rl->Ms[0], c), SNN_SFX(snn_vzero)(n * k * Pt, Rl->Ms[1], c);
     SNN_SFX(snn_vzero)(n * Pt, Rl->Mz[0], c), SNN_SFX(snn_vzero)(n * Pt, Rl->Mz[1], c);
     SNN_SFX(snn_vzero)(m * n * Pt, Rl->MI, c), SNN_SFX(snn_vzero)(n * Pt, Rl->Mzs, c);
     if (nh) SNN_SFX(snn_vzero)(nh * n * Pt, Rl->Mzh, c);
   }
-  SNN_SFX(snn_vzero)(K * Pt, S->My[0], c), SNN_SFX(snn_vzero)(K * Pt, S->My[1], c);
+  for (size_t j = 0; j < 2 * Bc; j++) SNN_SFX(snn_vzero)(K * Pt, S->My[j], c);
   SNN_SFX(snn_vzero)(Pt, S->g, c);
   SNN_SFX(snn_vzero)(N->nmax * Pt, S->scr, c);
 }
@@ -273,64 +281,78 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
   rctx *c = N->c;
   (void)rule;
   SNN_SFX(snn_keep) *kp = N->keep;
-  rstate *S = kp && kp->p && kp->release == rkeep_release ? kp->p : rstate_alloc(N);
+  rstate *S =
+      kp && kp->p && kp->release == rkeep_release && ((rstate *)kp->p)->bcap == N->Bcap ? kp->p : rstate_alloc(N);
   if (!S)
     return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory (RTRL keeps %zu x %zu influence matrices)",
                        SNN_SFX(snn_nhidden)(s), N->P);
   int own = !(kp && kp->p == S);
+  if (own && kp && kp->p && kp->release == rkeep_release) { /* kept for another batch capacity */
+    kp->release(kp->p, N);
+    kp->p = NULL;
+  }
   if (own && kp && !kp->p) kp->p = S, kp->release = rkeep_release, own = 0;
   rstate_reset(S, N);
   online *O = &S->o;
-  rlay *R = S->R;
-  relt **My = S->My, *g = S->g, *r = S->r, *scr = S->scr;
-  size_t Pt = O->Pt, K = s->n_out, cnt = S->cnt;
+  relt *g = S->g, *r = S->r, *scr = S->scr;
+  size_t Pt = O->Pt, K = s->n_out, cnt = S->cnt, B = N->B, H = SNN_SFX(snn_nhidden)(s);
   int st = SNN_OK;
-  if (bytes) *bytes = O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + s->L * sizeof *R + sizeof *S;
+  if (bytes) *bytes = O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + S->bcap * s->L * sizeof *S->R + sizeof *S;
   for (size_t t = 1; t <= s->T; t++) {
-    const slot *pv, *cu;
-    SNN_SFX(snn_online_step)(O, t, &pv, &cu);
+    const slot *pvB, *cuB;
+    SNN_SFX(snn_online_step)(O, t, &pvB, &cuB);
     int P0 = (int)((t - 1) & 1), P1 = (int)(t & 1);
-    const relt *x = N->x + (t - 1) * s->n_in;
-    for (size_t l = 0; l < s->L; l++) {
-      const lay *L = &N->layers[l];
-      const jacbuf *J = &O->J[l];
-      size_t n = L->n;
-      relt *MI = R[l].MI, *Msp = R[l].Ms[P0], *Msc = R[l].Ms[P1], *Mzp = R[l].Mz[P0], *Mzc = R[l].Mz[P1];
-      const relt *Mzb[SNN_MAXDELAY] = {0};
-      if (l > 0 && !L->ndl) Mzb[0] = R[l - 1].Mz[P1];
-      for (size_t d = 0; l > 0 && d < L->ndl && d < t; d++)
-        Mzb[d] = R[l - 1].Mzh + ((t - d) % L->ndl) * N->layers[l - 1].n * Pt;
-      SNN_SFX(snn_influence_currents)(N, l, O, 0, Pt, x, pv, cu, l > 0 ? Mzb : NULL, Mzp, Msp, MI, scr);
-      SNN_SFX(snn_influence_layer)(N, l, J, O, 0, Pt, Msp, Msc, Mzp, Mzc, MI, R[l].Mzs);
-      if (R[l].Mzh) {
-        relt *dst = R[l].Mzh + (t % N->layers[l + 1].ndl) * n * Pt;
-        for (size_t i = 0; i < n * Pt; i++) r_set(dst + i, Mzc + i, c);
+    for (size_t sb = 0; sb < B; sb++) { /* each sequence of the batch, its own influence matrices */
+      slot pvs, cus;
+      SNN_SFX(snn_slot_row)(N, pvB, sb, &pvs);
+      SNN_SFX(snn_slot_row)(N, cuB, sb, &cus);
+      const slot *pv = &pvs, *cu = &cus;
+      rlay *R = S->R + sb * s->L;
+      relt **My = S->My + 2 * sb;
+      const relt *x = N->x + ((t - 1) * B + sb) * s->n_in;
+      for (size_t l = 0; l < s->L; l++) {
+        const lay *L = &N->layers[l];
+        jacbuf Jrow;
+        SNN_SFX(snn_jac_row)(L, &O->J[l], sb, &Jrow);
+        const jacbuf *J = &Jrow;
+        size_t n = L->n;
+        relt *MI = R[l].MI, *Msp = R[l].Ms[P0], *Msc = R[l].Ms[P1], *Mzp = R[l].Mz[P0], *Mzc = R[l].Mz[P1];
+        const relt *Mzb[SNN_MAXDELAY] = {0};
+        if (l > 0 && !L->ndl) Mzb[0] = R[l - 1].Mz[P1];
+        for (size_t d = 0; l > 0 && d < L->ndl && d < t; d++)
+          Mzb[d] = R[l - 1].Mzh + ((t - d) % L->ndl) * N->layers[l - 1].n * Pt;
+        SNN_SFX(snn_influence_currents)(N, l, O, 0, Pt, x, pv, cu, l > 0 ? Mzb : NULL, Mzp, Msp, MI, scr);
+        SNN_SFX(snn_influence_layer)(N, l, J, O, 0, Pt, Msp, Msc, Mzp, Mzc, MI, R[l].Mzs);
+        if (R[l].Mzh) {
+          relt *dst = R[l].Mzh + (t % N->layers[l + 1].ndl) * n * Pt;
+          for (size_t i = 0; i < n * Pt; i++) r_set(dst + i, Mzc + i, c);
+        }
+        x = cu->z[l];
       }
-      x = cu->z[l];
-    }
-    /* readout */
-    size_t Ll = s->L - 1, nL = N->layers[Ll].n;
-    relt *Myp = My[P0], *Myc = My[P1];
-    SNN_SFX(snn_gemm)(0, 0, K, Pt, nL, N->ro_w, nL, R[Ll].Mz[P1], Pt, 0, Myc, Pt, c);
-    SNN_SFX(snn_axpy)(K * Pt, N->kappa, Myp, Myc, c);
-    const snn_block *bw = &s->blk[s->blk_ro_w], *bb = &s->blk[s->blk_ro_b];
-    for (size_t kk = 0; kk < K; kk++) {
-      for (size_t j = 0; j < nL; j++) {
-        long col = O->col[bw->off + kk * nL + j];
-        r_add(Myc + kk * Pt + col, Myc + kk * Pt + col, cu->z[Ll] + j, c);
+      /* readout */
+      size_t Ll = s->L - 1, nL = N->layers[Ll].n;
+      relt *Myp = My[P0], *Myc = My[P1];
+      SNN_SFX(snn_gemm)(0, 0, K, Pt, nL, N->ro_w, nL, R[Ll].Mz[P1], Pt, 0, Myc, Pt, c);
+      SNN_SFX(snn_axpy)(K * Pt, N->kappa, Myp, Myc, c);
+      const snn_block *bw = &s->blk[s->blk_ro_w], *bb = &s->blk[s->blk_ro_b];
+      for (size_t kk = 0; kk < K; kk++) {
+        for (size_t j = 0; j < nL; j++) {
+          long col = O->col[bw->off + kk * nL + j];
+          r_add(Myc + kk * Pt + col, Myc + kk * Pt + col, cu->z[Ll] + j, c);
+        }
+        long col = O->col[bb->off + kk];
+        r_add_d(Myc + kk * Pt + col, Myc + kk * Pt + col, 1.0, c);
+        SNN_SFX(snn_axpy)(Pt, cu->dEdy + kk, Myc + kk * Pt, g, c);
       }
-      long col = O->col[bb->off + kk];
-      r_add_d(Myc + kk * Pt + col, Myc + kk * Pt + col, 1.0, c);
-      SNN_SFX(snn_axpy)(Pt, cu->dEdy + kk, Myc + kk * Pt, g, c);
-    }
-    if (N->probe && O->col[N->probe->idx] >= 0) { /* explain: the running sum and its factors */
-      const SNN_SFX(snn_probe) *pr = N->probe;
-      size_t col = (size_t)O->col[pr->idx], u = pr->unit;
-      r_set(pr->sum + t, g + col, c);
-      r_set(pr->trace + t, R[pr->layer].Mz[P1] + u * Pt + col, c);
-      r_zero(pr->sig + t, c); /* dE/dz_u^t through the readout (top layer; 0 below) */
-      for (size_t kk = 0; pr->layer == Ll && kk < K; kk++)
-        r_fma(pr->sig + t, N->ro_w + kk * nL + u, cu->dEdy + kk, pr->sig + t, c);
+      if (N->probe && O->col[N->probe->idx] >= 0) { /* explain: the running sum and its factors */
+        const SNN_SFX(snn_probe) *pr = N->probe;
+        size_t col = (size_t)O->col[pr->idx], u = pr->unit;
+        r_set(pr->sum + t, g + col, c);
+        r_set(pr->trace + t, R[pr->layer].Mz[P1] + u * Pt + col, c);
+        r_zero(pr->sig + t, c); /* dE/dz_u^t through the readout (top layer; 0 below) */
+        for (size_t kk = 0; pr->layer == Ll && kk < K; kk++)
+          r_fma(pr->sig + t, N->ro_w + kk * nL + u, cu->dEdy + kk, pr->sig + t, c);
+      }
     }
     if (N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T) { /* an online update */
       for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
@@ -341,15 +363,19 @@ int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt 
   }
   SNN_SFX(snn_online_finish)(O);
   SNN_SFX(snn_rate_signal)(N, O->zsum, r);
-  for (size_t l = 0, j0 = 0; l < s->L; j0 += N->layers[l].n, l++)
-    for (size_t i = 0; i < N->layers[l].n; i++) SNN_SFX(snn_axpy)(Pt, r + j0 + i, R[l].Mzs + i * Pt, g, c);
+  for (size_t sb = 0; sb < B; sb++)
+    for (size_t l = 0, j0 = sb * H; l < s->L; j0 += N->layers[l].n, l++)
+      for (size_t i = 0; i < N->layers[l].n; i++)
+        SNN_SFX(snn_axpy)(Pt, r + j0 + i, S->R[sb * s->L + l].Mzs + i * Pt, g, c);
   for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
   SNN_SFX(snn_scatter_cols)(O, 0, Pt, g, grad, c);
   r_set(loss, O->loss, c);
-  for (size_t l = 0, j = 0; l < s->L; l++) {
+  for (size_t sb = 1; sb < B; sb++) r_add(loss, loss, O->loss + sb, c);
+  for (size_t l = 0, j = 0; l < s->L; j += N->layers[l].n, l++) {
     cross[l] = O->cross[l];
     spikes[l] = 0;
-    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(O->zsum + j) * (double)s->T;
+    for (size_t sb = 0; sb < B; sb++)
+      for (size_t i = 0; i < N->layers[l].n; i++) spikes[l] += r_get_d(O->zsum + sb * H + j + i) * (double)s->T;
   }
   if (own) rstate_free(S, N);
   return st;

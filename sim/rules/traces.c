@@ -728,8 +728,10 @@ static void get_opts(const snn_rule *rule, topts *op, const snn_spec *s) {
 typedef struct {
   topts op;
   online o;
+  online *ov;  /* bcap views of o, each with the Jacobians of its sequence */
+  size_t bcap; /* sequences held: the layers' traces per sequence, TL[b Lc + l] */
   tlay *TL;
-  relt *zbar, *r, *gW, *gv;
+  relt *zbar, *r, *gW, *gv; /* zbar: bcap nL; r: bcap H */
   real bbar, one;
   tscr w;
   size_t Wmax, cnt;
@@ -738,13 +740,16 @@ typedef struct {
 static void tstate_clear(tstate *S, const net *N) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t Lc = s->L, nL = N->layers[Lc - 1].n, H = SNN_SFX(snn_nhidden)(s);
-  for (size_t l = 0; S->TL && l < Lc; l++)
-    tlay_free(&S->TL[l], N->layers[l].n, (size_t)N->layers[l].k, (size_t)N->layers[l].m, c);
+  size_t Lc = s->L, nL = N->layers[Lc - 1].n, H = SNN_SFX(snn_nhidden)(s), Bc = S->bcap;
+  for (size_t j = 0; S->TL && j < Bc * Lc; j++) {
+    const lay *L = &N->layers[j % Lc];
+    tlay_free(&S->TL[j], L->n, (size_t)L->k, (size_t)L->m, c);
+  }
   free(S->TL);
-  vec_free(S->zbar, nL, c);
+  free(S->ov);
+  vec_free(S->zbar, Bc * nL, c);
   vec_free(S->gv, 4, c);
-  vec_free(S->r, H, c);
+  vec_free(S->r, Bc * H, c);
   vec_free(S->gW, S->Wmax, c);
   r_clear(S->bbar, c);
   r_clear(S->one, c);
@@ -757,32 +762,38 @@ static tstate *tstate_alloc(const net *N, const topts *op) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t Lc = s->L, K = s->n_out, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n;
+  size_t Bc = N->Bcap;
   tstate *S = calloc(1, sizeof *S);
   if (!S) return NULL;
   S->op = *op;
+  S->bcap = Bc;
   r_init(S->bbar, c);
   r_init(S->one, c);
   r_set_d(S->one, 1.0, c);
   int st = SNN_SFX(snn_online_init)(&S->o, N) ? SNN_ENOMEM : SNN_OK;
-  S->TL = calloc(Lc, sizeof *S->TL);
-  S->zbar = vec_alloc(nL, c), S->r = vec_alloc(H, c), S->gv = vec_alloc(4, c);
-  S->cnt = nL + H + 4 + 2 + 4; /* zbar, r, gv, bbar and one, the scratch */
-  if (!st && !(S->TL && S->zbar && S->r && S->gv)) st = SNN_ENOMEM;
-  for (size_t l = 0; !st && l < Lc; l++) {
+  S->TL = calloc(Bc * Lc, sizeof *S->TL);
+  S->ov = malloc(Bc * sizeof *S->ov);
+  S->zbar = vec_alloc(Bc * nL, c), S->r = vec_alloc(Bc * H, c), S->gv = vec_alloc(4, c);
+  S->cnt = Bc * (nL + H) + 4 + 2 + 4; /* zbar, r, gv, bbar and one, the scratch */
+  if (!st && !(S->TL && S->ov && S->zbar && S->r && S->gv)) st = SNN_ENOMEM;
+  for (size_t j = 0; !st && j < Bc * Lc; j++) { /* each sequence's traces (the same feedback: the same seed) */
+    size_t l = j % Lc;
     const lay *L = &N->layers[l];
+    tlay *T = &S->TL[j];
     int full = op->ostl && (op->mode == 2 || (op->mode == 0 && (L->w_rec || L->sh->nmix)));
-    st = tlay_init(&S->TL[l], N, &S->o, l, full);
-    if (!st && op->random_fb && !op->ostl) st = draw_feedback(&S->TL[l], L->n, K, s->seed ^ 0x5eedUL, c);
+    st = tlay_init(T, N, &S->o, l, full);
+    if (!st && op->random_fb && !op->ostl) st = draw_feedback(T, L->n, K, s->seed ^ 0x5eedUL, c);
     if (!st && op->random_fb && op->ostl && l + 1 < Lc)
-      st = draw_feedback(&S->TL[l], N->layers[l + 1].n, L->n, (s->seed ^ 0x5eedUL) + l + 1, c);
-    if (!st) st = tblk_init(&S->TL[l], N, l, op);
-    if (S->TL[l].W > S->Wmax) S->Wmax = S->TL[l].W;
-    S->cnt += tlay_count(&S->TL[l], L->n, (size_t)L->k, (size_t)L->m);
-    if (S->TL[l].blk) S->cnt += tblk_count(S->TL[l].blk, L->n, (size_t)L->k, (size_t)L->m);
+      st = draw_feedback(T, N->layers[l + 1].n, L->n, (s->seed ^ 0x5eedUL) + l + 1, c);
+    if (!st) st = tblk_init(T, N, l, op);
+    if (T->W > S->Wmax) S->Wmax = T->W;
+    S->cnt += tlay_count(T, L->n, (size_t)L->k, (size_t)L->m);
+    if (T->blk) S->cnt += tblk_count(T->blk, L->n, (size_t)L->k, (size_t)L->m);
   }
+  for (size_t b = 0; !st && b < Bc; b++) S->ov[b] = S->o;
   size_t qmax = 0;
-  for (size_t l = 0; !st && l < Lc; l++)
-    if (S->TL[l].q > qmax) qmax = S->TL[l].q;
+  for (size_t j = 0; !st && j < Bc * Lc; j++)
+    if (S->TL[j].q > qmax) qmax = S->TL[j].q;
   if (!st && tscr_init(&S->w, N, qmax)) st = SNN_ENOMEM;
   S->cnt += (S->w.k + 1) * S->w.q;
   if (!st && !(S->gW = vec_alloc(S->Wmax, c))) st = SNN_ENOMEM;
@@ -798,13 +809,14 @@ static tstate *tstate_alloc(const net *N, const topts *op) {
 static void tstate_reset(tstate *S, const net *N) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t Lc = s->L, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n;
+  size_t Lc = s->L, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n, Bc = S->bcap;
   SNN_SFX(snn_vzero)(S->o.nstore, S->o.store, c);
-  SNN_SFX(snn_vzero)(H, S->o.zsum, c);
-  r_zero(S->o.loss, c);
+  SNN_SFX(snn_vzero)(Bc * H, S->o.zsum, c);
+  SNN_SFX(snn_vzero)(Bc, S->o.loss, c);
   for (size_t l = 0; l < Lc; l++) S->o.cross[l] = 0;
-  for (size_t l = 0; l < Lc; l++) {
-    tlay *T = &S->TL[l];
+  for (size_t j = 0; j < Bc * Lc; j++) {
+    size_t l = j % Lc;
+    tlay *T = &S->TL[j];
     size_t n = N->layers[l].n, k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;
     if (T->full) {
       SNN_SFX(snn_vzero)(n * k * T->W, T->Ms[0], c), SNN_SFX(snn_vzero)(n * k * T->W, T->Ms[1], c);
@@ -820,8 +832,15 @@ static void tstate_reset(tstate *S, const net *N) {
     }
     if (T->blk) SNN_SFX(snn_vzero)(n * k, T->blk->w, c), T->blk->nk = 0;
   }
-  SNN_SFX(snn_vzero)(nL, S->zbar, c);
+  SNN_SFX(snn_vzero)(Bc * nL, S->zbar, c);
   r_zero(S->bbar, c);
+}
+
+/* The view of sequence b: the online state with that sequence's Jacobians. */
+static online *tstate_view(tstate *S, const net *N, size_t b) {
+  online *v = &S->ov[b];
+  for (size_t l = 0; l < N->spec->L; l++) SNN_SFX(snn_jac_row)(&N->layers[l], &S->o.J[l], b, &v->J[l]);
+  return v;
 }
 
 static void tkeep_release(void *p, const net *N) {
@@ -834,7 +853,9 @@ static void tkeep_release(void *p, const net *N) {
 static tstate *tstate_get(const net *N, const topts *op, int *own) {
   SNN_SFX(snn_keep) *k = N->keep;
   *own = 0;
-  if (k && k->p && k->release == tkeep_release && !memcmp(&((tstate *)k->p)->op, op, sizeof *op)) return k->p;
+  if (k && k->p && k->release == tkeep_release && !memcmp(&((tstate *)k->p)->op, op, sizeof *op) &&
+      ((tstate *)k->p)->bcap == N->Bcap)
+    return k->p;
   tstate *S = tstate_alloc(N, op);
   if (S && k && !k->p) {
     k->p = S, k->release = tkeep_release;
@@ -852,7 +873,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   memset(&op, 0, sizeof op);
   get_opts(rule, &op, s);
   int st = SNN_OK, own = 0;
-  size_t Lc = s->L, K = s->n_out, nL = N->layers[Lc - 1].n;
+  size_t Lc = s->L, K = s->n_out, nL = N->layers[Lc - 1].n, B = N->B, H = SNN_SFX(snn_nhidden)(s);
   relt *lsig = NULL;
   tstate *S = tstate_get(N, &op, &own);
   if (!S) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
@@ -867,14 +888,14 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   if (!st && op.ideal) {
     /* the ideal signal needs BPTT's backward pass: a verification device, memory O(T) */
     SNN_SFX(snn_bptt_ws) *w = NULL;
-    lsig = vec_alloc((s->T + 1) * N->layers[0].n, c);
+    lsig = vec_alloc((s->T + 1) * B * N->layers[0].n, c);
     if (!lsig || SNN_SFX(snn_traj_init)(&tr, N) || !(have_tr = 1) || !(w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
       st = SNN_ENOMEM;
     } else {
       SNN_SFX(snn_forward)(N, &tr);
       SNN_SFX(snn_bptt_capture_signal)(w, lsig);
       SNN_SFX(snn_bptt)(N, &tr, w, grad); /* grad is overwritten below */
-      cnt += (s->T + 1) * N->layers[0].n;
+      cnt += (s->T + 1) * B * N->layers[0].n;
       if (bytes) *bytes = tr.bytes + SNN_SFX(snn_bptt_ws_bytes)(w);
     }
     if (w) SNN_SFX(snn_bptt_ws_free)(w, N);
@@ -886,105 +907,115 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
   relt *g_row = grad + s->blk[s->blk_ro_w].off, *g_rob = grad + s->blk[s->blk_ro_b].off;
   for (size_t t = 1; t <= s->T; t++) {
-    const slot *pv, *cu;
-    SNN_SFX(snn_online_step)(O, t, &pv, &cu);
+    const slot *pvB, *cuB;
+    SNN_SFX(snn_online_step)(O, t, &pvB, &cuB);
     int P0 = (int)((t - 1) & 1), P1 = (int)(t & 1);
-    /* traces, bottom up */
-    const relt *x = N->x + (t - 1) * s->n_in;
-    for (size_t l = 0; l < Lc; l++) {
-      const lay *L = &N->layers[l];
-      tlay *T = &TL[l];
-      int top = l + 1 == Lc;
-      unit_gains(N, l, T, O, pv, gv, sw->t);
-      if (T->full) {
-        size_t n = L->n, W = T->W;
-        SNN_SFX(snn_influence_currents)(N, l, O, T->c0, W, x, pv, cu, NULL, T->Mz[P0], T->Ms[P0], T->MI, T->scr);
-        SNN_SFX(snn_influence_layer)
-        (N, l, &O->J[l], O, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
-        if (top) { /* Mzf = kappa Mzf + Mz */
-          SNN_SFX(snn_scal)(n * W, N->kappa, T->Mzf, c);
-          SNN_SFX(snn_axpy)(n * W, one, T->Mz[P1], T->Mzf, c);
-        }
-      } else if (T->blk && !N->probe) { /* synaptic columns in blocks, the constants step by step */
-        diag_update(N, l, T, O, &op, x, pv, cu, top, sw, T->blk->qs);
-        tblk_record(N, l, T, O, &op);
-      } else {
-        diag_update(N, l, T, O, &op, x, pv, cu, top, sw, 0);
-      }
-      x = cu->z[l];
-    }
-    /* learning signals, top down, at this step */
-    for (size_t l = Lc; l-- > 0;) {
-      const lay *L = &N->layers[l];
-      tlay *T = &TL[l];
-      size_t n = L->n;
-      if (op.ideal) {
-        for (size_t i = 0; i < n; i++) r_set(T->lam + i, lsig + t * n + i, c);
-      } else if (l + 1 == Lc) {
-        if (T->B)
-          SNN_SFX(snn_gemv)(0, n, K, T->B, K, cu->dEdy, 0, T->lam, c);
-        else
-          SNN_SFX(snn_gemv)(1, K, n, N->ro_w, n, cu->dEdy, 0, T->lam, c);
-      } else {
-        const lay *U = &N->layers[l + 1];
-        const jacbuf *JU = &O->J[l + 1];
-        tlay *TU = &TL[l + 1];
-        size_t ku = (size_t)U->k, mu = (size_t)U->m;
-        for (size_t i = 0; i < n; i++) r_zero(T->lam + i, c);
-        for (int r = 0; r < U->sh->nin; r++) {
-          size_t q = (size_t)U->sh->in_cur[r];
-          for (size_t j = 0; j < U->n; j++) { /* Lambda o psi o dU/ds G_q of the layer above */
-            relt *a = TU->tmp + j;
-            r_zero(a, c);
-            for (size_t cc = 0; cc < ku; cc++) r_fma(a, JU->dU_ds + j * ku + cc, TU->G + (j * mu + q) * ku + cc, a, c);
-            r_mul(a, a, JU->psi + j, c);
-            r_mul(a, a, TU->lam + j, c);
+    r_mul(bbar, bbar, N->kappa, c); /* the readout's filtered 1, the same for every sequence */
+    r_add_d(bbar, bbar, 1.0, c);
+    for (size_t sb = 0; sb < B; sb++) { /* each sequence of the batch, its own traces */
+      slot pvs, cus;
+      SNN_SFX(snn_slot_row)(N, pvB, sb, &pvs);
+      SNN_SFX(snn_slot_row)(N, cuB, sb, &cus);
+      const slot *pv = &pvs, *cu = &cus;
+      online *Ov = tstate_view(S, N, sb);
+      tlay *TL = S->TL + sb * Lc;
+      /* traces, bottom up */
+      const relt *x = N->x + ((t - 1) * B + sb) * s->n_in;
+      for (size_t l = 0; l < Lc; l++) {
+        const lay *L = &N->layers[l];
+        tlay *T = &TL[l];
+        int top = l + 1 == Lc;
+        unit_gains(N, l, T, Ov, pv, gv, sw->t);
+        if (T->full) {
+          size_t n = L->n, W = T->W;
+          SNN_SFX(snn_influence_currents)(N, l, Ov, T->c0, W, x, pv, cu, NULL, T->Mz[P0], T->Ms[P0], T->MI, T->scr);
+          SNN_SFX(snn_influence_layer)
+          (N, l, &Ov->J[l], Ov, T->c0, W, T->Ms[P0], T->Ms[P1], T->Mz[P0], T->Mz[P1], T->MI, T->Mzs);
+          if (top) { /* Mzf = kappa Mzf + Mz */
+            SNN_SFX(snn_scal)(n * W, N->kappa, T->Mzf, c);
+            SNN_SFX(snn_axpy)(n * W, one, T->Mz[P1], T->Mzf, c);
           }
-          if (T->B) {
-            SNN_SFX(snn_gemv)(1, U->n, n, T->B, n, TU->tmp, 1, T->lam, c);
-          } else if (!U->ndl) {
-            SNN_SFX(snn_gemv)(1, U->n, n, U->w_in + (size_t)r * U->n * n, n, TU->tmp, 1, T->lam, c);
-          } else { /* delays: only the same-step tap d = 0 */
-            for (size_t j = 0; j < U->n; j++)
-              for (size_t i = 0; i < n; i++) {
-                size_t syn = ((size_t)r * U->n + j) * n + i;
-                r_mul(sw->t, U->w_in + syn, U->kw + syn * U->ndl, c);
-                r_fma(T->lam + i, sw->t, TU->tmp + j, T->lam + i, c);
-              }
+        } else if (T->blk && !N->probe) { /* synaptic columns in blocks, the constants step by step */
+          diag_update(N, l, T, Ov, &op, x, pv, cu, top, sw, T->blk->qs);
+          tblk_record(N, l, T, Ov, &op);
+        } else {
+          diag_update(N, l, T, Ov, &op, x, pv, cu, top, sw, 0);
+        }
+        x = cu->z[l];
+      }
+      /* learning signals, top down, at this step */
+      for (size_t l = Lc; l-- > 0;) {
+        const lay *L = &N->layers[l];
+        tlay *T = &TL[l];
+        size_t n = L->n;
+        if (op.ideal) {
+          for (size_t i = 0; i < n; i++) r_set(T->lam + i, lsig + (t * B + sb) * n + i, c);
+        } else if (l + 1 == Lc) {
+          if (T->B)
+            SNN_SFX(snn_gemv)(0, n, K, T->B, K, cu->dEdy, 0, T->lam, c);
+          else
+            SNN_SFX(snn_gemv)(1, K, n, N->ro_w, n, cu->dEdy, 0, T->lam, c);
+        } else {
+          const lay *U = &N->layers[l + 1];
+          const jacbuf *JU = &Ov->J[l + 1];
+          tlay *TU = &TL[l + 1];
+          size_t ku = (size_t)U->k, mu = (size_t)U->m;
+          for (size_t i = 0; i < n; i++) r_zero(T->lam + i, c);
+          for (int r = 0; r < U->sh->nin; r++) {
+            size_t q = (size_t)U->sh->in_cur[r];
+            for (size_t j = 0; j < U->n; j++) { /* Lambda o psi o dU/ds G_q of the layer above */
+              relt *a = TU->tmp + j;
+              r_zero(a, c);
+              for (size_t cc = 0; cc < ku; cc++)
+                r_fma(a, JU->dU_ds + j * ku + cc, TU->G + (j * mu + q) * ku + cc, a, c);
+              r_mul(a, a, JU->psi + j, c);
+              r_mul(a, a, TU->lam + j, c);
+            }
+            if (T->B) {
+              SNN_SFX(snn_gemv)(1, U->n, n, T->B, n, TU->tmp, 1, T->lam, c);
+            } else if (!U->ndl) {
+              SNN_SFX(snn_gemv)(1, U->n, n, U->w_in + (size_t)r * U->n * n, n, TU->tmp, 1, T->lam, c);
+            } else { /* delays: only the same-step tap d = 0 */
+              for (size_t j = 0; j < U->n; j++)
+                for (size_t i = 0; i < n; i++) {
+                  size_t syn = ((size_t)r * U->n + j) * n + i;
+                  r_mul(sw->t, U->w_in + syn, U->kw + syn * U->ndl, c);
+                  r_fma(T->lam + i, sw->t, TU->tmp + j, T->lam + i, c);
+                }
+            }
           }
         }
-      }
-      int filt = l + 1 == Lc && !op.ideal;
-      const SNN_SFX(snn_probe) *pr = N->probe && N->probe->layer == l ? N->probe : NULL;
-      if (T->full) {
-        SNN_SFX(snn_gemv)(1, n, T->W, filt ? T->Mzf : T->Mz[P1], T->W, T->lam, 0, gW, c);
-        SNN_SFX(snn_scatter_cols)(O, T->c0, T->W, gW, grad, c);
-        long col = pr ? O->col[pr->idx] : -1;
-        if (col >= (long)T->c0 && col < (long)(T->c0 + T->W)) {
-          r_set(pr->sig + t, T->lam + pr->unit, c);
-          r_set(pr->trace + t, (filt ? T->Mzf : T->Mz[P1]) + pr->unit * T->W + (size_t)col - T->c0, c);
+        int filt = l + 1 == Lc && !op.ideal;
+        const SNN_SFX(snn_probe) *pr = N->probe && N->probe->layer == l ? N->probe : NULL;
+        if (T->full) {
+          SNN_SFX(snn_gemv)(1, n, T->W, filt ? T->Mzf : T->Mz[P1], T->W, T->lam, 0, gW, c);
+          SNN_SFX(snn_scatter_cols)(O, T->c0, T->W, gW, grad, c);
+          long col = pr ? O->col[pr->idx] : -1;
+          if (col >= (long)T->c0 && col < (long)(T->c0 + T->W)) {
+            r_set(pr->sig + t, T->lam + pr->unit, c);
+            r_set(pr->trace + t, (filt ? T->Mzf : T->Mz[P1]) + pr->unit * T->W + (size_t)col - T->c0, c);
+          }
+        } else if (T->blk && !N->probe) {
+          tblk *b = T->blk;
+          SNN_SFX(snn_vset)(n, T->lam, b->lam + b->nk * n, c);
+          b->nk++;
+          diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t, b->qs);
+          /* a block ends after K steps, at the last step, and before an online update */
+          int hook = N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T;
+          if (b->nk == b->K || t == s->T || hook) tblk_flush(N, l, T, grad);
+        } else {
+          diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t, 0);
         }
-      } else if (T->blk && !N->probe) {
-        tblk *b = T->blk;
-        SNN_SFX(snn_vset)(n, T->lam, b->lam + b->nk * n, c);
-        b->nk++;
-        diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t, b->qs);
-        /* a block ends after K steps, at the last step, and before an online update */
-        int hook = N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T;
-        if (b->nk == b->K || t == s->T || hook) tblk_flush(N, l, T, grad);
-      } else {
-        diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t, 0);
+      }
+      /* readout, exact: filtered presynaptic activity */
+      relt *zb = zbar + sb * nL;
+      for (size_t j = 0; j < nL; j++) r_fma(zb + j, N->kappa, zb + j, cu->z[Lc - 1] + j, c);
+      for (size_t kk = 0; kk < K; kk++) {
+        SNN_SFX(snn_axpy)(nL, cu->dEdy + kk, zb, g_row + kk * nL, c);
+        r_fma(g_rob + kk, cu->dEdy + kk, bbar, g_rob + kk, c);
       }
     }
     if (N->probe) r_set(N->probe->sum + t, grad + N->probe->idx, c);
-    /* readout, exact: filtered presynaptic activity */
-    for (size_t j = 0; j < nL; j++) r_fma(zbar + j, N->kappa, zbar + j, cu->z[Lc - 1] + j, c);
-    r_mul(bbar, bbar, N->kappa, c);
-    r_add_d(bbar, bbar, 1.0, c);
-    for (size_t kk = 0; kk < K; kk++) {
-      SNN_SFX(snn_axpy)(nL, cu->dEdy + kk, zbar, g_row + kk * nL, c);
-      r_fma(g_rob + kk, cu->dEdy + kk, bbar, g_rob + kk, c);
-    }
     if (N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T && !op.ideal) { /* an online update */
       N->hook->fn(N->hook->ctx, t, grad);
       for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
@@ -994,35 +1025,38 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   SNN_SFX(snn_rate_signal)(N, O->zsum, r);
   /* the rate regulariser: constant in t, so it multiplies the summed traces
    * (with the ideal signal it is already inside BPTT's dE/dz) */
-  for (size_t l = 0, j0 = 0; !op.ideal && s->rate_reg && l < Lc; j0 += N->layers[l].n, l++) {
-    const lay *L = &N->layers[l];
-    tlay *T = &TL[l];
-    if (T->full) {
-      SNN_SFX(snn_gemv)(1, L->n, T->W, T->Mzs, T->W, r + j0, 0, gW, c);
-      SNN_SFX(snn_scatter_cols)(O, T->c0, T->W, gW, grad, c);
-    } else {
-      for (size_t i = 0; i < L->n; i++)
-        for (size_t qq = 0; qq < T->q; qq++) {
-          relt *g = grad + gidx(s, L, T, i, qq);
-          r_fma(g, r + j0 + i, T->esum + i * T->q + qq, g, c);
-        }
+  for (size_t sb = 0; !op.ideal && s->rate_reg && sb < B; sb++)
+    for (size_t l = 0, j0 = sb * H; l < Lc; j0 += N->layers[l].n, l++) {
+      const lay *L = &N->layers[l];
+      tlay *T = &TL[sb * Lc + l];
+      if (T->full) {
+        SNN_SFX(snn_gemv)(1, L->n, T->W, T->Mzs, T->W, r + j0, 0, gW, c);
+        SNN_SFX(snn_scatter_cols)(O, T->c0, T->W, gW, grad, c);
+      } else {
+        for (size_t i = 0; i < L->n; i++)
+          for (size_t qq = 0; qq < T->q; qq++) {
+            relt *g = grad + gidx(s, L, T, i, qq);
+            r_fma(g, r + j0 + i, T->esum + i * T->q + qq, g, c);
+          }
+      }
     }
-  }
   for (size_t l = 0; l < Lc; l++) /* no self-connections */
     if (N->layers[l].w_rec && !N->layers[l].sh->selfconn)
       for (size_t i = 0; i < N->layers[l].n * (size_t)N->layers[l].sh->nrec; i++)
         r_zero(grad + s->blk[N->layers[l].ls->blk_w_rec].off + i * N->layers[l].n + i % N->layers[l].n, c);
   r_set(loss, O->loss, c);
-  for (size_t l = 0, j = 0; l < Lc; l++) {
+  for (size_t sb = 1; sb < B; sb++) r_add(loss, loss, O->loss + sb, c);
+  for (size_t l = 0, j = 0; l < Lc; j += N->layers[l].n, l++) {
     cross[l] = O->cross[l];
     spikes[l] = 0;
-    for (size_t i = 0; i < N->layers[l].n; i++, j++) spikes[l] += r_get_d(O->zsum + j) * (double)s->T;
+    for (size_t sb = 0; sb < B; sb++)
+      for (size_t i = 0; i < N->layers[l].n; i++) spikes[l] += r_get_d(O->zsum + sb * H + j + i) * (double)s->T;
   }
   if (bytes && !op.ideal)
-    *bytes =
-        O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + Lc * sizeof *TL + sizeof *S + (TL[0].blk ? sizeof *TL[0].blk : 0);
+    *bytes = O->bytes + cnt * SNN_SFX(snn_real_bytes)(c) + S->bcap * (Lc * sizeof *TL + sizeof *S->ov) + sizeof *S +
+             (TL[0].blk ? S->bcap * sizeof *TL[0].blk : 0);
 out:
-  vec_free(lsig, (s->T + 1) * N->layers[0].n, c);
+  vec_free(lsig, (s->T + 1) * B * N->layers[0].n, c);
   if (have_tr) SNN_SFX(snn_traj_clear)(&tr, N);
   if (own) tstate_clear(S, N);
   return st;

@@ -105,6 +105,7 @@ static const snn_rule_type rtrl = {
     .name = "rtrl",
     .summary = "real-time recurrent learning: the full influence matrix carried forward (Williams & Zipser 1989)",
     .page = "docs/rtrl.md",
+    .batched = 1,
     .online = 1,
     .expect = rtrl_expect,
     .impl_d = &snn_rule_rtrl_impl_d,
@@ -184,6 +185,7 @@ static const snn_rule_type ostl = {
         "online spatio-temporal learning: per-synapse traces, complete or diagonal, and a learning signal "
         "passed down the layers (Bohnstingl et al. 2023)",
     .page = "docs/ostl.md",
+    .batched = 1,
     .nopts = 3,
     .opts =
         {{"traces", SNN_ROPT_CHOICE, 0, 0, 0, 0, "auto|diagonal|full", "auto",
@@ -231,6 +233,7 @@ static const snn_rule_type eprop = {
     .name = "eprop",
     .summary = "e-prop: eligibility traces times an online learning signal, one recurrent layer (Bellec et al. 2020)",
     .page = "docs/eprop.md",
+    .batched = 1,
     .nopts = 3,
     .opts =
         {{"feedback", SNN_ROPT_CHOICE, 0, 0, 0, 0, "symmetric|random|adaptive", "symmetric",
