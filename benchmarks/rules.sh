@@ -10,7 +10,8 @@
 # warm-up. Then BPTT at 256 bits against double on shape b at 64 units (MPFR is slow:
 # one update). Writes benchmarks/rules_results.csv (or OUT=...): shape, rule, bits,
 # ms per update, sequences per second, peak memory, and the time over BPTT's in double
-# on the same shape. Needs snngrad built in build/ (or SNNGRAD=path); installs nothing.
+# on the same shape. Needs snngrad built in build/ (or SNNGRAD=path) and python3 (to read
+# the CSV); installs nothing.
 set -eu
 cd "$(dirname "$0")/.."
 SNNGRAD=${SNNGRAD:-build/cli/snngrad}
@@ -36,8 +37,9 @@ median() { # median EXP UPDATES REPS
   r=1
   while [ "$r" -le "$3" ]; do
     "$SNNGRAD" bench --train "$1" --updates "$2" --threads 1 --csv "$TMP/one.csv" >/dev/null
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
-             NR == 2 { print $c["ms_per_update"], $c["sequences_per_s"], $c["peak_rss_mb"] }' "$TMP/one.csv" >>"$TMP/runs"
+    python3 -c 'import csv, sys
+r = next(csv.DictReader(open(sys.argv[1])))
+print(r["ms_per_update"], r["sequences_per_s"], r["peak_rss_mb"])' "$TMP/one.csv" >>"$TMP/runs"
     r=$((r + 1))
   done
   sort -g "$TMP/runs" | awk -v n="$3" 'NR == int((n + 1) / 2)'
