@@ -72,7 +72,7 @@ static const char *const VARIANT[] = {"ff ", "rec", "ltc"};
 
 /* Peak bytes allocated by `rule` beyond the network (parameters, input and
  * target are the data, O(T) for every rule, and are built before counting). */
-static size_t rule_peak(const char *rule_text, int T, int rec, long prec, size_t *reported) {
+static size_t rule_peak_batch(const char *rule_text, int T, int rec, long prec, size_t batch, size_t *reported) {
   char json[768];
   snprintf(json, sizeof json, NETS, T, LAYERS[rec]);
   snn_spec *s;
@@ -87,6 +87,13 @@ static size_t rule_peak(const char *rule_text, int T, int rec, long prec, size_t
   ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, prec), SNN_OK);
   net N;
   ck_assert_int_eq(SNN_SFX(snn_net_init)(&N, s, &d, &c), SNN_OK);
+  if (batch > 1) { /* the batch: the same sequence in every row, shifted by one step */
+    ck_assert_int_eq(SNN_SFX(snn_net_batch)(&N, batch), SNN_OK);
+    for (size_t t = 0; t < s->T; t++)
+      for (size_t b = 0; b < batch; b++)
+        for (size_t i = 0; i < s->n_in; i++)
+          r_set_d(N.x + (t * batch + b) * s->n_in + i, d.x.v[((t + b) % s->T) * s->n_in + i], &c);
+  }
   relt *g = vec_alloc(s->P, &c);
   real loss;
   r_init(loss, &c);
@@ -111,6 +118,10 @@ static size_t rule_peak(const char *rule_text, int T, int rec, long prec, size_t
   return pk;
 }
 
+static size_t rule_peak(const char *rule_text, int T, int rec, long prec, size_t *reported) {
+  return rule_peak_batch(rule_text, T, rec, prec, 1, reported);
+}
+
 #ifdef SNN_MPFR
 #define PREC 128
 #else
@@ -133,6 +144,19 @@ START_TEST(test_online_memory_independent_of_T) {
     /* the rule's own account of its memory is the measured one, within 25% */
     ck_assert_msg(r1 >= a * 3 / 4 && r1 <= a * 5 / 4, "%s reports %zu bytes, allocates %zu", ONLINE[_i], r1, a);
   }
+}
+END_TEST
+
+/* The same with a batch of 3: B sets of traces, still nothing in T. */
+START_TEST(test_online_batch_memory_independent_of_T) {
+  size_t r1, r2, r0;
+  size_t a = rule_peak_batch(ONLINE[_i], 40, 1, PREC, 3, &r1), b = rule_peak_batch(ONLINE[_i], 400, 1, PREC, 3, &r2);
+  size_t one = rule_peak(ONLINE[_i], 40, 1, PREC, &r0);
+  printf("%-22s rec, batch 3  T=40: %8zu bytes  T=400: %8zu bytes  (one sequence %zu)\n", ONLINE[_i], a, b, one);
+  ck_assert_msg(a > 0 && (a > b ? a - b : b - a) <= a / 50, "%s: %zu bytes at T=40, %zu at T=400", ONLINE[_i], a, b);
+  ck_assert_uint_eq(r1, r2);
+  ck_assert_msg(a > 2 * one, "%s: a batch of 3 holds %zu bytes, one sequence %zu", ONLINE[_i], a, one);
+  ck_assert_msg(r1 >= a * 3 / 4 && r1 <= a * 5 / 4, "%s reports %zu bytes, allocates %zu", ONLINE[_i], r1, a);
 }
 END_TEST
 
@@ -161,6 +185,7 @@ int main(void) {
   TCase *tc = tcase_create("memory");
   tcase_set_timeout(tc, 300);
   tcase_add_loop_test(tc, test_online_memory_independent_of_T, 0, (int)(sizeof ONLINE / sizeof *ONLINE));
+  tcase_add_loop_test(tc, test_online_batch_memory_independent_of_T, 0, (int)(sizeof ONLINE / sizeof *ONLINE));
   tcase_add_test(tc, test_bptt_memory_grows_with_T);
   tcase_add_test(tc, test_fptt_memory_is_one_chunk);
   suite_add_tcase(su, tc);
