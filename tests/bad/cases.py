@@ -618,6 +618,9 @@ for cid, rule, ph, desc in [
     ("grad.rule.eprop.signal", "eprop:signal=nosuch", "signal=nosuch", "eprop:signal=nosuch"),
     ("grad.rule.eprop.traces", "eprop:traces=full", "traces", "eprop with ostl's traces option"),
     ("grad.rule.ostl.traces", "ostl:traces=nosuch", "traces=nosuch", "ostl:traces=nosuch"),
+    ("grad.rule.eprop.block.neg", "eprop:block=-1", "block=-1", "eprop:block=-1"),
+    ("grad.rule.eprop.block.frac", "eprop:block=2.5", "block=2.5", "eprop:block=2.5"),
+    ("grad.rule.ostl.block.word", "ostl:block=all", "block=all", "ostl:block=all"),
     ("grad.rule.ostl.adaptive", "ostl:feedback=adaptive", "feedback=adaptive", "ostl with e-prop's adaptive feedback"),
     ("grad.rule.rtrl.option", "rtrl:exact=1", "exact", "rtrl with an option"),
     ("grad.rule.case", "BPTT", "BPTT", "a rule name in capitals"),
@@ -1053,6 +1056,7 @@ exp("exp.rule.tbptt.blocks0", "cues_deep", "rule", "tbptt:blocks=0", desc="tbptt
 exp("exp.rule.eprop.feedback", "cues", "rule", "eprop:feedback=nosuch", desc="eprop:feedback=nosuch")
 exp("exp.rule.eprop.signal", "cues", "rule", "eprop:signal=nosuch", desc="eprop:signal=nosuch")
 exp("exp.rule.ostl.traces", "recall", "rule", "ostl:traces=nosuch", desc="ostl:traces=nosuch")
+exp("exp.rule.eprop.block.neg", "cues", "rule", "eprop:block=-3", desc="eprop:block=-3")
 exp("exp.rule.rtrl.option", "recall", "rule", "rtrl:fast=1", desc="rtrl with an option")
 exp("exp.rule.fptt.chunks0", "adding", "rule", "fptt:chunks=0", desc="fptt:chunks=0")
 exp("exp.rule.fptt.chunks.over", "adding", "rule", "fptt:chunks=11", desc="fptt:chunks=11 with 10 steps")
