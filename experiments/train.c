@@ -342,22 +342,34 @@ static void online_hook(void *ctx, size_t t, relt *grad) {
   update(T, T->save);
 }
 
-/* Evaluation samples [lo, hi) of this rank, split over the workers: loss
- * and hit (1 if the argmax of the readout summed over the loss window is
- * the label) per sample into el. */
+/* The evaluation runs in fixed groups of samples [g C, (g+1) C) (C the
+ * workers' batch capacity), which are the batches whatever the threads and
+ * ranks: a sample's numbers depend on the batch it runs in (double: a
+ * product of another number of rows sums in another order).  Groups [g0, g1)
+ * of rank r of R, or of worker w of nw within them: their samples. */
+static void eval_groups(const trainer *T, size_t n, size_t who, size_t of, size_t g0, size_t g1, size_t *lo,
+                        size_t *hi) {
+  size_t C = T->N->Bcap, a, z;
+  snn_share(g1 - g0, (int)who, (int)of, &a, &z);
+  *lo = (g0 + a) * C < n ? (g0 + a) * C : n;
+  *hi = (g0 + z) * C < n ? (g0 + z) * C : n;
+}
+
+/* Evaluation samples of this rank, split over the workers in whole groups:
+ * loss and hit (1 if the argmax of the readout summed over the loss window
+ * is the label) per sample into el. */
 static void eval_job(void *ctx, int wid, size_t job) {
   trainer *T = ctx;
   worker *W = &T->W[wid];
   const snn_spec *s = T->s;
-  size_t n = T->e->eval_samples, cnt = snn_task_count(&T->e->task, 1), K = s->n_out, lo, hi, a, z;
+  size_t n = T->e->eval_samples, cnt = snn_task_count(&T->e->task, 1), K = s->n_out, C = W->N->Bcap, lo, hi;
   if (cnt < n) n = cnt;
   sync_worker(T, W);
-  snn_share(n, T->rank, T->R, &lo, &hi);
-  snn_share(hi - lo, (int)job, T->nw, &a, &z);
-  /* as many sequences at a time as the worker's batch holds: each
-   * sequence's numbers are its own whatever else runs beside it */
-  for (size_t i0 = lo + a; i0 < lo + z; i0 += W->N->Bcap) {
-    size_t nb = lo + z - i0 < W->N->Bcap ? lo + z - i0 : W->N->Bcap;
+  size_t G = (n + C - 1) / C, r0, r1;
+  snn_share(G, T->rank, T->R, &r0, &r1); /* this rank's groups */
+  eval_groups(T, n, job, (size_t)T->nw, r0, r1, &lo, &hi);
+  for (size_t i0 = lo; i0 < hi; i0 += C) {
+    size_t nb = hi - i0 < C ? hi - i0 : C;
     W->N->B = nb;
     for (size_t b = 0; b < nb; b++) set_sample_row(T, W, 1, i0 + b, b);
     SNN_SFX(snn_forward)(W->N, &W->tr);
@@ -389,8 +401,12 @@ static int evaluate(trainer *T, double *loss, double *acc) {
   if (T->R > 1) {
     size_t *counts = malloc((size_t)T->R * sizeof *counts), lo, hi;
     if (!counts) return SNN_ENOMEM;
-    for (int r = 0; r < T->R; r++) snn_share(n, r, T->R, &lo, &hi), counts[r] = 2 * (hi - lo) * sizeof(double);
-    snn_share(n, T->rank, T->R, &lo, &hi);
+    size_t G = (n + T->N->Bcap - 1) / T->N->Bcap;
+    for (int r = 0; r < T->R; r++) {
+      eval_groups(T, n, (size_t)r, (size_t)T->R, 0, G, &lo, &hi);
+      counts[r] = 2 * (hi - lo) * sizeof(double);
+    }
+    eval_groups(T, n, (size_t)T->rank, (size_t)T->R, 0, G, &lo, &hi);
     double *mine = malloc(counts[T->rank] ? counts[T->rank] : 1);
     int rc = mine ? SNN_OK : SNN_ENOMEM;
     if (!rc) memcpy(mine, T->el + 2 * lo, counts[T->rank]);

@@ -332,8 +332,11 @@ START_TEST(test_resume_bit_for_bit) {
   ck_assert_msg(run_exp(RESUME_CASES[_i], a, 0, 0, &r, &e) == SNN_OK, "%s: %s", e.key, e.msg);
   ck_assert_uint_eq(r.updates, 12);
   ck_assert(isfinite(r.train_loss) && isfinite(r.eval_loss));
+  double ev1 = r.eval_loss; /* every bit: the log prints 9 digits */
   run_threads = 2;
   ck_assert_int_eq(run_exp(RESUME_CASES[_i], c, 0, 0, &r, &e), SNN_OK);
+  ck_assert_msg(memcmp(&ev1, &r.eval_loss, sizeof ev1) == 0, "evaluation loss %.17g on 1 thread, %.17g on 2", ev1,
+                r.eval_loss);
   run_threads = 3;
   ck_assert_int_eq(run_exp(RESUME_CASES[_i], b, 0, 5, &r, &e), SNN_OK);
   run_threads = 2;

@@ -489,9 +489,13 @@ static void bkeep_release(void *p, const net *N) {
 static int bptt_buffers(const net *N, traj **tr, bws **w, traj *tmp, int *own) {
   bkeep *k = N->keep ? N->keep->p : NULL;
   *own = 0;
-  if (k && N->keep->release == bkeep_release) {
+  if (k && N->keep->release == bkeep_release && k->tr.bcap == N->Bcap) {
     *tr = &k->tr, *w = k->w;
     return SNN_OK;
+  }
+  if (k && N->keep->release == bkeep_release) { /* made for another batch capacity */
+    bkeep_release(k, N);
+    N->keep->p = NULL, k = NULL;
   }
   if (N->keep && !N->keep->p && (k = calloc(1, sizeof *k))) {
     if (SNN_SFX(snn_traj_init)(&k->tr, N) == SNN_OK && (k->w = SNN_SFX(snn_bptt_ws_alloc)(N))) {

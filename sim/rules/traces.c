@@ -826,8 +826,9 @@ static void tstate_reset(tstate *S, const net *N) {
     } else {
       SNN_SFX(snn_vzero)(n * k * T->q, T->eps, c), SNN_SFX(snn_vzero)(n * T->q, T->ebar, c);
       /* e^{t-1} is read only where the traces run step by step; the sums only with a regulariser */
-      for (size_t i = 0; T->blk && i < n; i++) SNN_SFX(snn_vzero)(T->q - T->blk->qs, T->e + i * T->q + T->blk->qs, c);
-      if (!T->blk) SNN_SFX(snn_vzero)(n * T->q, T->e, c);
+      int blocks = T->blk && !N->probe; /* as the steps decide */
+      for (size_t i = 0; blocks && i < n; i++) SNN_SFX(snn_vzero)(T->q - T->blk->qs, T->e + i * T->q + T->blk->qs, c);
+      if (!blocks) SNN_SFX(snn_vzero)(n * T->q, T->e, c);
       if (s->rate_reg) SNN_SFX(snn_vzero)(n * T->q, T->esum, c);
     }
     if (T->blk) SNN_SFX(snn_vzero)(n * k, T->blk->w, c), T->blk->nk = 0;
