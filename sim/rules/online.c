@@ -85,6 +85,13 @@ void SNN_SFX(snn_online_clear)(online *o) {
   memset(o, 0, sizeof *o);
 }
 
+void SNN_SFX(snn_online_reset)(online *o) {
+  SNN_SFX(snn_vzero)(o->nstore, o->store, o->c);
+  SNN_SFX(snn_vzero)(o->bcap * SNN_SFX(snn_nhidden)(o->N->spec), o->zsum, o->c);
+  SNN_SFX(snn_vzero)(o->bcap, o->loss, o->c);
+  for (size_t l = 0; l < o->N->spec->L; l++) o->cross[l] = 0;
+}
+
 void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot **cur) {
   const net *N = o->N;
   const snn_spec *s = N->spec;

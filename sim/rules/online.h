@@ -30,6 +30,8 @@ typedef SNN_SFX(snn_online) online;
 
 int SNN_SFX(snn_online_init)(online *o, const net *N);
 void SNN_SFX(snn_online_clear)(online *o);
+/* Back to the state at t = 0 (buffers kept between sequences). */
+void SNN_SFX(snn_online_reset)(online *o);
 /* Step t: the network step, then the Jacobians of every layer (the previous
  * step's move to Jp).  Returns the slots of t-1 and t. */
 void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot **cur);

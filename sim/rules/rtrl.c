@@ -251,11 +251,8 @@ static rstate *rstate_alloc(const net *N) {
 static void rstate_reset(rstate *S, const net *N) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t Pt = S->o.Pt, K = s->n_out, H = SNN_SFX(snn_nhidden)(s), Bc = S->bcap;
-  SNN_SFX(snn_vzero)(S->o.nstore, S->o.store, c);
-  SNN_SFX(snn_vzero)(Bc * H, S->o.zsum, c);
-  SNN_SFX(snn_vzero)(Bc, S->o.loss, c);
-  for (size_t l = 0; l < s->L; l++) S->o.cross[l] = 0;
+  size_t Pt = S->o.Pt, K = s->n_out, Bc = S->bcap;
+  SNN_SFX(snn_online_reset)(&S->o);
   for (size_t j = 0; j < Bc * s->L; j++) {
     size_t l = j % s->L;
     size_t n = N->layers[l].n, k = (size_t)N->layers[l].k, m = (size_t)N->layers[l].m;

@@ -809,11 +809,8 @@ static tstate *tstate_alloc(const net *N, const topts *op) {
 static void tstate_reset(tstate *S, const net *N) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
-  size_t Lc = s->L, H = SNN_SFX(snn_nhidden)(s), nL = N->layers[Lc - 1].n, Bc = S->bcap;
-  SNN_SFX(snn_vzero)(S->o.nstore, S->o.store, c);
-  SNN_SFX(snn_vzero)(Bc * H, S->o.zsum, c);
-  SNN_SFX(snn_vzero)(Bc, S->o.loss, c);
-  for (size_t l = 0; l < Lc; l++) S->o.cross[l] = 0;
+  size_t Lc = s->L, nL = N->layers[Lc - 1].n, Bc = S->bcap;
+  SNN_SFX(snn_online_reset)(&S->o);
   for (size_t j = 0; j < Bc * Lc; j++) {
     size_t l = j % Lc;
     tlay *T = &S->TL[j];

@@ -151,6 +151,14 @@ static const snn_rule_type fptt = {
     .impl_mp = &snn_rule_fptt_impl_mp,
 };
 
+/* e-prop's and OSTL's blocks of steps (docs/eprop.md, "Blocks of steps") */
+#define BLOCK_OPT                                                                                                   \
+  {                                                                                                                 \
+    "block", SNN_ROPT_INT, 0, 1e9, 0, 0, NULL, "32",                                                                \
+        "steps per block in which the synaptic traces of a single layer are updated with matrix products (0: step " \
+        "by step)"                                                                                                  \
+  }
+
 /* ---- ostl ---- */
 static int ostl_expect(const snn_rule *r, const snn_spec *s, char *why, size_t n) {
   const char *tr = snn_rule_opt(r, "traces");
@@ -187,14 +195,11 @@ static const snn_rule_type ostl = {
     .page = "docs/ostl.md",
     .batched = 1,
     .nopts = 3,
-    .opts =
-        {{"traces", SNN_ROPT_CHOICE, 0, 0, 0, 0, "auto|diagonal|full", "auto",
-          "complete traces where units are coupled (auto), always (full), or never (diagonal)"},
-         {"feedback", SNN_ROPT_CHOICE, 0, 0, 0, 0, "symmetric|random", "symmetric",
-          "the matrices carrying the learning signal between layers"},
-         {"block", SNN_ROPT_INT, 0, 1e9, 0, 0, NULL, "32",
-          "steps per block in which the synaptic traces of a single layer are updated with matrix products (0: step "
-          "by step)"}},
+    .opts = {{"traces", SNN_ROPT_CHOICE, 0, 0, 0, 0, "auto|diagonal|full", "auto",
+              "complete traces where units are coupled (auto), always (full), or never (diagonal)"},
+             {"feedback", SNN_ROPT_CHOICE, 0, 0, 0, 0, "symmetric|random", "symmetric",
+              "the matrices carrying the learning signal between layers"},
+             BLOCK_OPT},
     .online = 1,
     .expect = ostl_expect,
     .impl_d = &snn_rule_ostl_impl_d,
@@ -235,14 +240,11 @@ static const snn_rule_type eprop = {
     .page = "docs/eprop.md",
     .batched = 1,
     .nopts = 3,
-    .opts =
-        {{"feedback", SNN_ROPT_CHOICE, 0, 0, 0, 0, "symmetric|random|adaptive", "symmetric",
-          "the learning signal's matrix: W_out^T, fixed random, or random and trained"},
-         {"signal", SNN_ROPT_CHOICE, 0, 0, 0, 0, "online|ideal", "online",
-          "the online signal, or the ideal dE/dz (exact; for comparisons)"},
-         {"block", SNN_ROPT_INT, 0, 1e9, 0, 0, NULL, "32",
-          "steps per block in which the synaptic traces of a single layer are updated with matrix products (0: step "
-          "by step)"}},
+    .opts = {{"feedback", SNN_ROPT_CHOICE, 0, 0, 0, 0, "symmetric|random|adaptive", "symmetric",
+              "the learning signal's matrix: W_out^T, fixed random, or random and trained"},
+             {"signal", SNN_ROPT_CHOICE, 0, 0, 0, 0, "online|ideal", "online",
+              "the online signal, or the ideal dE/dz (exact; for comparisons)"},
+             BLOCK_OPT},
     .online = 1,
     .check = eprop_check,
     .expect = eprop_expect,
