@@ -22,6 +22,12 @@
 #define NET(layers, rest) \
   "{\"seed\":31,\"steps\":25,\"input\":{\"size\":3,\"rate\":0.4},\"layers\":[" layers "]," rest "}"
 
+#define ADLIF_NET                                                                                                    \
+  NET("{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,\"a\":0.3," \
+      "\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\","     \
+      "\"b\"]}",                                                                                                     \
+      "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}")
+
 static const char *const NETS[] = {
     /* recurrent alif, ce in a window, rate regulariser */
     NET("{\"model\":\"alif\",\"size\":5,\"recurrent\":true,\"w_scale\":2.5,\"beta\":0.5,\"tau_adapt\":15,"
@@ -35,10 +41,7 @@ static const char *const NETS[] = {
         "\"readout\":{\"size\":2,\"tau_out\":5},\"loss\":{\"window\":[3,22],\"rate_reg\":{\"c\":1,\"target\":0.2}},"
         "\"spike\":{\"surrogate\":\"triangle\",\"gamma\":0.5}"),
     /* adlif, recurrent, every constant trained */
-    NET("{\"model\":\"adlif\",\"size\":5,\"recurrent\":true,\"w_scale\":25,\"tau_mem\":10,\"tau_adapt\":50,\"a\":0.3,"
-        "\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\","
-        "\"b\"]}",
-        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}"),
+    ADLIF_NET,
     /* gated cells: lstm above gru (biases and several currents) */
     NET("{\"model\":\"gru\",\"size\":4,\"w_scale\":2},{\"model\":\"lstm\",\"size\":3,\"recurrent\":true,\"w_scale\":2}",
         "\"readout\":{\"size\":2,\"tau_out\":3}"),
@@ -305,7 +308,7 @@ static const char *const BLOCK_NETS[] = {
     NET("{\"model\":\"lif\",\"size\":6,\"recurrent\":true,\"w_scale\":3,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\","
         "\"threshold\"]}",
         "\"readout\":{\"size\":2,\"tau_out\":6},\"spike\":{\"surrogate\":\"fast_sigmoid\"}"),
-    NETS[2],
+    ADLIF_NET,
     NET("{\"model\":\"lstm\",\"size\":4,\"recurrent\":true,\"w_scale\":2}", "\"readout\":{\"size\":2,\"tau_out\":3}"),
 };
 #define NBNETS (int)(sizeof BLOCK_NETS / sizeof *BLOCK_NETS)
