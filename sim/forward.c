@@ -372,6 +372,23 @@ void SNN_SFX(snn_slot_row)(const net *N, const slot *sl, size_t b, slot *out) {
   out->dEdy = sl->dEdy + b * s->n_out;
 }
 
+void *SNN_SFX(snn_keep_take)(const net *N, void (*release)(void *p, const net *N),
+                             int (*fits)(const void *p, const net *N, const void *arg), const void *arg) {
+  SNN_SFX(snn_keep) *k = N->keep;
+  if (!k || !k->p || k->release != release) return NULL;
+  if (fits(k->p, N, arg)) return k->p;
+  release(k->p, N);
+  k->p = NULL;
+  return NULL;
+}
+
+int SNN_SFX(snn_keep_put)(const net *N, void *p, void (*release)(void *p, const net *N)) {
+  SNN_SFX(snn_keep) *k = N->keep;
+  if (!k || k->p) return 0;
+  k->p = p, k->release = release;
+  return 1;
+}
+
 void SNN_SFX(snn_traj_loss)(const net *N, const traj *tr, relt *out) {
   r_set(out, tr->loss, N->c);
   for (size_t b = 1; b < N->B; b++) r_add(out, out, tr->loss + b, N->c);

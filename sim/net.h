@@ -185,6 +185,14 @@ void SNN_SFX(snn_delayed)(const lay *L, size_t row, size_t j, const relt *x, con
  * step, or a state of the previous step (after the reset for RSTATE). */
 const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const relt *I, const relt *sp, const relt *zp,
                                  relt *tmp, rctx *c);
+/* The network's kept buffers if they are `release`'s and `fits` says they
+ * serve this call (the batch capacity, the rule's options); buffers of this
+ * kind that do not fit are released.  NULL: make new ones. */
+void *SNN_SFX(snn_keep_take)(const net *N, void (*release)(void *p, const net *N),
+                             int (*fits)(const void *p, const net *N, const void *arg), const void *arg);
+/* Keep p, made by the caller, if the network keeps buffers and holds none:
+ * 1 if kept (the network frees it), 0 if the caller frees it. */
+int SNN_SFX(snn_keep_put)(const net *N, void *p, void (*release)(void *p, const net *N));
 /* Row b of a slot of the batch (the view of one sequence). */
 void SNN_SFX(snn_slot_row)(const net *N, const slot *sl, size_t b, slot *out);
 /* The batch capacity: x, y and the labels for up to bcap sequences (B is

@@ -485,26 +485,28 @@ static void bkeep_release(void *p, const net *N) {
   free(k);
 }
 
-/* The buffers of one call: the kept ones, or new ones (*own = 1). */
+static int bkeep_fits(const void *p, const net *N, const void *arg) {
+  (void)arg;
+  return ((const bkeep *)p)->tr.bcap == N->Bcap;
+}
+
+/* The buffers of one call: the kept ones, or new ones (kept if the network
+ * keeps buffers; else *own = 1 and the caller frees them). */
 static int bptt_buffers(const net *N, traj **tr, bws **w, traj *tmp, int *own) {
-  bkeep *k = N->keep ? N->keep->p : NULL;
+  bkeep *k = SNN_SFX(snn_keep_take)(N, bkeep_release, bkeep_fits, NULL);
   *own = 0;
-  if (k && N->keep->release == bkeep_release && k->tr.bcap == N->Bcap) {
+  if (!k && N->keep && !N->keep->p && (k = calloc(1, sizeof *k))) {
+    if (SNN_SFX(snn_traj_init)(&k->tr, N) == SNN_OK && (k->w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
+      SNN_SFX(snn_keep_put)(N, k, bkeep_release);
+    } else {
+      if (k->tr.s) SNN_SFX(snn_traj_clear)(&k->tr, N);
+      free(k);
+      k = NULL;
+    }
+  }
+  if (k) {
     *tr = &k->tr, *w = k->w;
     return SNN_OK;
-  }
-  if (k && N->keep->release == bkeep_release) { /* made for another batch capacity */
-    bkeep_release(k, N);
-    N->keep->p = NULL, k = NULL;
-  }
-  if (N->keep && !N->keep->p && (k = calloc(1, sizeof *k))) {
-    if (SNN_SFX(snn_traj_init)(&k->tr, N) == SNN_OK && (k->w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
-      N->keep->p = k, N->keep->release = bkeep_release;
-      *tr = &k->tr, *w = k->w;
-      return SNN_OK;
-    }
-    if (k->tr.s) SNN_SFX(snn_traj_clear)(&k->tr, N);
-    free(k);
   }
   *own = 1, *tr = tmp;
   if (SNN_SFX(snn_traj_init)(tmp, N)) return SNN_ENOMEM;

@@ -272,23 +272,24 @@ static void rkeep_release(void *p, const net *N) {
   rstate_free(p, N);
 }
 
+static int rkeep_fits(const void *p, const net *N, const void *arg) {
+  (void)arg;
+  return ((const rstate *)p)->bcap == N->Bcap;
+}
+
 int SNN_SFX(snn_rule_rtrl)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
                            size_t *bytes, snn_err *err) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   (void)rule;
-  SNN_SFX(snn_keep) *kp = N->keep;
-  rstate *S =
-      kp && kp->p && kp->release == rkeep_release && ((rstate *)kp->p)->bcap == N->Bcap ? kp->p : rstate_alloc(N);
-  if (!S)
-    return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory (RTRL keeps %zu x %zu influence matrices)",
-                       SNN_SFX(snn_nhidden)(s), N->P);
-  int own = !(kp && kp->p == S);
-  if (own && kp && kp->p && kp->release == rkeep_release) { /* kept for another batch capacity */
-    kp->release(kp->p, N);
-    kp->p = NULL;
+  rstate *S = SNN_SFX(snn_keep_take)(N, rkeep_release, rkeep_fits, NULL);
+  int own = 0;
+  if (!S) {
+    if (!(S = rstate_alloc(N)))
+      return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory (RTRL keeps %zu x %zu influence matrices)",
+                         SNN_SFX(snn_nhidden)(s), N->P);
+    own = !SNN_SFX(snn_keep_put)(N, S, rkeep_release);
   }
-  if (own && kp && !kp->p) kp->p = S, kp->release = rkeep_release, own = 0;
   rstate_reset(S, N);
   online *O = &S->o;
   relt *g = S->g, *r = S->r, *scr = S->scr;

@@ -848,18 +848,17 @@ static void tkeep_release(void *p, const net *N) {
 /* The state of one call: the network's kept one when it is this rule's, or
  * a new one (kept if the network keeps buffers and holds none yet; *own = 1
  * if the caller frees it). */
+static int tkeep_fits(const void *p, const net *N, const void *op) {
+  const tstate *S = p;
+  return !memcmp(&S->op, op, sizeof S->op) && S->bcap == N->Bcap;
+}
+
 static tstate *tstate_get(const net *N, const topts *op, int *own) {
-  SNN_SFX(snn_keep) *k = N->keep;
   *own = 0;
-  if (k && k->p && k->release == tkeep_release && !memcmp(&((tstate *)k->p)->op, op, sizeof *op) &&
-      ((tstate *)k->p)->bcap == N->Bcap)
-    return k->p;
-  tstate *S = tstate_alloc(N, op);
-  if (S && k && !k->p) {
-    k->p = S, k->release = tkeep_release;
-    return S;
-  }
-  *own = S != NULL;
+  tstate *S = SNN_SFX(snn_keep_take)(N, tkeep_release, tkeep_fits, op);
+  if (S) return S;
+  S = tstate_alloc(N, op);
+  *own = S && !SNN_SFX(snn_keep_put)(N, S, tkeep_release);
   return S;
 }
 
