@@ -53,7 +53,6 @@ typedef struct {
   rctx *c;                  /* its precision context */
   relt *X0, *Y0;            /* the network's own input/target storage */
   long *L0;                 /* ... and labels */
-  relt *g;                  /* one sample's gradient */
   real loss;                /* one sample's loss */
   double *xb, *yb;          /* one sample, double */
   traj tr;                  /* evaluation */
@@ -133,11 +132,6 @@ static void set_sample_row(const trainer *T, worker *W, int split, size_t index,
 static void set_sample(const trainer *T, worker *W, int split, size_t index) {
   W->N->B = 1;
   set_sample_row(T, W, split, index, 0);
-}
-
-/* The rule runs a whole shard as one batch (sim/rule.h: batched). */
-static int batched(const snn_experiment *e) {
-  return e->rule.type->batched && !e->online;
 }
 
 /* Before its first job of a phase, a worker with its own network takes the
@@ -840,15 +834,14 @@ static void worker_init(void *ctx, int wid, size_t job) {
     }
     W->own = 1, W->N = &W->Nown, W->c = &W->cown;
   }
-  /* a batched rule runs a shard at a time: the largest shard's sequences */
-  if (batched(T->e) && SNN_SFX(snn_net_batch)(W->N, (T->e->batch + T->S - 1) / T->S)) return;
+  /* a rule runs a shard at a time: the largest shard's sequences */
+  if (SNN_SFX(snn_net_batch)(W->N, (T->e->batch + T->S - 1) / T->S)) return;
   W->X0 = W->N->x, W->Y0 = W->N->y, W->L0 = W->N->label;
   W->N->keep = &W->keep;
   r_init(W->loss, W->c);
-  W->g = vec_alloc(s->P, W->c);
   W->xb = calloc(s->T * s->n_in, sizeof *W->xb), W->yb = calloc(s->T * s->n_out + 1, sizeof *W->yb);
   W->ready = 1;
-  if (!W->g || !W->xb || !W->yb || SNN_SFX(snn_traj_init)(&W->tr, W->N)) return;
+  if (!W->xb || !W->yb || SNN_SFX(snn_traj_init)(&W->tr, W->N)) return;
   if (T->F.B && !(W->w = SNN_SFX(snn_bptt_ws_alloc_len)(W->N, T->F.len))) return;
   if (T->F.B && !(W->sm = vec_alloc(s->n_out + 2, W->c))) return;
   W->rc = SNN_OK;
@@ -862,7 +855,6 @@ static void worker_clear(void *ctx, int wid, size_t job) {
   if (W->w) SNN_SFX(snn_bptt_ws_free)(W->w, W->N);
   vec_free(W->sm, T->s->n_out + 2, W->c);
   if (W->tr.s) SNN_SFX(snn_traj_clear)(&W->tr, W->N);
-  vec_free(W->g, T->s->P, W->c);
   free(W->xb), free(W->yb);
   r_clear(W->loss, W->c);
   W->N->x = W->X0, W->N->y = W->Y0, W->N->label = W->L0;
@@ -1012,23 +1004,15 @@ static void grad_job(void *ctx, int wid, size_t job) {
   relt *G = T->G + sh * P;
   for (size_t i = 0; i < P; i++) r_zero(G + i, c);
   T->Lsh[sh] = 0;
-  if (batched(e)) { /* the shard as one batch: its gradient sum and loss sum */
-    W->N->B = hi - lo;
-    for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo);
-    W->rc = hi > lo ? T->fn(W->N, &e->rule, G, W->loss, cross, spikes, NULL, &W->err) : SNN_OK;
-    if (!W->rc && hi > lo) T->Lsh[sh] = r_get_d(W->loss);
-    W->N->B = 1;
-    return;
-  }
-  for (size_t b = lo; b < hi && !W->rc; b++) {
-    set_sample(T, W, 0, train_index(T, T->step * B + b));
-    W->N->hook = e->online ? &T->hook : NULL; /* online: one sequence, worker 0 */
-    W->rc = T->fn(W->N, &e->rule, W->g, W->loss, cross, spikes, NULL, &W->err);
-    W->N->hook = NULL;
-    if (W->rc) break;
-    T->Lsh[sh] += r_get_d(W->loss);
-    for (size_t i = 0; i < P; i++) r_add(G + i, G + i, W->g + i, c);
-  }
+  /* the shard as one batch: its gradient sum and loss sum (online: one
+   * sequence, on worker 0, with the updates inside it) */
+  W->N->B = hi - lo;
+  for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo);
+  W->N->hook = e->online ? &T->hook : NULL;
+  W->rc = hi > lo ? T->fn(W->N, &e->rule, G, W->loss, cross, spikes, NULL, &W->err) : SNN_OK;
+  W->N->hook = NULL;
+  if (!W->rc && hi > lo) T->Lsh[sh] = r_get_d(W->loss);
+  W->N->B = 1;
 }
 
 /* The run's start on every rank: rank 0 prepares the folder and its first

@@ -54,9 +54,6 @@ typedef struct snn_rule_type {
   /* the rule carries its gradient forward in time, so that training can
    * update the parameters inside a sequence (update.mode "online") */
   int online;
-  /* the rule runs B sequences together (net.h: the batch), so that training
-   * hands it a whole shard at once; the others run one sequence at a time */
-  int batched;
   /* Conditions on the network (e-prop: one layer; fptt: chunks <= steps),
    * checked before anything runs; NULL: none.  Messages use file and key. */
   int (*check)(const snn_rule *r, const snn_spec *s, const char *file, const char *key, snn_err *err);

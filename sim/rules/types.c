@@ -52,7 +52,6 @@ static const snn_rule_type bptt = {
     .name = "bptt",
     .summary = "backpropagation through time over the whole sequence: the reference every rule is compared with",
     .page = "docs/bptt.md",
-    .batched = 1,
     .expect = bptt_expect,
     .impl_d = &snn_rule_bptt_impl_d,
     .impl_mp = &snn_rule_bptt_impl_mp,
@@ -85,7 +84,6 @@ static const snn_rule_type tbptt = {
         "truncated BPTT: windows of W steps (Williams & Peng 1990) and/or local blocks of L layers with "
         "auxiliary readouts (Guo et al. 2023)",
     .page = "docs/tbptt.md",
-    .batched = 1,
     .nopts = 2,
     .opts = {{"window", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0", "steps per window (0: no truncation in time)"},
              {"blocks", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0", "layers per block (0: one block)"}},
@@ -105,7 +103,6 @@ static const snn_rule_type rtrl = {
     .name = "rtrl",
     .summary = "real-time recurrent learning: the full influence matrix carried forward (Williams & Zipser 1989)",
     .page = "docs/rtrl.md",
-    .batched = 1,
     .online = 1,
     .expect = rtrl_expect,
     .impl_d = &snn_rule_rtrl_impl_d,
@@ -138,7 +135,6 @@ static const snn_rule_type fptt = {
         "forward propagation through time: K chunks with a dynamic regulariser towards a running average "
         "(Kag & Saligrama 2021; Yin, Corradi & Bohte 2023)",
     .page = "docs/fptt.md",
-    .batched = 1,
     .nopts = 5,
     .opts = {{"chunks", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "1", "chunks K per sequence (1 <= K <= steps)"},
              {"alpha", SNN_ROPT_REAL, 0, INFINITY, 1, 0, NULL, "0.1", "the regulariser's weight, > 0"},
@@ -193,7 +189,6 @@ static const snn_rule_type ostl = {
         "online spatio-temporal learning: per-synapse traces, complete or diagonal, and a learning signal "
         "passed down the layers (Bohnstingl et al. 2023)",
     .page = "docs/ostl.md",
-    .batched = 1,
     .nopts = 3,
     .opts = {{"traces", SNN_ROPT_CHOICE, 0, 0, 0, 0, "auto|diagonal|full", "auto",
               "complete traces where units are coupled (auto), always (full), or never (diagonal)"},
@@ -238,7 +233,6 @@ static const snn_rule_type eprop = {
     .name = "eprop",
     .summary = "e-prop: eligibility traces times an online learning signal, one recurrent layer (Bellec et al. 2020)",
     .page = "docs/eprop.md",
-    .batched = 1,
     .nopts = 3,
     .opts = {{"feedback", SNN_ROPT_CHOICE, 0, 0, 0, 0, "symmetric|random|adaptive", "symmetric",
               "the learning signal's matrix: W_out^T, fixed random, or random and trained"},
