@@ -32,7 +32,7 @@ void SNN_SFX(snn_net_clear)(net *N) {
       vec_free(L->xd, ns, c);
     }
   free(N->layers);
-  vec_free(N->scr, N->nmax, c);
+  vec_free(N->scr, N->nmax * N->Bcap, c);
   vec_free(N->theta, N->P, c);
   vec_free(N->x, s->T * N->Bcap * s->n_in, c);
   vec_free(N->y, s->T * N->Bcap * s->n_out, c);
@@ -181,16 +181,19 @@ int SNN_SFX(snn_net_batch)(net *N, size_t bcap) {
   rctx *c = N->c;
   if (bcap < 1) bcap = 1;
   relt *x = vec_alloc(s->T * bcap * s->n_in, c), *y = vec_alloc(s->T * bcap * s->n_out, c);
+  relt *scr = vec_alloc(N->nmax * bcap, c);
   long *lab = calloc(bcap, sizeof *lab);
-  if (!x || !y || !lab) {
+  if (!x || !y || !scr || !lab) {
     vec_free(x, s->T * bcap * s->n_in, c), vec_free(y, s->T * bcap * s->n_out, c), free(lab);
+    vec_free(scr, N->nmax * bcap, c);
     return SNN_ENOMEM;
   }
   size_t rb = SNN_SFX(snn_real_bytes)(c);
-  N->bytes -= rb * s->T * N->Bcap * (s->n_in + s->n_out);
-  N->bytes += rb * s->T * bcap * (s->n_in + s->n_out);
+  N->bytes -= rb * N->Bcap * (s->T * (s->n_in + s->n_out) + N->nmax);
+  N->bytes += rb * bcap * (s->T * (s->n_in + s->n_out) + N->nmax);
   vec_free(N->x, s->T * N->Bcap * s->n_in, c), vec_free(N->y, s->T * N->Bcap * s->n_out, c), free(N->label);
-  N->x = x, N->y = y, N->label = lab;
+  vec_free(N->scr, N->nmax * N->Bcap, c);
+  N->x = x, N->y = y, N->scr = scr, N->label = lab;
   N->B = N->Bcap = bcap;
   return SNN_OK;
 }
@@ -496,22 +499,23 @@ SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x,
   }
   for (int r = 0; L->w_rec && r < sh->nrec; r++) SNN_SFX(snn_rows)
   (0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 1, I + (size_t)sh->rec_cur[r] * n, mn, c);
-  for (size_t b = 0; b < B; b++) {
-    relt *Ib = I + b * mn;
-    const relt *sp = prev->s[l] + b * n * k, *zp = prev->z[l] + b * n;
-    if (L->bias)
-      for (size_t i = 0; i < mn; i++) r_add(Ib + i, Ib + i, L->bias + i, c);
-    for (int mx = 0; mx < sh->nmix; mx++) {
-      const snn_mix_shape *ms = &sh->mix[mx];
-      for (int sr = 0; sr < ms->nsrc; sr++) {
-        relt *v = N->scr;
+  for (size_t b = 0; L->bias && b < B; b++)
+    for (size_t i = 0; i < mn; i++) r_add(I + b * mn + i, I + b * mn + i, L->bias + i, c);
+  /* each mix source gathered for the batch, then one product (a sequence's
+   * row sees the mixes in the order of a single run) */
+  for (int mx = 0; mx < sh->nmix; mx++) {
+    const snn_mix_shape *ms = &sh->mix[mx];
+    for (int sr = 0; sr < ms->nsrc; sr++) {
+      for (size_t b = 0; b < B; b++) {
+        relt *v = N->scr + b * n;
+        const relt *sp = prev->s[l] + b * n * k, *zp = prev->z[l] + b * n;
         for (size_t j = 0; j < n; j++) {
-          const relt *p = SNN_SFX(snn_mix_src)(L, mx, sr, j, Ib, sp, zp, v + j, c);
+          const relt *p = SNN_SFX(snn_mix_src)(L, mx, sr, j, I + b * mn, sp, zp, v + j, c);
           if (p != v + j) r_set(v + j, p, c);
         }
-        SNN_SFX(snn_gemv)
-        (0, n, n, L->mix[mx] + (size_t)sr * n, (size_t)ms->nsrc * n, v, 1, Ib + (size_t)ms->dst * n, c);
       }
+      SNN_SFX(snn_rows)
+      (0, B, n, n, L->mix[mx] + (size_t)sr * n, (size_t)ms->nsrc * n, N->scr, n, 1, I + (size_t)ms->dst * n, mn, c);
     }
   }
 }

@@ -117,7 +117,7 @@ typedef struct SNN_SFX(snn_net) {
   lay *layers;
   relt *ro_w, *ro_b;
   real kappa;
-  relt *scr; /* nmax: scratch for gathered mix sources */
+  relt *scr; /* Bcap nmax: scratch for gathered mix sources */
   size_t nmax;
   size_t bytes; /* bytes held by this object */
 } SNN_SFX(snn_net);

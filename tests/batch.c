@@ -28,6 +28,12 @@
       "\"b\"]}",                                                                                                     \
       "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}")
 
+/* ltc: mixes of currents and states */
+#define LTC_NET                                                                                                \
+  NET("{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3,\"train\":[\"w_in\",\"w_rec\",\"bias\"," \
+      "\"w_tau_m\",\"w_tau_adp\",\"threshold\"]}",                                                             \
+      "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}")
+
 static const char *const NETS[] = {
     /* recurrent alif, ce in a window, rate regulariser */
     NET("{\"model\":\"alif\",\"size\":5,\"recurrent\":true,\"w_scale\":2.5,\"beta\":0.5,\"tau_adapt\":15,"
@@ -46,9 +52,7 @@ static const char *const NETS[] = {
     NET("{\"model\":\"gru\",\"size\":4,\"w_scale\":2},{\"model\":\"lstm\",\"size\":3,\"recurrent\":true,\"w_scale\":2}",
         "\"readout\":{\"size\":2,\"tau_out\":3}"),
     /* ltc: mixes of currents and states */
-    NET("{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3,\"train\":[\"w_in\",\"w_rec\",\"bias\","
-        "\"w_tau_m\",\"w_tau_adp\",\"threshold\"]}",
-        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}"),
+    LTC_NET,
     /* delays on a hidden projection, smooth spikes */
     NET("{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5},"
         "{\"model\":\"lif\",\"size\":4,\"w_scale\":3,\"delays\":{\"max\":3,\"init\":[0.5,2.5]}}",
@@ -295,7 +299,7 @@ START_TEST(test_kept_buffers_are_fresh) {
 END_TEST
 
 /* The synaptic traces in blocks of steps (e-prop, diagonal OSTL on one
- * layer) give the step-by-step gradient to rounding: within 2^(14-p) of it
+ * layer, mixes included) give the step-by-step gradient to rounding: within 2^(14-p) of it
  * at every precision, tightening from 128 to 256 bits, for blocks of 1, 7
  * and the whole sequence.  Not vacuous: the gradient is far from zero and
  * every layer spikes; the constants' traces run step by step beside them. */
@@ -309,6 +313,7 @@ static const char *const BLOCK_NETS[] = {
         "\"readout\":{\"size\":2,\"tau_out\":6},\"spike\":{\"surrogate\":\"fast_sigmoid\"}"),
     ADLIF_NET,
     NET("{\"model\":\"lstm\",\"size\":4,\"recurrent\":true,\"w_scale\":2}", "\"readout\":{\"size\":2,\"tau_out\":3}"),
+    LTC_NET,
 };
 #define NBNETS (int)(sizeof BLOCK_NETS / sizeof *BLOCK_NETS)
 static const char *const BLOCK_RULES[] = {"eprop", "eprop:feedback=random", "ostl:traces=diagonal"};

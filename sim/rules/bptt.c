@@ -37,6 +37,8 @@ struct SNN_SFX(snn_bptt_ws) {
   relt *mt;        /* nmax */
   relt *rec;       /* nmax */
   relt *dy;        /* (T+2) * n_out */
+  relt *V;         /* T * nmax, with mixes: a mix source over the rows */
+  size_t nV;
   jacbuf J[2];
   real dz, du, acc, sv;
   relt *lsig;  /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
@@ -92,7 +94,13 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
   w->dy = vec_alloc((T + 2) * Bc * s->n_out, c);
   w->H = SNN_SFX(snn_nhidden)(s);
   w->rsig = vec_alloc(Bc * w->H, c);
-  if (!w->dI || !w->ds || !w->dsn || !w->dsx || !w->dzx || !w->mt || !w->rec || !w->dy || !w->rsig) goto oom;
+  int mixes = 0;
+  for (size_t l = 0; l < s->L; l++) mixes |= N->layers[l].sh->nmix > 0;
+  w->nV = mixes ? T * bn : 0;
+  w->V = w->nV ? vec_alloc(w->nV, c) : NULL;
+  w->bytes += rb * w->nV;
+  if (!w->dI || !w->ds || !w->dsn || !w->dsx || !w->dzx || !w->mt || !w->rec || !w->dy || !w->rsig || (w->nV && !w->V))
+    goto oom;
   for (int j = 0; j < 2; j++)
     if (SNN_SFX(snn_jac_init)(&w->J[j], bn, w->kmax, w->mmax, w->pmax, c)) goto oom;
   w->bytes += sizeof *w + rb * ((T + 2) * Bc * (mm * w->nmax + s->n_out) + bn * (3 * (size_t)w->kmax + 2) + w->nmax +
@@ -119,6 +127,7 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   vec_free(w->mt, w->nmax, c);
   vec_free(w->rec, bn, c);
   vec_free(w->dy, (T + 2) * Bc * s->n_out, c);
+  vec_free(w->V, w->nV, c);
   vec_free(w->rsig, Bc * w->H, c);
   for (int j = 0; j < 2; j++)
     if (w->J[j].psi) SNN_SFX(snn_jac_clear)(&w->J[j], bn, w->kmax, w->mmax, w->pmax, c);
@@ -347,23 +356,25 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
     SNN_SFX(snn_vzero)(mn, g, c);
     for (size_t r = B; r < TB + B; r++) SNN_SFX(snn_vadd)(mn, w->dI + r * mn, g, c); /* rows 1..T */
   }
+  /* a mix's gradient, per source: dE/dJ^T V over the B T rows, V the
+   * source's values gathered row by row */
   for (int mx = 0; mx < sh->nmix; mx++) {
     const snn_mix_shape *ms = &sh->mix[mx];
     size_t ld = (size_t)ms->nsrc * n;
     relt *g = grad + s->blk[ls->blk_mix[mx]].off;
-    SNN_SFX(snn_vzero)(n * ld, g, c);
-    for (size_t t = 1; t <= T; t++)
-      for (size_t b = 0; b < B; b++) {
-        size_t r0 = (t - 1) * B + b, r1 = t * B + b;
-        const relt *It = tr->I[l] + r1 * mn, *sp = tr->s[l] + r0 * n * k, *zp = tr->z[l] + r0 * n;
-        const relt *dJ = w->dI + r1 * mn + (size_t)ms->dst * n;
-        for (int sr = 0; sr < ms->nsrc; sr++)
+    for (int sr = 0; sr < ms->nsrc; sr++) {
+      for (size_t t = 1; t <= T; t++)
+        for (size_t b = 0; b < B; b++) {
+          size_t r0 = (t - 1) * B + b, r1 = t * B + b;
+          const relt *It = tr->I[l] + r1 * mn, *sp = tr->s[l] + r0 * n * k, *zp = tr->z[l] + r0 * n;
+          relt *v = w->V + r0 * n;
           for (size_t j = 0; j < n; j++) {
-            const relt *v = SNN_SFX(snn_mix_src)(L, mx, sr, j, It, sp, zp, w->acc, c);
-            for (size_t i = 0; i < n; i++)
-              r_fma(g + i * ld + (size_t)sr * n + j, dJ + i, v, g + i * ld + (size_t)sr * n + j, c);
+            const relt *p = SNN_SFX(snn_mix_src)(L, mx, sr, j, It, sp, zp, v + j, c);
+            if (p != v + j) r_set(v + j, p, c);
           }
-      }
+        }
+      SNN_SFX(snn_gemm)(1, 0, n, n, TB, dI1 + (size_t)ms->dst * n, mn, w->V, n, 0, g + (size_t)sr * n, ld, c);
+    }
   }
 }
 

@@ -489,8 +489,8 @@ static void diag_accumulate(const net *N, size_t l, const tlay *T, const relt *E
 
 /* ---- the synaptic traces in blocks of steps (docs/eprop.md, "Blocks") ----
  *
- * In a single layer without delays or mixes, the traces of one unit over
- * one synaptic column q (its w_in, w_rec and bias entries) form a linear
+ * In a single layer without delays, the traces of one unit over one
+ * synaptic column q (its w_in, w_rec, bias and mix entries) form a linear
  * system of d = k + 1 components, xi = (eps, ebar):
  *
  *   xi^t = At^t xi^{t-1} + gt^t pre_q^t,        dE/dtheta_q += lam^t ebar^t
@@ -540,7 +540,7 @@ static int tblk_init(tlay *T, const net *N, size_t l, const topts *op) {
   const snn_spec *s = N->spec;
   const lay *L = &N->layers[l];
   rctx *c = N->c;
-  if (!op->block || s->L != 1 || T->full || L->ndl || L->sh->nmix || s->rate_reg) return SNN_OK;
+  if (!op->block || s->L != 1 || T->full || L->ndl || s->rate_reg) return SNN_OK;
   size_t qs = T->q - (size_t)T->nqc, n = L->n, k = (size_t)L->k, m = (size_t)L->m;
   if (!qs) return SNN_OK;
   tblk *b = calloc(1, sizeof *b);
