@@ -232,6 +232,9 @@ SNN_SFX(snn_bptt_ws) * SNN_SFX(snn_bptt_ws_alloc)(const net *N);
 SNN_SFX(snn_bptt_ws) * SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len);
 void SNN_SFX(snn_bptt_ws_free)(SNN_SFX(snn_bptt_ws) * w, const net *N);
 size_t SNN_SFX(snn_bptt_ws_bytes)(const SNN_SFX(snn_bptt_ws) * w);
+/* A workspace for segments shorter than the sequence holds one segment's
+ * gradient (P elements), else NULL. */
+relt *SNN_SFX(snn_bptt_ws_gseg)(SNN_SFX(snn_bptt_ws) * w);
 void SNN_SFX(snn_bptt)(const net *N, const traj *tr, SNN_SFX(snn_bptt_ws) * w, relt *grad);
 
 /* Kernels: row-major, C = op(A) op(B) (+ C when acc). */

@@ -180,6 +180,20 @@ START_TEST(test_fptt_memory_is_one_chunk) {
 }
 END_TEST
 
+/* Truncated BPTT holds one window: the same for 40 steps as for 400 in
+ * windows of 10, and a tenth of BPTT's at T = 400. */
+START_TEST(test_tbptt_memory_is_one_window) {
+  size_t r1, r2, r3;
+  size_t a = rule_peak("tbptt:window=10", 40, 1, PREC, &r1), b = rule_peak("tbptt:window=10", 400, 1, PREC, &r2);
+  size_t full = rule_peak("bptt", 400, 1, PREC, &r3);
+  printf("tbptt (10-step windows) rec  T=40: %8zu bytes  T=400: %8zu bytes  (reported %zu, %zu); bptt T=400: %zu\n", a,
+         b, r1, r2, full);
+  ck_assert_msg((a > b ? a - b : b - a) <= a / 50, "tbptt: %zu bytes at T=40, %zu at T=400", a, b);
+  ck_assert_msg(b * 5 < full, "tbptt at T=400: %zu bytes, bptt %zu", b, full);
+  ck_assert_msg(r2 >= b * 3 / 4 && r2 <= b * 5 / 4, "tbptt reports %zu bytes, allocates %zu", r2, b);
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create("memory");
   TCase *tc = tcase_create("memory");
@@ -188,6 +202,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_online_batch_memory_independent_of_T, 0, (int)(sizeof ONLINE / sizeof *ONLINE));
   tcase_add_test(tc, test_bptt_memory_grows_with_T);
   tcase_add_test(tc, test_fptt_memory_is_one_chunk);
+  tcase_add_test(tc, test_tbptt_memory_is_one_window);
   suite_add_tcase(su, tc);
   return snn_run_suite(su, 1);
 }

@@ -39,6 +39,7 @@ struct SNN_SFX(snn_bptt_ws) {
   relt *dy;        /* (T+2) * n_out */
   relt *V;         /* T * nmax, with mixes: a mix source over the rows */
   size_t nV;
+  relt *gw; /* P, in a workspace for segments shorter than the sequence: one segment's gradient */
   jacbuf J[2];
   real dz, du, acc, sv;
   relt *lsig;  /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
@@ -99,6 +100,11 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
   w->nV = mixes ? T * bn : 0;
   w->V = w->nV ? vec_alloc(w->nV, c) : NULL;
   w->bytes += rb * w->nV;
+  if (len < s->T) {
+    w->gw = vec_alloc(s->P, c);
+    if (!w->gw) goto oom;
+    w->bytes += rb * s->P;
+  }
   if (!w->dI || !w->ds || !w->dsn || !w->dsx || !w->dzx || !w->mt || !w->rec || !w->dy || !w->rsig || (w->nV && !w->V))
     goto oom;
   for (int j = 0; j < 2; j++)
@@ -128,6 +134,7 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   vec_free(w->rec, bn, c);
   vec_free(w->dy, (T + 2) * Bc * s->n_out, c);
   vec_free(w->V, w->nV, c);
+  if (T < s->T) vec_free(w->gw, s->P, c);
   vec_free(w->rsig, Bc * w->H, c);
   for (int j = 0; j < 2; j++)
     if (w->J[j].psi) SNN_SFX(snn_jac_clear)(&w->J[j], bn, w->kmax, w->mmax, w->pmax, c);
@@ -140,6 +147,10 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
 
 size_t SNN_SFX(snn_bptt_ws_bytes)(const bws *w) {
   return w->bytes;
+}
+
+relt *SNN_SFX(snn_bptt_ws_gseg)(bws *w) {
+  return w->gw;
 }
 
 void SNN_SFX(snn_bptt_capture_dI)(bws *w, size_t l, size_t q, size_t i, relt *cap) {
@@ -497,17 +508,18 @@ static void bkeep_release(void *p, const net *N) {
 }
 
 static int bkeep_fits(const void *p, const net *N, const void *arg) {
-  (void)arg;
-  return ((const bkeep *)p)->tr.bcap == N->Bcap;
+  const bkeep *k = p;
+  return k->tr.bcap == N->Bcap && k->tr.cap == *(const size_t *)arg;
 }
 
-/* The buffers of one call: the kept ones, or new ones (kept if the network
- * keeps buffers; else *own = 1 and the caller frees them). */
-static int bptt_buffers(const net *N, traj **tr, bws **w, traj *tmp, int *own) {
-  bkeep *k = SNN_SFX(snn_keep_take)(N, bkeep_release, bkeep_fits, NULL);
+/* The buffers of one call, for segments of len steps: the kept ones, or new
+ * ones (kept if the network keeps buffers; else *own = 1 and the caller
+ * frees them). */
+static int bptt_buffers(const net *N, size_t len, traj **tr, bws **w, traj *tmp, int *own) {
+  bkeep *k = SNN_SFX(snn_keep_take)(N, bkeep_release, bkeep_fits, &len);
   *own = 0;
   if (!k && N->keep && !N->keep->p && (k = calloc(1, sizeof *k))) {
-    if (SNN_SFX(snn_traj_init)(&k->tr, N) == SNN_OK && (k->w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
+    if (SNN_SFX(snn_traj_init_len)(&k->tr, N, len) == SNN_OK && (k->w = SNN_SFX(snn_bptt_ws_alloc_len)(N, len))) {
       SNN_SFX(snn_keep_put)(N, k, bkeep_release);
     } else {
       if (k->tr.s) SNN_SFX(snn_traj_clear)(&k->tr, N);
@@ -520,33 +532,68 @@ static int bptt_buffers(const net *N, traj **tr, bws **w, traj *tmp, int *own) {
     return SNN_OK;
   }
   *own = 1, *tr = tmp;
-  if (SNN_SFX(snn_traj_init)(tmp, N)) return SNN_ENOMEM;
-  if (!(*w = SNN_SFX(snn_bptt_ws_alloc)(N))) {
+  if (SNN_SFX(snn_traj_init_len)(tmp, N, len)) return SNN_ENOMEM;
+  if (!(*w = SNN_SFX(snn_bptt_ws_alloc_len)(N, len))) {
     SNN_SFX(snn_traj_clear)(tmp, N);
     return SNN_ENOMEM;
   }
   return SNN_OK;
 }
 
+/* The windows one after another on a trajectory of W steps: forward over a
+ * window from the state carried in (detached), then BPTT over it into w->gw,
+ * added into grad.  The loss and the spike sums run on over the windows as
+ * in one forward. */
+static void windows(const net *N, size_t W, traj *tr, bws *w, relt *grad) {
+  relt *gw = w->gw;
+  const snn_spec *s = N->spec;
+  rctx *c = N->c;
+  slot z0;
+  SNN_SFX(snn_traj_slot)(tr, N, 0, &z0);
+  SNN_SFX(snn_slot_zero)(N, &z0);
+  SNN_SFX(snn_vzero)(N->B * SNN_SFX(snn_nhidden)(s), tr->rate, c);
+  for (size_t l = 0; l < s->L; l++) tr->crossings[l] = 0;
+  SNN_SFX(snn_vzero)(N->B, tr->loss, c);
+  SNN_SFX(snn_vzero)(s->P, grad, c);
+  for (size_t a = 0; a < s->T; a += W) {
+    size_t len = s->T - a < W ? s->T - a : W;
+    if (a) SNN_SFX(snn_traj_carry)(tr, N, W);
+    SNN_SFX(snn_forward_segment)(N, tr, a, len);
+    SNN_SFX(snn_bptt_window)(N, tr, w, gw, 0);
+    SNN_SFX(snn_vadd)(s->P, gw, grad, c);
+  }
+  SNN_SFX(snn_rate_finish)(N, tr->rate, tr->rate, tr->loss);
+}
+
 /* bptt, and tbptt:window=W (the sum over windows of BPTT with the state,
- * readout included, detached at each window start; W = T is plain BPTT). */
+ * readout included, detached at each window start; W = T is plain BPTT).
+ * Without local blocks and the rate regulariser (whose signal needs the
+ * whole sequence's rates) the windows run one after another, so that the
+ * memory is W steps, not T. */
 int SNN_SFX(snn_rule_bptt)(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_t *cross, double *spikes,
                            size_t *bytes, snn_err *err) {
   const snn_spec *s = N->spec;
   size_t window = (size_t)snn_rule_opt_num(rule, "window"), block = (size_t)snn_rule_opt_num(rule, "blocks");
   if (block >= s->L) block = 0; /* one block: the whole network */
+  if (window >= s->T) window = 0;
+  int seg = window && !block && !s->rate_reg;
   traj tmp, *trp;
   bws *w = NULL;
   int own;
-  if (bptt_buffers(N, &trp, &w, &tmp, &own)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
-  SNN_SFX(snn_forward)(N, trp);
+  if (bptt_buffers(N, seg ? window : s->T, &trp, &w, &tmp, &own))
+    return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   int st = SNN_OK;
   relt *aux_w[SNN_MAXLAYERS] = {0}, *aux_g[SNN_MAXLAYERS] = {0};
   size_t aux_bytes = 0;
-  if (block) st = aux_readouts(N, trp, block, aux_w, aux_g, &aux_bytes);
-  if (!st) {
-    SNN_SFX(snn_bptt_opts) o = {window, block, block ? aux_g : NULL, aux_w};
-    SNN_SFX(snn_bptt_full)(N, trp, w, grad, &o);
+  if (seg) {
+    windows(N, window, trp, w, grad);
+  } else {
+    SNN_SFX(snn_forward)(N, trp);
+    if (block) st = aux_readouts(N, trp, block, aux_w, aux_g, &aux_bytes);
+    if (!st) {
+      SNN_SFX(snn_bptt_opts) o = {window, block, block ? aux_g : NULL, aux_w};
+      SNN_SFX(snn_bptt_full)(N, trp, w, grad, &o);
+    }
   }
   for (size_t l = 0; l < s->L; l++) {
     vec_free(aux_w[l], s->n_out * N->layers[l].n, N->c);

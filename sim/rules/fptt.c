@@ -68,10 +68,10 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
   traj tr;
   if (SNN_SFX(snn_traj_init_len)(&tr, N, len)) return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   SNN_SFX(snn_bptt_ws) *w = SNN_SFX(snn_bptt_ws_alloc_len)(N, len);
-  relt *gc = vec_alloc(s->P, c);
+  relt *gc = w && len < s->T ? SNN_SFX(snn_bptt_ws_gseg)(w) : vec_alloc(s->P, c); /* one chunk's gradient */
   if (!w || !gc) {
     if (w) SNN_SFX(snn_bptt_ws_free)(w, N);
-    vec_free(gc, s->P, c);
+    if (!w || len == s->T) vec_free(gc, s->P, c);
     SNN_SFX(snn_traj_clear)(&tr, N);
     return snn_err_set(err, SNN_ENOMEM, s->path, "", "out of memory");
   }
@@ -103,9 +103,9 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
       }
     j += N->layers[l].n;
   }
-  if (bytes) *bytes = tr.bytes + SNN_SFX(snn_bptt_ws_bytes)(w) + s->P * SNN_SFX(snn_real_bytes)(c);
+  if (bytes) *bytes = tr.bytes + SNN_SFX(snn_bptt_ws_bytes)(w) + (len == s->T ? s->P * SNN_SFX(snn_real_bytes)(c) : 0);
+  if (len == s->T) vec_free(gc, s->P, c);
   SNN_SFX(snn_bptt_ws_free)(w, N);
-  vec_free(gc, s->P, c);
   SNN_SFX(snn_traj_clear)(&tr, N);
   return SNN_OK;
 }
