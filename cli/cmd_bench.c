@@ -9,6 +9,10 @@
 #include "models/model.h"
 #include "report/report.h"
 
+#define PREC_STR_(x) #x
+#define PREC_STR(x) PREC_STR_(x)
+#define PREC_MAX PREC_STR(SNN_GC_MAXPREC) /* in the messages */
+
 static long get_long(const char *v, const char *name, long def, long lo, long hi, int *bad) {
   if (!v) return def;
   char *end;
@@ -162,7 +166,8 @@ int cli_bench(int argc, char **argv) {
   snn_prec ps[SNN_GC_MAXPREC];
   int np;
   if (snn_prec_parse_list(o.prec ? o.prec : "53", ps, SNN_GC_MAXPREC, &np))
-    return cli_usage_error("--precision: expected a comma-separated list of bits, found '%s'", o.prec);
+    return cli_usage_error(
+        "--precision: expected a comma-separated list of at most " PREC_MAX " precisions in bits, found '%s'", o.prec);
   snn_spec *s;
   if ((rc = o.net ? cli_load_spec(o.net, &s) : synthetic(&o, n, T, L, &s))) return rc;
   snn_data d;

@@ -9,6 +9,10 @@
 #include "par/par.h"
 #include "report/report.h"
 
+#define PREC_STR_(x) #x
+#define PREC_STR(x) PREC_STR_(x)
+#define PREC_MAX PREC_STR(SNN_GC_MAXPREC) /* in the messages */
+
 /* The highest of the precisions. */
 static long top_bits(const snn_prec *p, int np) {
   long b = 53;
@@ -59,7 +63,9 @@ static int check_rules(const cli_opts *o) {
   if (snn_gc_split_rules(o->rules ? o->rules : "bptt,rtrl,ostl,eprop,tbptt:window=10", "--rules", &r, &e))
     return cli_report(&e);
   if (snn_prec_parse_list(o->prec ? o->prec : "53,128,256", r.prec, SNN_GC_MAXPREC, &r.np))
-    return cli_usage_error("--precision: expected a comma-separated list of bits (or mpfr:BITS), found '%s'", o->prec);
+    return cli_usage_error("--precision: expected a comma-separated list of at most " PREC_MAX
+                           " precisions in bits (or mpfr:BITS), found '%s'",
+                           o->prec);
   long lo = 0, hi = 0;
   if (o->psweep) {
     char tail;
@@ -152,7 +158,9 @@ int cli_check(int argc, char **argv) {
   snn_prec ps[SNN_GC_MAXPREC];
   int np;
   if (snn_prec_parse_list(o.prec ? o.prec : "53,256", ps, SNN_GC_MAXPREC, &np))
-    return cli_usage_error("--precision: expected a comma-separated list of bits (or mpfr:BITS), found '%s'", o.prec);
+    return cli_usage_error("--precision: expected a comma-separated list of at most " PREC_MAX
+                           " precisions in bits (or mpfr:BITS), found '%s'",
+                           o.prec);
   snn_fdopts fo;
   if ((rc = fd_options(&o, &fo))) return rc;
   for (int k = 0; k < np && o.step; k++) /* x (1 + h) must differ from x, with room for the difference */

@@ -18,7 +18,7 @@ typedef struct {
   long bits;
 } snn_prec;
 
-#define SNN_GC_MAXPREC 16
+#define SNN_GC_MAXPREC 32
 #define SNN_GC_MAXRULES 16
 
 /* "53", "256", "mpfr:53": 0, or -1 if not a precision in [8, 2^20] bits. */

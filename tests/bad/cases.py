@@ -685,7 +685,7 @@ cli("check.prec.list.bad", C + ["--precision", "53,x"], ["--precision"], "--prec
 cli("check.prec.list.empty.item", C + ["--precision", "53,,128"], ["--precision"], "--precision 53,,128")
 cli("check.prec.empty", C + ["--precision", ""], ["--precision"], "--precision ''")
 cli("check.prec.commas", C + ["--precision", ",,,"], ["--precision"], "--precision ,,,")
-cli("check.prec.many", C + ["--precision", ",".join(["53"] * 17)], ["--precision"], "17 precisions (16 at most)")
+cli("check.prec.many", C + ["--precision", ",".join(["53"] * 33)], ["--precision", "at most 32"], "33 precisions (32 at most)")
 cli("check.prec.mpfr.x", C + ["--precision", "53,mpfr:x"], ["--precision"], "--precision 53,mpfr:x")
 cli("check.method.nosuch", C + ["--method", "nosuch"], ["--method"], "--method nosuch")
 cli("check.method.empty", C + ["--method", ""], ["--method"], "--method ''")
