@@ -114,7 +114,11 @@ static size_t train_index(const trainer *T, size_t n) {
 
 /* Sample `index` of a split into sequence b of worker W's batch (the
  * network's B already set). */
-static void set_sample_row(const trainer *T, worker *W, int split, size_t index, size_t b) {
+/* Row b of worker W's batch: sample `index` of a split; sid, the sequence's
+ * identity for a random initial state (training: its place in the run's
+ * stream of sequences, so a sample shown twice draws twice; evaluation: the
+ * sample, so every evaluation sees the same states). */
+static void set_sample_row(const trainer *T, worker *W, int split, size_t index, size_t b, unsigned long long sid) {
   const snn_task *t = &T->e->task;
   net *N = W->N;
   size_t B = N->B, ni = t->n_in, no = t->n_out;
@@ -126,12 +130,13 @@ static void set_sample_row(const trainer *T, worker *W, int split, size_t index,
     for (size_t st = 0; st < t->T; st++)
       for (size_t i = 0; i < no; i++) r_set_d(N->y + (st * B + b) * no + i, W->yb[st * no + i], W->c);
   N->label[b] = label;
+  N->sid[b] = sid;
 }
 
 /* Sample `index` of a split as worker W's one sequence. */
 static void set_sample(const trainer *T, worker *W, int split, size_t index) {
   W->N->B = 1;
-  set_sample_row(T, W, split, index, 0);
+  set_sample_row(T, W, split, index, 0, split ? 1ULL << 63 | index : index);
 }
 
 /* Before its first job of a phase, a worker with its own network takes the
@@ -365,7 +370,7 @@ static void eval_job(void *ctx, int wid, size_t job) {
   for (size_t i0 = lo; i0 < hi; i0 += C) {
     size_t nb = hi - i0 < C ? hi - i0 : C;
     W->N->B = nb;
-    for (size_t b = 0; b < nb; b++) set_sample_row(T, W, 1, i0 + b, b);
+    for (size_t b = 0; b < nb; b++) set_sample_row(T, W, 1, i0 + b, b, 1ULL << 63 | (i0 + b));
     SNN_SFX(snn_forward)(W->N, &W->tr);
     for (size_t b = 0; b < nb; b++) {
       size_t i = i0 + b;
@@ -527,10 +532,10 @@ static void fptt_job(void *ctx, int wid, size_t job) {
   traj *tr = &F->trs[sh];
   N->x = F->X[sh], N->y = F->Y[sh], N->label = F->lab + sh * F->cap, N->B = hi - lo;
   if (p == 0) { /* the sequences, and their states at t = 0 */
-    for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo);
+    for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo, T->step * B + b);
     slot z0;
     SNN_SFX(snn_traj_slot)(tr, N, 0, &z0);
-    SNN_SFX(snn_slot_zero)(N, &z0);
+    SNN_SFX(snn_slot_start)(N, &z0);
     SNN_SFX(snn_vzero)(N->B, tr->loss, c);
     SNN_SFX(snn_vzero)(N->B * SNN_SFX(snn_nhidden)(s), tr->rate, c);
   } else {
@@ -1007,7 +1012,7 @@ static void grad_job(void *ctx, int wid, size_t job) {
   /* the shard as one batch: its gradient sum and loss sum (online: one
    * sequence, on worker 0, with the updates inside it) */
   W->N->B = hi - lo;
-  for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo);
+  for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo, T->step * B + b);
   W->N->hook = e->online ? &T->hook : NULL;
   W->rc = hi > lo ? T->fn(W->N, &e->rule, G, W->loss, cross, spikes, NULL, &W->err) : SNN_OK;
   W->N->hook = NULL;

@@ -181,11 +181,11 @@ static int get_obj(pctx *p, json_t *obj, const char *where, const char *key, int
 static const char *const k_top[] = {"seed", "steps", "dt",       "input",       "layers",  "readout",
                                     "loss", "spike", "gradient", "description", "comment", NULL};
 static const char *const k_input[] = {"size", "kind", "rate", "mean", "std", NULL};
-static const char *const k_layer[] = {"model",       "size",       "recurrent", "tau_mem",    "threshold",
-                                      "tau_adapt",   "beta",       "decay",     "activation", "reset",
-                                      "input_scale", "train",      "w_scale",   "w_mean",     "rec_scale",
-                                      "a",           "b",          "bounds",    "delays",     "self_connections",
-                                      "alpha",       "beta_adapt", NULL};
+static const char *const k_layer[] = {"model",       "size",       "recurrent",     "tau_mem",    "threshold",
+                                      "tau_adapt",   "beta",       "decay",         "activation", "reset",
+                                      "input_scale", "train",      "w_scale",       "w_mean",     "rec_scale",
+                                      "a",           "b",          "bounds",        "delays",     "self_connections",
+                                      "alpha",       "beta_adapt", "initial_state", NULL};
 static const char *const k_delays[] = {"max", "kernel", "sigma", "round", "init", NULL};
 static const char *const k_readout[] = {"size", "tau_out", NULL};
 static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
@@ -346,6 +346,17 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
    * hold it at 0), or the layer's, e.g. true for LTC as in Yin et al.'s code */
   TRY(get_bool(p, lj, w, "self_connections", ly->mt->shape.selfconn, &ly->shape.selfconn));
   TRY(parse_model_keys(p, lj, w, ly));
+  /* the state at t = 0: zero (the definition), or the reference code's draw */
+  static const char *const inits[] = {"zero", "uniform", NULL};
+  TRY(get_enum(p, lj, w, "initial_state", 0, inits, &ly->init_uniform));
+  if (ly->init_uniform && !ly->mt->initial_uniform) {
+    char kp[160];
+    keypath(kp, sizeof kp, w, "initial_state");
+    return fail(p, SNN_EVALUE, kp,
+                "\"uniform\" is defined for ltc (u ~ U(0, 1), b = threshold, as Yin et al.'s code); this layer's "
+                "model is %s: expected \"zero\"",
+                ly->mt->name);
+  }
   ly->has_reset = snn_model_has_reset(ly);
   ly->stateful = snn_model_carries_state(ly);
   TRY(get_num(p, lj, w, "w_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->w_scale));

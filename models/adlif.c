@@ -151,8 +151,8 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
   }
 }
 
-const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac};
-const cell_type SNN_SFX(snn_cell_adlif_sparch) = {"adlif_sparch", K, ND, derive_direct, step, jac};
+const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac, NULL};
+const cell_type SNN_SFX(snn_cell_adlif_sparch) = {"adlif_sparch", K, ND, derive_direct, step, jac, NULL};
 
 #ifndef SNN_MPFR
 /* sparch's RadLIF bounds its decays, alpha in [e^-1/5, e^-1/25] and beta in

@@ -85,7 +85,17 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
   }
 }
 
-const cell_type SNN_SFX(snn_cell_ltc) = {"ltc", K, 0, snn_no_derive, step, jac};
+/* initial_state "uniform", as the reference code's init_hidden: the membrane
+ * v^0 ~ U(0, 1) and b^0 = b0, the threshold as the file gives it (a constant
+ * of the sequence even when b0 is trained) */
+static void init(const lay *L, const double *u, relt *s0, rctx *c) {
+  for (size_t i = 0; i < L->n; i++) {
+    r_set_d(s0 + i * K + V, u[i], c);
+    r_set_d(s0 + i * K + B, L->ls->consts[P_B0], c);
+  }
+}
+
+const cell_type SNN_SFX(snn_cell_ltc) = {"ltc", K, 0, snn_no_derive, step, jac, init};
 
 #ifndef SNN_MPFR
 /* The descriptor (models/model.h): compiled once, with the double build. */
@@ -100,6 +110,7 @@ const snn_model_type snn_model_ltc = {
     .const_factor = {1, 1},
     .const_range = {SNN_RANGE_POSITIVE, SNN_RANGE_ANY},
     .reset = SNN_RESET_ZERO,
+    .initial_uniform = "v ~ U(0, 1), b = threshold (Yin et al.'s init_hidden)",
     .shape = {3,
               1,
               {0},

@@ -87,6 +87,9 @@ typedef struct snn_model_type {
    * the file's units for a step of dt: lo > hi means unbounded.  Applied
    * under the layer's "bounds" key. */
   void (*bounds)(int cidx, double dt, double *lo, double *hi);
+  /* What initial_state "uniform" means for this model (for messages), or
+   * NULL if it has only the zero state (its cells have no init) */
+  const char *initial_uniform;
   snn_model_shape shape;
   const struct snn_cell_type_d *cell_d;
   const struct snn_cell_type_mp *cell_mp;

@@ -5,6 +5,7 @@
  * step, so the input projection of a whole layer is one matrix product over
  * all steps (BLAS level 3 in double), and only the recurrent projection is
  * done step by step. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,8 @@ void SNN_SFX(snn_net_clear)(net *N) {
   vec_free(N->x, s->T * N->Bcap * s->n_in, c);
   vec_free(N->y, s->T * N->Bcap * s->n_out, c);
   free(N->label);
+  free(N->sid);
+  free(N->uni);
   r_clear(N->kappa, c);
   memset(N, 0, sizeof *N);
 }
@@ -127,7 +130,8 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
   N->y = vec_alloc(s->T * s->n_out, c);
   N->layers = calloc(s->L, sizeof *N->layers);
   N->label = calloc(1, sizeof *N->label);
-  if (!N->theta || !N->x || !N->y || !N->layers || !N->label) goto oom;
+  N->sid = calloc(1, sizeof *N->sid);
+  if (!N->theta || !N->x || !N->y || !N->layers || !N->label || !N->sid) goto oom;
   N->bytes = rb * (s->P + s->T * (s->n_in + s->n_out)) + s->L * sizeof *N->layers;
   import(N->theta, &d->theta, s->P, c);
   import(N->x, &d->x, s->T * s->n_in, c);
@@ -165,7 +169,7 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
       N->bytes += rb * ns * (2 * L->ndl + 1);
     }
   }
-  if (!(N->scr = vec_alloc(N->nmax, c))) goto oom;
+  if (!(N->scr = vec_alloc(N->nmax, c)) || !(N->uni = malloc(N->nmax * sizeof *N->uni))) goto oom;
   N->bytes += rb * N->nmax;
   N->ro_w = N->theta + s->blk[s->blk_ro_w].off;
   N->ro_b = N->theta + s->blk[s->blk_ro_b].off;
@@ -183,8 +187,9 @@ int SNN_SFX(snn_net_batch)(net *N, size_t bcap) {
   relt *x = vec_alloc(s->T * bcap * s->n_in, c), *y = vec_alloc(s->T * bcap * s->n_out, c);
   relt *scr = vec_alloc(N->nmax * bcap, c);
   long *lab = calloc(bcap, sizeof *lab);
-  if (!x || !y || !scr || !lab) {
-    vec_free(x, s->T * bcap * s->n_in, c), vec_free(y, s->T * bcap * s->n_out, c), free(lab);
+  unsigned long long *sid = calloc(bcap, sizeof *sid);
+  if (!x || !y || !scr || !lab || !sid) {
+    vec_free(x, s->T * bcap * s->n_in, c), vec_free(y, s->T * bcap * s->n_out, c), free(lab), free(sid);
     vec_free(scr, N->nmax * bcap, c);
     return SNN_ENOMEM;
   }
@@ -193,7 +198,9 @@ int SNN_SFX(snn_net_batch)(net *N, size_t bcap) {
   N->bytes += rb * bcap * (s->T * (s->n_in + s->n_out) + N->nmax);
   vec_free(N->x, s->T * N->Bcap * s->n_in, c), vec_free(N->y, s->T * N->Bcap * s->n_out, c), free(N->label);
   vec_free(N->scr, N->nmax * N->Bcap, c);
-  N->x = x, N->y = y, N->scr = scr, N->label = lab;
+  free(N->sid);
+  for (size_t b = 0; b < bcap; b++) sid[b] = b;
+  N->x = x, N->y = y, N->scr = scr, N->label = lab, N->sid = sid;
   N->B = N->Bcap = bcap;
   return SNN_OK;
 }
@@ -344,7 +351,21 @@ void SNN_SFX(snn_rate_signal)(const net *N, const relt *rate, relt *r) {
   }
 }
 
-void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl) {
+/* A draw in [0, 1) (53 bits, exact at every precision) for unit i of layer
+ * l in sequence sid: splitmix64 over the network's seed and the three
+ * indices, so it depends on nothing else (threads, ranks, batch rows). */
+static uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static double snn_uniform01(unsigned long seed, unsigned long long sid, size_t l, size_t i) {
+  uint64_t z = mix64(mix64(mix64(mix64((uint64_t)seed) ^ (uint64_t)sid) ^ (uint64_t)l) ^ (uint64_t)i);
+  return (double)(z >> 11) * 0x1.0p-53;
+}
+
+void SNN_SFX(snn_slot_start)(const net *N, const slot *sl) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t B = N->B;
@@ -358,6 +379,15 @@ void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl) {
   }
   SNN_SFX(snn_vzero)(B * s->n_out, sl->y, c);
   SNN_SFX(snn_vzero)(B * s->n_out, sl->dEdy, c);
+  for (size_t l = 0; l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    if (!L->ls->init_uniform) continue;
+    double *u = N->uni;
+    for (size_t b = 0; b < B; b++) {
+      for (size_t i = 0; i < L->n; i++) u[i] = snn_uniform01(s->seed, N->sid[b], l, i);
+      L->cell->init(L, u, sl->s[l] + b * L->n * (size_t)L->k, c);
+    }
+  }
 }
 
 void SNN_SFX(snn_slot_row)(const net *N, const slot *sl, size_t b, slot *out) {
@@ -575,7 +605,7 @@ void SNN_SFX(snn_forward)(const net *N, traj *tr) {
   rctx *c = N->c;
   slot a;
   SNN_SFX(snn_traj_slot)(tr, N, 0, &a);
-  SNN_SFX(snn_slot_zero)(N, &a);
+  SNN_SFX(snn_slot_start)(N, &a);
   size_t H = SNN_SFX(snn_nhidden)(s);
   SNN_SFX(snn_vzero)(N->B * H, tr->rate, c); /* used as the running sum, then the rate */
   for (size_t l = 0; l < s->L; l++) tr->crossings[l] = 0;

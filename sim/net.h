@@ -46,6 +46,11 @@ typedef struct SNN_SFX(snn_cell_type) {
   /* The local Jacobians at that step. */
   void (*jac)(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u, const relt *z,
               jacbuf *J, rctx *c);
+  /* Optional (NULL: only the zero state): the initial state s^0 of the
+   * units (n k values) from one draw u_i in [0, 1) per unit, for layers with
+   * "initial_state": "uniform" (the reference code's state, e.g. ltc's).
+   * s^0 must not depend on the parameters: it is a constant of the sequence. */
+  void (*init)(const lay *L, const double *u, relt *s0, rctx *c);
 } SNN_SFX(snn_cell_type);
 typedef SNN_SFX(snn_cell_type) cell_type;
 
@@ -114,6 +119,11 @@ typedef struct SNN_SFX(snn_net) {
   relt *x;     /* T * Bcap * n_in: x[(t-1) B + b] is sequence b's input at step t */
   relt *y;     /* T * Bcap * n_out (mse), the same layout */
   long *label; /* Bcap: each sequence's label (ce) */
+  /* Bcap: each sequence's identity, for the draws of a random initial state
+   * (initial_state "uniform"): row b's is b unless the caller sets it
+   * (training: the sample's place in the run's stream of sequences) */
+  unsigned long long *sid;
+  double *uni; /* nmax: the draws of one layer's initial state */
   lay *layers;
   relt *ro_w, *ro_b;
   real kappa;
@@ -202,7 +212,10 @@ int SNN_SFX(snn_net_batch)(net *N, size_t bcap);
 /* The sum of the batch's losses, in sequence order. */
 void SNN_SFX(snn_traj_loss)(const net *N, const traj *tr, relt *out);
 /* Zero a slot (the state at t = 0). */
-void SNN_SFX(snn_slot_zero)(const net *N, const slot *sl);
+/* The state every sequence starts from (row 0): zero, except the layers
+ * with initial_state "uniform", whose cells draw s^0 per sequence (N->sid)
+ * and unit from the network's seed. */
+void SNN_SFX(snn_slot_start)(const net *N, const slot *sl);
 /* The rate regulariser from the spike sums of the batch (B rows of H):
  * rate_j = zsum_j / T, and its loss added to each sequence's `loss`. */
 void SNN_SFX(snn_rate_finish)(const net *N, const relt *zsum, relt *rate, relt *loss);

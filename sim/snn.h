@@ -126,6 +126,7 @@ typedef struct {
   int input_scale_1ma;         /* lif/alif: zeta = 1 - alpha */
   int act_relu;                /* snu: g = relu */
   int bounds;                  /* adlif: SNN_BOUNDS_* */
+  int init_uniform;            /* initial_state "uniform": the cell draws s^0 per sequence */
   double dt;                   /* the network's step, for bounds given in steps */
   double w_scale, w_mean, rec_scale;
   int blk_w_in, blk_w_rec; /* block indices, -1 if absent */

@@ -53,6 +53,10 @@ static const char *const NETS[] = {
         "\"readout\":{\"size\":2,\"tau_out\":3}"),
     /* ltc: mixes of currents and states */
     LTC_NET,
+    /* ltc from the reference code's random initial state, drawn per sequence */
+    NET("{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3,\"initial_state\":\"uniform\","
+        "\"self_connections\":true,\"train\":[\"w_in\",\"w_rec\",\"bias\",\"w_tau_m\",\"w_tau_adp\",\"threshold\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}"),
     /* delays on a hidden projection, smooth spikes */
     NET("{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5},"
         "{\"model\":\"lif\",\"size\":4,\"w_scale\":3,\"delays\":{\"max\":3,\"init\":[0.5,2.5]}}",
@@ -132,6 +136,7 @@ static double batch_vs_single(const char *json, const char *rtext, long prec, si
   for (size_t b = 0; b < nb; b++) {
     net N;
     ck_assert_int_eq(SNN_SFX(snn_net_init)(&N, s, &d[b], &c), SNN_OK);
+    N.sid[0] = b; /* its initial state is row b's (initial_state "uniform") */
     ck_assert_msg(fn(&N, &rule, g1 + b * P, l1 + b, cross, spikes, NULL, &e) == SNN_OK, "%s", e.msg);
     for (size_t l = 0; l < s->L; l++) {
       ck_assert_msg(cross[l] > 0, "%s: layer %zu silent", rtext, l);
@@ -219,6 +224,7 @@ START_TEST(test_rows_are_the_single_runs) {
     net N1;
     traj t1;
     ck_assert_int_eq(SNN_SFX(snn_net_init)(&N1, s, &d[b], &c), SNN_OK);
+    N1.sid[0] = b;
     ck_assert_int_eq(SNN_SFX(snn_traj_init)(&t1, &N1), SNN_OK);
     SNN_SFX(snn_forward)(&N1, &t1);
     for (size_t t = 1; t <= s->T; t++)

@@ -275,10 +275,13 @@ static const char *NET_LIF =
 static int run_threads = 1; /* worker threads of the next run_exp */
 static size_t run_warmup;   /* and its uncounted warm-up updates */
 
+static const char *run_net; /* and its network (NULL: NET_LIF) */
+
 static int run_exp(const char *body, const char *out, int resume, size_t until, snn_train_res *r, snn_err *e) {
   char path[400], text[2000];
   snprintf(path, sizeof path, "%s/exp.json", tmpdir);
-  snprintf(text, sizeof text, "{\"network\": %s, %s, \"seed\": 5, \"out\": \"%s\"}", NET_LIF, body, out);
+  snprintf(text, sizeof text, "{\"network\": %s, %s, \"seed\": 5, \"out\": \"%s\"}", run_net ? run_net : NET_LIF, body,
+           out);
   put_file(path, text);
   snn_experiment x;
   int st = snn_experiment_load(path, NULL, &x, e);
@@ -314,7 +317,20 @@ static const char *const RESUME_CASES[] = {
     "\"task\": {\"kind\": \"cues\", \"cues\": 3, \"cue_len\": 4, \"gap\": 2, \"delay\": 4, \"recall_len\": 4, "
     "\"group\": 3}, \"rule\": \"fptt:chunks=6\", \"fptt\": {\"loss\": \"time_weighted\", \"reset_every\": 5},"
     " \"batch\": 5, \"shards\": 3, \"updates\": 12, \"eval\": {\"every\": 4, \"samples\": 6}",
+    /* ltc from random initial states (drawn per sequence from its place in the run): e-prop, FPTT's lockstep */
+    "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"eprop\", \"batch\": 4, \"shards\": 3,"
+    " \"updates\": 12, \"eval\": {\"every\": 4, \"samples\": 5}",
+    "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"fptt:chunks=4\", \"batch\": 4, \"shards\": 3,"
+    " \"updates\": 12, \"eval\": {\"every\": 4, \"samples\": 5}",
 };
+/* the network of each case (NULL: NET_LIF) */
+static const char *NET_LTC_UNIFORM =
+    "{\"layers\": [{\"model\": \"ltc\", \"size\": 8, \"recurrent\": true, \"initial_state\": \"uniform\"}],"
+    " \"readout\": {\"tau_out\": 0}, \"spike\": {\"surrogate\": \"multi_gaussian\"}}";
+#define NRESUME (int)(sizeof RESUME_CASES / sizeof *RESUME_CASES)
+static const char *resume_net(int i) {
+  return i >= NRESUME - 2 ? NET_LTC_UNIFORM : NULL;
+}
 
 /* Interrupted after 5 updates (a checkpoint), resumed: the same bytes as an
  * uninterrupted run, which itself gives the same bytes twice; the runs use
@@ -329,6 +345,7 @@ START_TEST(test_resume_bit_for_bit) {
   snn_train_res r;
   snn_err e = {0};
   run_threads = 1;
+  run_net = resume_net(_i);
   ck_assert_msg(run_exp(RESUME_CASES[_i], a, 0, 0, &r, &e) == SNN_OK, "%s: %s", e.key, e.msg);
   ck_assert_uint_eq(r.updates, 12);
   ck_assert(isfinite(r.train_loss) && isfinite(r.eval_loss));
@@ -365,6 +382,7 @@ START_TEST(test_resume_bit_for_bit) {
   free(log);
   rm_run(a), rm_run(b), rm_run(c);
   rmdir(tmpdir);
+  run_net = NULL;
 }
 END_TEST
 

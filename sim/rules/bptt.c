@@ -550,7 +550,7 @@ static void windows(const net *N, size_t W, traj *tr, bws *w, relt *grad) {
   rctx *c = N->c;
   slot z0;
   SNN_SFX(snn_traj_slot)(tr, N, 0, &z0);
-  SNN_SFX(snn_slot_zero)(N, &z0);
+  SNN_SFX(snn_slot_start)(N, &z0);
   SNN_SFX(snn_vzero)(N->B * SNN_SFX(snn_nhidden)(s), tr->rate, c);
   for (size_t l = 0; l < s->L; l++) tr->crossings[l] = 0;
   SNN_SFX(snn_vzero)(N->B, tr->loss, c);

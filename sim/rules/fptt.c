@@ -77,7 +77,7 @@ int SNN_SFX(snn_rule_fptt)(const net *N, const snn_rule *rule, relt *grad, relt 
   }
   slot z0;
   SNN_SFX(snn_traj_slot)(&tr, N, 0, &z0);
-  SNN_SFX(snn_slot_zero)(N, &z0);
+  SNN_SFX(snn_slot_start)(N, &z0);
   size_t H = SNN_SFX(snn_nhidden)(s);
   SNN_SFX(snn_vzero)(N->B * H, tr.rate, c);
   for (size_t l = 0; l < s->L; l++) tr.crossings[l] = 0;

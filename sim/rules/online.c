@@ -58,7 +58,7 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
   /* heap only: the struct itself lives with the caller */
   o->bytes = SNN_SFX(snn_real_bytes)(c) * (o->nstore + Bc * (H + 1) + jc) + s->P * (sizeof *o->col + sizeof *o->flat) +
              s->L * sizeof *o->cross;
-  SNN_SFX(snn_slot_zero)(N, &o->sl[0]);
+  SNN_SFX(snn_slot_start)(N, &o->sl[0]);
   SNN_SFX(snn_vzero)(Bc * H, o->zsum, c);
   return SNN_OK;
 oom:
@@ -87,6 +87,7 @@ void SNN_SFX(snn_online_clear)(online *o) {
 
 void SNN_SFX(snn_online_reset)(online *o) {
   SNN_SFX(snn_vzero)(o->nstore, o->store, o->c);
+  SNN_SFX(snn_slot_start)(o->N, &o->sl[0]); /* the initial state, if the network draws one */
   SNN_SFX(snn_vzero)(o->bcap * SNN_SFX(snn_nhidden)(o->N->spec), o->zsum, o->c);
   SNN_SFX(snn_vzero)(o->bcap, o->loss, o->c);
   for (size_t l = 0; l < o->N->spec->L; l++) o->cross[l] = 0;

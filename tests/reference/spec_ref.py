@@ -13,6 +13,23 @@ import math
 import sys
 
 
+M64 = (1 << 64) - 1
+
+
+def mix64(z):
+    """splitmix64's finaliser, as the contract's extension draws initial states (docs/models.md)."""
+    z = (z + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def uniform01(seed, sid, layer, unit):
+    """The draw of unit `unit` of layer `layer` in sequence `sid`: 53 bits in [0, 1)."""
+    z = mix64(mix64(mix64(mix64(seed) ^ sid) ^ layer) ^ unit)
+    return (z >> 11) / float(1 << 53)
+
+
 class V:
     """A scalar in the graph: value, parents and local derivatives."""
     __slots__ = ("v", "parents", "g")
@@ -241,9 +258,13 @@ def run(net, par):
     first, last = loss_cfg.get("window", [1, T])
 
     state = []
-    for L in layers:
+    for li, L in enumerate(layers):
         n = L["n"]
         state.append({"v": [V(0.0)] * n, "a": [V(0.0)] * n, "z": [V(0.0)] * n})
+        if net["layers"][li].get("initial_state", "zero") == "uniform":  # ltc: v ~ U(0, 1), b = the file's threshold
+            b0 = net["layers"][li].get("threshold", 0.1)
+            state[li]["v"] = [V(uniform01(net.get("seed", 1), 0, li, i)) for i in range(n)]
+            state[li]["a"] = [V(b0)] * n
     y = [V(0.0)] * ro["size"]
     E = V(0.0)
     zsum = [[V(0.0)] * L["n"] for L in layers]
