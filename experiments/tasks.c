@@ -20,12 +20,9 @@
 
 const char *const snn_task_names[SNN_NTASKS + 1] = {"pattern", "cues", "adding", "recall", "fmnist", "shd", NULL};
 
-/* splitmix64: a well-mixed seed from (seed, split, index) */
+/* a well-mixed seed from (seed, split, index) */
 static unsigned long mix(unsigned long x) {
-  uint64_t z = (uint64_t)x + 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return (unsigned long)(z ^ (z >> 31));
+  return (unsigned long)snn_mix64((uint64_t)x);
 }
 
 static unsigned long sample_seed(unsigned long seed, int split, size_t index) {

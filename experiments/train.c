@@ -95,21 +95,16 @@ typedef struct {
   int diverged;
   int lock;                    /* the output folder's lock, or -1 */
   double sec_update, sec_eval; /* seconds in the optimiser and the evaluations */
+  relt *ro_w0;                 /* the readout weights at update 0 (adaptive feedback) */
+  size_t nro0;
 } trainer;
-
-static uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 /* The n-th training sample's index: the stream itself for generated tasks,
  * a hashed draw (with replacement) from a data set. */
 static size_t train_index(const trainer *T, size_t n) {
   size_t cnt = snn_task_count(&T->e->task, 0);
   if (cnt == SIZE_MAX) return n;
-  return (size_t)(mix64(mix64(T->e->seed) ^ n) % cnt);
+  return (size_t)(snn_mix64(snn_mix64(T->e->seed) ^ n) % cnt);
 }
 
 /* Sample `index` of a split into sequence b of worker W's batch (the
@@ -838,6 +833,7 @@ static void worker_init(void *ctx, int wid, size_t job) {
       return;
     }
     W->own = 1, W->N = &W->Nown, W->c = &W->cown;
+    W->N->ro_w0 = T->ro_w0;
   }
   /* a rule runs a shard at a time: the largest shard's sequences */
   if (SNN_SFX(snn_net_batch)(W->N, (T->e->batch + T->S - 1) / T->S)) return;
@@ -931,6 +927,12 @@ static int trainer_init(trainer *T, const snn_experiment *e, const snn_train_opt
   size_t K = e->fptt.chunks ? e->fptt.chunks : 1;
   if (!strcmp(e->rule.name, "fptt")) T->F.B = e->batch, T->F.len = (s->T + K - 1) / K; /* made in trainer_par */
   for (size_t i = 0; i < P; i++) r_set(T->wbar + i, N->theta + i, c); /* FPTT: Wbar starts at W, lambda at 0 */
+  /* the readout the run starts from (a resumed run too: the checkpoint is
+   * read later), for e-prop's adaptive feedback */
+  T->nro0 = s->blk[s->blk_ro_w].rows * s->blk[s->blk_ro_w].cols;
+  if (!(T->ro_w0 = vec_alloc(T->nro0, c))) return SNN_ENOMEM;
+  SNN_SFX(snn_vset)(T->nro0, N->ro_w, T->ro_w0, c);
+  N->ro_w0 = T->ro_w0;
   T->hook.every = e->every, T->hook.fn = online_hook, T->hook.ctx = T;
   return trainer_par(T, o);
 }
@@ -946,6 +948,8 @@ static void trainer_clear(trainer *T) {
   fptt_bufs_clear(&T->F, T->N);
   vec_free(T->g, P, c), vec_free(T->gsum, P, c), vec_free(T->m, P, c), vec_free(T->v, P, c);
   vec_free(T->wbar, P, c), vec_free(T->lam, P, c), vec_free(T->save, P, c);
+  vec_free(T->ro_w0, T->nro0, c);
+  if (T->N) T->N->ro_w0 = NULL;
   r_clear(T->b1p, c), r_clear(T->b2p, c), r_clear(T->tmp, c);
   unlock_out(T->e->out, T->lock);
 }

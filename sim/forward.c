@@ -354,14 +354,8 @@ void SNN_SFX(snn_rate_signal)(const net *N, const relt *rate, relt *r) {
 /* A draw in [0, 1) (53 bits, exact at every precision) for unit i of layer
  * l in sequence sid: splitmix64 over the network's seed and the three
  * indices, so it depends on nothing else (threads, ranks, batch rows). */
-static uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 static double snn_uniform01(unsigned long seed, unsigned long long sid, size_t l, size_t i) {
-  uint64_t z = mix64(mix64(mix64(mix64((uint64_t)seed) ^ (uint64_t)sid) ^ (uint64_t)l) ^ (uint64_t)i);
+  uint64_t z = snn_mix64(snn_mix64(snn_mix64(snn_mix64((uint64_t)seed) ^ (uint64_t)sid) ^ (uint64_t)l) ^ (uint64_t)i);
   return (double)(z >> 11) * 0x1.0p-53;
 }
 

@@ -126,6 +126,9 @@ typedef struct SNN_SFX(snn_net) {
   double *uni; /* nmax: the draws of one layer's initial state */
   lay *layers;
   relt *ro_w, *ro_b;
+  /* NULL, or the readout weights the training started from, K x n_L: e-prop's
+   * adaptive feedback follows W_out's changes since then */
+  const relt *ro_w0;
   real kappa;
   relt *scr; /* Bcap nmax: scratch for gathered mix sources */
   size_t nmax;

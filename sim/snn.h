@@ -9,6 +9,7 @@
 #define SNN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- status codes, with their messages (one X-macro) ---- */
 #define SNN_STATUS(X)                                                    \
@@ -184,6 +185,16 @@ typedef struct snn_spec {
 int snn_spec_find_block(const snn_spec *s, const char *name);
 /* Number of trainable scalars. */
 size_t snn_spec_ntrain(const snn_spec *s);
+
+/* splitmix64's finaliser: a well-mixed 64-bit value from z, for every
+ * deterministic draw that must not depend on the order of the work (the
+ * training stream, the tasks' samples, drawn initial states). */
+static inline uint64_t snn_mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
 /* ---- numbers crossing the boundary ---- */
 typedef struct {

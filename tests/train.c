@@ -318,7 +318,8 @@ static const char *const RESUME_CASES[] = {
     "\"group\": 3}, \"rule\": \"fptt:chunks=6\", \"fptt\": {\"loss\": \"time_weighted\", \"reset_every\": 5},"
     " \"batch\": 5, \"shards\": 3, \"updates\": 12, \"eval\": {\"every\": 4, \"samples\": 6}",
     /* ltc from random initial states (drawn per sequence from its place in the run): e-prop, FPTT's lockstep */
-    "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"eprop\", \"batch\": 4, \"shards\": 3,"
+    "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"eprop:feedback=adaptive\", \"batch\": 4, \"shards\": "
+    "3,"
     " \"updates\": 12, \"eval\": {\"every\": 4, \"samples\": 5}",
     "\"task\": {\"kind\": \"adding\", \"steps\": 20}, \"rule\": \"fptt:chunks=4\", \"batch\": 4, \"shards\": 3,"
     " \"updates\": 12, \"eval\": {\"every\": 4, \"samples\": 5}",
@@ -383,6 +384,39 @@ START_TEST(test_resume_bit_for_bit) {
   rm_run(a), rm_run(b), rm_run(c);
   rmdir(tmpdir);
   run_net = NULL;
+}
+END_TEST
+
+/* e-prop's adaptive feedback starts as the random one and then follows
+ * W_out: the same parameters after the first update, different ones after
+ * twelve (the random feedback stays as drawn). */
+START_TEST(test_adaptive_feedback_follows_readout) {
+  mk_tmp();
+  char a[400], b[400], body[600];
+  snprintf(a, sizeof a, "%s/a", tmpdir);
+  snprintf(b, sizeof b, "%s/b", tmpdir);
+  snn_train_res r;
+  snn_err e = {0};
+  static const char *const fb[] = {"random", "adaptive"};
+  char *p[2][2];
+  size_t n;
+  for (int u = 0; u < 2; u++)
+    for (int k = 0; k < 2; k++) {
+      snprintf(body, sizeof body,
+               "\"task\": {\"kind\": \"cues\", \"cues\": 3, \"cue_len\": 4, \"gap\": 2, \"delay\": 4, "
+               "\"recall_len\": 4, \"group\": 3}, \"rule\": \"eprop:feedback=%s\", \"batch\": 3, \"updates\": %d, "
+               "\"eval\": {\"every\": 1, \"samples\": 2}",
+               fb[k], u ? 12 : 1);
+      ck_assert_msg(run_exp(body, k ? b : a, 0, 0, &r, &e) == SNN_OK, "%s", e.msg);
+      char pp[500];
+      snprintf(pp, sizeof pp, "%s/params.json", k ? b : a);
+      p[u][k] = get_file(pp, &n);
+      rm_run(k ? b : a);
+    }
+  ck_assert_msg(strcmp(p[0][0], p[0][1]) == 0, "adaptive differs from random after one update");
+  ck_assert_msg(strcmp(p[1][0], p[1][1]) != 0, "adaptive equals random after twelve updates");
+  for (int u = 0; u < 2; u++) free(p[u][0]), free(p[u][1]);
+  rmdir(tmpdir);
 }
 END_TEST
 
@@ -635,6 +669,7 @@ int main(void) {
   TCase *tt = tcase_create("training");
   tcase_set_timeout(tt, 600);
   tcase_add_loop_test(tt, test_resume_bit_for_bit, 0, (int)(sizeof RESUME_CASES / sizeof *RESUME_CASES));
+  tcase_add_test(tt, test_adaptive_feedback_follows_readout);
   tcase_add_test(tt, test_online_updates);
   tcase_add_test(tt, test_warmup_uncounted);
   tcase_add_test(tt, test_training_learns);

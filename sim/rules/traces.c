@@ -50,6 +50,7 @@ typedef struct {
   relt *Ms[2], *Mz[2], *MI, *Mzs, *Mzf, *scr; /* complete */
   relt *lam, *tmp;                            /* n */
   relt *B;                                    /* random feedback into this layer, or NULL */
+  relt *B0;                                   /* adaptive feedback: B as drawn (B = B0 + (W_out - W_out^0)^T) */
   size_t nB;
   /* diagonal: the local parameters in runs [a, b) of one presynaptic kind,
    * one current and consecutive flat indices, so that a trace update is a
@@ -99,6 +100,7 @@ typedef struct {
   int trace_reset; /* the reset path belongs to the trace */
   int mode;        /* OSTL: 0 auto, 1 diagonal, 2 full */
   int random_fb;   /* random feedback */
+  int adaptive_fb; /* e-prop: the random feedback follows W_out's changes in training */
   int ideal;       /* e-prop: BPTT's signal */
   size_t block;    /* steps per block of the synaptic traces (0: step by step) */
 } topts;
@@ -213,6 +215,7 @@ static void tlay_free(tlay *T, size_t n, size_t k, size_t m, rctx *c) {
   vec_free(T->lam, n, c);
   vec_free(T->tmp, n, c);
   vec_free(T->B, T->nB, c);
+  vec_free(T->B0, T->nB, c);
   tblk_free(T->blk, n, k, m, c);
 }
 
@@ -283,6 +286,26 @@ static int draw_feedback(tlay *T, size_t rows, size_t cols, unsigned long seed, 
   for (size_t i = 0; i < T->nB; i++) r_set_d(T->B + i, gsl_ran_gaussian(rng, 1.0) / sqrt((double)cols), c);
   gsl_rng_free(rng);
   return SNN_OK;
+}
+
+/* Adaptive feedback (Bellec et al. 2020): B receives W_out's updates, so
+ * that B = B0 + (W_out - W_out^0)^T with B0 the random draw and W_out^0 the
+ * readout the training started from (N->ro_w0; without it, a gradient at
+ * fixed parameters, B stays B0).  B is n x K, W_out K x n. */
+static void adapt_feedback(const net *N, tlay *TL, size_t nseq, size_t Lc) {
+  rctx *c = N->c;
+  size_t K = N->spec->n_out;
+  if (!N->ro_w0) return;
+  for (size_t j = Lc - 1; j < nseq * Lc; j += Lc) {
+    tlay *T = &TL[j];
+    if (!T->B0) continue;
+    size_t n = T->nB / K;
+    for (size_t i = 0; i < n; i++)
+      for (size_t k = 0; k < K; k++) {
+        r_sub(T->B + i * K + k, N->ro_w + k * n + i, N->ro_w0 + k * n + i, c);
+        r_add(T->B + i * K + k, T->B + i * K + k, T->B0 + i * K + k, c);
+      }
+  }
 }
 
 /* The unit-diagonal part of layer l's step Jacobians at this step: for an
@@ -717,6 +740,7 @@ static void get_opts(const snn_rule *rule, topts *op, const snn_spec *s) {
     op->ideal = !strcmp(snn_rule_opt(rule, "signal"), "ideal");
   }
   op->random_fb = strcmp(snn_rule_opt(rule, "feedback"), "symmetric") != 0;
+  op->adaptive_fb = !op->ostl && !strcmp(snn_rule_opt(rule, "feedback"), "adaptive");
   op->trace_reset = op->ostl && !s->detach_reset;
   op->block = op->ideal ? 0 : (size_t)snn_rule_opt_num(rule, "block");
   if (op->block > s->T) op->block = s->T;
@@ -783,6 +807,12 @@ static tstate *tstate_alloc(const net *N, const topts *op) {
     int full = op->ostl && (op->mode == 2 || (op->mode == 0 && (L->w_rec || L->sh->nmix)));
     st = tlay_init(T, N, &S->o, l, full);
     if (!st && op->random_fb && !op->ostl) st = draw_feedback(T, L->n, K, s->seed ^ 0x5eedUL, c);
+    if (!st && op->adaptive_fb && l + 1 == Lc) {
+      T->B0 = vec_alloc(T->nB, c);
+      if (!T->B0) st = SNN_ENOMEM;
+      if (!st) SNN_SFX(snn_vset)(T->nB, T->B, T->B0, c);
+      S->cnt += T->nB;
+    }
     if (!st && op->random_fb && op->ostl && l + 1 < Lc)
       st = draw_feedback(T, N->layers[l + 1].n, L->n, (s->seed ^ 0x5eedUL) + l + 1, c);
     if (!st) st = tblk_init(T, N, l, op);
@@ -903,6 +933,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
   }
   for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
   relt *g_row = grad + s->blk[s->blk_ro_w].off, *g_rob = grad + s->blk[s->blk_ro_b].off;
+  if (op.adaptive_fb) adapt_feedback(N, S->TL, B, Lc);
   for (size_t t = 1; t <= s->T; t++) {
     const slot *pvB, *cuB;
     SNN_SFX(snn_online_step)(O, t, &pvB, &cuB);
@@ -1016,6 +1047,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
     if (N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T && !op.ideal) { /* an online update */
       N->hook->fn(N->hook->ctx, t, grad);
       for (size_t i = 0; i < s->P; i++) r_zero(grad + i, c);
+      if (op.adaptive_fb) adapt_feedback(N, S->TL, B, Lc);
     }
   }
   SNN_SFX(snn_online_finish)(O);
