@@ -16,3 +16,9 @@ set style increment user
 # out(name, fmt): pick the terminal and the file
 out(name, fmt) = outdir.'/'.name.'.'.fmt
 term(fmt) = fmt eq 'png' ? 'pngcairo size 960,600 font ",11"' : 'svg size 960,600 font ",11" dynamic'
+# One colour per rule in every figure (a rule's options keep its family's colour:
+# e-prop's feedback variants and truncated BPTT's windows are told apart by the legend)
+rc(r) = r eq 'bptt' ? '#1f77b4' : r eq 'ostl' ? '#7f7f7f' : strstrt(r, 'diagonal') > 0 ? '#8c564b' : \
+        r eq 'eprop' ? '#d62728' : r eq 'eprop:feedback=random' ? '#e377c2' : r eq 'eprop:feedback=adaptive' ? '#9467bd' : \
+        r[1:5] eq 'tbptt' ? '#2ca02c' : r[1:4] eq 'fptt' ? '#ff7f0e' : r eq 'rtrl' ? '#17becf' : '#000000'
+set style fill transparent solid 0.18 noborder
