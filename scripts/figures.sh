@@ -10,7 +10,7 @@
 #                                 colearn pattern explain
 #   scripts/figures.sh --draw [NAME ...]   only redraw, from the CSV in docs/figures/data
 #   scripts/figures.sh --full [NAME ...]   the papers' sizes (docs/figures.md, "Two scales")
-#   SNN_FIG_QUICK=1 scripts/figures.sh ...   a few updates per run (a smoke test)
+#   SNN_FIG_QUICK=1 scripts/figures.sh ...   a few updates per run, one seed (a smoke test)
 #   SNN_FIG_SEEDS=N                            seeds per curve (default 3)
 #   SNN_FIG_WORK=DIR, SNN_FIG_OUT=DIR          where the data and the images go
 #   SNNGRAD=PATH                               the snngrad to use
@@ -22,6 +22,7 @@ cd "$(dirname "$0")/.."
 ALL="vcurve precision eprop_gap cost learning pixels seqlen feedback truncation colearn pattern explain"
 quick=${SNN_FIG_QUICK:-0}
 seeds=${SNN_FIG_SEEDS:-3}
+[ "$quick" = 1 ] && seeds=${SNN_FIG_SEEDS:-1} # a smoke test: one seed unless asked
 full=0
 draw_only=0
 while [ $# -gt 0 ]; do
@@ -264,7 +265,7 @@ fig_seqlen() {
 fig_feedback() {
   variant cues feedback >/dev/null
   seeds0=$seeds
-  [ "$seeds" -lt 5 ] && seeds=5
+  [ "$seeds" -lt 5 ] && [ "$quick" = 0 ] && seeds=5
   sweep feedback "$R/feedback.exp.json" \
     '"grid": {"rule": ["bptt", "eprop", "eprop:feedback=random", "eprop:feedback=adaptive"]}'
   seeds=$seeds0
