@@ -74,8 +74,9 @@ static void derive_direct(lay *L, rctx *c) {
 
 SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
                                 rctx *c) {
-  relt *t = c->cell[1], *om = c->cell[2];
   for (size_t i = 0; i < L->n; i++) {
+    R_LOCAL(t, c->cell[1]);
+    R_LOCAL(om, c->cell[2]);
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
     relt *ui = s + i * K + U, *wi = s + i * K + W;
     /* w = beta w + a u + b z */
@@ -96,8 +97,10 @@ SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, co
 
 SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
                                const relt *u, const relt *z, jacbuf *J, rctx *c) {
-  relt *om = c->cell[1], *t = c->cell[2], *q = c->cell[3];
   for (size_t i = 0; i < L->n; i++) {
+    R_LOCAL(om, c->cell[1]);
+    R_LOCAL(t, c->cell[2]);
+    R_LOCAL(q, c->cell[3]);
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
     const relt *up = sp + i * K + U, *wp = sp + i * K + W;
     r_d_sub(om, 1.0, d + D_AL, c); /* 1 - alpha */
@@ -147,8 +150,8 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
     relt *dp = J->dU_dp + i * NP;
     for (int p = 0; p < NP; p++) r_zero(dp + p, c);
     r_set_d(dp + P_THR, -1.0, c);
-    spike_psi(J->psi + i, u + i, z + i, thr, L->spec, c);
   }
+  spike_psi_n(J->psi, u, z, L->p[P_THR], L->n, L->spec, c);
 }
 
 const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac, NULL};

@@ -32,8 +32,8 @@ static void derive(lay *L, rctx *c) {
 
 SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
                                 rctx *c) {
-  relt *t = c->cell[0];
   for (size_t i = 0; i < L->n; i++) {
+    R_LOCAL(t, c->cell[0]);
     const relt *d = L->d + i * ND, *thr = L->p[P_THR] + i;
     relt *v = s + i * K + V, *a = s + i * K + A;
     r_fma(a, d + D_R, sp + i * K + A, zp + i, c);
@@ -84,8 +84,8 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
     r_set_d(up + P_THR, -1.0, c);
     r_zero(up + P_TAUA, c);
     r_neg(up + P_BETA, s + i * K + A, c);
-    spike_psi(J->psi + i, u + i, z + i, thr, L->spec, c);
   }
+  spike_psi_n(J->psi, u, z, L->p[P_THR], L->n, L->spec, c);
 }
 
 const cell_type SNN_SFX(snn_cell_alif) = {"alif", K, ND, derive, step, jac, NULL};

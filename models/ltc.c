@@ -22,9 +22,12 @@ enum { V, B, K };
 
 SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, const relt *I, relt *s, relt *u, relt *z,
                                 rctx *c) {
-  relt *tm = c->cell[0], *ta = c->cell[1], *up = c->cell[2], *t = c->cell[3];
   size_t n = L->n;
   for (size_t i = 0; i < n; i++) {
+    R_LOCAL(tm, c->cell[0]);
+    R_LOCAL(ta, c->cell[1]);
+    R_LOCAL(up, c->cell[2]);
+    R_LOCAL(t, c->cell[3]);
     snn_sigm(tm, I + n + i, c);
     snn_sigm(ta, I + 2 * n + i, c);
     /* b = z + ta (b_prev - z) */
@@ -45,9 +48,13 @@ SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, co
 
 SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
                                const relt *u, const relt *z, jacbuf *J, rctx *c) {
-  relt *tm = c->cell[0], *ta = c->cell[1], *up = c->cell[2], *a = c->cell[3], *om = c->cell[4];
   size_t n = L->n, m = 3;
   for (size_t i = 0; i < n; i++) {
+    R_LOCAL(tm, c->cell[0]);
+    R_LOCAL(ta, c->cell[1]);
+    R_LOCAL(up, c->cell[2]);
+    R_LOCAL(a, c->cell[3]);
+    R_LOCAL(om, c->cell[4]);
     snn_sigm(tm, I + n + i, c);
     snn_sigm(ta, I + 2 * n + i, c);
     r_d_sub(om, 1.0, tm, c);
@@ -81,8 +88,8 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
     r_neg(J->dU_ds + i * K + B, L->p[P_BETA] + i, c);
     r_set_d(J->dU_dp + i * NP + P_B0, -1.0, c);
     r_neg(J->dU_dp + i * NP + P_BETA, s + i * K + B, c);
-    spike_psi(J->psi + i, u + i, z + i, L->p[P_B0] + i, L->spec, c);
   }
+  spike_psi_n(J->psi, u, z, L->p[P_B0], n, L->spec, c);
 }
 
 /* initial_state "uniform", as the reference code's init_hidden: the membrane

@@ -21,6 +21,8 @@
 #include <math.h>
 #include <mpfr.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #ifdef SNN_MPFR
 typedef __mpfr_struct relt;
@@ -82,6 +84,13 @@ static inline void r_set_si(relt *r, long a, const rctx *c) {
 static inline void r_zero(relt *r, const rctx *c) {
   (void)c;
   mpfr_set_zero(r, 1);
+}
+/* r = a if keep, else +0 (a select, without a branch in double) */
+static inline void r_keep(relt *r, int keep, const relt *a, const rctx *c) {
+  if (keep)
+    r_set(r, a, c);
+  else
+    r_zero(r, c);
 }
 static inline double r_get_d(const relt *a) {
   return mpfr_get_d(a, R_RND);
@@ -185,6 +194,15 @@ static inline void r_set_si(relt *r, long a, const rctx *c) {
 static inline void r_zero(relt *r, const rctx *c) {
   (void)c;
   *r = 0.0;
+}
+static inline void r_keep(relt *r, int keep, const relt *a, const rctx *c) {
+  /* the bits masked, not `keep ? *a : 0`: under -ftrapping-math gcc will
+   * not turn that select into vector code */
+  uint64_t bits, mask = -(uint64_t)(keep != 0);
+  (void)c;
+  memcpy(&bits, a, sizeof bits);
+  bits &= mask;
+  memcpy(r, &bits, sizeof bits);
 }
 static inline double r_get_d(const relt *a) {
   return *a;
