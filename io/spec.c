@@ -353,8 +353,8 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
     char kp[160];
     keypath(kp, sizeof kp, w, "initial_state");
     return fail(p, SNN_EVALUE, kp,
-                "\"uniform\" is defined for ltc (u ~ U(0, 1), b = threshold, as Yin et al.'s code); this layer's "
-                "model is %s: expected \"zero\"",
+                "\"uniform\" is defined for ltc (v ~ U(0, 1), b = threshold, as Yin et al.'s code) and adlif, "
+                "adlif_sparch (u, w, z ~ U(0, 1), as sparch's); this layer's model is %s: expected \"zero\"",
                 ly->mt->name);
   }
   ly->has_reset = snn_model_has_reset(ly);

@@ -154,8 +154,21 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
   spike_psi_n(J->psi, u, z, L->p[P_THR], L->n, L->spec, c);
 }
 
-const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac, NULL};
-const cell_type SNN_SFX(snn_cell_adlif_sparch) = {"adlif_sparch", K, ND, derive_direct, step, jac, NULL};
+/* initial_state "uniform", as sparch's adLIF cell starts every sequence:
+ * u^0, w^0 and the previous output z^0 drawn independently from U(0, 1)
+ * (torch.rand; z^0 is a real number there, not a spike, and enters step 1
+ * through the reset and the adaptation as z^{t-1} does) */
+static void init(const lay *L, const double *u, relt *s0, relt *z0, rctx *c) {
+  size_t n = L->n;
+  for (size_t i = 0; i < n; i++) {
+    r_set_d(s0 + i * K + U, u[i], c);
+    r_set_d(s0 + i * K + W, u[n + i], c);
+    r_set_d(z0 + i, u[2 * n + i], c);
+  }
+}
+
+const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac, init};
+const cell_type SNN_SFX(snn_cell_adlif_sparch) = {"adlif_sparch", K, ND, derive_direct, step, jac, init};
 
 #ifndef SNN_MPFR
 /* sparch's RadLIF bounds its decays, alpha in [e^-1/5, e^-1/25] and beta in
@@ -196,6 +209,7 @@ const snn_model_type snn_model_adlif = {
     .const_factor = {1, 1, 1, 1, 1},
     .const_range = {SNN_RANGE_TIME, SNN_RANGE_POSITIVE, SNN_RANGE_TIME, SNN_RANGE_ANY, SNN_RANGE_ANY},
     .reset = SNN_RESET_SUBTRACT,
+    .initial_uniform = "u, w and z^0 ~ U(0, 1) each (sparch's adLIF cell)",
     .input_scale_1ma = 1,
     .bounds = bounds,
     .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},
@@ -219,6 +233,7 @@ const snn_model_type snn_model_adlif_sparch = {
     .const_factor = {1, 1, 1, 1, 1},
     .const_range = {SNN_RANGE_UNIT, SNN_RANGE_POSITIVE, SNN_RANGE_UNIT, SNN_RANGE_ANY, SNN_RANGE_ANY},
     .reset = SNN_RESET_SUBTRACT,
+    .initial_uniform = "u, w and z^0 ~ U(0, 1) each (sparch's adLIF cell)",
     .input_scale_1ma = 1,
     .bounds = bounds_direct,
     .shape = {1, 1, {0}, 1, {0}, 0, 0, 1, 0, {{0}}},

@@ -95,7 +95,8 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
 /* initial_state "uniform", as the reference code's init_hidden: the membrane
  * v^0 ~ U(0, 1) and b^0 = b0, the threshold as the file gives it (a constant
  * of the sequence even when b0 is trained) */
-static void init(const lay *L, const double *u, relt *s0, rctx *c) {
+static void init(const lay *L, const double *u, relt *s0, relt *z0, rctx *c) {
+  (void)z0; /* the spikes before step 1 stay 0 */
   for (size_t i = 0; i < L->n; i++) {
     r_set_d(s0 + i * K + V, u[i], c);
     r_set_d(s0 + i * K + B, L->ls->consts[P_B0], c);

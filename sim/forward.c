@@ -169,7 +169,10 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
       N->bytes += rb * ns * (2 * L->ndl + 1);
     }
   }
-  if (!(N->scr = vec_alloc(N->nmax, c)) || !(N->uni = malloc(N->nmax * sizeof *N->uni))) goto oom;
+  size_t kmax = 1;
+  for (size_t l = 0; l < s->L; l++)
+    if ((size_t)N->layers[l].k > kmax) kmax = (size_t)N->layers[l].k;
+  if (!(N->scr = vec_alloc(N->nmax, c)) || !(N->uni = malloc(N->nmax * (kmax + 1) * sizeof *N->uni))) goto oom;
   N->bytes += rb * N->nmax;
   N->ro_w = N->theta + s->blk[s->blk_ro_w].off;
   N->ro_b = N->theta + s->blk[s->blk_ro_b].off;
@@ -351,8 +354,8 @@ void SNN_SFX(snn_rate_signal)(const net *N, const relt *rate, relt *r) {
   }
 }
 
-/* A draw in [0, 1) (53 bits, exact at every precision) for unit i of layer
- * l in sequence sid: splitmix64 over the network's seed and the three
+/* A draw in [0, 1) (53 bits, exact at every precision), number i of layer
+ * l in sequence sid (draw q of unit j is number q n + j): splitmix64 over the network's seed and the three
  * indices, so it depends on nothing else (threads, ranks, batch rows). */
 static double snn_uniform01(unsigned long seed, unsigned long long sid, size_t l, size_t i) {
   uint64_t z = snn_mix64(snn_mix64(snn_mix64(snn_mix64((uint64_t)seed) ^ (uint64_t)sid) ^ (uint64_t)l) ^ (uint64_t)i);
@@ -377,9 +380,10 @@ void SNN_SFX(snn_slot_start)(const net *N, const slot *sl) {
     const lay *L = &N->layers[l];
     if (!L->ls->init_uniform) continue;
     double *u = N->uni;
+    size_t nq = L->n * ((size_t)L->k + 1);
     for (size_t b = 0; b < B; b++) {
-      for (size_t i = 0; i < L->n; i++) u[i] = snn_uniform01(s->seed, N->sid[b], l, i);
-      L->cell->init(L, u, sl->s[l] + b * L->n * (size_t)L->k, c);
+      for (size_t q = 0; q < nq; q++) u[q] = snn_uniform01(s->seed, N->sid[b], l, q);
+      L->cell->init(L, u, sl->s[l] + b * L->n * (size_t)L->k, sl->z[l] + b * L->n, c);
     }
   }
 }

@@ -46,11 +46,14 @@ typedef struct SNN_SFX(snn_cell_type) {
   /* The local Jacobians at that step. */
   void (*jac)(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u, const relt *z,
               jacbuf *J, rctx *c);
-  /* Optional (NULL: only the zero state): the initial state s^0 of the
-   * units (n k values) from one draw u_i in [0, 1) per unit, for layers with
-   * "initial_state": "uniform" (the reference code's state, e.g. ltc's).
-   * s^0 must not depend on the parameters: it is a constant of the sequence. */
-  void (*init)(const lay *L, const double *u, relt *s0, rctx *c);
+  /* Optional (NULL: only the zero state): the initial state of the units
+   * for layers with "initial_state": "uniform" (the reference code's state:
+   * ltc's, sparch's adLIF's), from k + 1 independent draws in [0, 1) per
+   * unit, draw q of unit i at u[q n + i]: s^0 (n k values) and the output
+   * before step 1, z^0 (n values, zero on entry; it enters step 1 as z^{t-1}
+   * does).  Both must not depend on the parameters: they are constants of
+   * the sequence. */
+  void (*init)(const lay *L, const double *u, relt *s0, relt *z0, rctx *c);
 } SNN_SFX(snn_cell_type);
 typedef SNN_SFX(snn_cell_type) cell_type;
 
@@ -123,7 +126,7 @@ typedef struct SNN_SFX(snn_net) {
    * (initial_state "uniform"): row b's is b unless the caller sets it
    * (training: the sample's place in the run's stream of sequences) */
   unsigned long long *sid;
-  double *uni; /* nmax: the draws of one layer's initial state */
+  double *uni; /* nmax (kmax + 1): the draws of one layer's initial state */
   lay *layers;
   relt *ro_w, *ro_b;
   /* NULL, or the readout weights the training started from, K x n_L: e-prop's

@@ -57,6 +57,10 @@ static const char *const NETS[] = {
     NET("{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3,\"initial_state\":\"uniform\","
         "\"self_connections\":true,\"train\":[\"w_in\",\"w_rec\",\"bias\",\"w_tau_m\",\"w_tau_adp\",\"threshold\"]}",
         "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"multi_gaussian\"}"),
+    /* adlif from sparch's random initial state: u, w and the output before step 1 drawn per sequence */
+    NET("{\"model\":\"adlif\",\"size\":4,\"recurrent\":true,\"w_scale\":20,\"initial_state\":\"uniform\","
+        "\"threshold\":1,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"tau_adapt\",\"a\",\"b\"]}",
+        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"boxcar\"}"),
     /* delays on a hidden projection, smooth spikes */
     NET("{\"model\":\"lif\",\"size\":5,\"w_scale\":3,\"tau_mem\":5},"
         "{\"model\":\"lif\",\"size\":4,\"w_scale\":3,\"delays\":{\"max\":3,\"init\":[0.5,2.5]}}",

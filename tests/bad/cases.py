@@ -274,7 +274,9 @@ net("net.input_scale.string", "lif", "layers.0.input_scale", "alpha", desc="inpu
 net("net.train.string", "lif", "layers.0.train", "w_in", desc="train a string, not an array")
 net("net.selfconn.number", "lif", "layers.0.self_connections", 1, desc="self_connections a number")
 net("net.selfconn.string", "lif", "layers.0.self_connections", "yes", desc="self_connections a string", cmd="grad")
-net("net.init.lif", "lif", "layers.0.initial_state", "uniform", desc="initial_state uniform on lif (ltc only)", cmd="grad")
+net("net.init.lif", "lif", "layers.0.initial_state", "uniform", desc="initial_state uniform on lif (ltc and adlif only)", cmd="grad")
+net("net.init.alif", "lif", lambda d: d["layers"][0].update(model="alif", initial_state="uniform"),
+    key="layers[0].initial_state", desc="initial_state uniform on alif (ltc and adlif only)", cmd="grad")
 net("net.init.bogus", "ltc", "layers.0.initial_state", "random", desc="initial_state an unknown choice", cmd="grad")
 net("net.init.number", "ltc", "layers.0.initial_state", 1, desc="initial_state a number")
 net("net.alpha.over", "lif", lambda d: d["layers"][0].update(model="adlif_sparch", alpha=1.0),

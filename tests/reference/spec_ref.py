@@ -261,10 +261,16 @@ def run(net, par):
     for li, L in enumerate(layers):
         n = L["n"]
         state.append({"v": [V(0.0)] * n, "a": [V(0.0)] * n, "z": [V(0.0)] * n})
-        if net["layers"][li].get("initial_state", "zero") == "uniform":  # ltc: v ~ U(0, 1), b = the file's threshold
-            b0 = net["layers"][li].get("threshold", 0.1)
-            state[li]["v"] = [V(uniform01(net.get("seed", 1), 0, li, i)) for i in range(n)]
-            state[li]["a"] = [V(b0)] * n
+        if net["layers"][li].get("initial_state", "zero") == "uniform":
+            # draw q of unit i is number q n + i of the layer's stream
+            draw = [uniform01(net.get("seed", 1), 0, li, q) for q in range(3 * n)]
+            if L["m"] == "ltc":  # v ~ U(0, 1), b = the file's threshold
+                state[li]["v"] = [V(draw[i]) for i in range(n)]
+                state[li]["a"] = [V(net["layers"][li].get("threshold", 0.1))] * n
+            else:  # adlif (sparch): u, w and the output before step 1 ~ U(0, 1)
+                state[li]["v"] = [V(draw[i]) for i in range(n)]
+                state[li]["a"] = [V(draw[n + i]) for i in range(n)]
+                state[li]["z"] = [V(draw[2 * n + i]) for i in range(n)]
     y = [V(0.0)] * ro["size"]
     E = V(0.0)
     zsum = [[V(0.0)] * L["n"] for L in layers]
