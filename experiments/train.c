@@ -89,7 +89,7 @@ typedef struct {
   const snn_data *d0;               /* the generated parameters, for the workers' networks */
   fptt_bufs F;
   relt *g, *gsum, *m, *v, *wbar, *lam, *save; /* save: FPTT's W during evaluation on Wbar, or an online update */
-  real b1p, b2p, tmp;                         /* beta1^t, beta2^t */
+  real b1p, b2p, tmp, tmp2;                   /* beta1^t, beta2^t; scratch */
   size_t nupd;                                /* parameter updates so far (online: several per sequence) */
   SNN_SFX(snn_hook) hook;
   int diverged;
@@ -261,11 +261,18 @@ static void update(trainer *T, relt *g) {
   T->sec_update += now() - t0;
 }
 
+/* m = b1 m + (1 - b1) g (w: scratch) */
+static inline void moment1(relt *m, const relt *g, double b1, relt *w, rctx *c) {
+  r_mul_d(m, m, b1, c);
+  r_mul_d(w, g, 1.0 - b1, c);
+  r_add(m, m, w, c);
+}
+
 static void update_step(trainer *T, relt *g) {
   const snn_experiment *e = T->e;
   const snn_spec *s = T->s;
   rctx *c = T->c;
-  relt *th = T->N->theta, *a = T->tmp, *w = c->leaf;
+  relt *th = T->N->theta, *a = T->tmp;
   mask(s, g, c);
   for (size_t i = 0; i < s->P; i++)
     if (!r_isfinite(g + i)) T->diverged = 1;
@@ -282,47 +289,59 @@ static void update_step(trainer *T, relt *g) {
   T->nupd++;
   r_mul_d(T->b1p, T->b1p, e->beta1, c);
   r_mul_d(T->b2p, T->b2p, e->beta2, c);
+  const double b1 = e->beta1, b2 = e->beta2, lr = e->lr, eps = e->eps, mu = e->momentum;
   for (size_t b = 0; b < s->nblk; b++) {
     const snn_block *bk = &s->blk[b];
     if (!bk->trainable) continue;
-    for (size_t i = bk->off; i < bk->off + bk->rows * bk->cols; i++) {
-      relt *gi = g + i, *m = T->m + i, *v = T->v + i;
-      if (e->opt == SNN_OPT_SGD) { /* m = mu m + g; theta -= lr m */
-        r_mul_d(m, m, e->momentum, c);
-        r_add(m, m, gi, c);
-        r_mul_d(w, m, e->lr, c);
-        r_sub(th + i, th + i, w, c);
-        continue;
+    /* one loop per optimiser, without branches or stores that might alias
+     * the bias corrections, so that the double build vectorises it */
+    size_t i0 = bk->off, i1 = bk->off + bk->rows * bk->cols;
+    relt *restrict tp = th, *restrict mp = T->m, *restrict vp = T->v;
+    const relt *restrict gp = g, *b1p = T->b1p, *b2p = T->b2p;
+    if (e->opt == SNN_OPT_SGD) { /* m = mu m + g; theta -= lr m */
+      for (size_t i = i0; i < i1; i++) {
+        R_LOCAL(w, c->leaf);
+        r_mul_d(mp + i, mp + i, mu, c);
+        r_add(mp + i, mp + i, gp + i, c);
+        r_mul_d(w, mp + i, lr, c);
+        r_sub(tp + i, tp + i, w, c);
       }
-      /* m = b1 m + (1 - b1) g */
-      r_mul_d(m, m, e->beta1, c);
-      r_mul_d(w, gi, 1.0 - e->beta1, c);
-      r_add(m, m, w, c);
-      if (e->opt == SNN_OPT_ADAM) {
-        /* v = b2 v + (1 - b2) g^2; theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) */
-        r_mul_d(v, v, e->beta2, c);
-        r_mul(w, gi, gi, c);
-        r_mul_d(w, w, 1.0 - e->beta2, c);
-        r_add(v, v, w, c);
-        r_d_sub(w, 1.0, T->b2p, c);
-        r_div(w, v, w, c);
-        r_sqrt(w, w, c);
-        r_add_d(w, w, e->eps, c);
-        r_d_sub(a, 1.0, T->b1p, c);
-        r_mul(w, w, a, c);
-        r_div(w, m, w, c);
-      } else { /* adamax: u = max(b2 u, |g|); theta -= lr / (1 - b1^t) m / (u + eps) */
-        r_mul_d(v, v, e->beta2, c);
-        r_abs(w, gi, c);
-        if (r_cmp(w, v) > 0) r_set(v, w, c);
-        r_add_d(w, v, e->eps, c);
-        r_d_sub(a, 1.0, T->b1p, c);
-        r_mul(w, w, a, c);
-        r_div(w, m, w, c);
-      }
-      r_mul_d(w, w, e->lr, c);
-      r_sub(th + i, th + i, w, c);
+      continue;
     }
+    R_LOCAL(c1, T->tmp);  /* 1 - b1^t */
+    R_LOCAL(c2, T->tmp2); /* 1 - b2^t */
+    r_d_sub(c1, 1.0, b1p, c);
+    r_d_sub(c2, 1.0, b2p, c);
+    /* adam: v = b2 v + (1 - b2) g^2; theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) */
+    if (e->opt == SNN_OPT_ADAM)
+      for (size_t i = i0; i < i1; i++) {
+        R_LOCAL(w, c->leaf);
+        moment1(mp + i, gp + i, b1, w, c);
+        r_mul_d(vp + i, vp + i, b2, c);
+        r_mul(w, gp + i, gp + i, c);
+        r_mul_d(w, w, 1.0 - b2, c);
+        r_add(vp + i, vp + i, w, c);
+        r_div(w, vp + i, c2, c);
+        r_sqrt(w, w, c);
+        r_add_d(w, w, eps, c);
+        r_mul(w, w, c1, c);
+        r_div(w, mp + i, w, c);
+        r_mul_d(w, w, lr, c);
+        r_sub(tp + i, tp + i, w, c);
+      }
+    else /* adamax: u = max(b2 u, |g|); theta -= lr / (1 - b1^t) m / (u + eps) */
+      for (size_t i = i0; i < i1; i++) {
+        R_LOCAL(w, c->leaf);
+        moment1(mp + i, gp + i, b1, w, c);
+        r_mul_d(vp + i, vp + i, b2, c);
+        r_abs(w, gp + i, c);
+        if (r_cmp(w, vp + i) > 0) r_set(vp + i, w, c);
+        r_add_d(w, vp + i, eps, c);
+        r_mul(w, w, c1, c);
+        r_div(w, mp + i, w, c);
+        r_mul_d(w, w, lr, c);
+        r_sub(tp + i, tp + i, w, c);
+      }
   }
   project(T);
   SNN_SFX(snn_net_derive)(T->N);
@@ -919,7 +938,7 @@ static int trainer_init(trainer *T, const snn_experiment *e, const snn_train_opt
   T->e = e, T->s = s, T->c = c, T->N = N, T->d0 = d0;
   T->fn = SNN_RULE_FN(&e->rule);
   T->lock = -1;
-  r_init(T->b1p, c), r_init(T->b2p, c), r_init(T->tmp, c);
+  r_init(T->b1p, c), r_init(T->b2p, c), r_init(T->tmp, c), r_init(T->tmp2, c);
   r_set_d(T->b1p, 1.0, c), r_set_d(T->b2p, 1.0, c);
   T->g = vec_alloc(P, c), T->gsum = vec_alloc(P, c), T->m = vec_alloc(P, c), T->v = vec_alloc(P, c);
   T->wbar = vec_alloc(P, c), T->lam = vec_alloc(P, c), T->save = vec_alloc(P, c);
@@ -950,7 +969,7 @@ static void trainer_clear(trainer *T) {
   vec_free(T->wbar, P, c), vec_free(T->lam, P, c), vec_free(T->save, P, c);
   vec_free(T->ro_w0, T->nro0, c);
   if (T->N) T->N->ro_w0 = NULL;
-  r_clear(T->b1p, c), r_clear(T->b2p, c), r_clear(T->tmp, c);
+  r_clear(T->b1p, c), r_clear(T->b2p, c), r_clear(T->tmp, c), r_clear(T->tmp2, c);
   unlock_out(T->e->out, T->lock);
 }
 
