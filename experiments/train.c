@@ -996,7 +996,8 @@ static int run_start_files(trainer *T, const snn_train_opts *o, size_t *start, s
   snn_data d = {0};
   snn_buf b = {0};
   if (o->resume) {
-    rc = load_checkpoint(T, start, log, err);
+    rc = snn_manifest_check_resume(mpath, e->config, e->net_json, e->path, err);
+    if (!rc) rc = load_checkpoint(T, start, log, err);
   } else {
     char ipath[RUN_PATH_MAX], lpath[RUN_PATH_MAX];
     run_file(ipath, e->out, "params_initial.json");

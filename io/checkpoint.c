@@ -109,6 +109,52 @@ char *snn_manifest_text(const char *experiment, const char *config, const char *
   return txt;
 }
 
+int snn_manifest_check_resume(const char *mpath, const char *config, const char *net_json, const char *exp_path,
+                              snn_err *err) {
+  static const char *const may_change[] = {"updates", "eval",        "checkpoint", "threads",
+                                           "out",     "description", "comment",    NULL};
+  FILE *f = fopen(mpath, "r");
+  if (!f) return SNN_OK; /* no manifest: nothing recorded to compare with */
+  fclose(f);
+  json_error_t je;
+  json_t *man = json_load_file(mpath, 0, &je), *now = json_loads(config, 0, &je), *net = json_loads(net_json, 0, &je);
+  int rc = SNN_OK;
+  json_t *was = man ? json_object_get(man, "configuration") : NULL,
+         *wasnet = man ? json_object_get(man, "network") : NULL;
+  if (!man || !json_is_object(was)) {
+    rc = snn_err_set(err, SNN_EVALUE, mpath, "configuration",
+                     "the run's manifest cannot be read, so --resume cannot check that this is its experiment");
+  } else if (!now || !net) {
+    rc = snn_err_set(err, SNN_ENOMEM, exp_path, "", "out of memory");
+  } else {
+    const char *bad = NULL;
+    /* every key either file has, in a fixed order: the recorded ones, then the new ones */
+    for (int pass = 0; pass < 2 && !bad; pass++) {
+      const char *k;
+      json_t *v;
+      json_object_foreach(pass ? now : was, k, v) {
+        int free_key = 0;
+        for (int i = 0; may_change[i]; i++) free_key |= !strcmp(k, may_change[i]);
+        if (free_key) continue;
+        json_t *a = json_object_get(was, k), *b = json_object_get(now, k);
+        if (!a || !b || !json_equal(a, b)) {
+          bad = k;
+          break;
+        }
+      }
+    }
+    if (!bad && wasnet && !json_equal(wasnet, net)) bad = "network";
+    if (bad)
+      rc = snn_err_set(err, SNN_EVALUE, exp_path, bad,
+                       "differs from the experiment of the run being resumed (%s); --resume continues a run, so "
+                       "only updates, eval, checkpoint, threads, out, description and comment may change: expected "
+                       "the recorded value, or a new output folder without --resume",
+                       mpath);
+  }
+  json_decref(man), json_decref(now), json_decref(net);
+  return rc;
+}
+
 int snn_log_read(const char *path, size_t upto, snn_buf *log, snn_err *err) {
   FILE *f = fopen(path, "r");
   if (!f) return snn_err_set(err, SNN_EIO, path, "", "cannot read the log of the run to resume");

@@ -32,6 +32,15 @@ int snn_ckpt_load(const snn_spec *s, const char *path, snn_data *d, snn_ckpt *c,
 char *snn_manifest_text(const char *experiment, const char *config, const char *net_json, unsigned long seed,
                         const char *rule, long prec, const char *task);
 
+/* Before --resume: the experiment (its file's text `config` and the network
+ * it resolves to) against the manifest the run being resumed wrote (mpath;
+ * none: nothing to compare).  Only the schedule (updates, eval, checkpoint),
+ * threads, out, description and comment may differ: anything else would
+ * continue a run that no experiment describes.  SNN_EVALUE names the first
+ * key that differs, in the experiment file exp_path. */
+int snn_manifest_check_resume(const char *mpath, const char *config, const char *net_json, const char *exp_path,
+                              snn_err *err);
+
 /* The header and the rows of updates 1..upto of a run's log. */
 int snn_log_read(const char *path, size_t upto, snn_buf *log, snn_err *err);
 

@@ -92,7 +92,14 @@ printf '{"network": {"layers": [{"model": "lif", "size": 6, "recurrent": true, "
  "eval": {"every": 1, "samples": 2}, "out": "%s/tiny"}\n' "$tmp" > "$tmp/tiny.json"
 expect 0 "train, stopped early" -- $wrap "$snngrad" train "$tmp/tiny.json" --quiet --until 1
 [ ! -e "$tmp/tiny/params.json" ] || { echo "FAIL: an unfinished run wrote final parameters"; fails=$((fails + 1)); }
-expect 0 "train, resumed" -- $wrap "$snngrad" train "$tmp/tiny.json" --quiet --resume
+# --resume with another experiment is refused, naming the key, and changes nothing; the schedule may change
+sed 's/"batch": 2/"batch": 3/' "$tmp/tiny.json" > "$tmp/tiny_b3.json"
+sum_before=$(cat "$tmp/tiny"/* | cksum)
+expect 2 "resume with a changed experiment" -- $wrap "$snngrad" train "$tmp/tiny_b3.json" --quiet --resume
+has "$tmp/err" "tiny_b3.json: key 'batch'" "a refused resume names the key"
+[ "$(cat "$tmp/tiny"/* | cksum)" = "$sum_before" ] || { echo "FAIL: a refused resume changed the run's files"; fails=$((fails + 1)); }
+sed 's/"every": 1, "samples": 2/"every": 3, "samples": 2/' "$tmp/tiny.json" > "$tmp/tiny_e3.json"
+expect 0 "train, resumed" -- $wrap "$snngrad" train "$tmp/tiny_e3.json" --quiet --resume
 has "$tmp/out" "trained 3 updates" "resumed to the end"
 [ "$(wc -l < "$tmp/tiny/log.csv")" -eq 4 ] || { echo "FAIL: the resumed log has one row per update"; fails=$((fails + 1)); }
 has "$tmp/tiny/manifest.json" '"rule": "eprop"' "manifest"

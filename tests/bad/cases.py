@@ -1194,7 +1194,7 @@ cli("train.resume.no.checkpoint", TE + ["--resume", "--out", Out("run")], ["chec
 cli("train.resume.empty.folder", TE + ["--resume", "--out", Out("dir")], ["checkpoint.json"],
     "--resume into a folder without a checkpoint: the folder unchanged")
 other = experiment("exp.tiny.bptt", "recall", lambda d: d.update(rule="bptt"))
-cli("train.resume.other.rule", ["train", other, "--quiet", "--resume", "--out", Out("run")], ["checkpoint"],
+cli("train.resume.other.rule", ["train", other, "--quiet", "--resume", "--out", Out("run")], ["'rule'", "manifest.json"],
     "--resume a checkpoint of eprop with bptt: refused, the run folder unchanged", flags=("pre=pre_tiny_run",))
 
 
@@ -1204,8 +1204,13 @@ def smaller(d):
 
 
 other = experiment("exp.tiny.small", "recall", smaller)
-cli("train.resume.other.network", ["train", other, "--quiet", "--resume", "--out", Out("run")], ["checkpoint.json"],
+cli("train.resume.other.network", ["train", other, "--quiet", "--resume", "--out", Out("run")],
+    ["'network'", "manifest.json"],
     "--resume a checkpoint of another network size: refused, the run folder unchanged", flags=("pre=pre_tiny_run",))
+other = experiment("exp.tiny.lr", "recall", lambda d: d.update(rule="eprop", optimizer={"kind": "adam", "lr": 0.1234}))
+cli("train.resume.other.lr", ["train", other, "--quiet", "--resume", "--out", Out("run")], ["'optimizer'", "manifest.json"],
+    "--resume with another learning rate: refused (the run would match no experiment), the run folder unchanged",
+    flags=("pre=pre_tiny_run",))
 cli("train.resume.corrupt", TE + ["--resume", "--out", Out("run")], ["checkpoint.json"],
     "--resume from a truncated checkpoint: refused, the run folder unchanged",
     flags=("pre=pre_tiny_run_corrupt",))

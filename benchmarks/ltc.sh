@@ -1,0 +1,131 @@
+#!/bin/sh
+# benchmarks/ltc.sh - the ltc neuron against PyTorch: the gradient first, then training
+# throughput at 1 and 2 threads, in one run (docs/performance.md, "ltc against PyTorch").
+#
+#   sh benchmarks/ltc.sh          # from the top of the repository
+#
+# 1. Gradient agreement: benchmarks/torch_compare_ltc.py exports benchmarks/compare_ltc_net.json
+#    (and its heaviside, detach and ce/uniform-state variants), computes the loss and
+#    loss.backward() with the PyTorch model of torch_ltc.py in float64, and `snngrad compare`
+#    must find every block in agreement and every deliberately wrong model DIFFERS. If not,
+#    the script stops (exit 1): the timing would not be of snngrad's network.
+# 2. Throughput, shape: row-wise Fashion-MNIST, T = 28, 28 inputs, 128 recurrent LTC neurons
+#    with self-connections and the uniform initial state, multi_gaussian surrogate, 10
+#    outputs, ce at the last step, batch 32, BPTT + Adam.
+#    snngrad: `snngrad bench --train benchmarks/fmnist_row_ltc.json --updates UPDATES
+#    --threads N` (one warm-up update; the evaluation timed apart and left out), the median
+#    of REPS runs. PyTorch: torch_ltc.py --threads N (torch.set_num_threads and
+#    OMP_NUM_THREADS), one warm-up update, then the median of REPS measurements of UPDATES
+#    updates. The ratio is snngrad's sequences per second over PyTorch's: above 1, snngrad
+#    is faster.
+#
+# Before timing it waits, up to WAITS times 60 s, for the 1-minute load average to fall to
+# MAXLOAD or below (defaults 5 and 0.5), then times anyway; the load before and after is
+# printed. Writes benchmarks/ltc_results.csv (or OUT=...). Needs snngrad built in build/
+# (or SNNGRAD=path) and Debian's python3-torch and python3-numpy for /usr/bin/python3;
+# this script installs nothing (apt-get install -y python3-torch python3-numpy). THREADS,
+# UPDATES and REPS in the environment change the defaults "1 2", 5 and 3.
+set -eu
+cd "$(dirname "$0")/.."
+SNNGRAD=${SNNGRAD:-build/cli/snngrad}
+PY=/usr/bin/python3
+THREADS=${THREADS:-1 2}
+UPDATES=${UPDATES:-5}
+REPS=${REPS:-3}
+WAITS=${WAITS:-5}
+MAXLOAD=${MAXLOAD:-0.5}
+OUT=${OUT:-benchmarks/ltc_results.csv}
+EXP=benchmarks/fmnist_row_ltc.json
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+[ -x "$SNNGRAD" ] || { echo "ltc.sh: $SNNGRAD not found; build first: meson setup build && ninja -C build" >&2; exit 2; }
+[ -x "$PY" ] || { echo "ltc.sh: no $PY; install Debian's python3 (this script installs nothing)" >&2; exit 2; }
+for m in torch:python3-torch numpy:python3-numpy; do
+  if ! $PY -c "import ${m%%:*}" 2>/dev/null; then
+    echo "ltc.sh: no ${m%%:*} for $PY; install Debian's: apt-get install -y ${m#*:} (this script installs nothing)" >&2
+    exit 2
+  fi
+done
+
+echo "machine: $(grep -c ^processor /proc/cpuinfo) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+
+# 1. the gradient
+echo "== gradient agreement: torch_compare_ltc.py on benchmarks/compare_ltc_net.json"
+if ! $PY benchmarks/torch_compare_ltc.py "$SNNGRAD" benchmarks/compare_ltc_net.json "$TMP/cmp" >"$TMP/cmp.log" 2>&1; then
+  cat "$TMP/cmp.log" >&2
+  echo "ltc.sh: the PyTorch model's gradient is not snngrad's (above); nothing timed" >&2
+  exit 1
+fi
+sed -n '/^==== summary/,$p' "$TMP/cmp.log"
+
+# 2. the time
+tries=0
+while $PY -c 'import sys; sys.exit(not float(open("/proc/loadavg").read().split()[0]) > float(sys.argv[1]))' "$MAXLOAD" &&
+  [ "$tries" -lt "$WAITS" ]; do
+  echo "load $(cut -d' ' -f1 /proc/loadavg) > $MAXLOAD: waiting 60 s ($((tries + 1))/$WAITS)"
+  sleep 60
+  tries=$((tries + 1))
+done
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for t in $THREADS; do
+  r=1
+  while [ "$r" -le "$REPS" ]; do
+    "$SNNGRAD" bench --train "$EXP" --updates "$UPDATES" --threads "$t" --csv "$TMP/one.csv" >/dev/null
+    tail -n 1 "$TMP/one.csv" >>"$TMP/snn_$t"
+    r=$((r + 1))
+  done
+  head -n 1 "$TMP/one.csv" >"$TMP/snn_header"
+  # torch_ltc.py takes the median of its REPS measurements itself
+  OMP_NUM_THREADS=$t $PY benchmarks/torch_ltc.py --threads "$t" --reps "$REPS" --updates "$UPDATES" \
+    --no-header >>"$TMP/torch_$t"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+$PY - "$TMP" "$OUT" "$THREADS" <<'EOF'
+import csv, sys
+tmp, out, threads = sys.argv[1], sys.argv[2], sys.argv[3].split()
+hdr = open(tmp + "/snn_header").read().strip().split(",")
+tcols = ["shape", "implementation", "batch", "T", "n_in", "n", "n_out", "fwd_ms", "bwd_ms", "opt_ms",
+         "ms_per_update", "sequences_per_s"]
+rows = []
+for t in threads:
+    tr = next(csv.DictReader(open("%s/torch_%s" % (tmp, t)), fieldnames=tcols))
+    runs = list(csv.DictReader(open("%s/snn_%s" % (tmp, t)), fieldnames=hdr))
+    runs.sort(key=lambda r: float(r["sequences_per_s"]))
+    m = runs[len(runs) // 2]                         # the median run
+    B, T, nin, n, nout = (int(tr[k]) for k in ("batch", "T", "n_in", "n", "n_out"))
+    gflop = float(m["gflop_per_update"])             # snngrad's flop model (sim/estimate.c): no mixes
+    # the same count with ltc's two mixes, n x 2n each, per step (forward x 3, as the model)
+    gflop_mix = gflop + 3 * 2 * (2 * n * 2 * n) * T * B / 1e9
+    dg = float(m["dgemm_gflops"])
+    sms, tms = float(m["ms_per_update"]), float(tr["ms_per_update"])
+    rows.append(["ltc", t, B, T, nin, n, nout, m["threads"],
+                 "%.4g" % float(m["sequences_per_s"]), "%.4g" % sms,
+                 "%.4g" % float(m["grad_ms_per_update"]), "%.4g" % float(m["opt_ms_per_update"]),
+                 "%.3g" % float(m["gflops"]), "%.3g" % float(m["fraction_of_dgemm"]),
+                 "%.4g" % float(tr["sequences_per_s"]), "%.4g" % tms,
+                 "%.4g" % float(tr["fwd_ms"]), "%.4g" % float(tr["bwd_ms"]), "%.4g" % float(tr["opt_ms"]),
+                 "%.3g" % (gflop / (tms / 1e3)), "%.3g" % (gflop / (tms / 1e3) / (dg * int(t))),
+                 "%.3g" % (float(m["sequences_per_s"]) / float(tr["sequences_per_s"])),
+                 "%.4g" % dg, "%.4g" % gflop, "%.4g" % gflop_mix,
+                 "%.3g" % (gflop_mix / (sms / 1e3)), "%.3g" % (gflop_mix / (tms / 1e3)),
+                 "%.1f" % float(m["peak_rss_mb"]), tr["implementation"]])
+cols = ["shape", "threads", "batch", "T", "n_in", "n", "n_out", "snngrad_workers",
+        "snngrad_seq_per_s", "snngrad_ms_per_update", "snngrad_grad_ms", "snngrad_opt_ms",
+        "snngrad_gflops", "snngrad_fraction_of_dgemm",
+        "torch_seq_per_s", "torch_ms_per_update", "torch_fwd_ms", "torch_bwd_ms", "torch_opt_ms",
+        "torch_gflops", "torch_fraction_of_dgemm",
+        "snngrad_over_torch_seq_per_s", "dgemm_gflops_1thread", "gflop_per_update",
+        "gflop_per_update_with_mixes", "snngrad_gflops_with_mixes", "torch_gflops_with_mixes",
+        "snngrad_peak_rss_mb", "torch_version"]
+with open(out, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(cols)
+    w.writerows(rows)
+show = [1, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 25, 26]
+w = [max(len(str(r[i])) for r in [cols] + rows) for i in show]
+for r in [cols] + rows:
+    print("  ".join(str(r[i]).ljust(w[k]) for k, i in enumerate(show)))
+EOF
+echo "wrote $OUT (snngrad_over_torch_seq_per_s above 1: snngrad is faster)"
