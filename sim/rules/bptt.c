@@ -34,7 +34,7 @@ struct SNN_SFX(snn_bptt_ws) {
   relt *dI;        /* (T+2) * mmax * nmax: dE/dI_q^t, current-major per row */
   relt *ds, *dsn;  /* nmax * kmax */
   relt *dsx, *dzx; /* nmax * kmax, nmax: what the mixes of step t+1 send to s^t and z^t */
-  relt *mt;        /* nmax */
+  relt *mt;        /* Bcap nmax: a mix source's W^T dE/dJ for the batch */
   relt *rec;       /* nmax */
   relt *dy;        /* (T+2) * n_out */
   relt *V;         /* T * nmax, with mixes: a mix source over the rows */
@@ -90,7 +90,7 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
   w->dsn = vec_alloc(bn * (size_t)w->kmax, c);
   w->dsx = vec_alloc(bn * (size_t)w->kmax, c);
   w->dzx = vec_alloc(bn, c);
-  w->mt = vec_alloc(w->nmax, c);
+  w->mt = vec_alloc(bn, c);
   w->rec = vec_alloc(bn, c);
   w->dy = vec_alloc((T + 2) * Bc * s->n_out, c);
   w->H = SNN_SFX(snn_nhidden)(s);
@@ -109,7 +109,7 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
     goto oom;
   for (int j = 0; j < 2; j++)
     if (SNN_SFX(snn_jac_init)(&w->J[j], bn, w->kmax, w->mmax, w->pmax, c)) goto oom;
-  w->bytes += sizeof *w + rb * ((T + 2) * Bc * (mm * w->nmax + s->n_out) + bn * (3 * (size_t)w->kmax + 2) + w->nmax +
+  w->bytes += sizeof *w + rb * ((T + 2) * Bc * (mm * w->nmax + s->n_out) + bn * (3 * (size_t)w->kmax + 2) + bn +
                                 2 * SNN_SFX(snn_jac_count)(bn, w->kmax, w->mmax, w->pmax) + 3 + Bc * w->H);
   return w;
 oom:
@@ -130,7 +130,7 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   vec_free(w->dsn, bn * (size_t)w->kmax, c);
   vec_free(w->dsx, bn * (size_t)w->kmax, c);
   vec_free(w->dzx, bn, c);
-  vec_free(w->mt, w->nmax, c);
+  vec_free(w->mt, bn, c);
   vec_free(w->rec, bn, c);
   vec_free(w->dy, (T + 2) * Bc * s->n_out, c);
   vec_free(w->V, w->nV, c);
@@ -258,29 +258,31 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
      * now, a state source at step t-1 (through dsx, and dzx for the reset) */
     SNN_SFX(snn_vzero)(Bn * k, w->dsx, c);
     SNN_SFX(snn_vzero)(Bn, w->dzx, c);
-    for (size_t b = 0; sh->nmix && b < B; b++) {
-      relt *dIt = dI + t * Bmn + b * mn, *dsx = w->dsx + b * n * k, *dzx = w->dzx + b * n;
-      const relt *sp = tr->s[l] + ((t - 1) * B + b) * n * k, *zp = tr->z[l] + ((t - 1) * B + b) * n;
-      for (int mx = sh->nmix; mx-- > 0;) {
-        const snn_mix_shape *ms = &sh->mix[mx];
-        size_t ld = (size_t)ms->nsrc * n;
-        for (int sr = 0; sr < ms->nsrc; sr++) {
-          const relt *Wm = L->mix[mx] + (size_t)sr * n, *g = dIt + (size_t)ms->dst * n;
-          size_t ci = (size_t)ms->idx[sr];
-          if (ms->kind[sr] == SNN_SRC_CUR) {
-            SNN_SFX(snn_gemv)(1, n, n, Wm, ld, g, 1, dIt + ci * n, c);
-            continue;
-          }
-          SNN_SFX(snn_gemv)(1, n, n, Wm, ld, g, 0, w->mt, c);
+    /* each mix source's W^T dE/dJ for the B sequences in one product */
+    for (int mx = sh->nmix; mx-- > 0;) {
+      const snn_mix_shape *ms = &sh->mix[mx];
+      size_t ld = (size_t)ms->nsrc * n;
+      for (int sr = 0; sr < ms->nsrc; sr++) {
+        const relt *Wm = L->mix[mx] + (size_t)sr * n, *g = dI + t * Bmn + (size_t)ms->dst * n;
+        size_t ci = (size_t)ms->idx[sr];
+        if (ms->kind[sr] == SNN_SRC_CUR) {
+          SNN_SFX(snn_rows)(1, B, n, n, Wm, ld, g, mn, 1, dI + t * Bmn + ci * n, mn, c);
+          continue;
+        }
+        SNN_SFX(snn_rows)(1, B, n, n, Wm, ld, g, mn, 0, w->mt, n, c);
+        for (size_t b = 0; b < B; b++) {
+          relt *dsx = w->dsx + b * n * k, *dzx = w->dzx + b * n;
+          const relt *sp = tr->s[l] + ((t - 1) * B + b) * n * k, *zp = tr->z[l] + ((t - 1) * B + b) * n;
+          const relt *mt = w->mt + b * n;
           for (size_t j = 0; j < n; j++) {
             if (ms->kind[sr] == SNN_SRC_STATE) {
-              r_add(dsx + j * k + ci, dsx + j * k + ci, w->mt + j, c);
+              r_add(dsx + j * k + ci, dsx + j * k + ci, mt + j, c);
               continue;
             }
             relt *a = c->leaf; /* (1 - z^{t-1}) s^{t-1}: to s and, as a reset path, to z */
             r_d_sub(a, 1.0, zp + j, c);
-            r_fma(dsx + j * k + ci, a, w->mt + j, dsx + j * k + ci, c);
-            r_mul(a, sp + j * k + ci, w->mt + j, c);
+            r_fma(dsx + j * k + ci, a, mt + j, dsx + j * k + ci, c);
+            r_mul(a, sp + j * k + ci, mt + j, c);
             r_sub(dzx + j, dzx + j, a, c);
           }
         }
