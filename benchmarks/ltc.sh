@@ -17,7 +17,9 @@
 #    of REPS runs. PyTorch: torch_ltc.py --threads N (torch.set_num_threads and
 #    OMP_NUM_THREADS), one warm-up update, then the median of REPS measurements of UPDATES
 #    updates. The ratio is snngrad's sequences per second over PyTorch's: above 1, snngrad
-#    is faster.
+#    is faster. PyTorch runs twice per thread count: as train.sh runs it (libgomp's default,
+#    active waiting), and with OMP_WAIT_POLICY=PASSIVE, which at 2 threads on 2 cores avoids
+#    most of the backward's collapse (the torch_passive_* columns and their ratio).
 #
 # Before timing it waits, up to WAITS times 60 s, for the 1-minute load average to fall to
 # MAXLOAD or below (defaults 5 and 0.5), then times anyway; the load before and after is
@@ -79,6 +81,8 @@ for t in $THREADS; do
   # torch_ltc.py takes the median of its REPS measurements itself
   OMP_NUM_THREADS=$t $PY benchmarks/torch_ltc.py --threads "$t" --reps "$REPS" --updates "$UPDATES" \
     --no-header >>"$TMP/torch_$t"
+  OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$t $PY benchmarks/torch_ltc.py --threads "$t" --reps "$REPS" \
+    --updates "$UPDATES" --no-header >>"$TMP/torchp_$t"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -91,6 +95,7 @@ tcols = ["shape", "implementation", "batch", "T", "n_in", "n", "n_out", "fwd_ms"
 rows = []
 for t in threads:
     tr = next(csv.DictReader(open("%s/torch_%s" % (tmp, t)), fieldnames=tcols))
+    tp = next(csv.DictReader(open("%s/torchp_%s" % (tmp, t)), fieldnames=tcols))
     runs = list(csv.DictReader(open("%s/snn_%s" % (tmp, t)), fieldnames=hdr))
     runs.sort(key=lambda r: float(r["sequences_per_s"]))
     m = runs[len(runs) // 2]                         # the median run
@@ -108,6 +113,9 @@ for t in threads:
                  "%.4g" % float(tr["fwd_ms"]), "%.4g" % float(tr["bwd_ms"]), "%.4g" % float(tr["opt_ms"]),
                  "%.3g" % (gflop / (tms / 1e3)), "%.3g" % (gflop / (tms / 1e3) / (dg * int(t))),
                  "%.3g" % (float(m["sequences_per_s"]) / float(tr["sequences_per_s"])),
+                 "%.4g" % float(tp["sequences_per_s"]), "%.4g" % float(tp["ms_per_update"]),
+                 "%.4g" % float(tp["bwd_ms"]),
+                 "%.3g" % (float(m["sequences_per_s"]) / float(tp["sequences_per_s"])),
                  "%.4g" % dg, "%.4g" % gflop, "%.4g" % gflop_mix,
                  "%.3g" % (gflop_mix / (sms / 1e3)), "%.3g" % (gflop_mix / (tms / 1e3)),
                  "%.1f" % float(m["peak_rss_mb"]), tr["implementation"]])
@@ -116,14 +124,16 @@ cols = ["shape", "threads", "batch", "T", "n_in", "n", "n_out", "snngrad_workers
         "snngrad_gflops", "snngrad_fraction_of_dgemm",
         "torch_seq_per_s", "torch_ms_per_update", "torch_fwd_ms", "torch_bwd_ms", "torch_opt_ms",
         "torch_gflops", "torch_fraction_of_dgemm",
-        "snngrad_over_torch_seq_per_s", "dgemm_gflops_1thread", "gflop_per_update",
+        "snngrad_over_torch_seq_per_s",
+        "torch_passive_seq_per_s", "torch_passive_ms_per_update", "torch_passive_bwd_ms",
+        "snngrad_over_torch_passive_seq_per_s", "dgemm_gflops_1thread", "gflop_per_update",
         "gflop_per_update_with_mixes", "snngrad_gflops_with_mixes", "torch_gflops_with_mixes",
         "snngrad_peak_rss_mb", "torch_version"]
 with open(out, "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(cols)
     w.writerows(rows)
-show = [1, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 25, 26]
+show = [1, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 22, 23, 25, 29, 30]
 w = [max(len(str(r[i])) for r in [cols] + rows) for i in show]
 for r in [cols] + rows:
     print("  ".join(str(r[i]).ljust(w[k]) for k, i in enumerate(show)))
