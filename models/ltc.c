@@ -1,5 +1,5 @@
 /* ltc.c - the liquid-time-constant spiking neuron of Yin, Corradi & Bohte
- * (Nat Mach Intell 2023; reference/algorithms.md section 4b):
+ * (Nat Mach Intell 2023; docs/models.md, ltc):
  *
  *   tau_m^t = sigma(J_m^t),  J_m = W_tau_m [I^t, u^{t-1}] + b_m     (a mix, see snn.h)
  *   tau_a^t = sigma(J_a^t),  J_a = W_tau_adp [I^t, b^{t-1}] + b_a

@@ -126,8 +126,11 @@ double snn_estimate_flops(const snn_spec *s) {
   double step = 0;
   for (size_t l = 0; l < s->L; l++) {
     const snn_layer_spec *ly = &s->layers[l];
-    step += 2.0 * (double)ly->n * (double)ly->nprev;                /* W_in x */
-    if (ly->recurrent) step += 2.0 * (double)ly->n * (double)ly->n; /* W_rec z */
+    const snn_model_shape *sh = ly->sh;
+    double n = (double)ly->n;
+    step += 2.0 * n * (double)ly->nprev * (double)sh->nin;     /* W_in x, per current it feeds */
+    if (ly->recurrent) step += 2.0 * n * n * (double)sh->nrec; /* W_rec z, likewise */
+    for (int mx = 0; mx < sh->nmix; mx++) step += 2.0 * n * n * (double)sh->mix[mx].nsrc; /* a mix, n x nsrc n */
   }
   if (s->L) step += 2.0 * (double)s->n_out * (double)s->layers[s->L - 1].n; /* W_out z_L */
   return 3.0 * step * (double)s->T;

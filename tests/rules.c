@@ -1,4 +1,4 @@
-/* rules.c - the equivalence claims of reference/algorithms.md, asserted with
+/* rules.c - the equivalence claims of docs/verdicts.md, asserted with
  * numbers in both precisions: an exact rule within 2^(14-p) of BPTT at every
  * precision of the build and tightening from 128 to 256 bits; an approximate
  * one at least 1e-3 away and flat.  Each case first shows it is not vacuous:
