@@ -61,12 +61,17 @@ def torch_grads(net_dir, reset_at):
     window = spec.get("loss", {}).get("window")
     loss = loss_mse(net(x), target, window)
     loss.backward()
+    return loss.item(), block_grads(exp, names)
+
+
+def block_grads(exp, names):
+    """Every trained block's gradient (export's block list), zeros where autograd left none."""
     grads = {}
     for b in exp["blocks"]:
         if b["trainable"]:
             g = names[b["name"]].grad
             grads[b["name"]] = g.detach().numpy() if g is not None else np.zeros(b["shape"])
-    return loss.item(), grads
+    return grads
 
 
 def save(grads, d, dtype):

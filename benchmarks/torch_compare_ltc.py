@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_compare import block_grads, save  # noqa: E402
 from torch_ltc import LTC, loss_ce, loss_mse, uniform01  # noqa: E402
 
 FORWARD_BUGS = {"mix_v", "zero_state"}
@@ -108,18 +109,7 @@ def torch_grads(net_dir, bug):
     else:
         loss = loss_mse(ys, ld("target").unsqueeze(1), ls.get("window"))
     loss.backward()
-    grads = {}
-    for b in exp["blocks"]:
-        if b["trainable"]:
-            g = names[b["name"]].grad
-            grads[b["name"]] = g.detach().numpy() if g is not None else np.zeros(b["shape"])
-    return loss.item(), grads
-
-
-def save(grads, d, dtype):
-    os.makedirs(d, exist_ok=True)
-    for k, g in grads.items():
-        np.save(os.path.join(d, k + ".npy"), g.astype(dtype))
+    return loss.item(), block_grads(exp, names)
 
 
 def compare(snngrad, net, d):
