@@ -29,17 +29,11 @@
 # UPDATES and REPS in the environment change the defaults "1 2", 5 and 3.
 set -eu
 cd "$(dirname "$0")/.."
-SNNGRAD=${SNNGRAD:-build/cli/snngrad}
-PY=/usr/bin/python3
-THREADS=${THREADS:-1 2}
-UPDATES=${UPDATES:-5}
-REPS=${REPS:-3}
+. benchmarks/lib.sh  # SNNGRAD, PY, THREADS, UPDATES, REPS and TMP; snngrad_runs
 WAITS=${WAITS:-5}
 MAXLOAD=${MAXLOAD:-0.5}
 OUT=${OUT:-benchmarks/ltc_results.csv}
 EXP=benchmarks/fmnist_row_ltc.json
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
 
 [ -x "$SNNGRAD" ] || { echo "ltc.sh: $SNNGRAD not found; build first: meson setup build && ninja -C build" >&2; exit 2; }
 [ -x "$PY" ] || { echo "ltc.sh: no $PY; install Debian's python3 (this script installs nothing)" >&2; exit 2; }
@@ -71,13 +65,7 @@ while $PY -c 'import sys; sys.exit(not float(open("/proc/loadavg").read().split(
 done
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for t in $THREADS; do
-  r=1
-  while [ "$r" -le "$REPS" ]; do
-    "$SNNGRAD" bench --train "$EXP" --updates "$UPDATES" --threads "$t" --csv "$TMP/one.csv" >/dev/null
-    tail -n 1 "$TMP/one.csv" >>"$TMP/snn_$t"
-    r=$((r + 1))
-  done
-  head -n 1 "$TMP/one.csv" >"$TMP/snn_header"
+  snngrad_runs "$EXP" "$t" "$TMP/snn_$t"
   # torch_ltc.py takes the median of its REPS measurements itself
   OMP_NUM_THREADS=$t $PY benchmarks/torch_ltc.py --threads "$t" --reps "$REPS" --updates "$UPDATES" \
     --no-header >>"$TMP/torch_$t"
@@ -86,56 +74,39 @@ for t in $THREADS; do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-$PY - "$TMP" "$OUT" "$THREADS" <<'EOF'
-import csv, sys
-tmp, out, threads = sys.argv[1], sys.argv[2], sys.argv[3].split()
-hdr = open(tmp + "/snn_header").read().strip().split(",")
-tcols = ["shape", "implementation", "batch", "T", "n_in", "n", "n_out", "fwd_ms", "bwd_ms", "opt_ms",
-         "ms_per_update", "sequences_per_s"]
-rows = []
-for t in threads:
-    tr = next(csv.DictReader(open("%s/torch_%s" % (tmp, t)), fieldnames=tcols))
-    tp = next(csv.DictReader(open("%s/torchp_%s" % (tmp, t)), fieldnames=tcols))
-    runs = list(csv.DictReader(open("%s/snn_%s" % (tmp, t)), fieldnames=hdr))
-    runs.sort(key=lambda r: float(r["sequences_per_s"]))
-    m = runs[len(runs) // 2]                         # the median run
-    B, T, nin, n, nout = (int(tr[k]) for k in ("batch", "T", "n_in", "n", "n_out"))
+$PY -B - "$TMP" "$OUT" "$THREADS" <<'EOF'
+import sys
+sys.path.insert(0, "benchmarks")
+from bench_csv import HEAD_COLS, assemble, head, median_run, sizes, torch_rate, torch_rows
+
+
+def rows(tmp, t):
+    tr = torch_rows("%s/torch_%s" % (tmp, t))[0]
+    tp = torch_rows("%s/torchp_%s" % (tmp, t))[0]
+    m = median_run(tmp, "snn_%s" % t)
+    B, T, nin, n, nout = sizes(tr)
     gflop = float(m["gflop_per_update"])             # snngrad's flop model (sim/estimate.c): no mixes
     # the same count with ltc's two mixes, n x 2n each, per step (forward x 3, as the model)
     gflop_mix = gflop + 3 * 2 * (2 * n * 2 * n) * T * B / 1e9
-    dg = float(m["dgemm_gflops"])
     sms, tms = float(m["ms_per_update"]), float(tr["ms_per_update"])
-    rows.append(["ltc", t, B, T, nin, n, nout, m["threads"],
-                 "%.4g" % float(m["sequences_per_s"]), "%.4g" % sms,
-                 "%.4g" % float(m["grad_ms_per_update"]), "%.4g" % float(m["opt_ms_per_update"]),
-                 "%.3g" % float(m["gflops"]), "%.3g" % float(m["fraction_of_dgemm"]),
-                 "%.4g" % float(tr["sequences_per_s"]), "%.4g" % tms,
-                 "%.4g" % float(tr["fwd_ms"]), "%.4g" % float(tr["bwd_ms"]), "%.4g" % float(tr["opt_ms"]),
-                 "%.3g" % (gflop / (tms / 1e3)), "%.3g" % (gflop / (tms / 1e3) / (dg * int(t))),
-                 "%.3g" % (float(m["sequences_per_s"]) / float(tr["sequences_per_s"])),
-                 "%.4g" % float(tp["sequences_per_s"]), "%.4g" % float(tp["ms_per_update"]),
-                 "%.4g" % float(tp["bwd_ms"]),
-                 "%.3g" % (float(m["sequences_per_s"]) / float(tp["sequences_per_s"])),
-                 "%.4g" % dg, "%.4g" % gflop, "%.4g" % gflop_mix,
-                 "%.3g" % (gflop_mix / (sms / 1e3)), "%.3g" % (gflop_mix / (tms / 1e3)),
-                 "%.1f" % float(m["peak_rss_mb"]), tr["implementation"]])
-cols = ["shape", "threads", "batch", "T", "n_in", "n", "n_out", "snngrad_workers",
-        "snngrad_seq_per_s", "snngrad_ms_per_update", "snngrad_grad_ms", "snngrad_opt_ms",
-        "snngrad_gflops", "snngrad_fraction_of_dgemm",
-        "torch_seq_per_s", "torch_ms_per_update", "torch_fwd_ms", "torch_bwd_ms", "torch_opt_ms",
-        "torch_gflops", "torch_fraction_of_dgemm",
-        "snngrad_over_torch_seq_per_s",
-        "torch_passive_seq_per_s", "torch_passive_ms_per_update", "torch_passive_bwd_ms",
-        "snngrad_over_torch_passive_seq_per_s", "dgemm_gflops_1thread", "gflop_per_update",
-        "gflop_per_update_with_mixes", "snngrad_gflops_with_mixes", "torch_gflops_with_mixes",
-        "snngrad_peak_rss_mb", "torch_version"]
-with open(out, "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(cols)
-    w.writerows(rows)
-show = [1, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 22, 23, 25, 29, 30]
-w = [max(len(str(r[i])) for r in [cols] + rows) for i in show]
-for r in [cols] + rows:
-    print("  ".join(str(r[i]).ljust(w[k]) for k, i in enumerate(show)))
+    return [head("ltc", t, tr, m) +
+            ["%.4g" % float(tr["fwd_ms"]), "%.4g" % float(tr["bwd_ms"]), "%.4g" % float(tr["opt_ms"])] +
+            torch_rate(t, tr, m) +
+            ["%.4g" % float(tp["sequences_per_s"]), "%.4g" % float(tp["ms_per_update"]),
+             "%.4g" % float(tp["bwd_ms"]),
+             "%.3g" % (float(m["sequences_per_s"]) / float(tp["sequences_per_s"])),
+             "%.4g" % float(m["dgemm_gflops"]), "%.4g" % gflop, "%.4g" % gflop_mix,
+             "%.3g" % (gflop_mix / (sms / 1e3)), "%.3g" % (gflop_mix / (tms / 1e3)),
+             "%.1f" % float(m["peak_rss_mb"]), tr["implementation"]]]
+
+
+assemble(sys.argv, HEAD_COLS + ["torch_fwd_ms", "torch_bwd_ms", "torch_opt_ms",
+                                "torch_gflops", "torch_fraction_of_dgemm",
+                                "snngrad_over_torch_seq_per_s",
+                                "torch_passive_seq_per_s", "torch_passive_ms_per_update", "torch_passive_bwd_ms",
+                                "snngrad_over_torch_passive_seq_per_s", "dgemm_gflops_1thread", "gflop_per_update",
+                                "gflop_per_update_with_mixes", "snngrad_gflops_with_mixes", "torch_gflops_with_mixes",
+                                "snngrad_peak_rss_mb", "torch_version"],
+         [1, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 22, 23, 25, 29, 30], rows)
 EOF
 echo "wrote $OUT (snngrad_over_torch_seq_per_s above 1: snngrad is faster)"

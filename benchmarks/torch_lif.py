@@ -63,6 +63,17 @@ class SpikeFn(torch.autograd.Function):
         return g * psi, None, None, None, None
 
 
+def per_unit_consts(module, n, train, **consts):
+    """Registers each constant as a vector of n float64 values under its name, in the order
+    given: a Parameter when train, else a buffer (torch_ltc.LTC's b0 and beta too)."""
+    for name, value in consts.items():
+        c = torch.full((n,), float(value), dtype=torch.float64)
+        if train:
+            setattr(module, name, torch.nn.Parameter(c))
+        else:
+            module.register_buffer(name, c)
+
+
 class LIF(torch.nn.Module):
     """One recurrent LIF layer and the leaky readout, float64.
 
@@ -91,13 +102,7 @@ class LIF(torch.nn.Module):
         with torch.no_grad():
             self.w_rec.mul_(self.offdiag)
         # per-unit constants (docs/network.md); Parameters when trained
-        tm = torch.full((n,), float(tau_mem), dtype=dd)
-        th = torch.full((n,), float(v_th), dtype=dd)
-        if train_consts:
-            self.tau_mem, self.v_th = torch.nn.Parameter(tm), torch.nn.Parameter(th)
-        else:
-            self.register_buffer("tau_mem", tm)
-            self.register_buffer("v_th", th)
+        per_unit_consts(self, n, train_consts, tau_mem=tau_mem, v_th=v_th)
         self.dt = dt
         self.kappa = math.exp(-dt / tau_out) if tau_out > 0 else 0.0
         self.fwd, self.sur = forward, surrogate
@@ -170,16 +175,24 @@ def bench(shape, reps, updates):
         tt = torch.arange(1, T + 1, dtype=torch.float64).view(T, 1, 1)
         target = torch.sin(2 * math.pi * tt / T * torch.arange(1, s["n_out"] + 1, dtype=torch.float64))
         target = target.expand(T, B, s["n_out"])
-        lossf = lambda ys: loss_mse(ys, target)
+        lossf = lambda: loss_mse(net(x), target)
     else:
         x = torch.rand(T, B, s["n_in"], generator=g, dtype=torch.float64)
         label = torch.randint(0, s["n_out"], (B,), generator=g)
-        lossf = lambda ys: loss_ce(ys, label, (T, T))
+        lossf = lambda: loss_ce(net(x), label, (T, T))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3) if s["opt"] else None
+    return result(shape, s, measure(net, lossf, opt, reps, updates), opt is not None)
+
+
+def measure(net, lossf, opt, reps, updates):
+    """The update's seconds, (forward, backward, optimiser): one warm-up update, then reps
+    measurements, each the mean over updates updates; the median measurement by its sum.
+    lossf() computes the loss (the forward pass and what it draws timed with it); opt is
+    the optimiser or None (no step). torch_ltc.py's bench times with it too."""
 
     def one():
         t0 = time.perf_counter()
-        loss = lossf(net(x))
+        loss = lossf()
         t1 = time.perf_counter()
         net.zero_grad(set_to_none=True)
         loss.backward()
@@ -194,15 +207,21 @@ def bench(shape, reps, updates):
     for _ in range(reps):
         acc = [0.0, 0.0, 0.0]
         for _ in range(updates):
-            r = one()
-            acc = [a + b for a, b in zip(acc, r)]
+            acc = [a + b for a, b in zip(acc, one())]
         meas.append([a / updates for a in acc])
     meas.sort(key=sum)
-    f, b, o = meas[len(meas) // 2]
+    return meas[len(meas) // 2]
+
+
+def result(shape, s, times, opt=True):
+    """The CSV row (COLS) of the shape s (T, n_in, n, n_out, B) measured in times (measure's
+    seconds); opt_ms is nan without an optimiser."""
+    f, b, o = times
     tot = f + b + o
-    return dict(shape=shape, implementation="torch-%s" % torch.__version__.split("+")[0], batch=B, T=T,
+    B = s["B"]
+    return dict(shape=shape, implementation="torch-%s" % torch.__version__.split("+")[0], batch=B, T=s["T"],
                 n_in=s["n_in"], n=s["n"], n_out=s["n_out"], fwd_ms=1e3 * f, bwd_ms=1e3 * b,
-                opt_ms=1e3 * o if opt is not None else float("nan"), ms_per_update=1e3 * tot,
+                opt_ms=1e3 * o if opt else float("nan"), ms_per_update=1e3 * tot,
                 sequences_per_s=B / tot)
 
 
@@ -213,16 +232,28 @@ COLS = ["shape", "implementation", "batch", "T", "n_in", "n", "n_out", "fwd_ms",
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", default="a,b,c", help="comma-separated from a, b, c")
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--updates", type=int, default=3, help="updates per measurement")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--csv", help="append the rows to this file (with a header if new)")
-    ap.add_argument("--no-header", action="store_true")
+    bench_options(ap, 3, "rows")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows = [bench(sh, a.reps, a.updates) for sh in a.shape.split(",")]
-    out = open(a.csv, "a") if a.csv else sys.stdout
-    if not a.no_header and not (a.csv and os.path.getsize(a.csv) > 0):
+    write_rows(rows, a.csv, not a.no_header)
+
+
+def bench_options(ap, updates, what):
+    """The options of a benchmark run (torch_ltc.py's too): --reps, --updates (default
+    updates), --threads, --csv (its help saying what it appends: "rows" or "row"), --no-header."""
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--updates", type=int, default=updates, help="updates per measurement")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--csv", help="append the %s to this file (with a header if new)" % what)
+    ap.add_argument("--no-header", action="store_true")
+
+
+def write_rows(rows, path, header):
+    """The rows in COLS' columns, appended to the file path (with the header if header and
+    the file is new or empty) or, without a path, to stdout (with the header if header)."""
+    out = open(path, "a") if path else sys.stdout
+    if header and not (path and os.path.getsize(path) > 0):
         out.write(",".join(COLS) + "\n")
     for r in rows:
         out.write(",".join(("%.4g" % r[c]) if isinstance(r[c], float) else str(r[c]) for c in COLS) + "\n")

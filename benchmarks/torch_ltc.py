@@ -43,12 +43,13 @@ import argparse
 import math
 import os
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_lif import COLS, loss_ce, loss_mse  # noqa: E402,F401  (loss_mse: for torch_compare_ltc.py)
+# loss_mse: for torch_compare_ltc.py
+from torch_lif import (bench_options, loss_ce, loss_mse, measure, per_unit_consts,  # noqa: E402,F401
+                       result, write_rows)
 
 F = torch.nn.functional
 
@@ -149,13 +150,7 @@ class LTC(torch.nn.Module):
         if not self_connections:
             with torch.no_grad():
                 self.w_rec.mul_(self.offdiag)
-        th = torch.full((n,), float(b0), dtype=dd)
-        be = torch.full((n,), float(beta), dtype=dd)
-        if train_consts:
-            self.b0, self.beta = torch.nn.Parameter(th), torch.nn.Parameter(be)
-        else:
-            self.register_buffer("b0", th)
-            self.register_buffer("beta", be)
+        per_unit_consts(self, n, train_consts, b0=b0, beta=beta)
         self.b0_file = float(b0)  # b^0 of the uniform initial state: the file's value, a constant
         self.n = n
         self.kappa = math.exp(-dt / tau_out) if tau_out > 0 else 0.0
@@ -215,50 +210,22 @@ def bench(reps, updates):
     label = torch.randint(0, s["n_out"], (B,), generator=g)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
-    def one():
-        t0 = time.perf_counter()
+    def lossf():
         v0 = torch.rand(B, s["n"], generator=g, dtype=torch.float64)  # each sequence its own draw
-        loss = loss_ce(net(x, v0), label, (T, T))
-        t1 = time.perf_counter()
-        net.zero_grad(set_to_none=True)
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        t3 = time.perf_counter()
-        return t1 - t0, t2 - t1, t3 - t2
+        return loss_ce(net(x, v0), label, (T, T))
 
-    one()  # warm-up
-    meas = []
-    for _ in range(reps):
-        acc = [0.0, 0.0, 0.0]
-        for _ in range(updates):
-            acc = [a + b for a, b in zip(acc, one())]
-        meas.append([a / updates for a in acc])
-    meas.sort(key=sum)
-    f, b, o = meas[len(meas) // 2]
-    tot = f + b + o
-    return dict(shape="ltc", implementation="torch-%s" % torch.__version__.split("+")[0], batch=B, T=T,
-                n_in=s["n_in"], n=s["n"], n_out=s["n_out"], fwd_ms=1e3 * f, bwd_ms=1e3 * b,
-                opt_ms=1e3 * o, ms_per_update=1e3 * tot, sequences_per_s=B / tot)
+    return result("ltc", s, measure(net, lossf, opt, reps, updates))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--updates", type=int, default=5, help="updates per measurement")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--csv", help="append the row to this file (with a header if new)")
-    ap.add_argument("--no-header", action="store_true")
+    bench_options(ap, 5, "row")
     a = ap.parse_args()
     if a.reps < 1 or a.updates < 1 or a.threads < 1:
         ap.error("--reps, --updates and --threads take integers >= 1")
     torch.set_num_threads(a.threads)
     r = bench(a.reps, a.updates)
-    out = open(a.csv, "a") if a.csv else sys.stdout
-    if not a.no_header and not (a.csv and os.path.getsize(a.csv) > 0):
-        out.write(",".join(COLS) + "\n")
-    out.write(",".join(("%.4g" % r[c]) if isinstance(r[c], float) else str(r[c]) for c in COLS) + "\n")
-    out.flush()
+    write_rows([r], a.csv, not a.no_header)
 
 
 if __name__ == "__main__":
