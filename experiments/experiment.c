@@ -143,6 +143,12 @@ static int load_optimizer(json_t *root, snn_experiment *e, snn_err *err) {
   /* the fixed groups a minibatch is summed in (the same bytes on any number
    * of threads and ranks), and the threads */
   if (!st) st = snn_json_size(root, path, "", "shards", e->batch < 4 ? e->batch : 4, 1, e->batch, &e->shards, err);
+  /* batch_norm normalises each shard over its sequences: two at least */
+  if (!st && e->spec && snn_spec_has_bn(e->spec) && e->batch < 2 * e->shards)
+    st = snn_err_set(err, SNN_EVALUE, path, json_object_get(root, "shards") ? "shards" : "batch",
+                     "the network normalises each step over a shard's sequences (batch_norm), so every shard needs two "
+                     "at least: expected batch >= 2 x shards, found batch %zu and %zu shards",
+                     e->batch, e->shards);
   size_t th = 0;
   if (!st) st = snn_json_size(root, path, "", "threads", 0, 0, 1024, &th, err);
   e->threads = (int)th;

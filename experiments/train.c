@@ -220,6 +220,39 @@ static double sum_shards(trainer *T, relt *out, size_t nshards) {
   return L / (double)T->e->batch;
 }
 
+/* batch_norm's running statistics of steps lo+1..hi from the minibatch's
+ * (g holds them where the gradient of a statistic would be; bn_backward in
+ * sim/rules/bptt.c): r = (1 - momentum) r + momentum g (docs/batchnorm.md).
+ * FPTT's running average and dual state follow them (Wbar = W, lambda = 0:
+ * they are not parameters of its objective). */
+static void bn_running(trainer *T, const relt *g, size_t lo, size_t hi) {
+  const snn_spec *s = T->s;
+  rctx *c = T->c;
+  for (size_t b = 0; b < s->nblk; b++) {
+    const snn_block *bk = &s->blk[b];
+    if (bk->kind != SNN_BLK_BN_MEAN && bk->kind != SNN_BLK_BN_VAR) continue;
+    double m = s->layers[bk->layer].bn_momentum;
+    for (size_t i = bk->off + lo * bk->cols; i < bk->off + hi * bk->cols; i++) {
+      relt *th = T->N->theta + i;
+      r_mul_d(th, th, 1.0 - m, c);
+      r_mul_d(T->tmp, g + i, m, c);
+      r_add(th, th, T->tmp, c);
+    }
+  }
+}
+
+static void bn_follow(trainer *T) {
+  const snn_spec *s = T->s;
+  for (size_t b = 0; T->wbar && b < s->nblk; b++) {
+    const snn_block *bk = &s->blk[b];
+    if (bk->kind != SNN_BLK_BN_MEAN && bk->kind != SNN_BLK_BN_VAR) continue;
+    for (size_t i = bk->off; i < bk->off + bk->rows * bk->cols; i++) {
+      r_set(T->wbar + i, T->N->theta + i, T->c);
+      r_zero(T->lam + i, T->c);
+    }
+  }
+}
+
 /* Keep a parameter where the model is defined (docs/training.md): time
  * constants and thresholds positive, snu decay in [0, 1), adlif's bounds
  * under "project", delays in [0, max]. */
@@ -378,6 +411,7 @@ static void eval_job(void *ctx, int wid, size_t job) {
   size_t n = T->e->eval_samples, cnt = snn_task_count(&T->e->task, 1), K = s->n_out, C = W->N->Bcap, lo, hi;
   if (cnt < n) n = cnt;
   sync_worker(T, W);
+  W->N->bn_train = 0; /* evaluation: the running statistics */
   size_t G = (n + C - 1) / C, r0, r1;
   snn_share(G, T->rank, T->R, &r0, &r1); /* this rank's groups */
   eval_groups(T, n, job, (size_t)T->nw, r0, r1, &lo, &hi);
@@ -555,6 +589,7 @@ static void fptt_job(void *ctx, int wid, size_t job) {
   } else {
     SNN_SFX(snn_traj_carry)(tr, N, prev);
   }
+  N->bn_train = 1;
   SNN_SFX(snn_forward_segment)(N, tr, a, z - a);
   if (T->e->fptt_weighted)
     for (size_t b = lo; b < hi; b++)
@@ -565,6 +600,7 @@ static void fptt_job(void *ctx, int wid, size_t job) {
   if (p + 1 == K)
     for (size_t b = 0; b < N->B; b++) T->Lsh[sh] += r_get_d(tr->loss + b);
   N->x = W->X0, N->y = W->Y0, N->label = W->L0, N->B = 1;
+  N->bn_train = 0;
 }
 
 /* One update of FPTT's full procedure on a minibatch: the samples advance
@@ -583,12 +619,14 @@ static int fptt_batch(trainer *T, double *loss, snn_err *err) {
     if (!rc && e->fptt_weighted) rc = update_estimate(T, T->fp, err);
     if (rc) return rc;
     *loss = sum_shards(T, T->gsum, T->S);
+    bn_running(T, T->gsum, T->fp * T->s->T / K, (T->fp + 1) * T->s->T / K); /* the chunk's steps */
     /* the regulariser: c alpha (W - Wbar) + (rho - 1) lambda */
     r_zero(T->tmp, c);
     SNN_SFX(snn_fptt_objective)(P, N->theta, T->wbar, T->lam, &e->fptt, T->tmp, T->gsum, c);
     update(T, T->gsum);
     if (T->diverged) return SNN_ENONFINITE;
     SNN_SFX(snn_fptt_dual)(P, N->theta, T->wbar, T->lam, &e->fptt, c);
+    bn_follow(T);
   }
   return SNN_OK;
 }
@@ -1038,8 +1076,10 @@ static void grad_job(void *ctx, int wid, size_t job) {
   W->N->B = hi - lo;
   for (size_t b = lo; b < hi; b++) set_sample_row(T, W, 0, train_index(T, T->step * B + b), b - lo, T->step * B + b);
   W->N->hook = e->online ? &T->hook : NULL;
+  W->N->bn_train = 1; /* the shard's statistics (docs/batchnorm.md) */
   W->rc = hi > lo ? T->fn(W->N, &e->rule, G, W->loss, cross, spikes, NULL, &W->err) : SNN_OK;
   W->N->hook = NULL;
+  W->N->bn_train = 0;
   if (!W->rc && hi > lo) T->Lsh[sh] = r_get_d(W->loss);
   W->N->B = 1;
 }
@@ -1078,6 +1118,7 @@ static int batch_update(trainer *T, double *L, snn_err *err) {
     return rc;
   }
   *L = sum_shards(T, T->gsum, T->S);
+  if (!e->online) bn_running(T, T->gsum, 0, T->s->T);
   update(T, T->gsum); /* online: what came after the last update inside the sequence */
   return SNN_OK;
 }

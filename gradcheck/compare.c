@@ -19,11 +19,6 @@
 
 #define LG2 0.30102999566398120
 
-static int is_matrix(const snn_block *bk) {
-  return bk->kind == SNN_BLK_W_IN || bk->kind == SNN_BLK_W_REC || bk->kind == SNN_BLK_RO_W || bk->kind == SNN_BLK_MIX ||
-         bk->kind == SNN_BLK_DELAY;
-}
-
 static void warn(snn_gc_theirs *t, const char *fmt, const char *a, const char *b) {
   size_t len = strlen(t->warnings);
   snprintf(t->warnings + len, sizeof t->warnings - len, fmt, a, b);
@@ -51,8 +46,8 @@ static int load_block(const snn_spec *s, const char *dir, size_t k, snn_gc_their
   if (a.dtype != SNN_NPY_F32 && a.dtype != SNN_NPY_F64) {
     rc = snn_err_set(err, SNN_EVALUE, path, bk->name, "expected float32 or float64 elements, found %s ('%s')",
                      snn_npy_dtype_name(a.dtype), a.descr);
-  } else if (is_matrix(bk) ? (a.rank != 2 || a.shape[0] != bk->rows || a.shape[1] != bk->cols)
-                           : (a.rank != 1 || a.shape[0] != n)) {
+  } else if (snn_block_is_matrix(bk) ? (a.rank != 2 || a.shape[0] != bk->rows || a.shape[1] != bk->cols)
+                                     : (a.rank != 1 || a.shape[0] != n)) {
     char got[96] = "(";
     for (int i = 0; i < a.rank && strlen(got) < 70; i++)
       snprintf(got + strlen(got), sizeof got - strlen(got), "%zu%s", a.shape[i],
@@ -60,7 +55,7 @@ static int load_block(const snn_spec *s, const char *dir, size_t k, snn_gc_their
                : i + 1 < a.rank ? ", "
                                 : "");
     strcat(got, ")");
-    if (is_matrix(bk))
+    if (snn_block_is_matrix(bk))
       rc = snn_err_set(err, SNN_ESHAPE, path, bk->name, "expected shape (%zu, %zu), found %s", bk->rows, bk->cols, got);
     else
       rc = snn_err_set(err, SNN_ESHAPE, path, bk->name, "expected shape (%zu,), found %s", n, got);

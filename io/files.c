@@ -30,6 +30,13 @@ static int data_alloc(const snn_spec *s, snn_data *d) {
 static void fill_constants(const snn_spec *s, snn_data *d) {
   for (size_t l = 0; l < s->L; l++) {
     const snn_layer_spec *ly = &s->layers[l];
+    /* batch_norm: gamma from the file, beta 0, running mean 0 and variance 1 */
+    for (int side = 0; side < 2; side++) {
+      if (ly->blk_bn[side][0] < 0) continue;
+      const snn_block *g = &s->blk[ly->blk_bn[side][0]], *v = &s->blk[ly->blk_bn[side][3]];
+      for (size_t i = 0; i < g->rows; i++) d->theta.v[g->off + i] = ly->bn_gamma;
+      for (size_t i = 0; i < v->rows * v->cols; i++) d->theta.v[v->off + i] = 1.0;
+    }
     for (int c = 0; c < ly->nconst; c++) {
       const snn_block *b = &s->blk[ly->blk_const[c]];
       for (size_t i = 0; i < b->rows; i++) d->theta.v[b->off + i] = ly->consts[c];
@@ -156,11 +163,6 @@ static void put_block(snn_buf *b, const snn_nums *a, size_t off, size_t rows, si
   snn_buf_puts(b, "]");
 }
 
-static int is_matrix(const snn_block *bk) {
-  return bk->kind == SNN_BLK_W_IN || bk->kind == SNN_BLK_W_REC || bk->kind == SNN_BLK_RO_W || bk->kind == SNN_BLK_MIX ||
-         bk->kind == SNN_BLK_DELAY;
-}
-
 int snn_data_format(const snn_spec *s, const snn_data *d, snn_buf *b, const char *path, snn_err *err) {
   snn_buf_puts(b, "{\"format\": \"snngrad-params/1\",\n \"params\": {");
   int first = 1;
@@ -171,7 +173,7 @@ int snn_data_format(const snn_spec *s, const snn_data *d, snn_buf *b, const char
       return snn_err_set(err, SNN_ENONFINITE, path, bk->name, "refusing to write a non-finite parameter");
     snn_buf_printf(b, "%s\n  \"%s\": ", first ? "" : ",", bk->name);
     first = 0;
-    put_block(b, &d->theta, bk->off, bk->rows, bk->cols, is_matrix(bk));
+    put_block(b, &d->theta, bk->off, bk->rows, bk->cols, snn_block_is_matrix(bk));
   }
   snn_buf_puts(b, "},\n \"input\": ");
   put_block(b, &d->x, 0, s->T, s->n_in, 1);
@@ -219,7 +221,7 @@ int snn_grads_write(const snn_spec *s, const snn_result *r, const char *path, sn
     }
     snn_buf_printf(&b, "%s\n  \"%s\": ", first ? "" : ",", bk->name);
     first = 0;
-    put_block(&b, &r->grad, bk->off, bk->rows, bk->cols, is_matrix(bk));
+    put_block(&b, &r->grad, bk->off, bk->rows, bk->cols, snn_block_is_matrix(bk));
   }
   snn_buf_puts(&b, "}}\n");
   if (b.oom) {
@@ -371,7 +373,7 @@ int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err
       goto out;
     }
     const snn_block *bk = &s->blk[k];
-    if ((st = read_block(v, &d->theta, bk->off, bk->rows, bk->cols, is_matrix(bk), path, key, err))) goto out;
+    if ((st = read_block(v, &d->theta, bk->off, bk->rows, bk->cols, snn_block_is_matrix(bk), path, key, err))) goto out;
     if (bk->kind == SNN_BLK_DELAY)
       for (size_t i = 0; i < bk->rows * bk->cols; i++) {
         double v = d->theta.v[bk->off + i], mx = (double)s->layers[bk->layer].dmax;
@@ -393,6 +395,14 @@ int snn_data_load(const snn_spec *s, const char *path, snn_data *d, snn_err *err
     if (bk->kind == SNN_BLK_CONST)
       for (size_t i = 0; i < bk->rows; i++)
         if ((st = check_constant(s, bk, d->theta.v[bk->off + i], i, path, err))) goto out;
+    if (bk->kind == SNN_BLK_BN_VAR)
+      for (size_t i = 0; i < bk->rows * bk->cols; i++)
+        if (!(d->theta.v[bk->off + i] >= 0)) {
+          st = snn_err_set(err, SNN_EVALUE, path, key,
+                           "expected running variances >= 0 (batch_norm), found %g at row %zu (step %zu) column %zu",
+                           d->theta.v[bk->off + i], i / bk->cols, i / bk->cols + 1, i % bk->cols);
+          goto out;
+        }
   }
   for (size_t k = 0; k < s->nblk; k++) {
     const snn_block *bk = &s->blk[k];
@@ -456,7 +466,7 @@ int snn_grads_load(const snn_spec *s, const char *path, snn_result *r, snn_err *
     if (!v)
       st = snn_err_set(err, SNN_EKEY, path, key, "missing");
     else
-      st = read_block(v, &r->grad, bk->off, bk->rows, bk->cols, is_matrix(bk), path, key, err);
+      st = read_block(v, &r->grad, bk->off, bk->rows, bk->cols, snn_block_is_matrix(bk), path, key, err);
   }
   json_decref(root);
   if (st) snn_result_clear(r);

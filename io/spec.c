@@ -185,7 +185,8 @@ static const char *const k_layer[] = {"model",       "size",       "recurrent", 
                                       "tau_adapt",   "beta",       "decay",         "activation", "reset",
                                       "input_scale", "train",      "w_scale",       "w_mean",     "rec_scale",
                                       "a",           "b",          "bounds",        "delays",     "self_connections",
-                                      "alpha",       "beta_adapt", "initial_state", NULL};
+                                      "alpha",       "beta_adapt", "initial_state", "batch_norm", NULL};
+static const char *const k_bn[] = {"momentum", "eps", "gamma", NULL};
 static const char *const k_delays[] = {"max", "kernel", "sigma", "round", "init", NULL};
 static const char *const k_readout[] = {"size", "tau_out", NULL};
 static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
@@ -236,6 +237,23 @@ static int parse_delays(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) 
                   ly->dinit_hi);
   }
   return SNN_OK;
+}
+
+/* batch_norm: false, true (the defaults) or {"momentum", "eps", "gamma"}. */
+static int parse_bn(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) {
+  char kp[160];
+  keypath(kp, sizeof kp, w, "batch_norm");
+  json_t *b = json_object_get(lj, "batch_norm");
+  ly->bn_momentum = 0.1, ly->bn_eps = 1e-5, ly->bn_gamma = 1.0;
+  ly->bn = b && !json_is_false(b);
+  if (!b || json_is_boolean(b)) return SNN_OK;
+  if (!json_is_object(b))
+    return fail(p, SNN_EKEY, kp, "expected true, false or an object {\"momentum\", \"eps\", \"gamma\"}, found %s",
+                json_kind(b));
+  check_keys(p, b, kp, k_bn);
+  TRY(get_num(p, b, kp, "momentum", 0, 0.1, 0, 1, 1, 0, &ly->bn_momentum));
+  TRY(get_num(p, b, kp, "eps", 0, 1e-5, 0, 1, INFINITY, 0, &ly->bn_eps));
+  return get_num(p, b, kp, "gamma", 0, 1.0, -INFINITY, 0, INFINITY, 0, &ly->bn_gamma);
 }
 
 /* input_scale: 1 (number or string) or "1-alpha". */
@@ -362,7 +380,8 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   TRY(get_num(p, lj, w, "w_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->w_scale));
   TRY(get_num(p, lj, w, "w_mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &ly->w_mean));
   TRY(get_num(p, lj, w, "rec_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->rec_scale));
-  return parse_delays(p, lj, w, ly);
+  TRY(parse_delays(p, lj, w, ly));
+  return parse_bn(p, lj, w, ly);
 }
 
 /* The extra trainable blocks of a layer besides w_in, w_rec and constants. */
@@ -371,6 +390,8 @@ static int extra_names(const snn_layer_spec *ly, const char **nm) {
   if (ly->sh->bias) nm[k++] = "bias";
   for (int j = 0; j < ly->sh->nmix; j++) nm[k++] = ly->sh->mix[j].name;
   if (ly->delays) nm[k++] = "delay";
+  if (ly->bn) nm[k++] = "bn_in_gamma", nm[k++] = "bn_in_beta";
+  if (ly->bn && ly->recurrent) nm[k++] = "bn_rec_gamma", nm[k++] = "bn_rec_beta";
   return k;
 }
 
@@ -393,11 +414,11 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
   keypath(kp, sizeof kp, w, "train");
   const snn_model_type *mt = ly->mt;
   int nc = mt->nconst;
-  const char *xn[2 + SNN_MAXMIX];
+  const char *xn[6 + SNN_MAXMIX];
   int nx = extra_names(ly, xn);
   /* default: every weight block (w_in, w_rec if recurrent, bias, mixes,
    * delays; bias for snu) */
-  int t_in = 1, t_rec = ly->recurrent, t_c[SNN_MAXCONST] = {0}, t_x[2 + SNN_MAXMIX];
+  int t_in = 1, t_rec = ly->recurrent, t_c[SNN_MAXCONST] = {0}, t_x[6 + SNN_MAXMIX];
   for (int j = 0; j < nx; j++) t_x[j] = 1;
   for (int c = 0; c < nc; c++) t_c[c] = (mt->train_default >> c) & 1;
   json_t *tr = json_object_get(lj, "train");
@@ -439,6 +460,11 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
         if (!strcmp(nm, mt->consts[c])) t_c[c] = found = 1;
       for (int c = 0; c < nx; c++)
         if (!strcmp(nm, xn[c])) t_x[c] = found = 1;
+      if (!found && ly->bn && !strncmp(nm, "bn_", 3) && (strstr(nm, "_mean") || strstr(nm, "_var")))
+        return fail(p, SNN_EVALUE, ke,
+                    "\"%s\" is a running statistic of batch_norm, updated by training and never by the optimiser; "
+                    "expected one of %s",
+                    nm, allowed);
       if (!found)
         return fail(p, SNN_EVALUE, ke, "model %s%s has no parameter \"%s\"; expected one of %s", mt->name,
                     ly->delays ? " with delays" : "", nm, allowed);
@@ -475,6 +501,19 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
     ly->blk_delay = (int)s->nblk;
     add_block(s, SNN_BLK_DELAY, i, "delay", (size_t)sh->nin * ly->n, ly->nprev, t_x[x++], off);
   }
+  for (int side = 0; side < 2; side++) {
+    for (int q = 0; q < 4; q++) ly->blk_bn[side][q] = -1;
+    if (!ly->bn || (side == 1 && !ly->recurrent)) continue;
+    static const char *const parts[2][4] = {{"bn_in_gamma", "bn_in_beta", "bn_in_mean", "bn_in_var"},
+                                            {"bn_rec_gamma", "bn_rec_beta", "bn_rec_mean", "bn_rec_var"}};
+    size_t F = (size_t)(side ? sh->nrec : sh->nin) * ly->n;
+    for (int q = 0; q < 4; q++) {
+      ly->blk_bn[side][q] = (int)s->nblk;
+      b = add_block(s, SNN_BLK_BN_GAMMA + q, i, parts[side][q], q < 2 ? F : s->T, q < 2 ? 1 : F, q < 2 ? t_x[x++] : 0,
+                    off);
+      b->cidx = side;
+    }
+  }
   return SNN_OK;
 }
 
@@ -510,7 +549,7 @@ static int parse_root(pctx *p, json_t *root) {
   if (s->L > SNN_MAX_LAYERS)
     return fail(p, SNN_EVALUE, "layers", "expected at most %d layers, found %zu", SNN_MAX_LAYERS, s->L);
   s->layers = calloc(s->L, sizeof *s->layers);
-  s->blk = calloc(s->L * (4 + SNN_MAXCONST + SNN_MAXMIX) + 2, sizeof *s->blk);
+  s->blk = calloc(s->L * (12 + SNN_MAXCONST + SNN_MAXMIX) + 2, sizeof *s->blk);
   if (!s->layers || !s->blk) return fail(p, SNN_ENOMEM, "layers", "cannot allocate %zu layers", s->L);
   size_t nprev = s->n_in, off = 0;
   for (size_t i = 0; i < s->L; i++) {
@@ -647,6 +686,17 @@ void snn_spec_free(snn_spec *s) {
   free(s->layers);
   free(s->blk);
   free(s);
+}
+
+int snn_block_is_matrix(const snn_block *bk) {
+  return bk->kind == SNN_BLK_W_IN || bk->kind == SNN_BLK_W_REC || bk->kind == SNN_BLK_RO_W || bk->kind == SNN_BLK_MIX ||
+         bk->kind == SNN_BLK_DELAY || bk->kind == SNN_BLK_BN_MEAN || bk->kind == SNN_BLK_BN_VAR;
+}
+
+int snn_spec_has_bn(const snn_spec *s) {
+  for (size_t l = 0; l < s->L; l++)
+    if (s->layers[l].bn) return 1;
+  return 0;
 }
 
 int snn_spec_find_block(const snn_spec *s, const char *name) {

@@ -110,8 +110,7 @@ int snnpy_block(const snnpy_net *n, long b, char *name, size_t namelen, long *ro
   const snn_block *k = &n->s->blk[b];
   snprintf(name, namelen, "%s", k->name);
   *rows = (long)k->rows, *cols = (long)k->cols, *off = (long)k->off, *trainable = k->trainable;
-  *matrix = k->kind == SNN_BLK_W_IN || k->kind == SNN_BLK_W_REC || k->kind == SNN_BLK_RO_W || k->kind == SNN_BLK_MIX ||
-            k->kind == SNN_BLK_DELAY;
+  *matrix = snn_block_is_matrix(k);
   return 0;
 }
 

@@ -133,11 +133,6 @@ char *snn_report_compare_json(const snn_spec *s, const char *theirs, const snn_g
 
 /* ---- export ---- */
 
-static int is_matrix(const snn_block *bk) {
-  return bk->kind == SNN_BLK_W_IN || bk->kind == SNN_BLK_W_REC || bk->kind == SNN_BLK_RO_W || bk->kind == SNN_BLK_MIX ||
-         bk->kind == SNN_BLK_DELAY;
-}
-
 /* Remove the plain files of a folder we made, then the folder. */
 static void remove_tree(const char *dir) {
   DIR *dp = opendir(dir);
@@ -190,12 +185,13 @@ static int write_all(const snn_spec *s, const snn_data *d, const char *net_text,
     const snn_block *bk = &s->blk[b];
     if (!bk->in_params) continue;
     size_t shape[2] = {bk->rows, bk->cols}, n = bk->rows * bk->cols;
-    if (!is_matrix(bk)) shape[0] = n;
+    if (!snn_block_is_matrix(bk)) shape[0] = n;
     snprintf(name, sizeof name, "%s.npy", bk->name);
-    st = put_npy(tmp, name, d->theta.v + bk->off, shape, is_matrix(bk) ? 2 : 1, files, err);
-    json_array_append_new(blocks, json_pack("{s:s, s:[I, I], s:b}", "name", bk->name, "shape", (json_int_t)shape[0],
-                                            (json_int_t)(is_matrix(bk) ? bk->cols : 0), "trainable", bk->trainable));
-    if (!is_matrix(bk))
+    st = put_npy(tmp, name, d->theta.v + bk->off, shape, snn_block_is_matrix(bk) ? 2 : 1, files, err);
+    json_array_append_new(blocks,
+                          json_pack("{s:s, s:[I, I], s:b}", "name", bk->name, "shape", (json_int_t)shape[0],
+                                    (json_int_t)(snn_block_is_matrix(bk) ? bk->cols : 0), "trainable", bk->trainable));
+    if (!snn_block_is_matrix(bk))
       json_array_remove(json_object_get(json_array_get(blocks, json_array_size(blocks) - 1), "shape"), 1);
   }
   size_t xs[2] = {s->T, s->n_in}, ys[2] = {s->T, s->n_out};

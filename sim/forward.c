@@ -34,6 +34,8 @@ void SNN_SFX(snn_net_clear)(net *N) {
     }
   free(N->layers);
   vec_free(N->scr, N->nmax * N->Bcap, c);
+  vec_free(N->bnp, N->bnmax * N->Bcap, c);
+  vec_free(N->bnrec, 3 * N->bnmax + N->bnmax * N->Bcap, c);
   vec_free(N->theta, N->P, c);
   vec_free(N->x, s->T * N->Bcap * s->n_in, c);
   vec_free(N->y, s->T * N->Bcap * s->n_out, c);
@@ -154,6 +156,15 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     for (int p = 0; p < L->np; p++) L->p[p] = N->theta + s->blk[ls->blk_const[p]].off;
     L->bias = ls->blk_bias >= 0 ? N->theta + s->blk[ls->blk_bias].off : NULL;
     for (int j = 0; j < L->sh->nmix; j++) L->mix[j] = N->theta + s->blk[ls->blk_mix[j]].off;
+    L->bn = ls->bn;
+    for (int side = 0; side < 2; side++) {
+      const int *bk = ls->blk_bn[side];
+      if (bk[0] < 0) continue;
+      L->bnF[side] = s->blk[bk[0]].rows;
+      L->bng[side] = N->theta + s->blk[bk[0]].off, L->bnb[side] = N->theta + s->blk[bk[1]].off;
+      L->bnm[side] = N->theta + s->blk[bk[2]].off, L->bnv[side] = N->theta + s->blk[bk[3]].off;
+    }
+    if (L->bnF[0] + L->bnF[1] > N->bnmax) N->bnmax = L->bnF[0] + L->bnF[1];
     L->d = vec_alloc(L->n * L->cell->nd, c);
     if (!L->d) goto oom;
     N->bytes += rb * L->n * L->cell->nd;
@@ -174,6 +185,8 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     if ((size_t)N->layers[l].k > kmax) kmax = (size_t)N->layers[l].k;
   if (!(N->scr = vec_alloc(N->nmax, c)) || !(N->uni = malloc(N->nmax * (kmax + 1) * sizeof *N->uni))) goto oom;
   N->bytes += rb * N->nmax;
+  if (N->bnmax && (!(N->bnp = vec_alloc(N->bnmax, c)) || !(N->bnrec = vec_alloc(4 * N->bnmax, c)))) goto oom;
+  N->bytes += rb * 5 * N->bnmax;
   N->ro_w = N->theta + s->blk[s->blk_ro_w].off;
   N->ro_b = N->theta + s->blk[s->blk_ro_b].off;
   SNN_SFX(snn_net_derive)(N);
@@ -189,21 +202,25 @@ int SNN_SFX(snn_net_batch)(net *N, size_t bcap) {
   if (bcap < 1) bcap = 1;
   relt *x = vec_alloc(s->T * bcap * s->n_in, c), *y = vec_alloc(s->T * bcap * s->n_out, c);
   relt *scr = vec_alloc(N->nmax * bcap, c);
+  size_t F = N->bnmax;
+  relt *bnp = F ? vec_alloc(F * bcap, c) : NULL, *bnrec = F ? vec_alloc(3 * F + F * bcap, c) : NULL;
   long *lab = calloc(bcap, sizeof *lab);
   unsigned long long *sid = calloc(bcap, sizeof *sid);
-  if (!x || !y || !scr || !lab || !sid) {
+  if (!x || !y || !scr || !lab || !sid || (F && (!bnp || !bnrec))) {
     vec_free(x, s->T * bcap * s->n_in, c), vec_free(y, s->T * bcap * s->n_out, c), free(lab), free(sid);
     vec_free(scr, N->nmax * bcap, c);
+    vec_free(bnp, F * bcap, c), vec_free(bnrec, 3 * F + F * bcap, c);
     return SNN_ENOMEM;
   }
   size_t rb = SNN_SFX(snn_real_bytes)(c);
-  N->bytes -= rb * N->Bcap * (s->T * (s->n_in + s->n_out) + N->nmax);
-  N->bytes += rb * bcap * (s->T * (s->n_in + s->n_out) + N->nmax);
+  N->bytes -= rb * N->Bcap * (s->T * (s->n_in + s->n_out) + N->nmax + 2 * F);
+  N->bytes += rb * bcap * (s->T * (s->n_in + s->n_out) + N->nmax + 2 * F);
   vec_free(N->x, s->T * N->Bcap * s->n_in, c), vec_free(N->y, s->T * N->Bcap * s->n_out, c), free(N->label);
   vec_free(N->scr, N->nmax * N->Bcap, c);
+  vec_free(N->bnp, F * N->Bcap, c), vec_free(N->bnrec, 3 * F + F * N->Bcap, c);
   free(N->sid);
   for (size_t b = 0; b < bcap; b++) sid[b] = b;
-  N->x = x, N->y = y, N->scr = scr, N->label = lab, N->sid = sid;
+  N->x = x, N->y = y, N->scr = scr, N->label = lab, N->sid = sid, N->bnp = bnp, N->bnrec = bnrec;
   N->B = N->Bcap = bcap;
   return SNN_OK;
 }
@@ -231,8 +248,9 @@ int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
   tr->I = calloc(s->L, sizeof *tr->I);
   tr->u = calloc(s->L, sizeof *tr->u);
   tr->h = calloc(s->L, sizeof *tr->h);
+  tr->bn = calloc(s->L, sizeof *tr->bn);
   tr->crossings = calloc(s->L, sizeof *tr->crossings);
-  if (!tr->loss || !tr->s || !tr->z || !tr->I || !tr->u || !tr->h || !tr->crossings) goto oom;
+  if (!tr->loss || !tr->s || !tr->z || !tr->I || !tr->u || !tr->h || !tr->bn || !tr->crossings) goto oom;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     tr->s[l] = vec_alloc(T1 * L->n * L->k, c);
@@ -244,6 +262,11 @@ int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
     if (L->ndl) {
       if (!(tr->h[l] = vec_alloc(T1 * (L->ndl - 1) * L->nprev, c))) goto oom;
       tr->bytes += rb * T1 * (L->ndl - 1) * L->nprev;
+    }
+    if (L->bn) {
+      size_t nb = (len + 1) * SNN_SFX(snn_bn_rec)(L, Bc);
+      if (!(tr->bn[l] = vec_alloc(nb, c))) goto oom;
+      tr->bytes += rb * nb;
     }
   }
   tr->yo = vec_alloc(T1 * s->n_out, c);
@@ -269,8 +292,10 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
     if (tr->I) vec_free(tr->I[l], T1 * L->n * L->m, c);
     if (tr->u) vec_free(tr->u[l], T1 * L->n, c);
     if (tr->h && L->ndl) vec_free(tr->h[l], T1 * (L->ndl - 1) * L->nprev, c);
+    if (tr->bn && L->bn) vec_free(tr->bn[l], (tr->cap + 1) * SNN_SFX(snn_bn_rec)(L, Bc), c);
   }
   free(tr->h);
+  free(tr->bn);
   free(tr->s);
   free(tr->z);
   free(tr->I);
@@ -398,6 +423,7 @@ void SNN_SFX(snn_slot_row)(const net *N, const slot *sl, size_t b, slot *out) {
     out->I[l] = sl->I[l] + b * n * (size_t)L->m;
     out->u[l] = sl->u[l] + b * n;
     out->h[l] = nh ? sl->h[l] + b * nh : NULL;
+    out->bn[l] = NULL; /* a record belongs to the whole batch */
   }
   out->y = sl->y + b * s->n_out;
   out->dEdy = sl->dEdy + b * s->n_out;
@@ -436,7 +462,7 @@ SNN_FMA_CLONES void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, 
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     size_t n = L->n, mn = n * (size_t)L->m;
-    SNN_SFX(snn_currents)(N, l, x, prev, cur->I[l]);
+    SNN_SFX(snn_currents)(N, l, t, x, prev, cur->I[l], cur->bn[l]);
     for (size_t b = 0; b < B; b++) {
       const relt *xb = x + b * ldx;
       SNN_SFX(snn_slot_row)(N, prev, b, &pr);
@@ -494,26 +520,73 @@ const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const 
   }
 }
 
-/* The currents of layer l for the batch: the projections as one product
- * each over the B sequences, then per sequence the delayed synapses, the
- * bias and the mixes. */
-SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *prev, relt *I) {
+/* Batch normalisation of one side's projections P (B rows of F features,
+ * row stride ld) at step t, in place: with the batch's statistics when the
+ * network trains, else with the running ones of step t; the record keeps
+ * 1/sqrt(var + eps), the batch mean and unbiased variance and the
+ * normalised values (docs/batchnorm.md). */
+static void bn_forward(const net *N, const lay *L, int side, size_t t, relt *P, size_t ld, relt *rec) {
+  rctx *c = N->c;
+  size_t B = N->B, F = L->bnF[side], FF = L->bnF[0] + L->bnF[1], f0 = side ? L->bnF[0] : 0;
+  relt *inv = rec + f0, *mean = rec + FF + f0, *var = rec + 2 * FF + f0, *xh = rec + 3 * FF + f0;
+  relt *a = c->cell[0], *d = c->cell[1];
+  double eps = L->ls->bn_eps;
+  for (size_t f = 0; f < F; f++) {
+    if (N->bn_train) {
+      r_zero(a, c);
+      for (size_t b = 0; b < B; b++) r_add(a, a, P + b * ld + f, c);
+      r_div_d(mean + f, a, (double)B, c);
+      r_zero(a, c);
+      for (size_t b = 0; b < B; b++) {
+        r_sub(d, P + b * ld + f, mean + f, c);
+        r_fma(a, d, d, a, c);
+      }
+      r_div_d(var + f, a, (double)(B > 1 ? B - 1 : 1), c); /* unbiased, for the running statistics */
+      r_div_d(a, a, (double)B, c);                         /* biased, for the normalisation */
+    } else {
+      r_set(mean + f, L->bnm[side] + (t - 1) * F + f, c);
+      r_set(var + f, L->bnv[side] + (t - 1) * F + f, c);
+      r_set(a, var + f, c);
+    }
+    r_add_d(a, a, eps, c);
+    r_sqrt(a, a, c);
+    r_d_div(inv + f, 1.0, a, c);
+    for (size_t b = 0; b < B; b++) {
+      relt *p = P + b * ld + f, *xb = xh + b * FF + f;
+      r_sub(d, p, mean + f, c);
+      r_mul(xb, d, inv + f, c);
+      r_fma(p, L->bng[side] + f, xb, L->bnb[side] + f, c);
+    }
+  }
+}
+
+/* The currents of layer l for the batch at step t: the projections as one
+ * product each over the B sequences (with batch_norm, each side normalised
+ * before it is added; `bnrec` receives the step's record, NULL: scratch),
+ * then per sequence the delayed synapses, the bias and the mixes. */
+SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, const relt *x, const slot *prev, relt *I,
+                                          relt *bnrec) {
   const lay *L = &N->layers[l];
   const snn_model_shape *sh = L->sh;
   rctx *c = N->c;
   size_t B = N->B, n = L->n, np = L->nprev, mn = n * (size_t)L->m, k = (size_t)L->k;
   size_t nh = L->ndl ? (L->ndl - 1) * np : 0;
+  /* with batch_norm the input side goes to the scratch P (B x F_in) first */
+  relt *Pd = L->bn ? N->bnp : I;
+  size_t ldp = L->bn ? L->bnF[0] : mn;
+  if (L->bn && !bnrec) bnrec = N->bnrec;
   SNN_SFX(snn_vzero)(B * mn, I, c);
+  if (L->bn) SNN_SFX(snn_vzero)(B * ldp, Pd, c);
   for (int r = 0; r < sh->nin; r++) {
-    size_t q0 = (size_t)sh->in_cur[r] * n;
+    size_t q0 = L->bn ? (size_t)r * n : (size_t)sh->in_cur[r] * n;
     if (!L->ndl) {
-      SNN_SFX(snn_rows)(0, B, n, np, L->w_in + (size_t)r * n * np, np, x, np, 1, I + q0, mn, c);
+      SNN_SFX(snn_rows)(0, B, n, np, L->w_in + (size_t)r * n * np, np, x, np, 1, Pd + q0, ldp, c);
       continue;
     }
     /* delayed synapses: sum_j W_ij sum_d kw_ijd x_j^{t-d} */
     for (size_t b = 0; b < B; b++) {
       const relt *xb = x + b * np, *hp = prev->h[l] + b * nh;
-      relt *Iq = I + b * mn + q0;
+      relt *Iq = Pd + b * ldp + q0;
       for (size_t i = 0; i < n; i++) {
         size_t row = (size_t)r * n + i;
         relt *xd = L->xd + row * np;
@@ -525,7 +598,22 @@ SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x,
       }
     }
   }
-  for (int r = 0; L->w_rec && r < sh->nrec; r++) SNN_SFX(snn_rows)
+  if (L->bn) {
+    bn_forward(N, L, 0, t, Pd, ldp, bnrec);
+    for (size_t b = 0; b < B; b++)
+      for (int r = 0; r < sh->nin; r++)
+        SNN_SFX(snn_vadd)(n, Pd + b * ldp + (size_t)r * n, I + b * mn + (size_t)sh->in_cur[r] * n, c);
+  }
+  if (L->bn && L->w_rec) { /* the recurrent side, normalised on its own */
+    size_t ldr = L->bnF[1];
+    for (int r = 0; r < sh->nrec; r++)
+      SNN_SFX(snn_rows)(0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 0, Pd + (size_t)r * n, ldr, c);
+    bn_forward(N, L, 1, t, Pd, ldr, bnrec);
+    for (size_t b = 0; b < B; b++)
+      for (int r = 0; r < sh->nrec; r++)
+        SNN_SFX(snn_vadd)(n, Pd + b * ldr + (size_t)r * n, I + b * mn + (size_t)sh->rec_cur[r] * n, c);
+  }
+  for (int r = 0; !L->bn && L->w_rec && r < sh->nrec; r++) SNN_SFX(snn_rows)
   (0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 1, I + (size_t)sh->rec_cur[r] * n, mn, c);
   for (size_t b = 0; L->bias && b < B; b++)
     for (size_t i = 0; i < mn; i++) r_add(I + b * mn + i, I + b * mn + i, L->bias + i, c);
@@ -559,6 +647,7 @@ void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out) {
     out->u[l] = tr->u[l] + tb * n;
     size_t nh = N->layers[l].ndl ? (N->layers[l].ndl - 1) * N->layers[l].nprev : 0;
     out->h[l] = nh ? tr->h[l] + tb * nh : NULL;
+    out->bn[l] = N->layers[l].bn ? tr->bn[l] + t * SNN_SFX(snn_bn_rec)(&N->layers[l], tr->bcap) : NULL;
   }
   out->y = tr->yo + tb * s->n_out;
   out->dEdy = tr->dEdy + tb * s->n_out;

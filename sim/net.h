@@ -74,7 +74,21 @@ struct SNN_SFX(snn_lay) {
   size_t ndl; /* dmax + 1, or 0 without delays */
   relt *delay, *kw, *dkw;
   relt *xd; /* nin n nprev: scratch for the delayed inputs */
+  /* batch normalisation of the input [0] and recurrent [1] projections
+   * (docs/batchnorm.md): bnF[side] features (nin n, nrec n; 0 if absent),
+   * gamma and beta (bnF each) and the running statistics (T x bnF each) */
+  int bn;
+  size_t bnF[2];
+  relt *bng[2], *bnb[2], *bnm[2], *bnv[2];
 };
+
+/* A layer's batch-normalisation record of one step: 1/sqrt(var + eps),
+ * the batch mean and the batch's unbiased variance (F each, F = bnF[0] +
+ * bnF[1], the input features first) and then the normalised values, bcap
+ * rows of F. */
+static inline size_t SNN_SFX(snn_bn_rec)(const lay *L, size_t bcap) {
+  return (3 + bcap) * (L->bnF[0] + L->bnF[1]);
+}
 
 /* Online updates (training): a forward-in-time rule calls fn every `every`
  * steps (t < T) with the gradient accumulated since the previous call
@@ -135,6 +149,13 @@ typedef struct SNN_SFX(snn_net) {
   real kappa;
   relt *scr; /* Bcap nmax: scratch for gathered mix sources */
   size_t nmax;
+  /* batch normalisation: 1 = the batch's statistics (training), 0 = the
+   * running statistics in theta (every other use); the projections of the
+   * batch before normalisation (Bcap x bnmax) and a record for steps that
+   * have none in a trajectory */
+  int bn_train;
+  size_t bnmax;
+  relt *bnp, *bnrec;
   size_t bytes; /* bytes held by this object */
 } SNN_SFX(snn_net);
 typedef SNN_SFX(snn_net) net;
@@ -148,6 +169,7 @@ typedef struct {
   size_t bcap;             /* sequences per row allocated (the network's Bcap) */
   relt **s, **z, **I, **u; /* per layer: (T+1)*n*k, (T+1)*n, (T+1)*n*m, (T+1)*n */
   relt **h;                /* per layer with delays: (T+1)*dmax*nprev (the delay line), else NULL */
+  relt **bn;               /* per layer with batch_norm: (T+1) records (snn_bn_rec), else NULL */
   relt *yo;                /* (T+1) * n_out */
   relt *dEdy;              /* (T+1) * n_out: dE/dy_out^t (partial) */
   relt *rate;              /* per sequence, per hidden unit (all layers, concatenated): f_j */
@@ -172,7 +194,8 @@ void SNN_SFX(snn_net_derive)(net *N);
 #define SNN_MAXLAYERS SNN_MAX_LAYERS
 typedef struct {
   relt *s[SNN_MAXLAYERS], *z[SNN_MAXLAYERS], *I[SNN_MAXLAYERS], *u[SNN_MAXLAYERS];
-  relt *h[SNN_MAXLAYERS]; /* delay line of a layer with delays: x^t, x^{t-1}, .., x^{t-dmax+1} (dmax rows of nprev) */
+  relt *h[SNN_MAXLAYERS];  /* delay line of a layer with delays: x^t, x^{t-1}, .., x^{t-dmax+1} (dmax rows of nprev) */
+  relt *bn[SNN_MAXLAYERS]; /* the step's batch-normalisation record, or NULL */
   relt *y, *dEdy;
 } SNN_SFX(snn_slot);
 typedef SNN_SFX(snn_slot) slot;
@@ -191,7 +214,7 @@ void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, const slot *cur
 void SNN_SFX(snn_step_loss)(const net *N, size_t t, size_t b, const relt *y, relt *g, relt *loss);
 /* The currents of layer l at a step from its input x^t, the previous slot
  * and (with delays) the delay line of the previous step. */
-void SNN_SFX(snn_currents)(const net *N, size_t l, const relt *x, const slot *prev, relt *I);
+void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, const relt *x, const slot *prev, relt *I, relt *bnrec);
 /* The delayed input of synapse (row, j) at step t, sum_d kw_d x_j^{t-d},
  * from x^t and the previous delay line hp (and with dkw: its derivative in
  * the delay). */

@@ -77,7 +77,11 @@ enum snn_block_kind {
   SNN_BLK_RO_B,
   SNN_BLK_BIAS,
   SNN_BLK_MIX,
-  SNN_BLK_DELAY
+  SNN_BLK_DELAY,
+  SNN_BLK_BN_GAMMA, /* batch normalisation (docs/batchnorm.md): cidx 0 input, 1 recurrent */
+  SNN_BLK_BN_BETA,
+  SNN_BLK_BN_MEAN, /* running statistics, T rows: never trained, updated by training */
+  SNN_BLK_BN_VAR
 };
 
 #define SNN_MAXCONST 5    /* neuron constants per model, at most */
@@ -142,6 +146,10 @@ typedef struct {
   double dsigma;             /* gaussian kernel width */
   int dround;                /* evaluate with delays rounded to integers */
   double dinit_lo, dinit_hi; /* initial delays drawn uniformly from this range */
+  /* per-step batch normalisation of the projections (docs/batchnorm.md) */
+  int bn;
+  double bn_momentum, bn_eps, bn_gamma;
+  int blk_bn[2][4]; /* [input, recurrent][gamma, beta, mean, var], -1 if absent */
 } snn_layer_spec;
 
 typedef struct {
@@ -183,6 +191,10 @@ typedef struct snn_spec {
 } snn_spec;
 
 int snn_spec_find_block(const snn_spec *s, const char *name);
+/* Whether a block is written as a matrix (rows of numbers) in files. */
+int snn_block_is_matrix(const snn_block *bk);
+/* Whether any layer normalises its projections over the batch. */
+int snn_spec_has_bn(const snn_spec *s);
 /* Number of trainable scalars. */
 size_t snn_spec_ntrain(const snn_spec *s);
 

@@ -72,6 +72,12 @@ static const char *const NETS[] = {
     "{\"model\":\"alif\",\"size\":3,\"recurrent\":true,\"w_scale\":3,\"tau_mem\":6,"
     "\"delays\":{\"max\":3,\"kernel\":\"gaussian\",\"sigma\":0.7}}],"
     "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
+    /* batch_norm outside training (the running statistics, a per-step affine map): recurrent alif, both
+     * sides normalised; ltc feed-forward on top */
+    "{\"seed\":8,\"steps\":18,\"input\":{\"size\":3,\"rate\":0.4},"
+    "\"layers\":[{\"model\":\"alif\",\"size\":4,\"recurrent\":true,\"w_scale\":3,\"batch_norm\":{\"gamma\":0.8}},"
+    "{\"model\":\"ltc\",\"size\":3,\"w_scale\":3,\"batch_norm\":{\"gamma\":1.3,\"eps\":0.01}}],"
+    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
 };
 #define NNETS (int)(sizeof NETS / sizeof *NETS)
 

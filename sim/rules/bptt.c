@@ -39,6 +39,8 @@ struct SNN_SFX(snn_bptt_ws) {
   relt *dy;        /* (T+2) * n_out */
   relt *V;         /* T * nmax, with mixes: a mix source over the rows */
   size_t nV;
+  relt *dP; /* (T+2) * Bcap * bnmax, with batch_norm: dE/d(projection) before normalisation */
+  size_t nP;
   relt *gw; /* P, in a workspace for segments shorter than the sequence: one segment's gradient */
   jacbuf J[2];
   real dz, du, acc, sv;
@@ -100,12 +102,16 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
   w->nV = mixes ? T * bn : 0;
   w->V = w->nV ? vec_alloc(w->nV, c) : NULL;
   w->bytes += rb * w->nV;
+  w->nP = N->bnmax ? (T + 2) * Bc * N->bnmax : 0;
+  w->dP = w->nP ? vec_alloc(w->nP, c) : NULL;
+  w->bytes += rb * w->nP;
   if (len < s->T) {
     w->gw = vec_alloc(s->P, c);
     if (!w->gw) goto oom;
     w->bytes += rb * s->P;
   }
-  if (!w->dI || !w->ds || !w->dsn || !w->dsx || !w->dzx || !w->mt || !w->rec || !w->dy || !w->rsig || (w->nV && !w->V))
+  if (!w->dI || !w->ds || !w->dsn || !w->dsx || !w->dzx || !w->mt || !w->rec || !w->dy || !w->rsig ||
+      (w->nV && !w->V) || (w->nP && !w->dP))
     goto oom;
   for (int j = 0; j < 2; j++)
     if (SNN_SFX(snn_jac_init)(&w->J[j], bn, w->kmax, w->mmax, w->pmax, c)) goto oom;
@@ -134,6 +140,7 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   vec_free(w->rec, bn, c);
   vec_free(w->dy, (T + 2) * Bc * s->n_out, c);
   vec_free(w->V, w->nV, c);
+  vec_free(w->dP, w->nP, c);
   if (T < s->T) vec_free(w->gw, s->P, c);
   vec_free(w->rsig, Bc * w->H, c);
   for (int j = 0; j < 2; j++)
@@ -206,6 +213,59 @@ static inline __attribute__((always_inline)) void units_back(bws *w, size_t n, s
   }
 }
 
+/* Batch normalisation at step t, backward (docs/batchnorm.md): from
+ * g = dE/dI^t (the normalised projections enter the currents unchanged) to
+ * dE/dP^t before normalisation, B rows of F features into dP; gamma's and
+ * beta's gradients; with the batch's statistics, the mean and variance's
+ * paths, and the step's statistics (times B: the shard's share of the
+ * minibatch's) into the running statistics' entries of grad for training
+ * (docs/training.md). */
+static void bn_backward(const net *N, const lay *L, const relt *rec, size_t trow, const relt *g, relt *dP, relt *grad) {
+  const snn_spec *s = N->spec;
+  const snn_model_shape *sh = L->sh;
+  rctx *c = N->c;
+  size_t B = N->B, n = L->n, mn = n * (size_t)L->m, FF = L->bnF[0] + L->bnF[1];
+  relt *sg = c->cell[0], *sx = c->cell[1], *a = c->cell[2], *d = c->cell[3];
+  for (int side = 0; side < 2; side++) {
+    size_t F = L->bnF[side], f0 = side ? L->bnF[0] : 0;
+    if (!F) continue;
+    const int *bk = L->ls->blk_bn[side];
+    relt *gg = grad + s->blk[bk[0]].off, *gb = grad + s->blk[bk[1]].off;
+    const relt *inv = rec + f0, *mean = rec + FF + f0, *var = rec + 2 * FF + f0, *xh = rec + 3 * FF + f0;
+    for (size_t f = 0; f < F; f++) {
+      size_t r = f / n, i = f % n, col = (size_t)(side ? sh->rec_cur[r] : sh->in_cur[r]) * n + i;
+      r_zero(sg, c);
+      r_zero(sx, c);
+      for (size_t b = 0; b < B; b++) {
+        r_add(sg, sg, g + b * mn + col, c);
+        r_fma(sx, g + b * mn + col, xh + b * FF + f, sx, c);
+      }
+      r_add(gg + f, gg + f, sx, c);
+      r_add(gb + f, gb + f, sg, c);
+      r_mul(a, L->bng[side] + f, inv + f, c); /* gamma / sqrt(var + eps) */
+      if (N->bn_train) {
+        r_div_d(sg, sg, (double)B, c);
+        r_div_d(sx, sx, (double)B, c);
+      }
+      for (size_t b = 0; b < B; b++) {
+        relt *o = dP + b * FF + f0 + f;
+        if (N->bn_train) { /* gamma inv (g - mean(g) - xh mean(g xh)) */
+          r_mul(d, xh + b * FF + f, sx, c);
+          r_sub(d, g + b * mn + col, d, c);
+          r_sub(d, d, sg, c);
+          r_mul(o, a, d, c);
+        } else {
+          r_mul(o, a, g + b * mn + col, c);
+        }
+      }
+      if (N->bn_train) {
+        r_mul_d(grad + s->blk[bk[2]].off + trow * F + f, mean + f, (double)B, c);
+        r_mul_d(grad + s->blk[bk[3]].off + trow * F + f, var + f, (double)B, c);
+      }
+    }
+  }
+}
+
 /* One layer over all steps, for the B sequences of the batch; leaves
  * dE/dI_q^t in rows 1..T of w->dI (B rows of m n per step, current-major)
  * and adds the neuron-constant gradients into grad. */
@@ -224,15 +284,19 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
   SNN_SFX(snn_vzero)(Bmn, dI + (T + 1) * Bmn, c);
   SNN_SFX(snn_vzero)(Bn * k, w->dsx, c);
   SNN_SFX(snn_vzero)(Bn, w->dzx, c);
+  size_t FF = L->bnF[0] + L->bnF[1], BF = B * FF;
+  if (L->bn) SNN_SFX(snn_vzero)(BF, w->dP + (T + 1) * BF, c);
   int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec && L->w_rec;
   for (size_t t = T; t >= 1; t--) {
     const jacbuf *Jct = &w->J[t & 1], *Jnt = &w->J[(t + 1) & 1];
     /* step t+1 depends on step t unless t+1 starts a truncation window */
     int later = t < T && !(window && t % window == 0);
     if (keep_rec && later)
-      for (int r = 0; r < sh->nrec; r++) SNN_SFX(snn_rows)
-    (1, B, n, n, L->w_rec + (size_t)r * n * n, n, dI + (t + 1) * Bmn + (size_t)sh->rec_cur[r] * n, mn, r > 0, w->rec, n,
-     c);
+      for (int r = 0; r < sh->nrec; r++) {
+        const relt *g =
+            L->bn ? w->dP + (t + 1) * BF + L->bnF[0] + (size_t)r * n : dI + (t + 1) * Bmn + (size_t)sh->rec_cur[r] * n;
+        SNN_SFX(snn_rows)(1, B, n, n, L->w_rec + (size_t)r * n * n, n, g, L->bn ? FF : mn, r > 0, w->rec, n, c);
+      }
     /* a row's Jacobians are made right before they are used (in cache) */
     for (size_t b = 0; b < B; b++) {
       size_t r0 = (t - 1) * B + b, r1 = t * B + b;
@@ -288,6 +352,10 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
         }
       }
     }
+    /* dE/dI^t is complete: through the normalisation to the projections */
+    if (L->bn)
+      bn_backward(N, L, tr->bn[l] + t * SNN_SFX(snn_bn_rec)(L, tr->bcap), tr->t0 + t - 1, dI + t * Bmn, w->dP + t * BF,
+                  grad);
     relt *sw = w->ds;
     w->ds = w->dsn;
     w->dsn = sw;
@@ -311,12 +379,15 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
   if (w->dIcap && l == w->cap_l) /* the first sequence's */
     for (size_t t = 1; t <= T; t++) r_set(w->dIcap + t, w->dI + t * Bmn + w->cap_q * n + w->cap_i, c);
   relt *gin = grad + s->blk[ls->blk_w_in].off;
+  /* the projections' dE/dP: dE/dI, or with batch_norm the normalisation's */
+  size_t FF = L->bnF[0] + L->bnF[1], ldg = L->bn ? FF : mn;
+  const relt *G1 = L->bn ? w->dP + B * FF : dI1;
   if (!L->ndl) {
     for (int r = 0; r < sh->nin; r++) {
-      const relt *g = dI1 + (size_t)sh->in_cur[r] * n;
-      SNN_SFX(snn_gemm)(1, 0, n, np, TB, g, mn, X, np, 0, gin + (size_t)r * n * np, np, c);
+      const relt *g = G1 + (L->bn ? (size_t)r * n : (size_t)sh->in_cur[r] * n);
+      SNN_SFX(snn_gemm)(1, 0, n, np, TB, g, ldg, X, np, 0, gin + (size_t)r * n * np, np, c);
       if (down)
-        SNN_SFX(snn_gemm)(0, 0, TB, np, n, g, mn, L->w_in + (size_t)r * n * np, np, 1, w->D[l - 1] + B * np, np, c);
+        SNN_SFX(snn_gemm)(0, 0, TB, np, n, g, ldg, L->w_in + (size_t)r * n * np, np, 1, w->D[l - 1] + B * np, np, c);
     }
   } else {
     /* delayed synapses: W_ij and D_ij from the delayed inputs; dE/dx^{t-d}
@@ -331,7 +402,8 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
         const relt *hp = tr->h[l] + ((t - 1) * B + b) * nh;
         for (int r = 0; r < sh->nin; r++)
           for (size_t i = 0; i < n; i++) {
-            const relt *g = w->dI + r1 * mn + (size_t)sh->in_cur[r] * n + i;
+            const relt *g =
+                L->bn ? w->dP + r1 * FF + (size_t)r * n + i : w->dI + r1 * mn + (size_t)sh->in_cur[r] * n + i;
             if (r_sgn(g) == 0) continue;
             size_t row = (size_t)r * n + i;
             for (size_t j = 0; j < np; j++) {
@@ -357,7 +429,8 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
     relt *g = grad + s->blk[ls->blk_w_rec].off;
     for (int r = 0; r < sh->nrec; r++) {
       relt *gr = g + (size_t)r * n * n;
-      SNN_SFX(snn_gemm)(1, 0, n, n, TB, dI1 + (size_t)sh->rec_cur[r] * n, mn, tr->z[l], n, 0, gr, n, c);
+      const relt *gsrc = L->bn ? G1 + L->bnF[0] + (size_t)r * n : dI1 + (size_t)sh->rec_cur[r] * n;
+      SNN_SFX(snn_gemm)(1, 0, n, n, TB, gsrc, ldg, tr->z[l], n, 0, gr, n, c);
       if (!sh->selfconn)
         for (size_t i = 0; i < n; i++) r_zero(gr + i * n + i, c); /* no self-connections */
     }

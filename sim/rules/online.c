@@ -36,6 +36,7 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
       o->sl[b].u[l] = p, p += n;
       size_t nh = N->layers[l].ndl ? (N->layers[l].ndl - 1) * N->layers[l].nprev * Bc : 0;
       o->sl[b].h[l] = nh ? p : NULL, p += nh;
+      o->sl[b].bn[l] = NULL; /* batch_norm is refused by the online rules */
     }
     o->sl[b].y = p, p += s->n_out * Bc;
     o->sl[b].dEdy = p, p += s->n_out * Bc;
