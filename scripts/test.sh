@@ -41,7 +41,8 @@ if [ "${SNN_QUICK:-0}" != 1 ]; then
   echo "== valgrind: the Check suites and the command line, side by side (started at +$((t0 - t00)) s)"
   (meson test -C build --setup=valgrind --print-errorlogs >"$logs/check.log" 2>&1; echo $? >"$logs/check.rc") &
   (SNNGRAD_WRAP="$VG" sh tests/cli.sh build/cli/snngrad examples >"$logs/cli.log" 2>&1 &&
-    SNNGRAD_WRAP="$VG" sh tests/explain.sh build/cli/snngrad examples >>"$logs/cli.log" 2>&1
+    SNNGRAD_WRAP="$VG" sh tests/explain.sh build/cli/snngrad examples >>"$logs/cli.log" 2>&1 &&
+    SNNGRAD_WRAP="$VG" sh tests/bn.sh build/cli/snngrad 0 >>"$logs/cli.log" 2>&1
   echo $? >"$logs/cli.rc") &
   while [ ! -f "$logs/check.rc" ] || [ ! -f "$logs/cli.rc" ]; do
     sleep 5

@@ -279,6 +279,18 @@ net("net.init.alif", "lif", lambda d: d["layers"][0].update(model="alif", initia
     key="layers[0].initial_state", desc="initial_state uniform on alif (ltc and adlif only)", cmd="grad")
 net("net.init.bogus", "ltc", "layers.0.initial_state", "random", desc="initial_state an unknown choice", cmd="grad")
 net("net.init.number", "ltc", "layers.0.initial_state", 1, desc="initial_state a number")
+# batch_norm (docs/batchnorm.md)
+net("net.bn.string", "ltc", "layers.0.batch_norm", "yes", desc="batch_norm a string")
+net("net.bn.momentum.over", "ltc", "layers.0.batch_norm", {"momentum": 1.5}, key="layers[0].batch_norm.momentum",
+    desc="batch_norm.momentum above 1")
+net("net.bn.eps.zero", "ltc", "layers.0.batch_norm", {"eps": 0}, key="layers[0].batch_norm.eps",
+    desc="batch_norm.eps 0 (the normalisation divides by sqrt(var + eps))", cmd="grad")
+net("net.bn.gamma.string", "ltc", "layers.0.batch_norm", {"gamma": "one"}, key="layers[0].batch_norm.gamma",
+    desc="batch_norm.gamma a string")
+net("net.bn.train.stat", "ltc", lambda d: d["layers"][0].update(batch_norm=True, train=["w_in", "bn_in_mean"]),
+    key="layers[0].train[1]", desc="a running statistic of batch_norm listed in train")
+net("net.bn.rtrl", "ltc", "layers.0.batch_norm", True, desc="check --rules with rtrl on a batch_norm network",
+    cmd="rules")
 net("net.alpha.over", "lif", lambda d: d["layers"][0].update(model="adlif_sparch", alpha=1.0),
     key="layers[0].alpha", desc="adlif_sparch alpha = 1 (a decay must be < 1)")
 net("net.beta_adapt.neg", "lif", lambda d: d["layers"][0].update(model="adlif_sparch", beta_adapt=-0.5),
@@ -421,6 +433,8 @@ def init_params(base):
 
 
 PARAMS = {b: init_params(b) for b in ("lif", "alif", "delays", "deep")}
+mutated("bn", "ltc", lambda d: d["layers"][0].update(batch_norm=True))
+PARAMS["bn"] = init_params("bn")
 
 
 def par(cid, base, fn, key, desc, cmd="grad", net_base=None):
@@ -462,6 +476,10 @@ case("par.missing.file", ["grad", path("lif.json"), "--rule", "bptt", "--params"
      Out("old.json")], 2, ["nosuch.params.json"], "--params names a file that does not exist")
 case("par.directory", ["run", path("lif.json"), "--params", IN, "--csv", Out("new.csv")], 2, [os.path.basename(IN)],
      "--params names a directory")
+par("par.bn.var.neg", "bn", lambda d: d["params"]["layer0.bn_rec_var"][3].__setitem__(1, -0.5),
+    "params.layer0.bn_rec_var", "a negative running variance (batch_norm)", cmd="run")
+par("par.bn.mean.rows", "bn", lambda d: d["params"]["layer0.bn_in_mean"].pop(), "params.layer0.bn_in_mean",
+    "running means with a row (a step) missing")
 par("par.format.missing", "lif", lambda d: d.pop("format"), "format", "format missing")
 par("par.format.wrong", "lif", lambda d: d.update(format="snngrad-params/2"), "format", "format snngrad-params/2",
     cmd="run")
@@ -1050,6 +1068,10 @@ for variant, ph, desc in [
     exp(cid, "shd", setter("task.path", target), phrases=[ph], desc=desc, flags=("h5",))
 # rule
 exp("exp.rule.missing", "recall", "rule", DEL, desc="rule missing")
+exp("exp.bn.shard", "adding", lambda d: d["network"]["layers"][0].update(batch_norm=True), key="batch",
+    desc="batch_norm with shards of one sequence (batch 2 in 2 shards)")
+exp("exp.bn.eprop", "adding", lambda d: (d["network"]["layers"][0].update(batch_norm=True), d.update(rule="eprop",
+    batch=4)), key="rule", desc="batch_norm trained with e-prop")
 exp("exp.rule.number", "recall", "rule", 1, desc="rule a number")
 exp("exp.rule.unknown", "recall", "rule", "sgd", desc="an unknown rule")
 exp("exp.rule.empty", "recall", "rule", "", desc="rule ''")
