@@ -231,7 +231,7 @@ static void bn_running(trainer *T, const relt *g, size_t lo, size_t hi) {
   for (size_t b = 0; b < s->nblk; b++) {
     const snn_block *bk = &s->blk[b];
     if (bk->kind != SNN_BLK_BN_MEAN && bk->kind != SNN_BLK_BN_VAR) continue;
-    double m = s->layers[bk->layer].bn_momentum;
+    double m = bk->layer < 0 ? s->ro_bn_momentum : s->layers[bk->layer].bn_momentum;
     for (size_t i = bk->off + lo * bk->cols; i < bk->off + hi * bk->cols; i++) {
       relt *th = T->N->theta + i;
       r_mul_d(th, th, 1.0 - m, c);

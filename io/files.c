@@ -28,6 +28,11 @@ static int data_alloc(const snn_spec *s, snn_data *d) {
 
 /* Neuron constants from the network file, as per-neuron vectors. */
 static void fill_constants(const snn_spec *s, snn_data *d) {
+  if (s->ro_bn) {
+    const snn_block *g = &s->blk[s->blk_ro_bn[0]], *v = &s->blk[s->blk_ro_bn[3]];
+    for (size_t i = 0; i < g->rows; i++) d->theta.v[g->off + i] = s->ro_bn_gamma;
+    for (size_t i = 0; i < v->rows * v->cols; i++) d->theta.v[v->off + i] = 1.0;
+  }
   for (size_t l = 0; l < s->L; l++) {
     const snn_layer_spec *ly = &s->layers[l];
     /* batch_norm: gamma from the file, beta 0, running mean 0 and variance 1 */

@@ -188,7 +188,7 @@ static const char *const k_layer[] = {"model",       "size",       "recurrent", 
                                       "alpha",       "beta_adapt", "initial_state", "batch_norm", NULL};
 static const char *const k_bn[] = {"momentum", "eps", "gamma", NULL};
 static const char *const k_delays[] = {"max", "kernel", "sigma", "round", "init", NULL};
-static const char *const k_readout[] = {"size", "tau_out", NULL};
+static const char *const k_readout[] = {"size", "tau_out", "batch_norm", NULL};
 static const char *const k_loss[] = {"kind", "window", "target", "label", "rate_reg", NULL};
 static const char *const k_spike[] = {"forward", "surrogate", "slope", "gamma", NULL};
 static const char *const k_grad[] = {"reset", "recurrent", NULL};
@@ -197,9 +197,15 @@ const char *const *snn_spec_keys(const char *section) {
   static const struct {
     const char *name;
     const char *const *keys;
-  } secs[] = {
-      {"", k_top},      {"input", k_input}, {"layers", k_layer}, {"layers.delays", k_delays}, {"readout", k_readout},
-      {"loss", k_loss}, {"spike", k_spike}, {"gradient", k_grad}};
+  } secs[] = {{"", k_top},
+              {"input", k_input},
+              {"layers", k_layer},
+              {"layers.delays", k_delays},
+              {"readout", k_readout},
+              {"layers.batch_norm", k_bn},
+              {"loss", k_loss},
+              {"spike", k_spike},
+              {"gradient", k_grad}};
   for (size_t i = 0; i < sizeof secs / sizeof *secs; i++)
     if (!strcmp(secs[i].name, section)) return secs[i].keys;
   return NULL;
@@ -239,21 +245,22 @@ static int parse_delays(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) 
   return SNN_OK;
 }
 
-/* batch_norm: false, true (the defaults) or {"momentum", "eps", "gamma"}. */
-static int parse_bn(pctx *p, json_t *lj, const char *w, snn_layer_spec *ly) {
+/* batch_norm (of a layer or the readout): false, true (the defaults) or
+ * {"momentum", "eps", "gamma"}. */
+static int parse_bn(pctx *p, json_t *lj, const char *w, int *on, double *mom, double *eps, double *gamma) {
   char kp[160];
   keypath(kp, sizeof kp, w, "batch_norm");
   json_t *b = json_object_get(lj, "batch_norm");
-  ly->bn_momentum = 0.1, ly->bn_eps = 1e-5, ly->bn_gamma = 1.0;
-  ly->bn = b && !json_is_false(b);
+  *mom = 0.1, *eps = 1e-5, *gamma = 1.0;
+  *on = b && !json_is_false(b);
   if (!b || json_is_boolean(b)) return SNN_OK;
   if (!json_is_object(b))
     return fail(p, SNN_EKEY, kp, "expected true, false or an object {\"momentum\", \"eps\", \"gamma\"}, found %s",
                 json_kind(b));
   check_keys(p, b, kp, k_bn);
-  TRY(get_num(p, b, kp, "momentum", 0, 0.1, 0, 1, 1, 0, &ly->bn_momentum));
-  TRY(get_num(p, b, kp, "eps", 0, 1e-5, 0, 1, INFINITY, 0, &ly->bn_eps));
-  return get_num(p, b, kp, "gamma", 0, 1.0, -INFINITY, 0, INFINITY, 0, &ly->bn_gamma);
+  TRY(get_num(p, b, kp, "momentum", 0, 0.1, 0, 1, 1, 0, mom));
+  TRY(get_num(p, b, kp, "eps", 0, 1e-5, 0, 1, INFINITY, 0, eps));
+  return get_num(p, b, kp, "gamma", 0, 1.0, -INFINITY, 0, INFINITY, 0, gamma);
 }
 
 /* input_scale: 1 (number or string) or "1-alpha". */
@@ -381,7 +388,7 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   TRY(get_num(p, lj, w, "w_mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &ly->w_mean));
   TRY(get_num(p, lj, w, "rec_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->rec_scale));
   TRY(parse_delays(p, lj, w, ly));
-  return parse_bn(p, lj, w, ly);
+  return parse_bn(p, lj, w, &ly->bn, &ly->bn_momentum, &ly->bn_eps, &ly->bn_gamma);
 }
 
 /* The extra trainable blocks of a layer besides w_in, w_rec and constants. */
@@ -549,7 +556,7 @@ static int parse_root(pctx *p, json_t *root) {
   if (s->L > SNN_MAX_LAYERS)
     return fail(p, SNN_EVALUE, "layers", "expected at most %d layers, found %zu", SNN_MAX_LAYERS, s->L);
   s->layers = calloc(s->L, sizeof *s->layers);
-  s->blk = calloc(s->L * (12 + SNN_MAXCONST + SNN_MAXMIX) + 2, sizeof *s->blk);
+  s->blk = calloc(s->L * (12 + SNN_MAXCONST + SNN_MAXMIX) + 6, sizeof *s->blk);
   if (!s->layers || !s->blk) return fail(p, SNN_ENOMEM, "layers", "cannot allocate %zu layers", s->L);
   size_t nprev = s->n_in, off = 0;
   for (size_t i = 0; i < s->L; i++) {
@@ -577,6 +584,18 @@ static int parse_root(pctx *p, json_t *root) {
   snprintf(b->name, sizeof b->name, "readout.b");
   b->kind = SNN_BLK_RO_B, b->layer = -1, b->rows = s->n_out, b->cols = 1;
   b->trainable = b->in_params = 1, b->off = off, off += b->rows;
+  TRY(parse_bn(p, ro, "readout", &s->ro_bn, &s->ro_bn_momentum, &s->ro_bn_eps, &s->ro_bn_gamma));
+  for (int q = 0; q < 4; q++) {
+    s->blk_ro_bn[q] = -1;
+    if (!s->ro_bn) continue;
+    static const char *const parts[4] = {"bn_gamma", "bn_beta", "bn_mean", "bn_var"};
+    s->blk_ro_bn[q] = (int)s->nblk;
+    b = &s->blk[s->nblk++];
+    snprintf(b->name, sizeof b->name, "readout.%s", parts[q]);
+    b->kind = SNN_BLK_BN_GAMMA + q, b->layer = -1, b->cidx = 0;
+    b->rows = q < 2 ? s->n_out : s->T, b->cols = q < 2 ? 1 : s->n_out;
+    b->trainable = q < 2, b->in_params = 1, b->off = off, off += b->rows * b->cols;
+  }
   s->P = off;
 
   json_t *lo;
@@ -694,6 +713,7 @@ int snn_block_is_matrix(const snn_block *bk) {
 }
 
 int snn_spec_has_bn(const snn_spec *s) {
+  if (s->ro_bn) return 1;
   for (size_t l = 0; l < s->L; l++)
     if (s->layers[l].bn) return 1;
   return 0;

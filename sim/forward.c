@@ -180,6 +180,21 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
       N->bytes += rb * ns * (2 * L->ndl + 1);
     }
   }
+  if (s->ro_bn) {
+    const int *bk = s->blk_ro_bn;
+    SNN_SFX(snn_bnview)
+    q = {s->n_out,
+         0,
+         s->n_out,
+         N->theta + s->blk[bk[0]].off,
+         N->theta + s->blk[bk[1]].off,
+         N->theta + s->blk[bk[2]].off,
+         N->theta + s->blk[bk[3]].off,
+         s->ro_bn_eps,
+         bk};
+    N->ro_bn = q;
+    if (s->n_out > N->bnmax) N->bnmax = s->n_out;
+  }
   size_t kmax = 1;
   for (size_t l = 0; l < s->L; l++)
     if ((size_t)N->layers[l].k > kmax) kmax = (size_t)N->layers[l].k;
@@ -273,6 +288,10 @@ int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
   tr->dEdy = vec_alloc(T1 * s->n_out, c);
   tr->rate = vec_alloc(Bc * SNN_SFX(snn_nhidden)(s), c);
   if (!tr->yo || !tr->dEdy || !tr->rate) goto oom;
+  if (N->ro_bn.F) {
+    if (!(tr->bnro = vec_alloc((len + 1) * (3 + Bc) * s->n_out, c))) goto oom;
+    tr->bytes += rb * (len + 1) * (3 + Bc) * s->n_out;
+  }
   tr->bytes += rb * (2 * T1 * s->n_out + Bc * (SNN_SFX(snn_nhidden)(s) + 1));
   return SNN_OK;
 oom:
@@ -301,6 +320,7 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
   free(tr->I);
   free(tr->u);
   free(tr->crossings);
+  if (tr->bnro) vec_free(tr->bnro, (tr->cap + 1) * (3 + Bc) * s->n_out, c);
   vec_free(tr->yo, T1 * s->n_out, c);
   vec_free(tr->dEdy, T1 * s->n_out, c);
   vec_free(tr->rate, Bc * SNN_SFX(snn_nhidden)(s), c);
@@ -427,6 +447,7 @@ void SNN_SFX(snn_slot_row)(const net *N, const slot *sl, size_t b, slot *out) {
   }
   out->y = sl->y + b * s->n_out;
   out->dEdy = sl->dEdy + b * s->n_out;
+  out->bnro = NULL;
 }
 
 void *SNN_SFX(snn_keep_take)(const net *N, void (*release)(void *p, const net *N),
@@ -486,6 +507,7 @@ SNN_FMA_CLONES void SNN_SFX(snn_step)(const net *N, size_t t, const slot *prev, 
   /* readout: y^t = kappa y^{t-1} + W_out z_L^t + b */
   size_t K = s->n_out, nL = N->layers[s->L - 1].n;
   SNN_SFX(snn_rows)(0, B, K, nL, N->ro_w, nL, x, nL, 0, cur->y, K, c);
+  if (N->ro_bn.F) SNN_SFX(snn_bn_forward)(N, &N->ro_bn, t, cur->y, K, cur->bnro ? cur->bnro : N->bnrec);
   for (size_t b = 0; b < B; b++) {
     relt *y = cur->y + b * K;
     const relt *yp = prev->y + b * K;
@@ -520,17 +542,14 @@ const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const 
   }
 }
 
-/* Batch normalisation of one side's projections P (B rows of F features,
- * row stride ld) at step t, in place: with the batch's statistics when the
- * network trains, else with the running ones of step t; the record keeps
- * 1/sqrt(var + eps), the batch mean and unbiased variance and the
- * normalised values (docs/batchnorm.md). */
-static void bn_forward(const net *N, const lay *L, int side, size_t t, relt *P, size_t ld, relt *rec) {
+/* With the batch's statistics when the network trains, else with the
+ * running ones of step t; the record keeps 1/sqrt(var + eps), the batch
+ * mean and unbiased variance and the normalised values. */
+void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnview) * q, size_t t, relt *P, size_t ld, relt *rec) {
   rctx *c = N->c;
-  size_t B = N->B, F = L->bnF[side], FF = L->bnF[0] + L->bnF[1], f0 = side ? L->bnF[0] : 0;
+  size_t B = N->B, F = q->F, FF = q->FF, f0 = q->f0;
   relt *inv = rec + f0, *mean = rec + FF + f0, *var = rec + 2 * FF + f0, *xh = rec + 3 * FF + f0;
   relt *a = c->cell[0], *d = c->cell[1];
-  double eps = L->ls->bn_eps;
   for (size_t f = 0; f < F; f++) {
     if (N->bn_train) {
       r_zero(a, c);
@@ -544,18 +563,18 @@ static void bn_forward(const net *N, const lay *L, int side, size_t t, relt *P, 
       r_div_d(var + f, a, (double)(B > 1 ? B - 1 : 1), c); /* unbiased, for the running statistics */
       r_div_d(a, a, (double)B, c);                         /* biased, for the normalisation */
     } else {
-      r_set(mean + f, L->bnm[side] + (t - 1) * F + f, c);
-      r_set(var + f, L->bnv[side] + (t - 1) * F + f, c);
+      r_set(mean + f, q->m + (t - 1) * F + f, c);
+      r_set(var + f, q->v + (t - 1) * F + f, c);
       r_set(a, var + f, c);
     }
-    r_add_d(a, a, eps, c);
+    r_add_d(a, a, q->eps, c);
     r_sqrt(a, a, c);
     r_d_div(inv + f, 1.0, a, c);
     for (size_t b = 0; b < B; b++) {
       relt *p = P + b * ld + f, *xb = xh + b * FF + f;
       r_sub(d, p, mean + f, c);
       r_mul(xb, d, inv + f, c);
-      r_fma(p, L->bng[side] + f, xb, L->bnb[side] + f, c);
+      r_fma(p, q->g + f, xb, q->b + f, c);
     }
   }
 }
@@ -599,7 +618,8 @@ SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, cons
     }
   }
   if (L->bn) {
-    bn_forward(N, L, 0, t, Pd, ldp, bnrec);
+    SNN_SFX(snn_bnview) q = SNN_SFX(snn_bn_side)(L, 0);
+    SNN_SFX(snn_bn_forward)(N, &q, t, Pd, ldp, bnrec);
     for (size_t b = 0; b < B; b++)
       for (int r = 0; r < sh->nin; r++)
         SNN_SFX(snn_vadd)(n, Pd + b * ldp + (size_t)r * n, I + b * mn + (size_t)sh->in_cur[r] * n, c);
@@ -608,7 +628,8 @@ SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, cons
     size_t ldr = L->bnF[1];
     for (int r = 0; r < sh->nrec; r++)
       SNN_SFX(snn_rows)(0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 0, Pd + (size_t)r * n, ldr, c);
-    bn_forward(N, L, 1, t, Pd, ldr, bnrec);
+    SNN_SFX(snn_bnview) q = SNN_SFX(snn_bn_side)(L, 1);
+    SNN_SFX(snn_bn_forward)(N, &q, t, Pd, ldr, bnrec);
     for (size_t b = 0; b < B; b++)
       for (int r = 0; r < sh->nrec; r++)
         SNN_SFX(snn_vadd)(n, Pd + b * ldr + (size_t)r * n, I + b * mn + (size_t)sh->rec_cur[r] * n, c);
@@ -651,6 +672,7 @@ void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out) {
   }
   out->y = tr->yo + tb * s->n_out;
   out->dEdy = tr->dEdy + tb * s->n_out;
+  out->bnro = tr->bnro ? tr->bnro + t * (3 + tr->bcap) * s->n_out : NULL;
 }
 
 /* Steps t0+1 .. t0+len into rows 1..len; row 0 must hold the state at t0.

@@ -82,6 +82,22 @@ struct SNN_SFX(snn_lay) {
   relt *bng[2], *bnb[2], *bnm[2], *bnv[2];
 };
 
+/* One normalised side as the kernels see it: F features at offset f0 of
+ * records of FF, gamma, beta, the running mean and variance (T x F), eps,
+ * and the parameter blocks (gamma, beta, mean, var) for the gradient. */
+typedef struct {
+  size_t F, f0, FF;
+  const relt *g, *b, *m, *v;
+  double eps;
+  const int *blk;
+} SNN_SFX(snn_bnview);
+static inline SNN_SFX(snn_bnview) SNN_SFX(snn_bn_side)(const lay *L, int side) {
+  SNN_SFX(snn_bnview)
+  q = {L->bnF[side], side ? L->bnF[0] : 0, L->bnF[0] + L->bnF[1], L->bng[side],       L->bnb[side],
+       L->bnm[side], L->bnv[side],         L->ls->bn_eps,         L->ls->blk_bn[side]};
+  return q;
+}
+
 /* A layer's batch-normalisation record of one step: 1/sqrt(var + eps),
  * the batch mean and the batch's unbiased variance (F each, F = bnF[0] +
  * bnF[1], the input features first) and then the normalised values, bcap
@@ -156,6 +172,9 @@ typedef struct SNN_SFX(snn_net) {
   int bn_train;
   size_t bnmax;
   relt *bnp, *bnrec;
+  /* the readout's input W_out z^t normalised ("readout": {"batch_norm"}):
+   * its side (F = n_out, 0 if absent) */
+  SNN_SFX(snn_bnview) ro_bn;
   size_t bytes; /* bytes held by this object */
 } SNN_SFX(snn_net);
 typedef SNN_SFX(snn_net) net;
@@ -170,6 +189,7 @@ typedef struct {
   relt **s, **z, **I, **u; /* per layer: (T+1)*n*k, (T+1)*n, (T+1)*n*m, (T+1)*n */
   relt **h;                /* per layer with delays: (T+1)*dmax*nprev (the delay line), else NULL */
   relt **bn;               /* per layer with batch_norm: (T+1) records (snn_bn_rec), else NULL */
+  relt *bnro;              /* with a normalised readout: (T+1) records of (3 + bcap) n_out, else NULL */
   relt *yo;                /* (T+1) * n_out */
   relt *dEdy;              /* (T+1) * n_out: dE/dy_out^t (partial) */
   relt *rate;              /* per sequence, per hidden unit (all layers, concatenated): f_j */
@@ -196,6 +216,7 @@ typedef struct {
   relt *s[SNN_MAXLAYERS], *z[SNN_MAXLAYERS], *I[SNN_MAXLAYERS], *u[SNN_MAXLAYERS];
   relt *h[SNN_MAXLAYERS];  /* delay line of a layer with delays: x^t, x^{t-1}, .., x^{t-dmax+1} (dmax rows of nprev) */
   relt *bn[SNN_MAXLAYERS]; /* the step's batch-normalisation record, or NULL */
+  relt *bnro;              /* the readout's, or NULL */
   relt *y, *dEdy;
 } SNN_SFX(snn_slot);
 typedef SNN_SFX(snn_slot) slot;
@@ -215,6 +236,9 @@ void SNN_SFX(snn_step_loss)(const net *N, size_t t, size_t b, const relt *y, rel
 /* The currents of layer l at a step from its input x^t, the previous slot
  * and (with delays) the delay line of the previous step. */
 void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, const relt *x, const slot *prev, relt *I, relt *bnrec);
+/* Batch normalisation of one side's projections P at step t (B rows, row
+ * stride ld), in place, its record into rec (docs/batchnorm.md). */
+void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnview) * q, size_t t, relt *P, size_t ld, relt *rec);
 /* The delayed input of synapse (row, j) at step t, sum_d kw_d x_j^{t-d},
  * from x^t and the previous delay line hp (and with dkw: its derivative in
  * the delay). */

@@ -187,6 +187,10 @@ typedef struct snn_spec {
   snn_block *blk;
   size_t P; /* total number of parameter scalars */
   int blk_ro_w, blk_ro_b;
+  /* "readout": {"batch_norm"}: the readout's input W_out z^t normalised */
+  int ro_bn;
+  double ro_bn_momentum, ro_bn_eps, ro_bn_gamma;
+  int blk_ro_bn[4];    /* gamma, beta, mean, var; -1 if absent */
   char warnings[1024]; /* unknown keys and similar, for the CLI to print */
 } snn_spec;
 

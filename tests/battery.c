@@ -77,7 +77,7 @@ static const char *const NETS[] = {
     "{\"seed\":8,\"steps\":18,\"input\":{\"size\":3,\"rate\":0.4},"
     "\"layers\":[{\"model\":\"alif\",\"size\":4,\"recurrent\":true,\"w_scale\":3,\"batch_norm\":{\"gamma\":0.8}},"
     "{\"model\":\"ltc\",\"size\":3,\"w_scale\":3,\"batch_norm\":{\"gamma\":1.3,\"eps\":0.01}}],"
-    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
+    "\"readout\":{\"size\":2,\"tau_out\":4,\"batch_norm\":true},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
 };
 #define NNETS (int)(sizeof NETS / sizeof *NETS)
 

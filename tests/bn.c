@@ -28,10 +28,11 @@
   "{\"seed\":41,\"steps\":16,\"input\":{\"size\":3,\"rate\":0.4},\"layers\":[" layers "]," rest "}"
 
 static const char *const NETS[] = {
-    /* ltc, recurrent with self-connections: both sides normalised, mixes after */
+    /* ltc, recurrent with self-connections: both sides normalised, mixes after; the readout's input too */
     NET("{\"model\":\"ltc\",\"size\":4,\"recurrent\":true,\"self_connections\":true,\"w_scale\":3,"
         "\"batch_norm\":{\"gamma\":0.7}}",
-        "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":2}"),
+        "\"readout\":{\"size\":2,\"tau_out\":4,\"batch_norm\":{\"gamma\":0.5}},"
+        "\"spike\":{\"forward\":\"sigmoid\",\"slope\":2}"),
     /* two layers: recurrent lif, then lif with delays, both normalised; ce */
     NET("{\"model\":\"lif\",\"size\":4,\"recurrent\":true,\"w_scale\":3,\"batch_norm\":true},"
         "{\"model\":\"lif\",\"size\":3,\"w_scale\":3,\"delays\":{\"max\":2,\"init\":[0.5,1.5]},"
@@ -231,6 +232,15 @@ START_TEST(test_held_statistics_miss) {
   SNN_SFX(snn_forward)(&f.N, &f.tr);
   relt *held = vec_alloc(s->P, &f.c);
   SNN_SFX(snn_vset)(s->P, f.N.theta, held, &f.c);
+  if (s->ro_bn) /* the readout's */
+    for (size_t t = 1; t <= s->T; t++) {
+      size_t K = s->n_out;
+      const relt *rec = f.tr.bnro + t * (3 + B) * K;
+      for (size_t q = 0; q < K; q++) {
+        r_set(held + s->blk[s->blk_ro_bn[2]].off + (t - 1) * K + q, rec + K + q, &f.c);
+        r_mul_d(held + s->blk[s->blk_ro_bn[3]].off + (t - 1) * K + q, rec + 2 * K + q, (double)(B - 1) / B, &f.c);
+      }
+    }
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &f.N.layers[l];
     size_t FF = L->bnF[0] + L->bnF[1];

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Training with batch_norm (docs/batchnorm.md): each shard is normalised over
+# Training with batch_norm (docs/batchnorm.md; the hidden layer's two sides and the
+# readout's input): each shard is normalised over
 # its own sequences, so the bytes depend on the experiment's shards and on
 # nothing else: the same params.json on 1 and 2 threads, across a resume
 # and (when the build has MPI) on 1 and 3 ranks; FPTT too.  The running
@@ -18,7 +19,7 @@ run() { # run NAME RULE SHARDS [args...]: a small LTC adding-problem run with ba
   name=$1 rule=$2 shards=$3; shift 3
   printf '{"network": {"layers": [{"model": "ltc", "size": 6, "recurrent": true, "self_connections": true,
    "initial_state": "uniform", "batch_norm": {"gamma": 0.5, "momentum": 0.2}}],
-   "readout": {"tau_out": 0}, "spike": {"surrogate": "multi_gaussian"}},
+   "readout": {"tau_out": 0, "batch_norm": true}, "spike": {"surrogate": "multi_gaussian"}},
  "task": {"kind": "adding", "steps": 12}, "rule": "%s", "optimizer": {"kind": "adam", "lr": 0.01},
  "batch": 8, "shards": %s, "updates": 6, "eval": {"every": 3, "samples": 16},
  "checkpoint": {"every": 3}, "seed": 4, "out": "%s/%s"}\n' "$rule" "$shards" "$tmp" "$name" >"$tmp/$name.json"
@@ -63,6 +64,8 @@ for side in ("in", "rec"):
     assert p0["layer0.bn_%s_mean" % side] == [[0] * 6] * 12 and p0["layer0.bn_%s_var" % side] == [[1] * 6] * 12
     moved = sum(abs(a - b) for r, r0 in zip(v, p0["layer0.bn_%s_var" % side]) for a, b in zip(r, r0))
     assert moved > 1e-2, "the %s variances did not move (%g)" % (side, moved)
+v, v0 = p["readout.bn_var"], p0["readout.bn_var"]
+assert len(v) == 12 and len(v[0]) == 1 and v != v0, "the readout's running variances"
 EOF
 # one sequence per shard is refused before anything is written
 sed 's/"batch": 8, "shards": 2/"batch": 4, "shards": 3/; s#/t1"#/bad"#' "$tmp/t1.json" >"$tmp/bad.json"

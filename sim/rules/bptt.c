@@ -220,49 +220,55 @@ static inline __attribute__((always_inline)) void units_back(bws *w, size_t n, s
  * paths, and the step's statistics (times B: the shard's share of the
  * minibatch's) into the running statistics' entries of grad for training
  * (docs/training.md). */
-static void bn_backward(const net *N, const lay *L, const relt *rec, size_t trow, const relt *g, relt *dP, relt *grad) {
+static void bn_back_side(const net *N, const SNN_SFX(snn_bnview) * q, const relt *rec, size_t trow, const relt *g,
+                         size_t ldg, size_t n, const int *cur, relt *dP, size_t ldp, relt *grad) {
   const snn_spec *s = N->spec;
-  const snn_model_shape *sh = L->sh;
   rctx *c = N->c;
-  size_t B = N->B, n = L->n, mn = n * (size_t)L->m, FF = L->bnF[0] + L->bnF[1];
+  size_t B = N->B, F = q->F, f0 = q->f0, FF = q->FF;
   relt *sg = c->cell[0], *sx = c->cell[1], *a = c->cell[2], *d = c->cell[3];
-  for (int side = 0; side < 2; side++) {
-    size_t F = L->bnF[side], f0 = side ? L->bnF[0] : 0;
-    if (!F) continue;
-    const int *bk = L->ls->blk_bn[side];
-    relt *gg = grad + s->blk[bk[0]].off, *gb = grad + s->blk[bk[1]].off;
-    const relt *inv = rec + f0, *mean = rec + FF + f0, *var = rec + 2 * FF + f0, *xh = rec + 3 * FF + f0;
-    for (size_t f = 0; f < F; f++) {
-      size_t r = f / n, i = f % n, col = (size_t)(side ? sh->rec_cur[r] : sh->in_cur[r]) * n + i;
-      r_zero(sg, c);
-      r_zero(sx, c);
-      for (size_t b = 0; b < B; b++) {
-        r_add(sg, sg, g + b * mn + col, c);
-        r_fma(sx, g + b * mn + col, xh + b * FF + f, sx, c);
-      }
-      r_add(gg + f, gg + f, sx, c);
-      r_add(gb + f, gb + f, sg, c);
-      r_mul(a, L->bng[side] + f, inv + f, c); /* gamma / sqrt(var + eps) */
-      if (N->bn_train) {
-        r_div_d(sg, sg, (double)B, c);
-        r_div_d(sx, sx, (double)B, c);
-      }
-      for (size_t b = 0; b < B; b++) {
-        relt *o = dP + b * FF + f0 + f;
-        if (N->bn_train) { /* gamma inv (g - mean(g) - xh mean(g xh)) */
-          r_mul(d, xh + b * FF + f, sx, c);
-          r_sub(d, g + b * mn + col, d, c);
-          r_sub(d, d, sg, c);
-          r_mul(o, a, d, c);
-        } else {
-          r_mul(o, a, g + b * mn + col, c);
-        }
-      }
-      if (N->bn_train) {
-        r_mul_d(grad + s->blk[bk[2]].off + trow * F + f, mean + f, (double)B, c);
-        r_mul_d(grad + s->blk[bk[3]].off + trow * F + f, var + f, (double)B, c);
+  relt *gg = grad + s->blk[q->blk[0]].off, *gb = grad + s->blk[q->blk[1]].off;
+  const relt *inv = rec + f0, *mean = rec + FF + f0, *var = rec + 2 * FF + f0, *xh = rec + 3 * FF + f0;
+  for (size_t f = 0; f < F; f++) {
+    size_t col = (size_t)cur[f / n] * n + f % n; /* the feature's current */
+    r_zero(sg, c);
+    r_zero(sx, c);
+    for (size_t b = 0; b < B; b++) {
+      r_add(sg, sg, g + b * ldg + col, c);
+      r_fma(sx, g + b * ldg + col, xh + b * FF + f, sx, c);
+    }
+    r_add(gg + f, gg + f, sx, c);
+    r_add(gb + f, gb + f, sg, c);
+    r_mul(a, q->g + f, inv + f, c); /* gamma / sqrt(var + eps) */
+    if (N->bn_train) {
+      r_div_d(sg, sg, (double)B, c);
+      r_div_d(sx, sx, (double)B, c);
+    }
+    for (size_t b = 0; b < B; b++) {
+      relt *o = dP + b * ldp + f0 + f;
+      if (N->bn_train) { /* gamma inv (g - mean(g) - xh mean(g xh)) */
+        r_mul(d, xh + b * FF + f, sx, c);
+        r_sub(d, g + b * ldg + col, d, c);
+        r_sub(d, d, sg, c);
+        r_mul(o, a, d, c);
+      } else {
+        r_mul(o, a, g + b * ldg + col, c);
       }
     }
+    if (N->bn_train) {
+      r_mul_d(grad + s->blk[q->blk[2]].off + trow * F + f, mean + f, (double)B, c);
+      r_mul_d(grad + s->blk[q->blk[3]].off + trow * F + f, var + f, (double)B, c);
+    }
+  }
+}
+
+/* A layer's two sides at step t: g = dE/dI^t (B rows of m n) to dP (B rows
+ * of the layer's FF features). */
+static void bn_backward(const net *N, const lay *L, const relt *rec, size_t trow, const relt *g, relt *dP, relt *grad) {
+  for (int side = 0; side < 2; side++) {
+    SNN_SFX(snn_bnview) q = SNN_SFX(snn_bn_side)(L, side);
+    if (q.F)
+      bn_back_side(N, &q, rec, trow, g, L->n * (size_t)L->m, L->n, side ? L->sh->rec_cur : L->sh->in_cur, dP, q.FF,
+                   grad);
   }
 }
 
@@ -495,7 +501,16 @@ void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, bws *w, relt *grad, co
   /* readout: dE/dy^t = dEdy^t + kappa dE/dy^{t+1} */
   readout_back(N, T, tr->dEdy, w->dy, window);
   relt *g_ro_w = grad + s->blk[s->blk_ro_w].off, *g_ro_b = grad + s->blk[s->blk_ro_b].off;
-  SNN_SFX(snn_gemm)(1, 0, K, nL, TB, w->dy + KB, K, tr->z[Lc - 1] + B * nL, nL, 0, g_ro_w, nL, c);
+  /* a normalised readout: W_out's signal is the normalisation's dE/dP */
+  const relt *dyw = w->dy;
+  if (N->ro_bn.F) {
+    static const int zero[1] = {0};
+    for (size_t t = 1; t <= T; t++)
+      bn_back_side(N, &N->ro_bn, tr->bnro + t * (3 + tr->bcap) * K, tr->t0 + t - 1, w->dy + t * KB, K, K, zero,
+                   w->dP + t * KB, K, grad);
+    dyw = w->dP;
+  }
+  SNN_SFX(snn_gemm)(1, 0, K, nL, TB, dyw + KB, K, tr->z[Lc - 1] + B * nL, nL, 0, g_ro_w, nL, c);
   for (size_t r = B; r < TB + B; r++) SNN_SFX(snn_vadd)(K, w->dy + r * K, g_ro_b, c); /* rows 1..T */
   /* external dE/dz: readout into the last layer, rate regulariser everywhere */
   if (s->rate_reg) SNN_SFX(snn_rate_signal)(N, tr->rate, w->rsig);
@@ -508,7 +523,7 @@ void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, bws *w, relt *grad, co
         for (size_t b = 0; b < B; b++) SNN_SFX(snn_vset)(n, w->rsig + b * w->H + j0, w->D[l] + (t * B + b) * n, c);
     j0 += n;
   }
-  SNN_SFX(snn_gemm)(0, 0, TB, nL, K, w->dy + KB, K, N->ro_w, nL, 1, w->D[Lc - 1] + B * nL, nL, c);
+  SNN_SFX(snn_gemm)(0, 0, TB, nL, K, dyw + KB, K, N->ro_w, nL, 1, w->D[Lc - 1] + B * nL, nL, c);
   /* auxiliary readouts (local training): dE_aux/dz of a block's top layer */
   for (size_t l = 0; o->aux_dEdy && l + 1 < Lc; l++) {
     if (!o->aux_dEdy[l]) continue;

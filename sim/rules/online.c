@@ -40,6 +40,7 @@ int SNN_SFX(snn_online_init)(online *o, const net *N) {
     }
     o->sl[b].y = p, p += s->n_out * Bc;
     o->sl[b].dEdy = p, p += s->n_out * Bc;
+    o->sl[b].bnro = NULL;
   }
   for (size_t i = 0; i < s->P; i++) o->col[i] = -1;
   for (size_t b = 0; b < s->nblk; b++)

@@ -289,6 +289,9 @@ net("net.bn.gamma.string", "ltc", "layers.0.batch_norm", {"gamma": "one"}, key="
     desc="batch_norm.gamma a string")
 net("net.bn.train.stat", "ltc", lambda d: d["layers"][0].update(batch_norm=True, train=["w_in", "bn_in_mean"]),
     key="layers[0].train[1]", desc="a running statistic of batch_norm listed in train")
+net("net.bn.readout.number", "ltc", "readout.batch_norm", 1, desc="readout.batch_norm a number")
+net("net.bn.readout.eprop", "ltc", "readout.batch_norm", True, key="readout.batch_norm",
+    desc="check --rules with rtrl on a network whose readout is normalised", cmd="rules")
 net("net.bn.rtrl", "ltc", "layers.0.batch_norm", True, desc="check --rules with rtrl on a batch_norm network",
     cmd="rules")
 net("net.alpha.over", "lif", lambda d: d["layers"][0].update(model="adlif_sparch", alpha=1.0),
