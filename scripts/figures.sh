@@ -6,8 +6,8 @@
 #
 #   scripts/figures.sh            every figure (about 32 minutes on 2 cores)
 #   scripts/figures.sh NAME ...   some of them: vcurve precision eprop_gap cost
-#                                 learning pixels seqlen feedback truncation
-#                                 colearn pattern explain
+#                                 learning pixels batchnorm seqlen feedback
+#                                 truncation colearn pattern explain
 #   scripts/figures.sh --draw [NAME ...]   only redraw, from the CSV in docs/figures/data
 #   scripts/figures.sh --full [NAME ...]   the papers' sizes (docs/figures.md, "Two scales")
 #   SNN_FIG_QUICK=1 scripts/figures.sh ...   a few updates per run, one seed (a smoke test)
@@ -19,7 +19,7 @@
 # deviation; the time each figure took is written to figures/timings.txt.
 set -eu
 cd "$(dirname "$0")/.."
-ALL="vcurve precision eprop_gap cost learning pixels seqlen feedback truncation colearn pattern explain"
+ALL="vcurve precision eprop_gap cost learning pixels batchnorm seqlen feedback truncation colearn pattern explain"
 quick=${SNN_FIG_QUICK:-0}
 seeds=${SNN_FIG_SEEDS:-3}
 [ "$quick" = 1 ] && seeds=${SNN_FIG_SEEDS:-1} # a smoke test: one seed unless asked
@@ -220,6 +220,21 @@ fig_pixels() {
   sweep pixels "$R/pixels.exp.json" '"list": [{"rule": "bptt"}, {"rule": "eprop"},
     {"rule": "fptt:chunks=28,alpha=0.1,beta=0.5", "fptt.loss": "time_weighted"}]'
   sweep_curves "$D/pixels.csv" pixels bptt eprop fptt
+}
+
+# The same task with Yin et al.'s batch normalisation (docs/batchnorm.md):
+# both hidden sides and the readout's input normalised per step, gamma 0.1 as
+# in their S-MNIST model, over the whole minibatch (one shard), against the
+# same runs without it, for BPTT and FPTT (28 chunks, time-weighted loss).
+fig_batchnorm() {
+  n=32 ups=400 every=100
+  [ "$full" = 1 ] && n=256 ups=37500 every=1875
+  variant fmnist_pixels batchnorm "s/\"size\": 32/\"size\": $n/" "s/\"updates\": 2000/\"updates\": $ups/" \
+    "s/\"every\": 100, \"samples\": 500/\"every\": $every, \"samples\": 10000/" >/dev/null
+  bn='"network.layers[0].batch_norm": {"gamma": 0.1}, "network.readout.batch_norm": {"gamma": 0.1}, "shards": 1'
+  fp='"rule": "fptt:chunks=28,alpha=0.1,beta=0.5", "fptt.loss": "time_weighted"'
+  sweep batchnorm "$R/batchnorm.exp.json" "\"list\": [{\"rule\": \"bptt\"}, {\"rule\": \"bptt\", $bn}, {$fp}, {$fp, $bn}]"
+  sweep_curves "$D/batchnorm.csv" batchnorm bptt bptt+batch_norm fptt fptt+batch_norm
 }
 
 # final FILE: "variant",eval_loss_mean,eval_loss_std,eval_acc_mean,eval_acc_std of a sweep's summary.csv

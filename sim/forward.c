@@ -545,7 +545,8 @@ const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const 
 /* With the batch's statistics when the network trains, else with the
  * running ones of step t; the record keeps 1/sqrt(var + eps), the batch
  * mean and unbiased variance and the normalised values. */
-void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnview) * q, size_t t, relt *P, size_t ld, relt *rec) {
+SNN_FMA_CLONES void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnview) * q, size_t t, relt *P, size_t ld,
+                                            relt *rec) {
   rctx *c = N->c;
   size_t B = N->B, F = q->F, FF = q->FF, f0 = q->f0;
   relt *inv = rec + f0, *mean = rec + FF + f0, *var = rec + 2 * FF + f0, *xh = rec + 3 * FF + f0;

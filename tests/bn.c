@@ -50,7 +50,10 @@ typedef struct {
   traj tr;
   relt *th0, *dir, *g;
   real L, h, D; /* the loss, scratch, the directional derivative */
-  double hs;    /* the differences' first step, relative to the default */
+  real lb, gd;  /* the rule's loss, its gradient along the direction */
+  snn_rule rule;
+  SNN_SFX(snn_rule_fn) fn;
+  double hs; /* the differences' first step, relative to the default */
 } fix;
 
 static void fix_init(fix *f, const char *json, long prec) {
@@ -78,7 +81,10 @@ static void fix_init(fix *f, const char *json, long prec) {
   f->N.bn_train = 1;
   ck_assert_int_eq(SNN_SFX(snn_traj_init)(&f->tr, &f->N), SNN_OK);
   f->th0 = vec_alloc(s->P, &f->c), f->dir = vec_alloc(s->P, &f->c), f->g = vec_alloc(s->P, &f->c);
-  r_init(f->L, &f->c), r_init(f->h, &f->c), r_init(f->D, &f->c);
+  r_init(f->L, &f->c), r_init(f->h, &f->c), r_init(f->D, &f->c), r_init(f->lb, &f->c), r_init(f->gd, &f->c);
+  ck_assert_int_eq(snn_rule_parse("bptt", &f->rule, &e), SNN_OK);
+  ck_assert_int_eq(snn_rule_check(&f->rule, f->s, "", "rule", &e), SNN_OK);
+  f->fn = SNN_RULE_FN(&f->rule);
   f->hs = 1;
   SNN_SFX(snn_vset)(s->P, f->N.theta, f->th0, &f->c);
 }
@@ -86,11 +92,20 @@ static void fix_init(fix *f, const char *json, long prec) {
 static void fix_clear(fix *f) {
   size_t P = f->s->P;
   vec_free(f->th0, P, &f->c), vec_free(f->dir, P, &f->c), vec_free(f->g, P, &f->c);
-  r_clear(f->L, &f->c), r_clear(f->h, &f->c), r_clear(f->D, &f->c);
+  r_clear(f->L, &f->c), r_clear(f->h, &f->c), r_clear(f->D, &f->c), r_clear(f->lb, &f->c), r_clear(f->gd, &f->c);
   SNN_SFX(snn_traj_clear)(&f->tr, &f->N);
   SNN_SFX(snn_net_clear)(&f->N);
   SNN_SFX(snn_rctx_clear)(&f->c);
   snn_spec_free(f->s);
+}
+
+/* BPTT's gradient into f->g and its loss into f->lb; every layer spikes. */
+static void rule_grad(fix *f) {
+  snn_err e = {0};
+  size_t cross[SNN_MAX_LAYERS];
+  double spikes[SNN_MAX_LAYERS];
+  ck_assert_msg(f->fn(&f->N, &f->rule, f->g, f->lb, cross, spikes, NULL, &e) == SNN_OK, "%s", e.msg);
+  for (size_t l = 0; l < f->s->L; l++) ck_assert_msg(cross[l] > 0, "layer %zu silent", l);
 }
 
 /* The batch's loss at theta0 + e dir, into f->L. */
@@ -169,27 +184,22 @@ static int skipped(int i) {
   return getenv("SNN_TEST_ONE_PRECISION") && i % NPRECS > 0;
 }
 
+/* Loop index i's network and precision, unless skipped (then 0). */
+static int fix_for(fix *f, int i) {
+  if (skipped(i)) return 0;
+  fix_init(f, NETS[i / NPRECS], PRECS[i % NPRECS]);
+  return 1;
+}
+
 static double lg_tol(long prec) {
   return (16 - 0.8 * (double)prec) * 0.30103;
 }
 
 START_TEST(test_bptt_is_the_coupled_derivative) {
-  if (skipped(_i)) return;
-  int net = _i / NPRECS;
   long prec = PRECS[_i % NPRECS];
   fix f;
-  fix_init(&f, NETS[net], prec);
-  snn_err e = {0};
-  snn_rule rule;
-  ck_assert_int_eq(snn_rule_parse("bptt", &rule, &e), SNN_OK);
-  ck_assert_int_eq(snn_rule_check(&rule, f.s, "", "rule", &e), SNN_OK);
-  SNN_SFX(snn_rule_fn) fn = SNN_RULE_FN(&rule);
-  size_t cross[SNN_MAX_LAYERS];
-  double spikes[SNN_MAX_LAYERS];
-  real lb, gd;
-  r_init(lb, &f.c), r_init(gd, &f.c);
-  ck_assert_msg(fn(&f.N, &rule, f.g, lb, cross, spikes, NULL, &e) == SNN_OK, "%s", e.msg);
-  for (size_t l = 0; l < f.s->L; l++) ck_assert_msg(cross[l] > 0, "layer %zu silent", l);
+  if (!fix_for(&f, _i)) return;
+  rule_grad(&f);
   /* the batch's statistics reach the running statistics' entries (times B) */
   const snn_block *mb = &f.s->blk[f.s->layers[0].blk_bn[0][2]];
   ck_assert_int_ne(r_sgn(f.g + mb->off), 0);
@@ -199,14 +209,13 @@ START_TEST(test_bptt_is_the_coupled_derivative) {
     if (!bk->trainable) continue;
     direction(&f, k);
     directional(&f, prec);
-    dot(&f, f.g, gd);
-    double lg = lg_rel1(gd, f.D, &f.c);
+    dot(&f, f.g, f.gd);
+    double lg = lg_rel1(f.gd, f.D, &f.c);
     ck_assert_msg(lg <= lg_tol(prec), "%s at %ld bits: BPTT 1e%.1f from the derivative (tolerance 1e%.1f)", bk->name,
                   prec, lg, lg_tol(prec));
     checked++;
   }
   ck_assert_int_ge(checked, 6);
-  r_clear(lb, &f.c), r_clear(gd, &f.c);
   fix_clear(&f);
 }
 END_TEST
@@ -214,20 +223,10 @@ END_TEST
 /* The negative control: the same forward pass with the statistics held
  * (running statistics = this batch's, biased variance), its gradient. */
 START_TEST(test_held_statistics_miss) {
-  if (skipped(_i)) return;
-  int net = _i / NPRECS;
   long prec = PRECS[_i % NPRECS];
   fix f;
-  fix_init(&f, NETS[net], prec);
+  if (!fix_for(&f, _i)) return;
   const snn_spec *s = f.s;
-  snn_err e = {0};
-  snn_rule rule;
-  ck_assert_int_eq(snn_rule_parse("bptt", &rule, &e), SNN_OK);
-  SNN_SFX(snn_rule_fn) fn = SNN_RULE_FN(&rule);
-  size_t cross[SNN_MAX_LAYERS];
-  double spikes[SNN_MAX_LAYERS];
-  real lb, gd;
-  r_init(lb, &f.c), r_init(gd, &f.c);
   /* the batch's statistics per step, from a forward pass with them */
   SNN_SFX(snn_forward)(&f.N, &f.tr);
   relt *held = vec_alloc(s->P, &f.c);
@@ -268,23 +267,23 @@ START_TEST(test_held_statistics_miss) {
   SNN_SFX(snn_vset)(s->P, held, f.N.theta, &f.c);
   SNN_SFX(snn_vset)(s->P, held, f.th0, &f.c);
   f.N.bn_train = 0;
-  ck_assert_msg(fn(&f.N, &rule, f.g, lb, cross, spikes, NULL, &e) == SNN_OK, "%s", e.msg);
+  rule_grad(&f);
   f.N.bn_train = 1;
   loss_at(&f, 0);
-  double lgl = lg_rel1(lb, f.L, &f.c);
+  double lgl = lg_rel1(f.lb, f.L, &f.c);
   ck_assert_msg(lgl <= -10, "held statistics: the loss moved by 1e%.1f", lgl);
-  dot(&f, f.g, gd);
-  double lg = lg_rel1(gd, truth, &f.c);
+  dot(&f, f.g, f.gd);
+  double lg = lg_rel1(f.gd, truth, &f.c);
   ck_assert_msg(lg > -3, "at %ld bits the held-statistics gradient is only 1e%.1f from the derivative", prec, lg);
   /* ... and it is the derivative of the loss with those statistics held (the
    * running-statistics pass, with statistics that are not 0 and 1) */
   f.N.bn_train = 0;
   f.hs = 0x1p-6; /* features of variance ~0 have 1/sqrt(eps) ~ 300 in their slope */
   directional(&f, prec);
-  double lge = lg_rel1(gd, f.D, &f.c);
+  double lge = lg_rel1(f.gd, f.D, &f.c);
   ck_assert_msg(lge <= lg_tol(prec), "at %ld bits, running statistics: BPTT 1e%.1f from the derivative", prec, lge);
   vec_free(held, s->P, &f.c);
-  r_clear(lb, &f.c), r_clear(gd, &f.c), r_clear(truth, &f.c);
+  r_clear(truth, &f.c);
   fix_clear(&f);
 }
 END_TEST

@@ -13,7 +13,7 @@ cd "$root"
 SNN_FIG_NOSETUP=1 SNN_FIG_QUICK=1 SNN_FIG_WORK="$tmp/work" SNN_FIG_OUT="$tmp/out" SNNGRAD="$snngrad" \
   sh scripts/figures.sh >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
 n=0
-for f in vcurve precision eprop_gap cost learning pixels seqlen feedback truncation colearn pattern explain; do
+for f in vcurve precision eprop_gap cost learning pixels batchnorm seqlen feedback truncation colearn pattern explain; do
   for x in png svg; do
     [ -s "$tmp/out/$f.$x" ] || { echo "FAIL: $f.$x missing"; cat "$tmp/log"; exit 1; }
     n=$((n + 1))

@@ -220,8 +220,9 @@ static inline __attribute__((always_inline)) void units_back(bws *w, size_t n, s
  * paths, and the step's statistics (times B: the shard's share of the
  * minibatch's) into the running statistics' entries of grad for training
  * (docs/training.md). */
-static void bn_back_side(const net *N, const SNN_SFX(snn_bnview) * q, const relt *rec, size_t trow, const relt *g,
-                         size_t ldg, size_t n, const int *cur, relt *dP, size_t ldp, relt *grad) {
+SNN_FMA_CLONES static void bn_back_side(const net *N, const SNN_SFX(snn_bnview) * q, const relt *rec, size_t trow,
+                                        const relt *g, size_t ldg, size_t n, const int *cur, relt *dP, size_t ldp,
+                                        relt *grad) {
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t B = N->B, F = q->F, f0 = q->f0, FF = q->FF;
