@@ -4,7 +4,7 @@
 # its gnuplot script (plots/NAME.gp) into docs/figures/NAME.png and .svg, with
 # the CSV it is drawn from in docs/figures/data/.
 #
-#   scripts/figures.sh            every figure (about 32 minutes on 2 cores)
+#   scripts/figures.sh            every figure (about 43 minutes on 2 cores)
 #   scripts/figures.sh NAME ...   some of them: vcurve precision eprop_gap cost
 #                                 learning pixels batchnorm seqlen feedback
 #                                 truncation colearn pattern explain

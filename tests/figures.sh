@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every figure's pipeline, quickly: scripts/figures.sh with two updates per
 # training run, into a temporary folder; each figure must come out as PNG and
-# SVG.  (The real figures take about 40 minutes: scripts/figures.sh.)  Then
+# SVG.  (The real figures take about 43 minutes: scripts/figures.sh.)  Then
 # --draw redraws from the CSV alone, and bad names and options exit 2 before
 # anything runs.
 set -eu
