@@ -29,7 +29,10 @@ static double row(const snn_spec *s) {
     const snn_layer_spec *ly = &s->layers[l];
     double k = ly->sh->m + 4; /* state (k <= 4 in the cells), currents, u, z */
     r += (double)ly->n * k + (ly->delays ? (double)ly->dmax * (double)ly->nprev : 0.0);
+    /* batch_norm: the normalised values and BPTT's dE/dP of each feature */
+    if (ly->bn) r += 2.0 * (double)ly->n * (double)(ly->sh->nin + (ly->recurrent ? ly->sh->nrec : 0));
   }
+  if (s->ro_bn) r += 2.0 * (double)s->n_out;
   return r;
 }
 
