@@ -550,32 +550,39 @@ SNN_FMA_CLONES void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnvi
   rctx *c = N->c;
   size_t B = N->B, F = q->F, FF = q->FF, f0 = q->f0;
   relt *inv = rec + f0, *mean = rec + FF + f0, *var = rec + 2 * FF + f0, *xh = rec + 3 * FF + f0;
-  relt *a = c->cell[0], *d = c->cell[1];
-  for (size_t f = 0; f < F; f++) {
-    if (N->bn_train) {
-      r_zero(a, c);
-      for (size_t b = 0; b < B; b++) r_add(a, a, P + b * ld + f, c);
-      r_div_d(mean + f, a, (double)B, c);
-      r_zero(a, c);
-      for (size_t b = 0; b < B; b++) {
+  relt *d = c->cell[1];
+  /* row by row over contiguous features; each feature's sums run over the
+   * rows in order, as they would one feature at a time */
+  if (N->bn_train) {
+    SNN_SFX(snn_vzero)(F, mean, c);
+    for (size_t b = 0; b < B; b++) SNN_SFX(snn_vadd)(F, P + b * ld, mean, c);
+    for (size_t f = 0; f < F; f++) r_div_d(mean + f, mean + f, (double)B, c);
+    SNN_SFX(snn_vzero)(F, var, c);
+    for (size_t b = 0; b < B; b++)
+      for (size_t f = 0; f < F; f++) {
         r_sub(d, P + b * ld + f, mean + f, c);
-        r_fma(a, d, d, a, c);
+        r_fma(var + f, d, d, var + f, c);
       }
-      r_div_d(var + f, a, (double)(B > 1 ? B - 1 : 1), c); /* unbiased, for the running statistics */
-      r_div_d(a, a, (double)B, c);                         /* biased, for the normalisation */
-    } else {
-      r_set(mean + f, q->m + (t - 1) * F + f, c);
-      r_set(var + f, q->v + (t - 1) * F + f, c);
-      r_set(a, var + f, c);
+    for (size_t f = 0; f < F; f++) {
+      r_div_d(inv + f, var + f, (double)B, c);                   /* biased, for the normalisation */
+      r_div_d(var + f, var + f, (double)(B > 1 ? B - 1 : 1), c); /* unbiased, for the running statistics */
     }
-    r_add_d(a, a, q->eps, c);
-    r_sqrt(a, a, c);
-    r_d_div(inv + f, 1.0, a, c);
-    for (size_t b = 0; b < B; b++) {
-      relt *p = P + b * ld + f, *xb = xh + b * FF + f;
-      r_sub(d, p, mean + f, c);
-      r_mul(xb, d, inv + f, c);
-      r_fma(p, q->g + f, xb, q->b + f, c);
+  } else {
+    SNN_SFX(snn_vset)(F, q->m + (t - 1) * F, mean, c);
+    SNN_SFX(snn_vset)(F, q->v + (t - 1) * F, var, c);
+    SNN_SFX(snn_vset)(F, var, inv, c);
+  }
+  for (size_t f = 0; f < F; f++) {
+    r_add_d(inv + f, inv + f, q->eps, c);
+    r_sqrt(inv + f, inv + f, c);
+    r_d_div(inv + f, 1.0, inv + f, c);
+  }
+  for (size_t b = 0; b < B; b++) {
+    relt *p = P + b * ld, *xb = xh + b * FF;
+    for (size_t f = 0; f < F; f++) {
+      r_sub(d, p + f, mean + f, c);
+      r_mul(xb + f, d, inv + f, c);
+      r_fma(p + f, q->g + f, xb + f, q->b + f, c);
     }
   }
 }

@@ -226,38 +226,52 @@ SNN_FMA_CLONES static void bn_back_side(const net *N, const SNN_SFX(snn_bnview) 
   const snn_spec *s = N->spec;
   rctx *c = N->c;
   size_t B = N->B, F = q->F, f0 = q->f0, FF = q->FF;
-  relt *sg = c->cell[0], *sx = c->cell[1], *a = c->cell[2], *d = c->cell[3];
+  relt *d = c->cell[3];
+  /* per feature: the sums of g and of g xh over the rows, and gamma inv (in
+   * the network's record scratch, which BPTT's records in the trajectory
+   * leave free); row by row over contiguous features, each feature's sums
+   * in row order */
+  relt *sg = N->bnrec, *sx = N->bnrec + F, *a = N->bnrec + 2 * F;
   relt *gg = grad + s->blk[q->blk[0]].off, *gb = grad + s->blk[q->blk[1]].off;
   const relt *inv = rec + f0, *mean = rec + FF + f0, *var = rec + 2 * FF + f0, *xh = rec + 3 * FF + f0;
-  for (size_t f = 0; f < F; f++) {
-    size_t col = (size_t)cur[f / n] * n + f % n; /* the feature's current */
-    r_zero(sg, c);
-    r_zero(sx, c);
-    for (size_t b = 0; b < B; b++) {
-      r_add(sg, sg, g + b * ldg + col, c);
-      r_fma(sx, g + b * ldg + col, xh + b * FF + f, sx, c);
-    }
-    r_add(gg + f, gg + f, sx, c);
-    r_add(gb + f, gb + f, sg, c);
-    r_mul(a, q->g + f, inv + f, c); /* gamma / sqrt(var + eps) */
-    if (N->bn_train) {
-      r_div_d(sg, sg, (double)B, c);
-      r_div_d(sx, sx, (double)B, c);
-    }
-    for (size_t b = 0; b < B; b++) {
-      relt *o = dP + b * ldp + f0 + f;
-      if (N->bn_train) { /* gamma inv (g - mean(g) - xh mean(g xh)) */
-        r_mul(d, xh + b * FF + f, sx, c);
-        r_sub(d, g + b * ldg + col, d, c);
-        r_sub(d, d, sg, c);
-        r_mul(o, a, d, c);
-      } else {
-        r_mul(o, a, g + b * ldg + col, c);
+  SNN_SFX(snn_vzero)(2 * F, sg, c);
+  for (size_t b = 0; b < B; b++)
+    for (size_t f0r = 0; f0r < F; f0r += n) { /* one current's n features: g's columns are contiguous */
+      const relt *gr = g + b * ldg + (size_t)cur[f0r / n] * n, *xr = xh + b * FF + f0r;
+      for (size_t i = 0; i < n; i++) {
+        r_add(sg + f0r + i, sg + f0r + i, gr + i, c);
+        r_fma(sx + f0r + i, gr + i, xr + i, sx + f0r + i, c);
       }
     }
+  for (size_t f = 0; f < F; f++) {
+    r_add(gg + f, gg + f, sx + f, c);
+    r_add(gb + f, gb + f, sg + f, c);
+    r_mul(a + f, q->g + f, inv + f, c); /* gamma / sqrt(var + eps) */
     if (N->bn_train) {
-      r_mul_d(grad + s->blk[q->blk[2]].off + trow * F + f, mean + f, (double)B, c);
-      r_mul_d(grad + s->blk[q->blk[3]].off + trow * F + f, var + f, (double)B, c);
+      r_div_d(sg + f, sg + f, (double)B, c);
+      r_div_d(sx + f, sx + f, (double)B, c);
+    }
+  }
+  for (size_t b = 0; b < B; b++)
+    for (size_t f0r = 0; f0r < F; f0r += n) {
+      const relt *gr = g + b * ldg + (size_t)cur[f0r / n] * n, *xr = xh + b * FF + f0r;
+      relt *o = dP + b * ldp + f0 + f0r;
+      const relt *ar = a + f0r, *sgr = sg + f0r, *sxr = sx + f0r;
+      if (N->bn_train) /* gamma inv (g - mean(g) - xh mean(g xh)) */
+        for (size_t i = 0; i < n; i++) {
+          r_mul(d, xr + i, sxr + i, c);
+          r_sub(d, gr + i, d, c);
+          r_sub(d, d, sgr + i, c);
+          r_mul(o + i, ar + i, d, c);
+        }
+      else
+        for (size_t i = 0; i < n; i++) r_mul(o + i, ar + i, gr + i, c);
+    }
+  if (N->bn_train) {
+    relt *gm = grad + s->blk[q->blk[2]].off + trow * F, *gv = grad + s->blk[q->blk[3]].off + trow * F;
+    for (size_t f = 0; f < F; f++) {
+      r_mul_d(gm + f, mean + f, (double)B, c);
+      r_mul_d(gv + f, var + f, (double)B, c);
     }
   }
 }
