@@ -185,7 +185,8 @@ static const char *const k_layer[] = {"model",       "size",       "recurrent", 
                                       "tau_adapt",   "beta",       "decay",         "activation", "reset",
                                       "input_scale", "train",      "w_scale",       "w_mean",     "rec_scale",
                                       "a",           "b",          "bounds",        "delays",     "self_connections",
-                                      "alpha",       "beta_adapt", "initial_state", "batch_norm", NULL};
+                                      "alpha",       "beta_adapt", "initial_state", "batch_norm", "separate_biases",
+                                      NULL};
 static const char *const k_bn[] = {"momentum", "eps", "gamma", NULL};
 static const char *const k_delays[] = {"max", "kernel", "sigma", "round", "init", NULL};
 static const char *const k_readout[] = {"size", "tau_out", "batch_norm", NULL};
@@ -387,6 +388,15 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
   TRY(get_num(p, lj, w, "w_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->w_scale));
   TRY(get_num(p, lj, w, "w_mean", 0, 0.0, -INFINITY, 0, INFINITY, 0, &ly->w_mean));
   TRY(get_num(p, lj, w, "rec_scale", 0, 1.0, 0, 0, INFINITY, 0, &ly->rec_scale));
+  TRY(get_bool(p, lj, w, "separate_biases", 0, &ly->sep_bias));
+  if (ly->sep_bias && (!ly->sh->bias || !ly->recurrent)) {
+    char kp[160];
+    keypath(kp, sizeof kp, w, "separate_biases");
+    return fail(p, SNN_EVALUE, kp,
+                "a second bias on the recurrent currents needs a recurrent layer of a model with biases (ltc, lstm, "
+                "gru, snu); this layer is %s%s: expected false",
+                ly->recurrent ? "" : "not recurrent, ", ly->mt->name);
+  }
   TRY(parse_delays(p, lj, w, ly));
   return parse_bn(p, lj, w, &ly->bn, &ly->bn_momentum, &ly->bn_eps, &ly->bn_gamma);
 }
@@ -395,6 +405,7 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
 static int extra_names(const snn_layer_spec *ly, const char **nm) {
   int k = 0;
   if (ly->sh->bias) nm[k++] = "bias";
+  if (ly->sep_bias) nm[k++] = "bias_rec";
   for (int j = 0; j < ly->sh->nmix; j++) nm[k++] = ly->sh->mix[j].name;
   if (ly->delays) nm[k++] = "delay";
   if (ly->bn) nm[k++] = "bn_in_gamma", nm[k++] = "bn_in_beta";
@@ -421,11 +432,11 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
   keypath(kp, sizeof kp, w, "train");
   const snn_model_type *mt = ly->mt;
   int nc = mt->nconst;
-  const char *xn[6 + SNN_MAXMIX];
+  const char *xn[7 + SNN_MAXMIX];
   int nx = extra_names(ly, xn);
   /* default: every weight block (w_in, w_rec if recurrent, bias, mixes,
    * delays; bias for snu) */
-  int t_in = 1, t_rec = ly->recurrent, t_c[SNN_MAXCONST] = {0}, t_x[6 + SNN_MAXMIX];
+  int t_in = 1, t_rec = ly->recurrent, t_c[SNN_MAXCONST] = {0}, t_x[7 + SNN_MAXMIX];
   for (int j = 0; j < nx; j++) t_x[j] = 1;
   for (int c = 0; c < nc; c++) t_c[c] = (mt->train_default >> c) & 1;
   json_t *tr = json_object_get(lj, "train");
@@ -499,6 +510,12 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
     ly->blk_bias = (int)s->nblk;
     add_block(s, SNN_BLK_BIAS, i, "bias", (size_t)sh->m * ly->n, 1, t_x[x++], off);
   }
+  ly->blk_bias_rec = -1;
+  if (ly->sep_bias) {
+    ly->blk_bias_rec = (int)s->nblk;
+    b = add_block(s, SNN_BLK_BIAS, i, "bias_rec", (size_t)sh->nrec * ly->n, 1, t_x[x++], off);
+    b->cidx = 1;
+  }
   for (int j = 0; j < sh->nmix; j++) {
     ly->blk_mix[j] = (int)s->nblk;
     b = add_block(s, SNN_BLK_MIX, i, sh->mix[j].name, ly->n, (size_t)sh->mix[j].nsrc * ly->n, t_x[x++], off);
@@ -556,7 +573,7 @@ static int parse_root(pctx *p, json_t *root) {
   if (s->L > SNN_MAX_LAYERS)
     return fail(p, SNN_EVALUE, "layers", "expected at most %d layers, found %zu", SNN_MAX_LAYERS, s->L);
   s->layers = calloc(s->L, sizeof *s->layers);
-  s->blk = calloc(s->L * (12 + SNN_MAXCONST + SNN_MAXMIX) + 6, sizeof *s->blk);
+  s->blk = calloc(s->L * (13 + SNN_MAXCONST + SNN_MAXMIX) + 6, sizeof *s->blk);
   if (!s->layers || !s->blk) return fail(p, SNN_ENOMEM, "layers", "cannot allocate %zu layers", s->L);
   size_t nprev = s->n_in, off = 0;
   for (size_t i = 0; i < s->L; i++) {

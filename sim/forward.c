@@ -155,6 +155,7 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     L->w_rec = ls->recurrent ? N->theta + s->blk[ls->blk_w_rec].off : NULL;
     for (int p = 0; p < L->np; p++) L->p[p] = N->theta + s->blk[ls->blk_const[p]].off;
     L->bias = ls->blk_bias >= 0 ? N->theta + s->blk[ls->blk_bias].off : NULL;
+    L->bias_rec = ls->blk_bias_rec >= 0 ? N->theta + s->blk[ls->blk_bias_rec].off : NULL;
     for (int j = 0; j < L->sh->nmix; j++) L->mix[j] = N->theta + s->blk[ls->blk_mix[j]].off;
     L->bn = ls->bn;
     for (int side = 0; side < 2; side++) {
@@ -646,6 +647,9 @@ SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, cons
   (0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 1, I + (size_t)sh->rec_cur[r] * n, mn, c);
   for (size_t b = 0; L->bias && b < B; b++)
     for (size_t i = 0; i < mn; i++) r_add(I + b * mn + i, I + b * mn + i, L->bias + i, c);
+  for (size_t b = 0; L->bias_rec && b < B; b++)
+    for (int r = 0; r < sh->nrec; r++)
+      SNN_SFX(snn_vadd)(n, L->bias_rec + (size_t)r * n, I + b * mn + (size_t)sh->rec_cur[r] * n, c);
   /* each mix source gathered for the batch, then one product (a sequence's
    * row sees the mixes in the order of a single run) */
   for (int mx = 0; mx < sh->nmix; mx++) {

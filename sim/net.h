@@ -67,6 +67,7 @@ struct SNN_SFX(snn_lay) {
   relt *w_in, *w_rec;    /* into theta; w_rec NULL if not recurrent */
   relt *p[SNN_MAXCONST]; /* per-unit constants, into theta */
   relt *bias;            /* m n, or NULL */
+  relt *bias_rec;        /* nrec n ("separate_biases"), or NULL */
   relt *mix[SNN_MAXMIX]; /* n x nsrc n each */
   relt *d;               /* n * cell->nd derived constants */
   /* synaptic delays: nd = dmax + 1 taps; per synapse (nin n x nprev) the

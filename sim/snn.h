@@ -146,6 +146,9 @@ typedef struct {
   double dsigma;             /* gaussian kernel width */
   int dround;                /* evaluate with delays rounded to integers */
   double dinit_lo, dinit_hi; /* initial delays drawn uniformly from this range */
+  /* "separate_biases": a second bias on the recurrent currents, bias_rec
+   * [nrec n] (Yin et al.'s two nn.Linear biases; docs/models.md) */
+  int sep_bias, blk_bias_rec;
   /* per-step batch normalisation of the projections (docs/batchnorm.md) */
   int bn;
   double bn_momentum, bn_eps, bn_gamma;

@@ -57,10 +57,10 @@ static const char *const NETS[] = {
     "\"a\":0.3,\"b\":0.8,\"threshold\":0.5,\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\",\"tau_adapt\",\"a\","
     "\"b\"]}],"
     "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
-    /* ltc recurrent: every ltc parameter kind (weights, biases, both time-constant mixes, b0, beta) */
+    /* ltc recurrent: every ltc parameter kind (weights, both biases, both time-constant mixes, b0, beta) */
     "{\"seed\":5,\"steps\":20,\"input\":{\"size\":4,\"rate\":0.3},"
-    "\"layers\":[{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3,"
-    "\"train\":[\"w_in\",\"w_rec\",\"bias\",\"w_tau_m\",\"w_tau_adp\",\"threshold\",\"beta\"]}],"
+    "\"layers\":[{\"model\":\"ltc\",\"size\":5,\"recurrent\":true,\"w_scale\":3,\"separate_biases\":true,"
+    "\"train\":[\"w_in\",\"w_rec\",\"bias\",\"bias_rec\",\"w_tau_m\",\"w_tau_adp\",\"threshold\",\"beta\"]}],"
     "\"readout\":{\"size\":2,\"tau_out\":5},\"spike\":{\"forward\":\"sigmoid\",\"slope\":4}}",
     /* gru recurrent under lstm recurrent, ce: gate weights and biases (heaviside: no spiking layer) */
     "{\"seed\":7,\"steps\":16,\"input\":{\"size\":3,\"kind\":\"normal\"},"

@@ -39,6 +39,10 @@ as=$examples/adlif_sparch.json
 expect 0 "adlif_sparch check" -- $wrap "$snngrad" check "$as" --precision 53,128
 has "$tmp/out" "verdict: PASS" "adlif_sparch: BPTT against finite differences"
 expect 0 "adlif_sparch rules" -- $wrap "$snngrad" check "$as" --rules bptt,rtrl,ostl
+# ltc with the reference code's two biases on I (separate_biases): the exact rules stay exact
+sed 's/"recurrent": true,/"recurrent": true, "separate_biases": true,/; s/"bias",/"bias", "bias_rec",/' "$examples/ltc_recurrent.json" >"$tmp/ltc_sb.json"
+expect 0 "separate_biases rules" -- $wrap "$snngrad" check "$tmp/ltc_sb.json" --rules bptt,rtrl,ostl --precision 53,128 --json "$tmp/sb.json"
+has "$tmp/sb.json" '"layer0.bias_rec"' "bias_rec in the verdicts"
 has "$tmp/out" "every rule behaved as documented" "adlif_sparch: rules"
 sed 's/"alpha": 0.9,/"alpha": 0.99,/' "$as" >"$tmp/as_clamp.json"
 expect 0 "adlif_sparch clamped" -- $wrap "$snngrad" grad "$tmp/as_clamp.json" --rule bptt -o "$tmp/asg.json"

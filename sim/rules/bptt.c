@@ -461,6 +461,13 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
     SNN_SFX(snn_vzero)(mn, g, c);
     for (size_t r = B; r < TB + B; r++) SNN_SFX(snn_vadd)(mn, w->dI + r * mn, g, c); /* rows 1..T */
   }
+  if (L->bias_rec) { /* the recurrent currents' */
+    relt *g = grad + s->blk[ls->blk_bias_rec].off;
+    SNN_SFX(snn_vzero)((size_t)sh->nrec * n, g, c);
+    for (size_t r = B; r < TB + B; r++)
+      for (int q = 0; q < sh->nrec; q++)
+        SNN_SFX(snn_vadd)(n, w->dI + r * mn + (size_t)sh->rec_cur[q] * n, g + (size_t)q * n, c);
+  }
   /* a mix's gradient, per source: dE/dJ^T V over the B T rows, V the
    * source's values gathered row by row */
   for (int mx = 0; mx < sh->nmix; mx++) {

@@ -142,6 +142,13 @@ void SNN_SFX(snn_influence_currents)(const net *N, size_t l, const online *o, si
     r_set_d(a, 1.0, c);
     for (size_t i = 0; i < m * n; i++) addcol(o, s->blk[ls->blk_bias].off + i, c0, W, MI + i * W, a, c);
   }
+  if (L->bias_rec && s->blk[ls->blk_bias_rec].trainable) {
+    r_set_d(a, 1.0, c);
+    for (int r = 0; r < sh->nrec; r++)
+      for (size_t i = 0; i < n; i++)
+        addcol(o, s->blk[ls->blk_bias_rec].off + (size_t)r * n + i, c0, W, MI + ((size_t)sh->rec_cur[r] * n + i) * W, a,
+               c);
+  }
   /* the mixes, in order */
   for (int mx = 0; mx < sh->nmix; mx++) {
     const snn_mix_shape *ms = &sh->mix[mx];

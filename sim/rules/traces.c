@@ -38,9 +38,10 @@
 typedef struct {
   int full;
   /* local parameters of unit i, in this order: its rows of w_in (nin x nprev),
-   * of the delays (nin x nprev), of w_rec (nrec x n), its biases (m), its rows
+   * of the delays (nin x nprev), of w_rec (nrec x n), its biases (m), its
+   * recurrent biases ("separate_biases": nrec), its rows
    * of each mix (nsrc n), its constants */
-  size_t qin, qdel, qrec, qbias, qmix[SNN_MAXMIX], q;
+  size_t qin, qdel, qrec, qbias, qbrec, qmix[SNN_MAXMIX], q;
   int cidx[SNN_MAXCONST], nqc;
   relt *G, *F, *Z; /* per unit, this step: m x k current gains, k x k state Jacobian, k reset (diagonal of the mixes) */
   struct lpar_ *par;                          /* q entries: the local parameters of unit 0 */
@@ -139,6 +140,11 @@ static lpar gpar(const snn_spec *s, const lay *L, const tlay *T, size_t i, size_
     return p;
   }
   q -= T->qbias;
+  if (q < T->qbrec) { /* "separate_biases": the recurrent currents' */
+    p.cur = sh->rec_cur[q], p.kind = PRE_ONE, p.flat = s->blk[ls->blk_bias_rec].off + q * n + i;
+    return p;
+  }
+  q -= T->qbrec;
   for (int mx = 0; mx < sh->nmix; mx++) {
     if (q < T->qmix[mx]) {
       p.cur = sh->mix[mx].dst, p.kind = PRE_MIX, p.a = mx, p.j = q;
@@ -231,7 +237,8 @@ static int tlay_init(tlay *T, const net *N, const online *o, size_t l, int full)
   T->qdel = ls->blk_delay >= 0 && s->blk[ls->blk_delay].trainable ? (size_t)sh->nin * L->nprev : 0;
   T->qrec = L->w_rec && s->blk[ls->blk_w_rec].trainable ? (size_t)sh->nrec * n : 0;
   T->qbias = ls->blk_bias >= 0 && s->blk[ls->blk_bias].trainable ? m : 0;
-  T->q = T->qin + T->qdel + T->qrec + T->qbias;
+  T->qbrec = ls->blk_bias_rec >= 0 && s->blk[ls->blk_bias_rec].trainable ? (size_t)sh->nrec : 0;
+  T->q = T->qin + T->qdel + T->qrec + T->qbias + T->qbrec;
   for (int mx = 0; mx < sh->nmix; mx++) {
     T->qmix[mx] = s->blk[ls->blk_mix[mx]].trainable ? (size_t)sh->mix[mx].nsrc * n : 0;
     T->q += T->qmix[mx];

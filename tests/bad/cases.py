@@ -279,6 +279,11 @@ net("net.init.alif", "lif", lambda d: d["layers"][0].update(model="alif", initia
     key="layers[0].initial_state", desc="initial_state uniform on alif (ltc and adlif only)", cmd="grad")
 net("net.init.bogus", "ltc", "layers.0.initial_state", "random", desc="initial_state an unknown choice", cmd="grad")
 net("net.init.number", "ltc", "layers.0.initial_state", 1, desc="initial_state a number")
+net("net.sepbias.lif", "lif", lambda d: d["layers"][0].update(recurrent=True, separate_biases=True),
+    key="layers[0].separate_biases", desc="separate_biases on lif (no biases)")
+net("net.sepbias.ff", "ltc", lambda d: d["layers"][0].update(recurrent=False, separate_biases=True),
+    key="layers[0].separate_biases", desc="separate_biases on a feed-forward layer", cmd="grad")
+net("net.sepbias.string", "ltc", "layers.0.separate_biases", "yes", desc="separate_biases a string")
 # batch_norm (docs/batchnorm.md)
 net("net.bn.string", "ltc", "layers.0.batch_norm", "yes", desc="batch_norm a string")
 net("net.bn.momentum.over", "ltc", "layers.0.batch_norm", {"momentum": 1.5}, key="layers[0].batch_norm.momentum",
