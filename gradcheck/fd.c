@@ -124,6 +124,19 @@ static int fd_gradient(snn_run *R, int method, double h, relt *f, fdtmp *t, cons
   return g && snn_group_size(g) > 1 ? exchange(s, g, f, m, c) : 0;
 }
 
+/* Whether the stencil of a column (the central differences reach h |d|, at
+ * least h, on both sides) crosses a kink of the loss: a delay of the linear
+ * kernel within a step of an integer, or of the ends of [0, max], where BPTT
+ * takes the one-sided derivative of docs/delays.md and a central difference
+ * averages two different ones.  Such columns are not compared. */
+static int at_kink(const snn_spec *s, const snn_block *bk, double d, double h) {
+  if (bk->kind != SNN_BLK_DELAY) return 0;
+  const snn_layer_spec *ly = &s->layers[bk->layer];
+  if (ly->dkernel != SNN_DK_LINEAR || ly->dround) return 0;
+  double a = h * (fabs(d) > 1.0 ? fabs(d) : 1.0), lo = d - a, hi = d + a;
+  return lo < 0 || hi > (double)ly->dmax || floor(lo) != floor(hi);
+}
+
 /* Normwise relative error ||g - f|| / ||f|| over [off, off+n), as log10. */
 static double lg_relerr(const relt *g, const relt *f, size_t off, size_t n, fdtmp *t, rctx *c) {
   r_zero(t->a, c);
@@ -232,6 +245,15 @@ static int fdcheck(const snn_spec *s, const snn_data *d, long prec, const snn_fd
     if (fd_gradient(&R, o->method, rep->step, f, &t, o->group))
       st = snn_err_set(err, SNN_EIO, s->path, "",
                        "the exchange of the finite-difference columns between MPI ranks failed");
+  }
+  /* the columns at a kink take BPTT's value: they are counted, not compared */
+  for (size_t b = 0; !st && b < s->nblk; b++) {
+    const snn_block *bk = &s->blk[b];
+    for (size_t j = 0; bk->trainable && j < bk->rows * bk->cols; j++)
+      if (at_kink(s, bk, r_get_d(R.N.theta + bk->off + j), rep->step)) {
+        r_set(f + bk->off + j, R.g + bk->off + j, c);
+        rep->nkink++;
+      }
   }
   if (!st) {
     rep->lg_rel_all = lg_relerr(R.g, f, 0, s->P, &t, c);

@@ -78,6 +78,11 @@ void snn_report_fd_prec(FILE *f, const snn_spec *s, const snn_fdcheck *r, int k)
   fprintf(f, "  %-18s %7zu %9s %9s %9s %-20s %-9s %s\n", "all trainable", snn_spec_ntrain(s),
           snn_fmt_lg(rep->lg_ref_all, b7, sizeof b7), snn_fmt_lg(rep->lg_rel_all, b1, sizeof b1),
           snn_fmt_lg(rep->lg_tol, b8, sizeof b8), "", "", rep->pass ? "PASS" : "FAIL");
+  if (rep->nkink)
+    fprintf(f,
+            "  %zu delay(s) of the linear kernel lie within one step of an integer (or of 0 or max), where the loss\n"
+            "  has a kink and BPTT's derivative is one-sided (docs/delays.md); they are not compared at %ld bits.\n",
+            rep->nkink, r->prec[k].bits);
   if (rep->nunresolved)
     fprintf(
         f,
@@ -129,6 +134,8 @@ char *snn_report_fd_json(const snn_spec *s, const snn_fdcheck *r) {
                                     "rel_error", lgnum(rep->lg_rel_all), "log10_rel_error", rep->lg_rel_all, "loss",
                                     rep->loss.s ? json_string(rep->loss.s[0]) : json_real(rep->loss.v[0]), "pass",
                                     rep->pass, "crossings", jc, "blocks", jb));
+    json_object_set_new(json_array_get(json_object_get(root, "precisions"), (size_t)k), "delays_at_kinks",
+                        json_integer((json_int_t)rep->nkink));
   }
   json_object_set_new(root, "unverified_blocks", json_integer(r->never));
   json_object_set_new(root, "pass", json_boolean(r->all_pass));

@@ -42,6 +42,7 @@ typedef struct {
   double lg_ref_all;
   int pass;          /* every resolved block and the whole gradient within tolerance */
   int nunresolved;   /* blocks too small to resolve at this precision */
+  size_t nkink;      /* delays (linear kernel) within a step of an integer: not compared */
   snn_blockcmp *blk; /* spec->nblk entries */
   size_t *crossings; /* per layer */
   snn_nums loss;

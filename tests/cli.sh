@@ -39,6 +39,13 @@ as=$examples/adlif_sparch.json
 expect 0 "adlif_sparch check" -- $wrap "$snngrad" check "$as" --precision 53,128
 has "$tmp/out" "verdict: PASS" "adlif_sparch: BPTT against finite differences"
 expect 0 "adlif_sparch rules" -- $wrap "$snngrad" check "$as" --rules bptt,rtrl,ostl
+# a delay of the linear kernel at an integer: a kink, where BPTT is one-sided and a central
+# difference is not; check counts it and does not compare it (and still checks the rest)
+expect 0 "init delays" -- $wrap "$snngrad" init "$examples/delays.json" -o "$tmp/dp.json"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['params']['layer0.delay'][0][0]=2.0; json.dump(d,open(sys.argv[1],'w'))" "$tmp/dp.json"
+expect 0 "check with a delay at a kink" -- $wrap "$snngrad" check "$examples/delays.json" --params "$tmp/dp.json" --precision 53 --json "$tmp/dk.json"
+has "$tmp/out" "1 delay(s) of the linear kernel lie within one step of an integer" "the kink is reported"
+has "$tmp/dk.json" '"delays_at_kinks": 1' "the kink in the JSON"
 # ltc with the reference code's two biases on I (separate_biases): the exact rules stay exact
 sed 's/"recurrent": true,/"recurrent": true, "separate_biases": true,/; s/"bias",/"bias", "bias_rec",/' "$examples/ltc_recurrent.json" >"$tmp/ltc_sb.json"
 expect 0 "separate_biases rules" -- $wrap "$snngrad" check "$tmp/ltc_sb.json" --rules bptt,rtrl,ostl --precision 53,128 --json "$tmp/sb.json"
