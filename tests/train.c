@@ -30,6 +30,14 @@ static void mk_tmp(void) {
   ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
+/* The temporary folder and the experiment file run_exp writes in it. */
+static void rm_tmp(void) {
+  char p[300];
+  snprintf(p, sizeof p, "%s/exp.json", tmpdir);
+  unlink(p);
+  ck_assert_msg(rmdir(tmpdir) == 0, "%s is not empty at the end of the test", tmpdir);
+}
+
 static void put_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
   ck_assert_ptr_nonnull(f);
@@ -133,7 +141,7 @@ START_TEST(test_shd_reader) {
   ck_assert_str_eq(e.key, "/labels");
   ck_assert_int_ne(snn_shd_load("/nonexistent/shd.h5", &d, 0, &e), SNN_OK);
   ck_assert(strstr(e.msg, "cannot open") != NULL);
-  unlink(p), unlink(q), rmdir(tmpdir);
+  unlink(p), unlink(q), rm_tmp();
 }
 END_TEST
 
@@ -173,7 +181,7 @@ START_TEST(test_idx_reader) {
   write_idx(pl, 0x803, 3, lab, 3, 0); /* wrong magic */
   ck_assert_int_ne(snn_idx_load(pi, pl, &d, 0, &e), SNN_OK);
   ck_assert(strstr(e.msg, "0x00000801") != NULL);
-  unlink(pi), unlink(pl), rmdir(tmpdir);
+  unlink(pi), unlink(pl), rm_tmp();
 }
 END_TEST
 
@@ -384,7 +392,7 @@ START_TEST(test_resume_bit_for_bit) {
   ck_assert_int_eq(rows, 13);
   free(log);
   rm_run(a), rm_run(b), rm_run(c);
-  rmdir(tmpdir);
+  rm_tmp();
   run_net = NULL;
 }
 END_TEST
@@ -419,7 +427,7 @@ START_TEST(test_adaptive_feedback_follows_readout) {
   ck_assert_msg(strcmp(p[0][0], p[0][1]) == 0, "adaptive differs from random after one update");
   ck_assert_msg(strcmp(p[1][0], p[1][1]) != 0, "adaptive equals random after twelve updates");
   for (int u = 0; u < 2; u++) free(p[u][0]), free(p[u][1]);
-  rmdir(tmpdir);
+  rm_tmp();
 }
 END_TEST
 
@@ -454,7 +462,7 @@ START_TEST(test_warmup_uncounted) {
     same_file(pa, pb);
   }
   rm_run(a), rm_run(b);
-  rmdir(tmpdir);
+  rm_tmp();
 }
 END_TEST
 
@@ -534,7 +542,7 @@ START_TEST(test_online_updates) {
                 sqrt(num / den));
   free(p0), free(p1), free(p2);
   rm_run(a), rm_run(b);
-  rmdir(tmpdir);
+  rm_tmp();
 }
 END_TEST
 
@@ -572,7 +580,7 @@ START_TEST(test_training_learns) {
       "%s", e.msg);
   ck_assert_msg(r.eval_acc >= 0.9, "store-recall: accuracy %g after training", r.eval_acc);
   rm_run(a);
-  rmdir(tmpdir);
+  rm_tmp();
 }
 END_TEST
 
@@ -618,7 +626,7 @@ START_TEST(test_fptt_time_weighted) {
   ck_assert_msg(filled > 0, "no estimate filled in 3 updates of 4 sequences");
   json_decref(root);
   rm_run(a);
-  rmdir(tmpdir);
+  rm_tmp();
 }
 END_TEST
 
@@ -657,7 +665,7 @@ START_TEST(test_bad_experiments) {
   char p[500];
   snprintf(p, sizeof p, "%s/exp.json", tmpdir);
   unlink(p);
-  rmdir(tmpdir);
+  rm_tmp();
 }
 END_TEST
 
