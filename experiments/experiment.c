@@ -142,12 +142,17 @@ static int load_optimizer(json_t *root, snn_experiment *e, snn_err *err) {
   if (!st) st = snn_json_size(root, path, "", "updates", 100, 1, (size_t)1 << 40, &e->updates, err);
   /* the fixed groups a minibatch is summed in (the same bytes on any number
    * of threads and ranks), and the threads */
-  if (!st) st = snn_json_size(root, path, "", "shards", e->batch < 4 ? e->batch : 4, 1, e->batch, &e->shards, err);
+  /* with batch_norm each shard is normalised over its own sequences: by
+   * default two at least per shard */
+  int bn = e->spec && snn_spec_has_bn(e->spec);
+  size_t dsh = bn ? (e->batch / 2 ? e->batch / 2 : 1) : e->batch;
+  if (!st) st = snn_json_size(root, path, "", "shards", dsh < 4 ? dsh : 4, 1, e->batch, &e->shards, err);
   /* batch_norm normalises each shard over its sequences: two at least */
-  if (!st && e->spec && snn_spec_has_bn(e->spec) && e->batch < 2 * e->shards)
+  if (!st && bn && e->batch < 2 * e->shards)
     st = snn_err_set(err, SNN_EVALUE, path, json_object_get(root, "shards") ? "shards" : "batch",
                      "the network normalises each step over a shard's sequences (batch_norm), so every shard needs two "
-                     "at least: expected batch >= 2 x shards, found batch %zu and %zu shards",
+                     "at least: expected batch >= 2 x shards, found batch %zu and %zu shards (shards defaults to "
+                     "min(batch / 2, 4) with batch_norm)",
                      e->batch, e->shards);
   size_t th = 0;
   if (!st) st = snn_json_size(root, path, "", "threads", 0, 0, 1024, &th, err);

@@ -394,7 +394,7 @@ static int parse_layer(pctx *p, json_t *lj, size_t i, size_t nprev) {
     keypath(kp, sizeof kp, w, "separate_biases");
     return fail(p, SNN_EVALUE, kp,
                 "a second bias on the recurrent currents needs a recurrent layer of a model with biases (ltc, lstm, "
-                "gru, snu); this layer is %s%s: expected false",
+                "gru); this layer is %s%s: expected false",
                 ly->recurrent ? "" : "not recurrent, ", ly->mt->name);
   }
   TRY(parse_delays(p, lj, w, ly));
@@ -478,7 +478,8 @@ static int layout_layer(pctx *p, json_t *lj, size_t i, size_t *off) {
         if (!strcmp(nm, mt->consts[c])) t_c[c] = found = 1;
       for (int c = 0; c < nx; c++)
         if (!strcmp(nm, xn[c])) t_x[c] = found = 1;
-      if (!found && ly->bn && !strncmp(nm, "bn_", 3) && (strstr(nm, "_mean") || strstr(nm, "_var")))
+      if (!found && ly->bn && (!strncmp(nm, "bn_in_", 6) || (ly->recurrent && !strncmp(nm, "bn_rec_", 7))) &&
+          (strstr(nm, "_mean") || strstr(nm, "_var")))
         return fail(p, SNN_EVALUE, ke,
                     "\"%s\" is a running statistic of batch_norm, updated by training and never by the optimiser; "
                     "expected one of %s",

@@ -1076,8 +1076,10 @@ for variant, ph, desc in [
     exp(cid, "shd", setter("task.path", target), phrases=[ph], desc=desc, flags=("h5",))
 # rule
 exp("exp.rule.missing", "recall", "rule", DEL, desc="rule missing")
-exp("exp.bn.shard", "adding", lambda d: d["network"]["layers"][0].update(batch_norm=True), key="batch",
-    desc="batch_norm with shards of one sequence (batch 2 in 2 shards)")
+exp("exp.bn.shard", "adding", lambda d: (d["network"]["layers"][0].update(batch_norm=True), d.update(shards=2)),
+    key="shards", desc="batch_norm with shards of one sequence (batch 2 in 2 shards)")
+exp("exp.bn.batch1", "adding", lambda d: (d["network"]["layers"][0].update(batch_norm=True), d.update(batch=1)),
+    key="batch", desc="batch_norm with a batch of one")
 exp("exp.bn.eprop", "adding", lambda d: (d["network"]["layers"][0].update(batch_norm=True), d.update(rule="eprop",
     batch=4)), key="rule", desc="batch_norm trained with e-prop")
 exp("exp.rule.number", "recall", "rule", 1, desc="rule a number")
