@@ -161,11 +161,21 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     for (int side = 0; side < 2; side++) {
       const int *bk = ls->blk_bn[side];
       if (bk[0] < 0) continue;
-      L->bnF[side] = s->blk[bk[0]].rows;
-      L->bng[side] = N->theta + s->blk[bk[0]].off, L->bnb[side] = N->theta + s->blk[bk[1]].off;
-      L->bnm[side] = N->theta + s->blk[bk[2]].off, L->bnv[side] = N->theta + s->blk[bk[3]].off;
+      SNN_SFX(snn_bnview)
+      q = {s->blk[bk[0]].rows,
+           0,
+           0,
+           N->theta + s->blk[bk[0]].off,
+           N->theta + s->blk[bk[1]].off,
+           N->theta + s->blk[bk[2]].off,
+           N->theta + s->blk[bk[3]].off,
+           ls->bn_eps,
+           bk};
+      L->bs[side] = q;
     }
-    if (L->bnF[0] + L->bnF[1] > N->bnmax) N->bnmax = L->bnF[0] + L->bnF[1];
+    L->bs[1].f0 = L->bs[0].F;
+    L->bs[0].FF = L->bs[1].FF = L->bs[0].F + L->bs[1].F;
+    if (L->bs[0].FF > N->bnmax) N->bnmax = L->bs[0].FF;
     L->d = vec_alloc(L->n * L->cell->nd, c);
     if (!L->d) goto oom;
     N->bytes += rb * L->n * L->cell->nd;
@@ -280,7 +290,7 @@ int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
       tr->bytes += rb * T1 * (L->ndl - 1) * L->nprev;
     }
     if (L->bn) {
-      size_t nb = (len + 1) * SNN_SFX(snn_bn_rec)(L, Bc);
+      size_t nb = (len + 1) * SNN_SFX(snn_bn_rec)(L->bs[0].FF, Bc);
       if (!(tr->bn[l] = vec_alloc(nb, c))) goto oom;
       tr->bytes += rb * nb;
     }
@@ -290,8 +300,9 @@ int SNN_SFX(snn_traj_init_len)(traj *tr, const net *N, size_t len) {
   tr->rate = vec_alloc(Bc * SNN_SFX(snn_nhidden)(s), c);
   if (!tr->yo || !tr->dEdy || !tr->rate) goto oom;
   if (N->ro_bn.F) {
-    if (!(tr->bnro = vec_alloc((len + 1) * (3 + Bc) * s->n_out, c))) goto oom;
-    tr->bytes += rb * (len + 1) * (3 + Bc) * s->n_out;
+    size_t nb = (len + 1) * SNN_SFX(snn_bn_rec)(s->n_out, Bc);
+    if (!(tr->bnro = vec_alloc(nb, c))) goto oom;
+    tr->bytes += rb * nb;
   }
   tr->bytes += rb * (2 * T1 * s->n_out + Bc * (SNN_SFX(snn_nhidden)(s) + 1));
   return SNN_OK;
@@ -312,7 +323,7 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
     if (tr->I) vec_free(tr->I[l], T1 * L->n * L->m, c);
     if (tr->u) vec_free(tr->u[l], T1 * L->n, c);
     if (tr->h && L->ndl) vec_free(tr->h[l], T1 * (L->ndl - 1) * L->nprev, c);
-    if (tr->bn && L->bn) vec_free(tr->bn[l], (tr->cap + 1) * SNN_SFX(snn_bn_rec)(L, Bc), c);
+    if (tr->bn && L->bn) vec_free(tr->bn[l], (tr->cap + 1) * SNN_SFX(snn_bn_rec)(L->bs[0].FF, Bc), c);
   }
   free(tr->h);
   free(tr->bn);
@@ -321,7 +332,7 @@ void SNN_SFX(snn_traj_clear)(traj *tr, const net *N) {
   free(tr->I);
   free(tr->u);
   free(tr->crossings);
-  if (tr->bnro) vec_free(tr->bnro, (tr->cap + 1) * (3 + Bc) * s->n_out, c);
+  if (tr->bnro) vec_free(tr->bnro, (tr->cap + 1) * SNN_SFX(snn_bn_rec)(s->n_out, Bc), c);
   vec_free(tr->yo, T1 * s->n_out, c);
   vec_free(tr->dEdy, T1 * s->n_out, c);
   vec_free(tr->rate, Bc * SNN_SFX(snn_nhidden)(s), c);
@@ -544,8 +555,8 @@ const relt *SNN_SFX(snn_mix_src)(const lay *L, int mx, int src, size_t j, const 
 }
 
 /* With the batch's statistics when the network trains, else with the
- * running ones of step t; the record keeps 1/sqrt(var + eps), the batch
- * mean and unbiased variance and the normalised values. */
+ * running ones of step t; the record keeps 1/sqrt(var + eps) and the
+ * normalised values, and in training the batch mean and unbiased variance. */
 SNN_FMA_CLONES void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnview) * q, size_t t, relt *P, size_t ld,
                                             relt *rec) {
   rctx *c = N->c;
@@ -568,20 +579,19 @@ SNN_FMA_CLONES void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnvi
       r_div_d(inv + f, var + f, (double)B, c);                   /* biased, for the normalisation */
       r_div_d(var + f, var + f, (double)(B > 1 ? B - 1 : 1), c); /* unbiased, for the running statistics */
     }
-  } else {
-    SNN_SFX(snn_vset)(F, q->m + (t - 1) * F, mean, c);
-    SNN_SFX(snn_vset)(F, q->v + (t - 1) * F, var, c);
-    SNN_SFX(snn_vset)(F, var, inv, c);
   }
+  /* the running statistics of step t (the record's mean and variance are
+   * only the batch's, which only training reads) */
+  const relt *mu = N->bn_train ? mean : q->m + (t - 1) * F, *vv = N->bn_train ? inv : q->v + (t - 1) * F;
   for (size_t f = 0; f < F; f++) {
-    r_add_d(inv + f, inv + f, q->eps, c);
+    r_add_d(inv + f, vv + f, q->eps, c);
     r_sqrt(inv + f, inv + f, c);
     r_d_div(inv + f, 1.0, inv + f, c);
   }
   for (size_t b = 0; b < B; b++) {
     relt *p = P + b * ld, *xb = xh + b * FF;
     for (size_t f = 0; f < F; f++) {
-      r_sub(d, p + f, mean + f, c);
+      r_sub(d, p + f, mu + f, c);
       r_mul(xb + f, d, inv + f, c);
       r_fma(p + f, q->g + f, xb + f, q->b + f, c);
     }
@@ -601,7 +611,7 @@ SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, cons
   size_t nh = L->ndl ? (L->ndl - 1) * np : 0;
   /* with batch_norm the input side goes to the scratch P (B x F_in) first */
   relt *Pd = L->bn ? N->bnp : I;
-  size_t ldp = L->bn ? L->bnF[0] : mn;
+  size_t ldp = L->bn ? L->bs[0].F : mn;
   if (L->bn && !bnrec) bnrec = N->bnrec;
   SNN_SFX(snn_vzero)(B * mn, I, c);
   if (L->bn) SNN_SFX(snn_vzero)(B * ldp, Pd, c);
@@ -627,18 +637,16 @@ SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, cons
     }
   }
   if (L->bn) {
-    SNN_SFX(snn_bnview) q = SNN_SFX(snn_bn_side)(L, 0);
-    SNN_SFX(snn_bn_forward)(N, &q, t, Pd, ldp, bnrec);
+    SNN_SFX(snn_bn_forward)(N, &L->bs[0], t, Pd, ldp, bnrec);
     for (size_t b = 0; b < B; b++)
       for (int r = 0; r < sh->nin; r++)
         SNN_SFX(snn_vadd)(n, Pd + b * ldp + (size_t)r * n, I + b * mn + (size_t)sh->in_cur[r] * n, c);
   }
   if (L->bn && L->w_rec) { /* the recurrent side, normalised on its own */
-    size_t ldr = L->bnF[1];
+    size_t ldr = L->bs[1].F;
     for (int r = 0; r < sh->nrec; r++)
       SNN_SFX(snn_rows)(0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 0, Pd + (size_t)r * n, ldr, c);
-    SNN_SFX(snn_bnview) q = SNN_SFX(snn_bn_side)(L, 1);
-    SNN_SFX(snn_bn_forward)(N, &q, t, Pd, ldr, bnrec);
+    SNN_SFX(snn_bn_forward)(N, &L->bs[1], t, Pd, ldr, bnrec);
     for (size_t b = 0; b < B; b++)
       for (int r = 0; r < sh->nrec; r++)
         SNN_SFX(snn_vadd)(n, Pd + b * ldr + (size_t)r * n, I + b * mn + (size_t)sh->rec_cur[r] * n, c);
@@ -680,11 +688,11 @@ void SNN_SFX(snn_traj_slot)(const traj *tr, const net *N, size_t t, slot *out) {
     out->u[l] = tr->u[l] + tb * n;
     size_t nh = N->layers[l].ndl ? (N->layers[l].ndl - 1) * N->layers[l].nprev : 0;
     out->h[l] = nh ? tr->h[l] + tb * nh : NULL;
-    out->bn[l] = N->layers[l].bn ? tr->bn[l] + t * SNN_SFX(snn_bn_rec)(&N->layers[l], tr->bcap) : NULL;
+    out->bn[l] = N->layers[l].bn ? tr->bn[l] + t * SNN_SFX(snn_bn_rec)(N->layers[l].bs[0].FF, tr->bcap) : NULL;
   }
   out->y = tr->yo + tb * s->n_out;
   out->dEdy = tr->dEdy + tb * s->n_out;
-  out->bnro = tr->bnro ? tr->bnro + t * (3 + tr->bcap) * s->n_out : NULL;
+  out->bnro = tr->bnro ? tr->bnro + t * SNN_SFX(snn_bn_rec)(s->n_out, tr->bcap) : NULL;
 }
 
 /* Steps t0+1 .. t0+len into rows 1..len; row 0 must hold the state at t0.

@@ -57,6 +57,24 @@ typedef struct SNN_SFX(snn_cell_type) {
 } SNN_SFX(snn_cell_type);
 typedef SNN_SFX(snn_cell_type) cell_type;
 
+/* One normalised side as the kernels see it: F features at offset f0 of
+ * records of FF, gamma, beta, the running mean and variance (T x F), eps,
+ * and the parameter blocks (gamma, beta, mean, var) for the gradient. */
+typedef struct {
+  size_t F, f0, FF;
+  const relt *g, *b, *m, *v;
+  double eps;
+  const int *blk;
+} SNN_SFX(snn_bnview);
+
+/* A batch-normalisation record of one step for FF features (a layer's two
+ * sides, the input side first, or the readout): 1/sqrt(var + eps), the
+ * batch mean and the batch's unbiased variance (FF each; these two only in
+ * training) and then the normalised values, bcap rows of FF. */
+static inline size_t SNN_SFX(snn_bn_rec)(size_t FF, size_t bcap) {
+  return (3 + bcap) * FF;
+}
+
 struct SNN_SFX(snn_lay) {
   const snn_spec *spec;
   const snn_layer_spec *ls;
@@ -76,36 +94,11 @@ struct SNN_SFX(snn_lay) {
   relt *delay, *kw, *dkw;
   relt *xd; /* nin n nprev: scratch for the delayed inputs */
   /* batch normalisation of the input [0] and recurrent [1] projections
-   * (docs/batchnorm.md): bnF[side] features (nin n, nrec n; 0 if absent),
-   * gamma and beta (bnF each) and the running statistics (T x bnF each) */
+   * (docs/batchnorm.md): each side's view, F = nin n and nrec n (0 if
+   * absent), FF their sum */
   int bn;
-  size_t bnF[2];
-  relt *bng[2], *bnb[2], *bnm[2], *bnv[2];
+  SNN_SFX(snn_bnview) bs[2];
 };
-
-/* One normalised side as the kernels see it: F features at offset f0 of
- * records of FF, gamma, beta, the running mean and variance (T x F), eps,
- * and the parameter blocks (gamma, beta, mean, var) for the gradient. */
-typedef struct {
-  size_t F, f0, FF;
-  const relt *g, *b, *m, *v;
-  double eps;
-  const int *blk;
-} SNN_SFX(snn_bnview);
-static inline SNN_SFX(snn_bnview) SNN_SFX(snn_bn_side)(const lay *L, int side) {
-  SNN_SFX(snn_bnview)
-  q = {L->bnF[side], side ? L->bnF[0] : 0, L->bnF[0] + L->bnF[1], L->bng[side],       L->bnb[side],
-       L->bnm[side], L->bnv[side],         L->ls->bn_eps,         L->ls->blk_bn[side]};
-  return q;
-}
-
-/* A layer's batch-normalisation record of one step: 1/sqrt(var + eps),
- * the batch mean and the batch's unbiased variance (F each, F = bnF[0] +
- * bnF[1], the input features first) and then the normalised values, bcap
- * rows of F. */
-static inline size_t SNN_SFX(snn_bn_rec)(const lay *L, size_t bcap) {
-  return (3 + bcap) * (L->bnF[0] + L->bnF[1]);
-}
 
 /* Online updates (training): a forward-in-time rule calls fn every `every`
  * steps (t < T) with the gradient accumulated since the previous call

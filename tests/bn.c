@@ -234,7 +234,7 @@ START_TEST(test_held_statistics_miss) {
   if (s->ro_bn) /* the readout's */
     for (size_t t = 1; t <= s->T; t++) {
       size_t K = s->n_out;
-      const relt *rec = f.tr.bnro + t * (3 + B) * K;
+      const relt *rec = f.tr.bnro + t * SNN_SFX(snn_bn_rec)(K, B);
       for (size_t q = 0; q < K; q++) {
         r_set(held + s->blk[s->blk_ro_bn[2]].off + (t - 1) * K + q, rec + K + q, &f.c);
         r_mul_d(held + s->blk[s->blk_ro_bn[3]].off + (t - 1) * K + q, rec + 2 * K + q, (double)(B - 1) / B, &f.c);
@@ -242,11 +242,11 @@ START_TEST(test_held_statistics_miss) {
     }
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &f.N.layers[l];
-    size_t FF = L->bnF[0] + L->bnF[1];
+    size_t FF = L->bs[0].FF;
     for (int side = 0; side < 2; side++) {
-      size_t F = L->bnF[side], f0 = side ? L->bnF[0] : 0;
+      size_t F = L->bs[side].F, f0 = L->bs[side].f0;
       for (size_t t = 1; F && t <= s->T; t++) {
-        const relt *rec = f.tr.bn[l] + t * SNN_SFX(snn_bn_rec)(L, B);
+        const relt *rec = f.tr.bn[l] + t * SNN_SFX(snn_bn_rec)(FF, B);
         relt *m = held + s->blk[s->layers[l].blk_bn[side][2]].off + (t - 1) * F;
         relt *v = held + s->blk[s->layers[l].blk_bn[side][3]].off + (t - 1) * F;
         for (size_t q = 0; q < F; q++) {

@@ -279,12 +279,10 @@ SNN_FMA_CLONES static void bn_back_side(const net *N, const SNN_SFX(snn_bnview) 
 /* A layer's two sides at step t: g = dE/dI^t (B rows of m n) to dP (B rows
  * of the layer's FF features). */
 static void bn_backward(const net *N, const lay *L, const relt *rec, size_t trow, const relt *g, relt *dP, relt *grad) {
-  for (int side = 0; side < 2; side++) {
-    SNN_SFX(snn_bnview) q = SNN_SFX(snn_bn_side)(L, side);
-    if (q.F)
-      bn_back_side(N, &q, rec, trow, g, L->n * (size_t)L->m, L->n, side ? L->sh->rec_cur : L->sh->in_cur, dP, q.FF,
-                   grad);
-  }
+  for (int side = 0; side < 2; side++)
+    if (L->bs[side].F)
+      bn_back_side(N, &L->bs[side], rec, trow, g, L->n * (size_t)L->m, L->n, side ? L->sh->rec_cur : L->sh->in_cur, dP,
+                   L->bs[side].FF, grad);
 }
 
 /* One layer over all steps, for the B sequences of the batch; leaves
@@ -305,7 +303,7 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
   SNN_SFX(snn_vzero)(Bmn, dI + (T + 1) * Bmn, c);
   SNN_SFX(snn_vzero)(Bn * k, w->dsx, c);
   SNN_SFX(snn_vzero)(Bn, w->dzx, c);
-  size_t FF = L->bnF[0] + L->bnF[1], BF = B * FF;
+  size_t FF = L->bs[0].FF, BF = B * FF;
   if (L->bn) SNN_SFX(snn_vzero)(BF, w->dP + (T + 1) * BF, c);
   int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec && L->w_rec;
   for (size_t t = T; t >= 1; t--) {
@@ -314,8 +312,8 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
     int later = t < T && !(window && t % window == 0);
     if (keep_rec && later)
       for (int r = 0; r < sh->nrec; r++) {
-        const relt *g =
-            L->bn ? w->dP + (t + 1) * BF + L->bnF[0] + (size_t)r * n : dI + (t + 1) * Bmn + (size_t)sh->rec_cur[r] * n;
+        const relt *g = L->bn ? w->dP + (t + 1) * BF + L->bs[1].f0 + (size_t)r * n
+                              : dI + (t + 1) * Bmn + (size_t)sh->rec_cur[r] * n;
         SNN_SFX(snn_rows)(1, B, n, n, L->w_rec + (size_t)r * n * n, n, g, L->bn ? FF : mn, r > 0, w->rec, n, c);
       }
     /* a row's Jacobians are made right before they are used (in cache) */
@@ -375,7 +373,7 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
     }
     /* dE/dI^t is complete: through the normalisation to the projections */
     if (L->bn)
-      bn_backward(N, L, tr->bn[l] + t * SNN_SFX(snn_bn_rec)(L, tr->bcap), tr->t0 + t - 1, dI + t * Bmn, w->dP + t * BF,
+      bn_backward(N, L, tr->bn[l] + t * SNN_SFX(snn_bn_rec)(FF, tr->bcap), tr->t0 + t - 1, dI + t * Bmn, w->dP + t * BF,
                   grad);
     relt *sw = w->ds;
     w->ds = w->dsn;
@@ -401,7 +399,7 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
     for (size_t t = 1; t <= T; t++) r_set(w->dIcap + t, w->dI + t * Bmn + w->cap_q * n + w->cap_i, c);
   relt *gin = grad + s->blk[ls->blk_w_in].off;
   /* the projections' dE/dP: dE/dI, or with batch_norm the normalisation's */
-  size_t FF = L->bnF[0] + L->bnF[1], ldg = L->bn ? FF : mn;
+  size_t FF = L->bs[0].FF, ldg = L->bn ? FF : mn;
   const relt *G1 = L->bn ? w->dP + B * FF : dI1;
   if (!L->ndl) {
     for (int r = 0; r < sh->nin; r++) {
@@ -450,7 +448,7 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
     relt *g = grad + s->blk[ls->blk_w_rec].off;
     for (int r = 0; r < sh->nrec; r++) {
       relt *gr = g + (size_t)r * n * n;
-      const relt *gsrc = L->bn ? G1 + L->bnF[0] + (size_t)r * n : dI1 + (size_t)sh->rec_cur[r] * n;
+      const relt *gsrc = L->bn ? G1 + L->bs[1].f0 + (size_t)r * n : dI1 + (size_t)sh->rec_cur[r] * n;
       SNN_SFX(snn_gemm)(1, 0, n, n, TB, gsrc, ldg, tr->z[l], n, 0, gr, n, c);
       if (!sh->selfconn)
         for (size_t i = 0; i < n; i++) r_zero(gr + i * n + i, c); /* no self-connections */
@@ -528,8 +526,8 @@ void SNN_SFX(snn_bptt_full)(const net *N, const traj *tr, bws *w, relt *grad, co
   if (N->ro_bn.F) {
     static const int zero[1] = {0};
     for (size_t t = 1; t <= T; t++)
-      bn_back_side(N, &N->ro_bn, tr->bnro + t * (3 + tr->bcap) * K, tr->t0 + t - 1, w->dy + t * KB, K, K, zero,
-                   w->dP + t * KB, K, grad);
+      bn_back_side(N, &N->ro_bn, tr->bnro + t * SNN_SFX(snn_bn_rec)(K, tr->bcap), tr->t0 + t - 1, w->dy + t * KB, K, K,
+                   zero, w->dP + t * KB, K, grad);
     dyw = w->dP;
   }
   SNN_SFX(snn_gemm)(1, 0, K, nL, TB, dyw + KB, K, tr->z[Lc - 1] + B * nL, nL, 0, g_ro_w, nL, c);
