@@ -119,6 +119,23 @@ void SNN_SFX(snn_net_derive)(net *N) {
   }
 }
 
+/* A normalised side from its four blocks (gamma, beta, mean, var): its F
+ * features at offset 0 of records of F (callers widen FF and f0). */
+static SNN_SFX(snn_bnview) bn_view(const net *N, const int *bk, double eps) {
+  const snn_block *b = N->spec->blk;
+  SNN_SFX(snn_bnview)
+  q = {b[bk[0]].rows,
+       0,
+       b[bk[0]].rows,
+       N->theta + b[bk[0]].off,
+       N->theta + b[bk[1]].off,
+       N->theta + b[bk[2]].off,
+       N->theta + b[bk[3]].off,
+       eps,
+       bk};
+  return q;
+}
+
 int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c) {
   memset(N, 0, sizeof *N);
   N->spec = s;
@@ -158,21 +175,8 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     L->bias_rec = ls->blk_bias_rec >= 0 ? N->theta + s->blk[ls->blk_bias_rec].off : NULL;
     for (int j = 0; j < L->sh->nmix; j++) L->mix[j] = N->theta + s->blk[ls->blk_mix[j]].off;
     L->bn = ls->bn;
-    for (int side = 0; side < 2; side++) {
-      const int *bk = ls->blk_bn[side];
-      if (bk[0] < 0) continue;
-      SNN_SFX(snn_bnview)
-      q = {s->blk[bk[0]].rows,
-           0,
-           0,
-           N->theta + s->blk[bk[0]].off,
-           N->theta + s->blk[bk[1]].off,
-           N->theta + s->blk[bk[2]].off,
-           N->theta + s->blk[bk[3]].off,
-           ls->bn_eps,
-           bk};
-      L->bs[side] = q;
-    }
+    for (int side = 0; side < 2; side++)
+      if (ls->blk_bn[side][0] >= 0) L->bs[side] = bn_view(N, ls->blk_bn[side], ls->bn_eps);
     L->bs[1].f0 = L->bs[0].F;
     L->bs[0].FF = L->bs[1].FF = L->bs[0].F + L->bs[1].F;
     if (L->bs[0].FF > N->bnmax) N->bnmax = L->bs[0].FF;
@@ -192,18 +196,7 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     }
   }
   if (s->ro_bn) {
-    const int *bk = s->blk_ro_bn;
-    SNN_SFX(snn_bnview)
-    q = {s->n_out,
-         0,
-         s->n_out,
-         N->theta + s->blk[bk[0]].off,
-         N->theta + s->blk[bk[1]].off,
-         N->theta + s->blk[bk[2]].off,
-         N->theta + s->blk[bk[3]].off,
-         s->ro_bn_eps,
-         bk};
-    N->ro_bn = q;
+    N->ro_bn = bn_view(N, s->blk_ro_bn, s->ro_bn_eps);
     if (s->n_out > N->bnmax) N->bnmax = s->n_out;
   }
   size_t kmax = 1;
