@@ -430,26 +430,15 @@ int snn_rule_check(const snn_rule *r, const snn_spec *s, const char *file, const
   if (!r->type) return snn_err_set(err, SNN_EARG, file, key, "unknown rule \"%s\"", r->name);
   /* batch normalisation couples the sequences of a step: only the rules that
    * hold the whole batch's trajectory can differentiate it */
-  if (r->type->online && s->ro_bn)
-    return snn_err_set(err, SNN_EARG, file[0] ? file : s->path, file[0] ? key : "readout.batch_norm",
+  char k[48] = "";
+  if (r->type->online && s->ro_bn) snn_format(k, sizeof k, "readout.batch_norm");
+  for (size_t l = 0; r->type->online && !k[0] && l < s->L; l++)
+    if (s->layers[l].bn) snn_format(k, sizeof k, "layers[%zu].batch_norm", l);
+  if (k[0])
+    return snn_err_set(err, SNN_EARG, file[0] ? file : s->path, file[0] ? key : k,
                        "%s runs forward in time, one sequence's traces at a time, and cannot follow batch_norm, "
                        "which couples the sequences of a step (docs/batchnorm.md); expected bptt, tbptt or fptt, or "
                        "no batch_norm in the network",
                        r->type->name);
-  for (size_t l = 0; r->type->online && l < s->L; l++)
-    if (s->layers[l].bn) {
-      char k[48] = "layers[", dg[24];
-      size_t nd = 0, q = l;
-      do dg[nd++] = (char)('0' + q % 10), q /= 10;
-      while (q);
-      size_t at = strlen(k);
-      while (nd) k[at++] = dg[--nd];
-      memcpy(k + at, "].batch_norm", sizeof "].batch_norm");
-      return snn_err_set(err, SNN_EARG, file[0] ? file : s->path, file[0] ? key : k,
-                         "%s runs forward in time, one sequence's traces at a time, and cannot follow batch_norm, "
-                         "which couples the sequences of a step (docs/batchnorm.md); expected bptt, tbptt or fptt, or "
-                         "no batch_norm in the network",
-                         r->type->name);
-    }
   return r->type->check ? r->type->check(r, s, file, key, err) : SNN_OK;
 }
