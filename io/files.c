@@ -26,22 +26,22 @@ static int data_alloc(const snn_spec *s, snn_data *d) {
   return SNN_OK;
 }
 
-/* Neuron constants from the network file, as per-neuron vectors. */
+/* A normalised side's start (blocks gamma, beta, mean, var; -1: none):
+ * gamma from the file, beta and the running means 0, the variances 1. */
+static void fill_bn(const snn_spec *s, snn_data *d, const int *blk, double gamma) {
+  if (blk[0] < 0) return;
+  const snn_block *g = &s->blk[blk[0]], *v = &s->blk[blk[3]];
+  for (size_t i = 0; i < g->rows; i++) d->theta.v[g->off + i] = gamma;
+  for (size_t i = 0; i < v->rows * v->cols; i++) d->theta.v[v->off + i] = 1.0;
+}
+
+/* Neuron constants from the network file, as per-neuron vectors (and
+ * batch_norm's start). */
 static void fill_constants(const snn_spec *s, snn_data *d) {
-  if (s->ro_bn) {
-    const snn_block *g = &s->blk[s->blk_ro_bn[0]], *v = &s->blk[s->blk_ro_bn[3]];
-    for (size_t i = 0; i < g->rows; i++) d->theta.v[g->off + i] = s->ro_bn_gamma;
-    for (size_t i = 0; i < v->rows * v->cols; i++) d->theta.v[v->off + i] = 1.0;
-  }
+  fill_bn(s, d, s->blk_ro_bn, s->ro_bn_gamma);
   for (size_t l = 0; l < s->L; l++) {
     const snn_layer_spec *ly = &s->layers[l];
-    /* batch_norm: gamma from the file, beta 0, running mean 0 and variance 1 */
-    for (int side = 0; side < 2; side++) {
-      if (ly->blk_bn[side][0] < 0) continue;
-      const snn_block *g = &s->blk[ly->blk_bn[side][0]], *v = &s->blk[ly->blk_bn[side][3]];
-      for (size_t i = 0; i < g->rows; i++) d->theta.v[g->off + i] = ly->bn_gamma;
-      for (size_t i = 0; i < v->rows * v->cols; i++) d->theta.v[v->off + i] = 1.0;
-    }
+    for (int side = 0; side < 2; side++) fill_bn(s, d, ly->blk_bn[side], ly->bn_gamma);
     for (int c = 0; c < ly->nconst; c++) {
       const snn_block *b = &s->blk[ly->blk_const[c]];
       for (size_t i = 0; i < b->rows; i++) d->theta.v[b->off + i] = ly->consts[c];
