@@ -41,6 +41,11 @@ void SNN_SFX(snn_rctx_clear)(rctx *c) {
   for (int i = 0; i < 2; i++) r_clear(c->spike[i], c);
   for (int i = 0; i < SNN_CELL_SCRATCH; i++) r_clear(c->cell[i], c);
 #ifdef SNN_MPFR
+  free(c->xacc);
+  free(c->xel);
+  c->xacc = NULL;
+  c->xel = NULL;
+  c->xcap = c->xelcap = 0;
   if (c->emu64) {
     mpfr_set_emin(c->old_emin);
     mpfr_set_emax(c->old_emax);
@@ -92,6 +97,267 @@ static inline void acc_fma(relt *t, const relt *a, const relt *b, rctx *c) {
 }
 #endif
 
+#ifdef SNN_MPFR
+/* Above 53 bits a product-sum is rounded once: every element of a product
+ * is the correctly rounded value of the exact sum (the addend C when
+ * accumulating, plus every a_k b_k), computed in a fixed-point accumulator.
+ * That is the most accurate result there is, and it does not depend on the
+ * order of the terms, so a batch, a shard or a single sequence give the
+ * same bits for the same sums.  It is also faster than a chain of mpfr_fma:
+ * a term costs one multiplication of two significands (none for a spike 1,
+ * nothing for a 0) and one shifted addition of limbs.  At 53 bits the MPFR
+ * build emulates binary64 and keeps the fma chain of a double loop,
+ * subnormals included (xsetup says which).
+ *
+ * The accumulator: a term m 2^l (m the integer significand of the product
+ * of two operands, or of the addend) is added at bit l - base of one of two
+ * magnitudes, positive and negative terms apart, so that no borrow runs;
+ * base is the least l any term of the call can have, from the operands'
+ * exponent ranges, and the width covers the greatest term and the carries.
+ * The operands are unpacked once per call (exponent, sign, kind, limbs),
+ * the rows of A with their zeros left out. */
+typedef struct {
+  const mp_limb_t *d;
+  mpfr_exp_t e;
+  uint32_t k;   /* the column of A's row, or B's row */
+  uint16_t one; /* exactly 1 */
+  uint16_t neg;
+} xel;
+
+typedef struct {
+  mp_limb_t *pos, *neg, *tmp; /* two magnitudes of L limbs, a term of 2 nl + 1 */
+  size_t L, nl;
+  size_t qlo, qhi;    /* the limbs [qlo, qhi) a term touched; the others are 0 */
+  mpfr_exp_t base, W; /* W = nl limbs' bits */
+  xel *a, *b;         /* A's rows (na[i] terms each, at a + i K), B's columns (b + j K, zeros kept) */
+  size_t *na;
+} xacc;
+
+typedef struct {
+  mpfr_exp_t lo, hi;
+  int any;
+} xrange;
+
+static inline void xrange_put(xrange *r, mpfr_exp_t e) {
+  if (!r->any || e < r->lo) r->lo = e;
+  if (!r->any || e > r->hi) r->hi = e;
+  r->any = 1;
+}
+
+/* 0 when v is a NaN or an infinity (the fma chain handles those) */
+static inline int xunpack(xel *x, const relt *v, size_t nl, xrange *r) {
+  x->d = v->_mpfr_d;
+  x->neg = (uint16_t)(mpfr_signbit(v) != 0);
+  x->one = 0;
+  if (mpfr_zero_p(v)) {
+    x->e = 0;
+    x->d = NULL;
+    return 1;
+  }
+  if (!mpfr_regular_p(v)) return 0;
+  x->e = mpfr_get_exp(v);
+  xrange_put(r, x->e);
+  if (x->e == 1 && !x->neg && x->d[nl - 1] == (mp_limb_t)1 << (GMP_NUMB_BITS - 1)) {
+    x->one = 1;
+    for (size_t i = 0; i + 1 < nl; i++)
+      if (x->d[i]) x->one = 0;
+  }
+  return 1;
+}
+
+/* acc += m << r (m of ml limbs, r < 64), then the carry up to acc's end (n
+ * limbs) */
+static inline __attribute__((always_inline)) size_t xshadd(mp_limb_t *restrict acc, size_t n,
+                                                           const mp_limb_t *restrict m, size_t ml, unsigned r) {
+  mp_limb_t cy = 0, hi = 0;
+  size_t i = 0;
+  for (; i < ml; i++) {
+    unsigned __int128 sh = (unsigned __int128)m[i] << r;
+    unsigned __int128 t = (unsigned __int128)acc[i] + ((mp_limb_t)sh | hi) + cy;
+    hi = (mp_limb_t)(sh >> 64);
+    acc[i] = (mp_limb_t)t;
+    cy = (mp_limb_t)(t >> 64);
+  }
+  unsigned __int128 t = (unsigned __int128)acc[i] + hi + cy;
+  acc[i++] = (mp_limb_t)t;
+  cy = (mp_limb_t)(t >> 64);
+  while (cy && i < n) cy = ++acc[i++] == 0;
+  return i;
+}
+
+static inline __attribute__((always_inline)) void xterm(xacc *x, const mp_limb_t *m, size_t ml, mpfr_exp_t l, int neg) {
+  size_t s = (size_t)(l - x->base), q = s / GMP_NUMB_BITS;
+  mp_limb_t *acc = (neg ? x->neg : x->pos) + q;
+  size_t end = q + xshadd(acc, x->L - q, m, ml, (unsigned)(s % GMP_NUMB_BITS));
+  if (q < x->qlo) x->qlo = q;
+  if (end > x->qhi) x->qhi = end;
+}
+
+/* p = a b, 2 nl limbs */
+static inline __attribute__((always_inline)) void xmul(mp_limb_t *restrict p, const mp_limb_t *restrict a,
+                                                       const mp_limb_t *restrict b, size_t nl) {
+  if (nl > 3) {
+    mpn_mul_n(p, a, b, (mp_size_t)nl);
+    return;
+  }
+  mp_limb_t cy = 0;
+  for (size_t j = 0; j < nl; j++) {
+    unsigned __int128 t = (unsigned __int128)a[0] * b[j] + cy;
+    p[j] = (mp_limb_t)t;
+    cy = (mp_limb_t)(t >> 64);
+  }
+  p[nl] = cy;
+  for (size_t i = 1; i < nl; i++) {
+    cy = 0;
+    for (size_t j = 0; j < nl; j++) {
+      unsigned __int128 t = (unsigned __int128)a[i] * b[j] + p[i + j] + cy;
+      p[i + j] = (mp_limb_t)t;
+      cy = (mp_limb_t)(t >> 64);
+    }
+    p[i + nl] = cy;
+  }
+}
+
+static inline __attribute__((always_inline)) void xprod(xacc *x, const xel *a, const xel *b, size_t nl) {
+  int neg = a->neg != b->neg;
+  if (a->one)
+    xterm(x, b->d, nl, b->e - x->W, neg);
+  else if (b->one)
+    xterm(x, a->d, nl, a->e - x->W, neg);
+  else {
+    xmul(x->tmp, a->d, b->d, nl);
+    xterm(x, x->tmp, 2 * nl, a->e + b->e - 2 * x->W, neg);
+  }
+}
+
+/* out = the sum accumulated, rounded once (an exact 0 is +0); the
+ * accumulator is left 0 */
+static inline void xround(xacc *x, relt *out) {
+  if (x->qhi <= x->qlo) {
+    mpfr_set_zero(out, 1);
+    return;
+  }
+  size_t lo = x->qlo, n = x->qhi - x->qlo;
+  mp_limb_t *p = x->pos + lo, *q = x->neg + lo, *m = p;
+  int c = mpn_cmp(p, q, (mp_size_t)n);
+  mp_size_t sz = (mp_size_t)n;
+  if (c == 0) {
+    mpfr_set_zero(out, 1);
+  } else {
+    if (c > 0) {
+      mpn_sub_n(p, p, q, (mp_size_t)n);
+    } else {
+      mpn_sub_n(q, q, p, (mp_size_t)n);
+      m = q;
+      sz = -sz;
+    }
+    mpz_t z;
+    mpz_roinit_n(z, m, sz);
+    mpfr_set_z_2exp(out, z, x->base + (mpfr_exp_t)(lo * GMP_NUMB_BITS), R_RND);
+  }
+  memset(p, 0, n * sizeof *p);
+  memset(q, 0, n * sizeof *q);
+  x->qlo = x->L;
+  x->qhi = 0;
+}
+
+/* grow a buffer of the context; 0 when it cannot be had */
+static int xgrow(void **p, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  void *q = realloc(*p, need);
+  if (!q) return 0;
+  *p = q;
+  *cap = need;
+  return 1;
+}
+
+/* Unpack op(A) (M x K) and op(B) (K x N) and size the accumulator for the
+ * terms of one call, the addends C (M x N) included when given: 0 (use the
+ * fma chain) at 53 bits, when an operand holds a NaN or an infinity, or
+ * when the memory cannot be had. */
+static int xsetup(xacc *x, int ta, int tb, size_t M, size_t N, size_t K, const relt *A, size_t lda, const relt *B,
+                  size_t ldb, const relt *C, size_t ldc, rctx *c) {
+  if (c->emu64 || K > UINT32_MAX) return 0;
+  size_t nl = ((size_t)c->prec + GMP_NUMB_BITS - 1) / GMP_NUMB_BITS;
+  size_t nel = (M + N) * K, bytes = nel * sizeof(xel) + M * sizeof(size_t);
+  if (!xgrow(&c->xel, &c->xelcap, bytes ? bytes : 1)) return 0;
+  x->a = c->xel;
+  x->b = x->a + M * K;
+  x->na = (size_t *)(void *)(x->b + N * K);
+  xrange ra = {0, 0, 0}, rb = {0, 0, 0}, rc = {0, 0, 0};
+  for (size_t i = 0; i < M; i++) {
+    xel *row = x->a + i * K;
+    size_t n = 0;
+    for (size_t k = 0; k < K; k++) {
+      if (!xunpack(row + n, ta ? A + k * lda + i : A + i * lda + k, nl, &ra)) return 0;
+      row[n].k = (uint32_t)k;
+      if (row[n].d) n++;
+    }
+    x->na[i] = n;
+  }
+  for (size_t j = 0; j < N; j++)
+    for (size_t k = 0; k < K; k++)
+      if (!xunpack(x->b + j * K + k, tb ? B + j * ldb + k : B + k * ldb + j, nl, &rb)) return 0;
+  if (C)
+    for (size_t i = 0; i < M; i++)
+      for (size_t j = 0; j < N; j++) {
+        const relt *v = C + i * ldc + j;
+        if (mpfr_zero_p(v)) continue;
+        if (!mpfr_regular_p(v)) return 0;
+        xrange_put(&rc, mpfr_get_exp(v));
+      }
+  mpfr_exp_t W = (mpfr_exp_t)(nl * GMP_NUMB_BITS), lo = 0, hi = 0;
+  int any = 0;
+  if (ra.any && rb.any) {
+    lo = ra.lo + rb.lo - 2 * W;
+    hi = ra.hi + rb.hi;
+    any = 1;
+  }
+  if (rc.any) {
+    if (!any || rc.lo - W < lo) lo = rc.lo - W;
+    if (!any || rc.hi > hi) hi = rc.hi;
+  }
+  /* every term lies below bit hi - lo; the K + 1 terms' carries need a limb
+   * more, a shifted term's top one, and one is spare */
+  size_t L = (size_t)(hi - lo) / GMP_NUMB_BITS + 4;
+  if (!xgrow((void **)&c->xacc, &c->xcap, (2 * L + 2 * nl + 1) * sizeof(mp_limb_t))) return 0;
+  x->pos = c->xacc;
+  x->neg = c->xacc + L;
+  x->tmp = c->xacc + 2 * L;
+  x->L = L;
+  x->nl = nl;
+  x->W = W;
+  x->base = lo;
+  x->qlo = L;
+  x->qhi = 0;
+  memset(x->pos, 0, 2 * L * sizeof *x->pos);
+  return 1;
+}
+
+/* the sum of addend d (or none) and row i of op(A) times column j of op(B),
+ * for nl limbs (a constant where it is inlined: the limb loops unroll) */
+static inline __attribute__((always_inline)) void xdot_n(xacc *x, size_t i, size_t j, size_t K, const relt *d,
+                                                         relt *out, size_t nl) {
+  if (d && !mpfr_zero_p(d)) xterm(x, d->_mpfr_d, nl, mpfr_get_exp(d) - x->W, mpfr_signbit(d) != 0);
+  const xel *a = x->a + i * K, *b = x->b + j * K;
+  for (size_t n = 0, na = x->na[i]; n < na; n++) {
+    const xel *bk = b + a[n].k;
+    if (bk->d) xprod(x, a + n, bk, nl);
+  }
+  xround(x, out);
+}
+
+/* 128 and 256 bits, the test suites' precisions, with the limb loops unrolled */
+static void xdot(xacc *x, size_t i, size_t j, size_t K, const relt *d, relt *out) {
+  if (x->nl == 4)
+    xdot_n(x, i, j, K, d, out, 4);
+  else if (x->nl == 2)
+    xdot_n(x, i, j, K, d, out, 2);
+  else
+    xdot_n(x, i, j, K, d, out, x->nl);
+}
+#endif
+
 void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt *A, size_t lda, const relt *B,
                        size_t ldb, int acc, relt *C, size_t ldc, rctx *c) {
   if (M == 0 || N == 0) return;
@@ -105,6 +371,12 @@ void SNN_SFX(snn_gemm)(int ta, int tb, size_t M, size_t N, size_t K, const relt 
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
               1.0, A, (int)lda, B, (int)ldb, acc ? 1.0 : 0.0, C, (int)ldc);
 #else
+  xacc x;
+  if (xsetup(&x, ta, tb, M, N, K, A, lda, B, ldb, acc ? C : NULL, ldc, c)) {
+    for (size_t i = 0; i < M; i++)
+      for (size_t j = 0; j < N; j++) xdot(&x, i, j, K, acc ? C + i * ldc + j : NULL, C + i * ldc + j);
+    return;
+  }
   relt *t = c->leaf;
   for (size_t i = 0; i < M; i++)
     for (size_t j = 0; j < N; j++) {
@@ -135,6 +407,12 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
   cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)M, (int)N, 1.0, A, (int)lda, x, 1, acc ? 1.0 : 0.0, y,
               1);
 #else
+  /* y = op(A) x: a product of ny x nx and nx x 1 */
+  xacc X;
+  if (xsetup(&X, ta, 0, ny, 1, nx, A, lda, x, 1, acc ? y : NULL, 1, c)) {
+    for (size_t i = 0; i < ny; i++) xdot(&X, i, 0, nx, acc ? y + i : NULL, y + i);
+    return;
+  }
   relt *t = c->leaf;
   for (size_t i = 0; i < ny; i++) {
     if (acc)

@@ -51,6 +51,15 @@ typedef struct {
   real leaf;
   real spike[2];
   real cell[SNN_CELL_SCRATCH];
+#ifdef SNN_MPFR
+  /* the exact accumulator of snn_gemm and snn_gemv above 53 bits (kernels.c):
+   * grown when a product-sum's exponent range needs more limbs, kept for
+   * the context's life, freed by snn_rctx_clear */
+  mp_limb_t *xacc;
+  size_t xcap;
+  void *xel; /* the operands' terms, unpacked once per call */
+  size_t xelcap;
+#endif
 } SNN_SFX(snn_rctx);
 typedef SNN_SFX(snn_rctx) rctx;
 

@@ -574,6 +574,124 @@ START_TEST(test_mpfr53_reproduces_double) {
 END_TEST
 #endif
 
+#ifdef SNN_MPFR
+/* Above 53 bits every element of a product is the sum (addend included)
+ * rounded once: compared with mpfr_sum of the exact products, for each
+ * transpose, with and without an addend, at precisions of one, two, three
+ * and four limbs and beyond (GMP's multiplication), on operands that hold
+ * zeros, spikes 1, signs and exponents 2^-300 .. 2^200 apart. */
+static void kernel_fill(relt *v, size_t n, unsigned *st, int kind, rctx *c) {
+  for (size_t i = 0; i < n; i++) {
+    *st = *st * 1103515245u + 12345u;
+    unsigned r = *st >> 8;
+    if (kind == 1) { /* spikes */
+      r_set_si(v + i, (r % 3) == 0, c);
+      continue;
+    }
+    if (r % 7 == 0) {
+      r_zero(v + i, c);
+      continue;
+    }
+    r_set_d(v + i, ((double)(r % 2001) - 1000.5) / 977.0, c);
+    mpfr_mul_2si(v + i, v + i, (long)(r % 5 == 0 ? (long)(r % 500) - 300 : (long)(r % 9) - 4), MPFR_RNDN);
+    /* all of the precision's bits: v += v / 3 rounded at this precision */
+    mpfr_div_ui(c->leaf, v + i, 3, MPFR_RNDN);
+    mpfr_add(v + i, v + i, c->leaf, MPFR_RNDN);
+  }
+}
+
+START_TEST(test_mpfr_products_rounded_once) {
+  static const long precs[] = {64, 128, 192, 256, 300, 1000};
+  const long prec = precs[_i % 6];
+  const int ta = _i / 6 % 2, tb = _i / 12 % 2;
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, prec), SNN_OK);
+  enum { M = 5, N = 6, K = 9 };
+  unsigned st = (unsigned)_i + 7u;
+  relt *A = SNN_SFX(snn_vec_alloc)(M * K, &c), *B = SNN_SFX(snn_vec_alloc)(K * N, &c);
+  relt *C = SNN_SFX(snn_vec_alloc)(M * N, &c), *C0 = SNN_SFX(snn_vec_alloc)(M * N, &c);
+  relt *y = SNN_SFX(snn_vec_alloc)(M, &c);
+  mpfr_t terms[K + 1], want;
+  mpfr_ptr tp[K + 1];
+  for (int k = 0; k <= K; k++) mpfr_init2(terms[k], 2 * prec), tp[k] = terms[k];
+  mpfr_init2(want, prec);
+  for (int rep = 0; rep < 3; rep++) { /* dense x dense, spikes x dense, dense x spikes */
+    kernel_fill(A, M * K, &st, rep == 1, &c);
+    kernel_fill(B, K * N, &st, rep == 2, &c);
+    kernel_fill(C0, M * N, &st, 0, &c);
+    for (int acc = 0; acc < 2; acc++) {
+      for (size_t q = 0; q < M * N; q++) mpfr_set(C + q, C0 + q, MPFR_RNDN);
+      /* op(A) is M x K: stored K x M when transposed */
+      SNN_SFX(snn_gemm)(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, acc, C, N, &c);
+      for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+          for (size_t k = 0; k < K; k++)
+            mpfr_mul(terms[k], ta ? A + k * M + i : A + i * K + k, tb ? B + j * K + k : B + k * N + j, MPFR_RNDN);
+          mpfr_set(terms[K], C0 + i * N + j, MPFR_RNDN);
+          if (!acc) mpfr_set_zero(terms[K], 1);
+          mpfr_sum(want, tp, K + 1, MPFR_RNDN);
+          ck_assert_msg(mpfr_equal_p(want, C + i * N + j) || (mpfr_zero_p(want) && mpfr_zero_p(C + i * N + j)),
+                        "prec %ld ta %d tb %d rep %d acc %d: element (%zu, %zu) is not the sum rounded once", prec, ta,
+                        tb, rep, acc, i, j);
+        }
+      /* gemv: y = op(A') x with A' the first M x K block, x column 0 of op(B) */
+      for (size_t i = 0; i < M; i++) mpfr_set(y + i, C0 + i, MPFR_RNDN);
+      relt *xv = SNN_SFX(snn_vec_alloc)(K, &c);
+      for (size_t k = 0; k < K; k++) mpfr_set(xv + k, tb ? B + k : B + k * N, MPFR_RNDN);
+      SNN_SFX(snn_gemv)(ta, ta ? K : M, ta ? M : K, A, ta ? M : K, xv, acc, y, &c);
+      for (size_t i = 0; i < M; i++) {
+        for (size_t k = 0; k < K; k++) mpfr_mul(terms[k], ta ? A + k * M + i : A + i * K + k, xv + k, MPFR_RNDN);
+        mpfr_set(terms[K], C0 + i, MPFR_RNDN);
+        if (!acc) mpfr_set_zero(terms[K], 1);
+        mpfr_sum(want, tp, K + 1, MPFR_RNDN);
+        ck_assert_msg(mpfr_equal_p(want, y + i) || (mpfr_zero_p(want) && mpfr_zero_p(y + i)),
+                      "gemv prec %ld ta %d rep %d acc %d: element %zu", prec, ta, rep, acc, i);
+      }
+      SNN_SFX(snn_vec_free)(xv, K, &c);
+    }
+  }
+  for (int k = 0; k <= K; k++) mpfr_clear(terms[k]);
+  mpfr_clear(want);
+  SNN_SFX(snn_vec_free)(A, M * K, &c);
+  SNN_SFX(snn_vec_free)(B, K * N, &c);
+  SNN_SFX(snn_vec_free)(C, M * N, &c);
+  SNN_SFX(snn_vec_free)(C0, M * N, &c);
+  SNN_SFX(snn_vec_free)(y, M, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+}
+END_TEST
+
+/* Not vacuous: 1 + 2^-300 - 1 is 2^-300 rounded once, where a chain of fma
+ * at 256 bits gives 0; and a NaN operand gives NaN (the chain's rule), a 53-
+ * bit context the chain of binary64 (its own test above). */
+START_TEST(test_mpfr_products_cancel) {
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, 256), SNN_OK);
+  relt *a = SNN_SFX(snn_vec_alloc)(3, &c), *x = SNN_SFX(snn_vec_alloc)(3, &c), *y = SNN_SFX(snn_vec_alloc)(1, &c);
+  r_set_si(a + 0, 1, &c);
+  r_set_si(a + 1, 1, &c);
+  mpfr_mul_2si(a + 1, a + 1, -300, MPFR_RNDN);
+  r_set_si(a + 2, -1, &c);
+  for (int k = 0; k < 3; k++) r_set_si(x + k, 1, &c);
+  SNN_SFX(snn_gemv)(0, 1, 3, a, 3, x, 0, y, &c);
+  ck_assert(mpfr_cmp_si_2exp(y, 1, -300) == 0);
+  real t;
+  r_init(t, &c);
+  r_zero(t, &c);
+  for (int k = 0; k < 3; k++) r_fma(t, a + k, x + k, t, &c);
+  ck_assert(mpfr_zero_p(t)); /* the chain loses it */
+  r_clear(t, &c);
+  mpfr_set_nan(x + 1);
+  SNN_SFX(snn_gemv)(0, 1, 3, a, 3, x, 0, y, &c);
+  ck_assert(mpfr_nan_p(y));
+  SNN_SFX(snn_vec_free)(a, 3, &c);
+  SNN_SFX(snn_vec_free)(x, 3, &c);
+  SNN_SFX(snn_vec_free)(y, 1, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+}
+END_TEST
+#endif
+
 /* Parameters read at high precision keep their decimal text: a 256-bit
  * gradient exported and re-imported is unchanged. */
 START_TEST(test_export_roundtrip) {
@@ -621,6 +739,8 @@ static Suite *battery(void) {
   tcase_add_test(tm, test_export_roundtrip);
 #ifdef SNN_MPFR
   tcase_add_test(tm, test_mpfr53_arith_bitwise);
+  tcase_add_loop_test(tm, test_mpfr_products_rounded_once, 0, 24);
+  tcase_add_test(tm, test_mpfr_products_cancel);
   tcase_add_loop_test(tm, test_mpfr53_reproduces_double, 0, NNETS);
 #endif
   suite_add_tcase(s, tm);
