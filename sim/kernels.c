@@ -169,16 +169,17 @@ static inline int xunpack(xel *x, const relt *v, size_t nl, xrange *r) {
  * limbs) */
 static inline __attribute__((always_inline)) size_t xshadd(mp_limb_t *restrict acc, size_t n,
                                                            const mp_limb_t *restrict m, size_t ml, unsigned r) {
-  mp_limb_t cy = 0, hi = 0;
+  /* the bits a limb sends up: (v >> 1) >> (63 - r), defined for r = 0 too */
+  mp_limb_t cy = 0, prev = 0;
   size_t i = 0;
   for (; i < ml; i++) {
-    unsigned __int128 sh = (unsigned __int128)m[i] << r;
-    unsigned __int128 t = (unsigned __int128)acc[i] + ((mp_limb_t)sh | hi) + cy;
-    hi = (mp_limb_t)(sh >> 64);
+    mp_limb_t v = (m[i] << r) | ((prev >> 1) >> (63 - r));
+    prev = m[i];
+    unsigned __int128 t = (unsigned __int128)acc[i] + v + cy;
     acc[i] = (mp_limb_t)t;
     cy = (mp_limb_t)(t >> 64);
   }
-  unsigned __int128 t = (unsigned __int128)acc[i] + hi + cy;
+  unsigned __int128 t = (unsigned __int128)acc[i] + ((prev >> 1) >> (63 - r)) + cy;
   acc[i++] = (mp_limb_t)t;
   cy = (mp_limb_t)(t >> 64);
   while (cy && i < n) cy = ++acc[i++] == 0;
