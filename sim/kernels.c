@@ -116,20 +116,26 @@ static inline void acc_fma(relt *t, const relt *a, const relt *b, rctx *c) {
  * exponent ranges, and the width covers the greatest term and the carries.
  * The operands are unpacked once per call (exponent, sign, kind, limbs),
  * the rows of A with their zeros left out. */
+/* xround writes the result itself up to this many limbs (1024 bits) */
+#define SNN_XNL 16
+
 typedef struct {
   const mp_limb_t *d;
   mpfr_exp_t e;
-  uint32_t k;   /* the column of A's row, or B's row */
-  uint16_t one; /* exactly 1 */
-  uint16_t neg;
+  uint32_t k;  /* the column of A's row, or B's row */
+  uint16_t sl; /* the limbs from the top up to the last that is not 0 */
+  uint8_t one; /* exactly 1 */
+  uint8_t neg;
 } xel;
 
 typedef struct {
   mp_limb_t *pos, *neg, *tmp; /* two magnitudes of L limbs, a term of 2 nl + 1 */
   size_t L, nl;
-  size_t qlo, qhi;    /* the limbs [qlo, qhi) a term touched; the others are 0 */
-  mpfr_exp_t base, W; /* W = nl limbs' bits */
-  xel *a, *b;         /* A's rows (na[i] terms each, at a + i K), B's columns (b + j K, zeros kept) */
+  size_t qlo, qhi;       /* the limbs [qlo, qhi) a term touched; the others are 0 */
+  mpfr_exp_t base, W;    /* W = nl limbs' bits */
+  mpfr_exp_t emin, emax; /* the exponent range, read once per call */
+  mpfr_prec_t prec;
+  xel *a, *b; /* A's rows (na[i] terms each, at a + i K), B's columns (b + j K, zeros kept) */
   size_t *na;
 } xacc;
 
@@ -147,7 +153,7 @@ static inline void xrange_put(xrange *r, mpfr_exp_t e) {
 /* 0 when v is a NaN or an infinity (the fma chain handles those) */
 static inline int xunpack(xel *x, const relt *v, size_t nl, xrange *r) {
   x->d = v->_mpfr_d;
-  x->neg = (uint16_t)(mpfr_signbit(v) != 0);
+  x->neg = (uint8_t)(mpfr_signbit(v) != 0);
   x->one = 0;
   if (mpfr_zero_p(v)) {
     x->e = 0;
@@ -157,11 +163,10 @@ static inline int xunpack(xel *x, const relt *v, size_t nl, xrange *r) {
   if (!mpfr_regular_p(v)) return 0;
   x->e = mpfr_get_exp(v);
   xrange_put(r, x->e);
-  if (x->e == 1 && !x->neg && x->d[nl - 1] == (mp_limb_t)1 << (GMP_NUMB_BITS - 1)) {
-    x->one = 1;
-    for (size_t i = 0; i + 1 < nl; i++)
-      if (x->d[i]) x->one = 0;
-  }
+  size_t z = 0; /* low limbs that are 0: a value read from a double has one limb */
+  while (x->d[z] == 0) z++;
+  x->sl = (uint16_t)(nl - z);
+  x->one = x->e == 1 && !x->neg && x->sl == 1 && x->d[nl - 1] == (mp_limb_t)1 << (GMP_NUMB_BITS - 1);
   return 1;
 }
 
@@ -219,16 +224,106 @@ static inline __attribute__((always_inline)) void xmul(mp_limb_t *restrict p, co
   }
 }
 
+/* p = a b, a of na limbs and b of one */
+static inline __attribute__((always_inline)) void xmul1(mp_limb_t *restrict p, const mp_limb_t *restrict a, size_t na,
+                                                        mp_limb_t b) {
+  mp_limb_t cy = 0;
+  for (size_t j = 0; j < na; j++) {
+    unsigned __int128 t = (unsigned __int128)a[j] * b + cy;
+    p[j] = (mp_limb_t)t;
+    cy = (mp_limb_t)(t >> 64);
+  }
+  p[na] = cy;
+}
+
+/* a b: of their significands only the limbs from the first that is not 0
+ * (a significand of sl limbs is the integer of its top sl limbs, times
+ * 2^(e - 64 sl)) */
 static inline __attribute__((always_inline)) void xprod(xacc *x, const xel *a, const xel *b, size_t nl) {
   int neg = a->neg != b->neg;
   if (a->one)
     xterm(x, b->d, nl, b->e - x->W, neg);
   else if (b->one)
     xterm(x, a->d, nl, a->e - x->W, neg);
-  else {
+  else if (a->sl == nl && b->sl == nl) {
     xmul(x->tmp, a->d, b->d, nl);
     xterm(x, x->tmp, 2 * nl, a->e + b->e - 2 * x->W, neg);
+  } else {
+    if (a->sl < b->sl) {
+      const xel *t = a;
+      a = b;
+      b = t;
+    }
+    size_t sa = a->sl, sb = b->sl;
+    const mp_limb_t *da = a->d + nl - sa, *db = b->d + nl - sb;
+    if (sb == 1 && sa == nl) { /* a full significand times a double's (an input): nl constant, unrolled */
+      xmul1(x->tmp, da, nl, *db);
+      xterm(x, x->tmp, nl + 1, a->e + b->e - (mpfr_exp_t)((nl + 1) * GMP_NUMB_BITS), neg);
+      return;
+    }
+    if (sb == 1)
+      xmul1(x->tmp, da, sa, *db);
+    else
+      mpn_mul(x->tmp, da, (mp_size_t)sa, db, (mp_size_t)sb);
+    xterm(x, x->tmp, sa + sb, a->e + b->e - (mpfr_exp_t)((sa + sb) * GMP_NUMB_BITS), neg);
   }
+}
+
+/* out = m 2^e (m of n limbs, its top one not 0) rounded to nearest, ties to
+ * even, written into out's limbs: the work of mpfr_set_z_2exp without its
+ * copies; 0 (out untouched) when the result leaves the exponent range */
+static inline int xput(const xacc *x, const mp_limb_t *m, size_t n, mpfr_exp_t e, int neg, relt *out) {
+  size_t nl = x->nl, t = n - 1;
+  while (m[t] == 0) t--;
+  unsigned lz = (unsigned)__builtin_clzl(m[t]);
+  /* the bits of m: nb; the window w[0..nl] holds its top (nl + 1) 64 bits,
+   * from bit s on; rest: a bit below the window is set */
+  long nb = (long)(t * GMP_NUMB_BITS + GMP_NUMB_BITS - lz), s = nb - (long)((nl + 1) * GMP_NUMB_BITS);
+  mp_limb_t w[SNN_XNL + 1];
+  int rest = 0;
+  for (size_t i = 0; i <= nl; i++) {
+    /* bits [s + 64 i, s + 64 i + 64) of m, 0 outside [0, nb) */
+    long b = s + (long)(i * GMP_NUMB_BITS);
+    mp_limb_t v = 0;
+    if (b + GMP_NUMB_BITS > 0) {
+      long q = b >= 0 ? b / GMP_NUMB_BITS : -1;
+      unsigned r = (unsigned)(b - q * GMP_NUMB_BITS);
+      mp_limb_t lo = q >= 0 ? m[q] : 0, hi = (size_t)(q + 1) <= t ? m[q + 1] : 0;
+      v = (lo >> r) | ((hi << 1) << (GMP_NUMB_BITS - 1 - r));
+    }
+    w[i] = v;
+  }
+  if (s > 0) {
+    size_t q = (size_t)s / GMP_NUMB_BITS;
+    unsigned r = (unsigned)s % GMP_NUMB_BITS;
+    for (size_t i = 0; i < q && !rest; i++) rest = m[i] != 0;
+    if (r && (m[q] << (GMP_NUMB_BITS - r))) rest = 1;
+  }
+  /* keep p bits: the lowest kept one is bit sh of w[1] */
+  unsigned sh = (unsigned)(nl * GMP_NUMB_BITS - (size_t)x->prec);
+  mp_limb_t half = sh ? (mp_limb_t)1 << (sh - 1) : (mp_limb_t)1 << (GMP_NUMB_BITS - 1);
+  mp_limb_t *rl = sh ? w + 1 : w; /* the limb of the round bit */
+  mp_limb_t below = sh ? (w[1] & (half - 1)) | w[0] : w[0] & (half - 1);
+  int up = (*rl & half) && (below || rest || ((w[1] >> sh) & 1));
+  e += nb;
+  if (up) {
+    size_t i = 1;
+    mp_limb_t add = (mp_limb_t)1 << sh;
+    while (i <= nl && (w[i] += add) < add) {
+      add = 1;
+      i++;
+    }
+    if (i > nl) { /* all ones rounded up: 2^(bits) */
+      w[nl] = (mp_limb_t)1 << (GMP_NUMB_BITS - 1);
+      e++;
+    }
+  }
+  if (e < x->emin || e > x->emax) return 0;
+  w[1] &= ~(((mp_limb_t)1 << sh) - 1);
+  memcpy(out->_mpfr_d, w + 1, nl * sizeof *w);
+  out->_mpfr_exp = e;
+  out->_mpfr_sign = neg ? -1 : 1;
+  return 1;
 }
 
 /* out = the sum accumulated, rounded once (an exact 0 is +0); the
@@ -241,7 +336,6 @@ static inline void xround(xacc *x, relt *out) {
   size_t lo = x->qlo, n = x->qhi - x->qlo;
   mp_limb_t *p = x->pos + lo, *q = x->neg + lo, *m = p;
   int c = mpn_cmp(p, q, (mp_size_t)n);
-  mp_size_t sz = (mp_size_t)n;
   if (c == 0) {
     mpfr_set_zero(out, 1);
   } else {
@@ -250,11 +344,13 @@ static inline void xround(xacc *x, relt *out) {
     } else {
       mpn_sub_n(q, q, p, (mp_size_t)n);
       m = q;
-      sz = -sz;
     }
-    mpz_t z;
-    mpz_roinit_n(z, m, sz);
-    mpfr_set_z_2exp(out, z, x->base + (mpfr_exp_t)(lo * GMP_NUMB_BITS), R_RND);
+    mpfr_exp_t e = x->base + (mpfr_exp_t)(lo * GMP_NUMB_BITS);
+    if (x->nl > SNN_XNL || !xput(x, m, n, e, c < 0, out)) {
+      mpz_t z;
+      mpz_roinit_n(z, m, c > 0 ? (mp_size_t)n : -(mp_size_t)n);
+      mpfr_set_z_2exp(out, z, e, R_RND);
+    }
   }
   memset(p, 0, n * sizeof *p);
   memset(q, 0, n * sizeof *q);
@@ -329,6 +425,9 @@ static int xsetup(xacc *x, int ta, int tb, size_t M, size_t N, size_t K, const r
   x->nl = nl;
   x->W = W;
   x->base = lo;
+  x->emin = mpfr_get_emin();
+  x->emax = mpfr_get_emax();
+  x->prec = (mpfr_prec_t)c->prec;
   x->qlo = L;
   x->qhi = 0;
   memset(x->pos, 0, 2 * L * sizeof *x->pos);

@@ -94,6 +94,12 @@ static inline void r_zero(relt *r, const rctx *c) {
   (void)c;
   mpfr_set_zero(r, 1);
 }
+/* whether a value that r_keep keeps only when keep must be computed: in
+ * MPFR only then (each operation is a call); in double always, so that the
+ * loop has no branch and vectorises */
+static inline int r_needed(int keep) {
+  return keep;
+}
 /* r = a if keep, else +0 (a select, without a branch in double) */
 static inline void r_keep(relt *r, int keep, const relt *a, const rctx *c) {
   if (keep)
@@ -203,6 +209,10 @@ static inline void r_set_si(relt *r, long a, const rctx *c) {
 static inline void r_zero(relt *r, const rctx *c) {
   (void)c;
   *r = 0.0;
+}
+static inline int r_needed(int keep) {
+  (void)keep;
+  return 1;
 }
 static inline void r_keep(relt *r, int keep, const relt *a, const rctx *c) {
   /* the bits masked, not `keep ? *a : 0`: under -ftrapping-math gcc will

@@ -41,9 +41,12 @@ static inline void spike_psi_n(relt *psi, const relt *u, const relt *z, const re
         r_abs(a, u + i, c);
         r_div(a, a, vth + i, c);
         r_d_sub(a, 1.0, a, c);
-        r_div(b, a, vth + i, c);
-        r_mul_d(b, b, s->gamma, c);
-        r_keep(psi + i, r_sgn(a) > 0, b, c);
+        int keep = r_sgn(a) > 0;
+        if (r_needed(keep)) {
+          r_div(b, a, vth + i, c);
+          r_mul_d(b, b, s->gamma, c);
+        }
+        r_keep(psi + i, keep, b, c);
       }
       return;
     case SNN_SURR_FAST_SIGMOID: /* 1 / (1 + k|u|)^2 */

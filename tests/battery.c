@@ -594,7 +594,15 @@ static void kernel_fill(relt *v, size_t n, unsigned *st, int kind, rctx *c) {
     }
     r_set_d(v + i, ((double)(r % 2001) - 1000.5) / 977.0, c);
     mpfr_mul_2si(v + i, v + i, (long)(r % 5 == 0 ? (long)(r % 500) - 300 : (long)(r % 9) - 4), MPFR_RNDN);
-    /* all of the precision's bits: v += v / 3 rounded at this precision */
+    /* a quarter keep the double's 53 bits (one limb), a quarter get a few
+     * bits 90 below (two limbs), the rest all of the precision's bits: v +=
+     * v / 3 rounded at this precision */
+    if (r / 7 % 4 == 1) continue;
+    if (r / 7 % 4 == 2) {
+      mpfr_mul_2si(c->leaf, v + i, -90, MPFR_RNDN);
+      mpfr_add(v + i, v + i, c->leaf, MPFR_RNDN);
+      continue;
+    }
     mpfr_div_ui(c->leaf, v + i, 3, MPFR_RNDN);
     mpfr_add(v + i, v + i, c->leaf, MPFR_RNDN);
   }
@@ -658,6 +666,50 @@ START_TEST(test_mpfr_products_rounded_once) {
   SNN_SFX(snn_vec_free)(C0, M * N, &c);
   SNN_SFX(snn_vec_free)(y, M, &c);
   SNN_SFX(snn_rctx_clear)(&c);
+}
+END_TEST
+
+/* The rounding of an exact sum at its edges: ties to even both ways, a
+ * sticky bit far below, and a carry through a significand of ones (the
+ * exponent goes up), at precisions that fill their limbs and one that does
+ * not; each against mpfr_sum. */
+START_TEST(test_mpfr_products_round_edges) {
+  static const long precs[] = {64, 256, 300, 1000};
+  for (size_t ip = 0; ip < sizeof precs / sizeof *precs; ip++) {
+    long p = precs[ip];
+    rctx c;
+    ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, p), SNN_OK);
+    relt *a = SNN_SFX(snn_vec_alloc)(3, &c), *x = SNN_SFX(snn_vec_alloc)(3, &c), *y = SNN_SFX(snn_vec_alloc)(1, &c);
+    relt *t = SNN_SFX(snn_vec_alloc)(4, &c);
+    for (int cs = 0; cs < 5; cs++)
+      for (int sg = -1; sg <= 1; sg += 2)
+        for (int xv = 1; xv <= 2; xv++) {
+          /* a0 + a1 + a2 with a1 half an ulp of a0 */
+          r_set_si(a + 0, 1, &c);
+          if (cs == 1 || cs == 3) mpfr_nextabove(a + 0);                                /* an odd last bit */
+          if (cs == 4) mpfr_nextbelow(a + 0), mpfr_mul_2si(a + 0, a + 0, 1, MPFR_RNDN); /* 2 - ulp: all ones */
+          r_set_si(a + 1, 1, &c);
+          mpfr_mul_2si(a + 1, a + 1, -p, MPFR_RNDN);
+          r_zero(a + 2, &c);
+          if (cs >= 2 && cs <= 3)
+            r_set_si(a + 2, cs == 2 ? 1 : -1, &c), mpfr_mul_2si(a + 2, a + 2, -p - 200, MPFR_RNDN);
+          for (int k = 0; k < 3; k++) {
+            if (sg < 0) mpfr_neg(a + k, a + k, MPFR_RNDN);
+            r_set_si(x + k, xv, &c);
+            mpfr_mul_si(t + k, a + k, xv, MPFR_RNDN); /* exact */
+          }
+          SNN_SFX(snn_gemv)(0, 1, 3, a, 3, x, 0, y, &c);
+          mpfr_ptr ts[3] = {t + 0, t + 1, t + 2};
+          mpfr_sum(t + 3, ts, 3, MPFR_RNDN);
+          ck_assert_msg(mpfr_equal_p(y, t + 3), "case %d sign %d x %d at %ld bits", cs, sg, xv, p);
+          ck_assert_int_eq(mpfr_get_prec(y), p);
+        }
+    SNN_SFX(snn_vec_free)(a, 3, &c);
+    SNN_SFX(snn_vec_free)(x, 3, &c);
+    SNN_SFX(snn_vec_free)(y, 1, &c);
+    SNN_SFX(snn_vec_free)(t, 4, &c);
+    SNN_SFX(snn_rctx_clear)(&c);
+  }
 }
 END_TEST
 
@@ -741,6 +793,7 @@ static Suite *battery(void) {
   tcase_add_test(tm, test_mpfr53_arith_bitwise);
   tcase_add_loop_test(tm, test_mpfr_products_rounded_once, 0, 24);
   tcase_add_test(tm, test_mpfr_products_cancel);
+  tcase_add_test(tm, test_mpfr_products_round_edges);
   tcase_add_loop_test(tm, test_mpfr53_reproduces_double, 0, NNETS);
 #endif
   suite_add_tcase(s, tm);
