@@ -60,6 +60,7 @@ typedef struct {
   size_t nseg;
   relt *pre;         /* q */
   struct tblk_ *blk; /* the synaptic traces in blocks of steps, or NULL */
+  int zero;          /* blocks: eps and ebar are 0, as reset left them (no block has ended since) */
 } tlay;
 
 typedef struct tseg_ {
@@ -706,7 +707,9 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad) {
   if (!K) return;
   for (size_t i = 0; i < n; i++) {
     tblk_unit(N, L, b, i);
-    /* xi^{t0} of unit i; dE/dtheta += sigma . xi^{t0}; xi <- Phi xi^{t0} */
+    /* xi^{t0} of unit i; dE/dtheta += sigma . xi^{t0}; xi <- Phi xi^{t0}:
+     * nothing to do in the first block, where xi^{t0} = 0 */
+    if (T->zero) continue;
     for (size_t r = 0; r < k; r++) SNN_SFX(snn_vset)(qs, T->eps + (i * k + r) * q, b->xi + r * qs, c);
     SNN_SFX(snn_vset)(qs, T->ebar + i * q, b->xi + k * qs, c);
     for (size_t sg = 0; sg < T->nseg; sg++) {
@@ -734,6 +737,7 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad) {
     }
   }
   b->nk = 0;
+  T->zero = 0;
 }
 
 /* The options, checked by snn_rule_parse (sim/rules/types.c). */
@@ -865,7 +869,7 @@ static void tstate_reset(tstate *S, const net *N) {
       if (!blocks) SNN_SFX(snn_vzero)(n * T->q, T->e, c);
       if (s->rate_reg) SNN_SFX(snn_vzero)(n * T->q, T->esum, c);
     }
-    if (T->blk) SNN_SFX(snn_vzero)(n * k, T->blk->w, c), T->blk->nk = 0;
+    if (T->blk) SNN_SFX(snn_vzero)(n * k, T->blk->w, c), T->blk->nk = 0, T->zero = 1;
   }
   SNN_SFX(snn_vzero)(Bc * nL, S->zbar, c);
   r_zero(S->bbar, c);
