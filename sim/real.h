@@ -168,6 +168,10 @@ static inline int r_cmp(const relt *a, const relt *b) {
 static inline int r_cmp_d(const relt *a, double b) {
   return mpfr_cmp_d(a, b);
 }
+/* compares |a| and |b| (0 when either is NaN) */
+static inline int r_cmpabs(const relt *a, const relt *b) {
+  return mpfr_nan_p(a) || mpfr_nan_p(b) ? 0 : mpfr_cmpabs(a, b);
+}
 static inline int r_isfinite(const relt *a) {
   return mpfr_number_p(a);
 }
@@ -298,6 +302,9 @@ static inline int r_cmp(const relt *a, const relt *b) {
 }
 static inline int r_cmp_d(const relt *a, double b) {
   return (*a > b) - (*a < b);
+}
+static inline int r_cmpabs(const relt *a, const relt *b) {
+  return (fabs(*a) > fabs(*b)) - (fabs(*a) < fabs(*b));
 }
 static inline int r_isfinite(const relt *a) {
   return isfinite(*a);

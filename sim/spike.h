@@ -38,10 +38,15 @@ static inline void spike_psi_n(relt *psi, const relt *u, const relt *z, const re
       for (size_t i = 0; i < n; i++) {
         R_LOCAL(a, c->spike[0]);
         R_LOCAL(b, c->spike[1]);
-        r_abs(a, u + i, c);
-        r_div(a, a, vth + i, c);
-        r_d_sub(a, 1.0, a, c);
-        int keep = r_sgn(a) > 0;
+        /* |u| >= vth rounds |u|/vth to 1 or more: 0 kept, and in MPFR no
+         * division made */
+        int keep = 0;
+        if (r_needed(r_cmpabs(u + i, vth + i) < 0)) {
+          r_abs(a, u + i, c);
+          r_div(a, a, vth + i, c);
+          r_d_sub(a, 1.0, a, c);
+          keep = r_sgn(a) > 0;
+        }
         if (r_needed(keep)) {
           r_div(b, a, vth + i, c);
           r_mul_d(b, b, s->gamma, c);

@@ -442,7 +442,9 @@ START_TEST(test_surrogates) {
   real u, z, vth, psi;
   r_init(u, &c), r_init(z, &c), r_init(vth, &c), r_init(psi, &c);
   r_set_d(vth, 0.5, &c);
-  const double us[] = {-0.7, -0.2, 0.0, 0.1, 0.45, 0.6};
+  /* the triangle's edges too: |u| = vth gives 0, the double just below it a
+   * value above 0 */
+  const double us[] = {-0.7, -0.2, 0.0, 0.1, 0.45, 0.6, 0.5, -0.5, 0.49999999999999994, -0.49999999999999994};
   for (size_t j = 0; j < sizeof us / sizeof *us; j++) {
     double x = us[j], want;
     switch (_i) {
