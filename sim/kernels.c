@@ -270,7 +270,7 @@ static inline __attribute__((always_inline)) void xprod(xacc *x, const xel *a, c
 }
 
 /* out = m 2^e (m of n limbs, its top one not 0) rounded to nearest, ties to
- * even, written into out's limbs: the work of mpfr_set_z_2exp without its
+ * even, written into out's limbs (out has the context's precision): the work of mpfr_set_z_2exp without its
  * copies; 0 (out untouched) when the result leaves the exponent range */
 static inline int xput(const xacc *x, const mp_limb_t *m, size_t n, mpfr_exp_t e, int neg, relt *out) {
   size_t nl = x->nl, t = n - 1;
@@ -346,7 +346,7 @@ static inline void xround(xacc *x, relt *out) {
       m = q;
     }
     mpfr_exp_t e = x->base + (mpfr_exp_t)(lo * GMP_NUMB_BITS);
-    if (x->nl > SNN_XNL || !xput(x, m, n, e, c < 0, out)) {
+    if (x->nl > SNN_XNL || mpfr_get_prec(out) != x->prec || !xput(x, m, n, e, c < 0, out)) {
       mpz_t z;
       mpz_roinit_n(z, m, c > 0 ? (mp_size_t)n : -(mp_size_t)n);
       mpfr_set_z_2exp(out, z, e, R_RND);
