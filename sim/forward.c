@@ -31,8 +31,10 @@ void SNN_SFX(snn_net_clear)(net *N) {
       vec_free(L->kw, ns * L->ndl, c);
       vec_free(L->dkw, ns * L->ndl, c);
       vec_free(L->xd, ns, c);
+      free(L->w_rect); /* double only: aligned_alloc */
     }
   free(N->layers);
+  free(N->spk);
   vec_free(N->scr, N->nmax * N->Bcap, c);
   vec_free(N->bnp, N->bnmax * N->Bcap, c);
   vec_free(N->bnrec, 3 * N->bnmax + N->bnmax * N->Bcap, c);
@@ -108,6 +110,15 @@ void SNN_SFX(snn_net_derive)(net *N) {
     size_t ns = (size_t)L->sh->nin * L->n * L->nprev;
     for (size_t q = 0; L->ndl && q < ns; q++)
       delay_kernel(L, L->delay + q, L->kw + q * L->ndl, L->dkw + q * L->ndl, N->c);
+    size_t n = L->n;
+    for (int r = 0; L->w_rect && r < L->sh->nrec; r++) {
+      const relt *w = L->w_rec + (size_t)r * n * n;
+      relt *t = L->w_rect + (size_t)r * n * L->ldt;
+      for (size_t i0 = 0; i0 < n; i0 += 32)
+        for (size_t j0 = 0; j0 < n; j0 += 32)
+          for (size_t j = j0; j < n && j < j0 + 32; j++)
+            for (size_t i = i0; i < n && i < i0 + 32; i++) r_set(t + j * L->ldt + i, w + i * n + j, N->c);
+    }
   }
   /* kappa = exp(-dt / tau_out), 0 when tau_out = 0 */
   if (s->tau_out > 0) {
@@ -184,6 +195,15 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     if (!L->d) goto oom;
     N->bytes += rb * L->n * L->cell->nd;
     if (L->n > N->nmax) N->nmax = L->n;
+#ifndef SNN_MPFR
+    if (L->w_rec) {
+      /* rows on 64-byte lines: a block of eight columns is one line per row */
+      L->ldt = (L->n + 7) / 8 * 8 + 8;
+      size_t nw = (size_t)L->sh->nrec * L->n * L->ldt;
+      if (!(L->w_rect = aligned_alloc(64, nw * sizeof *L->w_rect))) goto oom;
+      N->bytes += rb * nw;
+    }
+#endif
     if (ls->delays) {
       size_t ns = (size_t)L->sh->nin * L->n * L->nprev;
       L->ndl = ls->dmax + 1;
@@ -202,8 +222,10 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
   size_t kmax = 1;
   for (size_t l = 0; l < s->L; l++)
     if ((size_t)N->layers[l].k > kmax) kmax = (size_t)N->layers[l].k;
-  if (!(N->scr = vec_alloc(N->nmax, c)) || !(N->uni = malloc(N->nmax * (kmax + 1) * sizeof *N->uni))) goto oom;
-  N->bytes += rb * N->nmax;
+  if (!(N->scr = vec_alloc(N->nmax, c)) || !(N->spk = malloc((N->nmax + 1) * sizeof *N->spk)) ||
+      !(N->uni = malloc(N->nmax * (kmax + 1) * sizeof *N->uni)))
+    goto oom;
+  N->bytes += rb * N->nmax + (N->nmax + 1) * sizeof *N->spk;
   if (N->bnmax && (!(N->bnp = vec_alloc(N->bnmax, c)) || !(N->bnrec = vec_alloc(4 * N->bnmax, c)))) goto oom;
   N->bytes += rb * 5 * N->bnmax;
   N->ro_w = N->theta + s->blk[s->blk_ro_w].off;
@@ -225,8 +247,9 @@ int SNN_SFX(snn_net_batch)(net *N, size_t bcap) {
   relt *bnp = F ? vec_alloc(F * bcap, c) : NULL, *bnrec = F ? vec_alloc(3 * F + F * bcap, c) : NULL;
   long *lab = calloc(bcap, sizeof *lab);
   unsigned long long *sid = calloc(bcap, sizeof *sid);
-  if (!x || !y || !scr || !lab || !sid || (F && (!bnp || !bnrec))) {
-    vec_free(x, s->T * bcap * s->n_in, c), vec_free(y, s->T * bcap * s->n_out, c), free(lab), free(sid);
+  uint32_t *spk = malloc(bcap * (N->nmax + 1) * sizeof *spk);
+  if (!x || !y || !scr || !lab || !sid || !spk || (F && (!bnp || !bnrec))) {
+    vec_free(x, s->T * bcap * s->n_in, c), vec_free(y, s->T * bcap * s->n_out, c), free(lab), free(sid), free(spk);
     vec_free(scr, N->nmax * bcap, c);
     vec_free(bnp, F * bcap, c), vec_free(bnrec, 3 * F + F * bcap, c);
     return SNN_ENOMEM;
@@ -238,7 +261,10 @@ int SNN_SFX(snn_net_batch)(net *N, size_t bcap) {
   vec_free(N->scr, N->nmax * N->Bcap, c);
   vec_free(N->bnp, F * N->Bcap, c), vec_free(N->bnrec, 3 * F + F * N->Bcap, c);
   free(N->sid);
+  free(N->spk);
+  N->bytes += (bcap - N->Bcap) * (N->nmax + 1) * sizeof *spk;
   for (size_t b = 0; b < bcap; b++) sid[b] = b;
+  N->spk = spk;
   N->x = x, N->y = y, N->scr = scr, N->label = lab, N->sid = sid, N->bnp = bnp, N->bnrec = bnrec;
   N->B = N->Bcap = bcap;
   return SNN_OK;
@@ -591,6 +617,17 @@ SNN_FMA_CLONES void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnvi
   }
 }
 
+/* Recurrent projection r of layer l for the batch, z^{t-1} W_rec,r^T (+ Y
+ * when acc): event-driven over the spikes when they are binary (double),
+ * else one product. */
+static void rec_rows(const net *N, const lay *L, int r, const relt *z, int acc, relt *Y, size_t ldy) {
+  size_t n = L->n;
+  if (L->w_rect &&
+      SNN_SFX(snn_rows_bin)(N->B, n, n, L->w_rect + (size_t)r * n * L->ldt, L->ldt, z, n, acc, Y, ldy, N->spk, N->c))
+    return;
+  SNN_SFX(snn_rows)(0, N->B, n, n, L->w_rec + (size_t)r * n * n, n, z, n, acc, Y, ldy, N->c);
+}
+
 /* The currents of layer l for the batch at step t: the projections as one
  * product each over the B sequences (with batch_norm, each side normalised
  * before it is added; `bnrec` receives the step's record, NULL: scratch),
@@ -637,15 +674,14 @@ SNN_FMA_CLONES void SNN_SFX(snn_currents)(const net *N, size_t l, size_t t, cons
   }
   if (L->bn && L->w_rec) { /* the recurrent side, normalised on its own */
     size_t ldr = L->bs[1].F;
-    for (int r = 0; r < sh->nrec; r++)
-      SNN_SFX(snn_rows)(0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 0, Pd + (size_t)r * n, ldr, c);
+    for (int r = 0; r < sh->nrec; r++) rec_rows(N, L, r, prev->z[l], 0, Pd + (size_t)r * n, ldr);
     SNN_SFX(snn_bn_forward)(N, &L->bs[1], t, Pd, ldr, bnrec);
     for (size_t b = 0; b < B; b++)
       for (int r = 0; r < sh->nrec; r++)
         SNN_SFX(snn_vadd)(n, Pd + b * ldr + (size_t)r * n, I + b * mn + (size_t)sh->rec_cur[r] * n, c);
   }
-  for (int r = 0; !L->bn && L->w_rec && r < sh->nrec; r++) SNN_SFX(snn_rows)
-  (0, B, n, n, L->w_rec + (size_t)r * n * n, n, prev->z[l], n, 1, I + (size_t)sh->rec_cur[r] * n, mn, c);
+  for (int r = 0; !L->bn && L->w_rec && r < sh->nrec; r++)
+    rec_rows(N, L, r, prev->z[l], 1, I + (size_t)sh->rec_cur[r] * n, mn);
   for (size_t b = 0; L->bias && b < B; b++)
     for (size_t i = 0; i < mn; i++) r_add(I + b * mn + i, I + b * mn + i, L->bias + i, c);
   for (size_t b = 0; L->bias_rec && b < B; b++)

@@ -538,6 +538,209 @@ void SNN_SFX(snn_rows)(int ta, size_t B, size_t M, size_t N, const relt *A, size
     SNN_SFX(snn_gemm)(0, 0, B, N, M, X, ldx, A, lda, acc, Y, ldy, c);
 }
 
+#ifndef SNN_MPFR
+/* four doubles, at any address of a double (gcc's and clang's vector
+ * extension: element-wise +, one rounding each, as the scalar loop) */
+typedef double v4d __attribute__((vector_size(32), aligned(8)));
+
+/* 1 if every entry of the K rows (N each, stride ld) is 0 or 1 */
+static int binary_rows(size_t K, size_t N, const double *X, size_t ld) {
+  int bad = 0;
+  for (size_t r = 0; r < K; r++)
+    for (size_t j = 0; j < N; j++) bad |= (X[r * ld + j] != 0.0) & (X[r * ld + j] != 1.0);
+  return !bad;
+}
+
+/* the indices of the ones of a binary row */
+static size_t ones(size_t N, const double *x, uint32_t *idx) {
+  size_t m = 0;
+  for (size_t j = 0; j < N; j++) {
+    idx[m] = (uint32_t)j;
+    m += x[j] != 0.0;
+  }
+  return m;
+}
+#endif
+
+SNN_FMA_CLONES int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const relt *At, size_t lda, const relt *X,
+                                         size_t ldx, int acc, relt *Y, size_t ldy, uint32_t *idx, rctx *c) {
+  (void)c;
+#ifdef SNN_MPFR
+  (void)B, (void)M, (void)N, (void)At, (void)lda, (void)X, (void)ldx, (void)acc, (void)Y, (void)ldy, (void)idx;
+  return 0;
+#else
+  if (N * lda > UINT32_MAX || !binary_rows(B, N, X, ldx)) return 0; /* (offsets into At are 32 bits) */
+  /* row b's ones at idx + b (N + 1) + 1, their count before them */
+  for (size_t b = 0; b < B; b++) {
+    uint32_t *ib = idx + b * (N + 1);
+    ib[0] = (uint32_t)ones(N, X + b * ldx, ib + 1);
+    for (uint32_t q = 0; q < ib[0]; q++) ib[1 + q] *= (uint32_t)lda; /* the row's offset in At */
+    if (!acc) memset(Y + b * ldy, 0, M * sizeof *Y);
+  }
+  /* Eight outputs (a line of At) at a time, for four rows at once: eight
+   * independent sums hide the latency of an add, and the eight columns of
+   * At (N lines) stay in the first-level cache from one group of rows to
+   * the next */
+  size_t i0 = 0, b4 = B - B % 4;
+  for (; i0 + 8 <= M; i0 += 8) {
+    for (size_t b = 0; b < b4; b += 4) {
+      const uint32_t *i0r = idx + b * (N + 1), *i1r = i0r + N + 1, *i2r = i1r + N + 1, *i3r = i2r + N + 1;
+      double *y0 = Y + b * ldy + i0, *y1 = y0 + ldy, *y2 = y1 + ldy, *y3 = y2 + ldy;
+      v4d a0 = *(const v4d *)y0, a1 = *(const v4d *)(y0 + 4), b0 = *(const v4d *)y1, b1 = *(const v4d *)(y1 + 4);
+      v4d c0 = *(const v4d *)y2, c1 = *(const v4d *)(y2 + 4), d0 = *(const v4d *)y3, d1 = *(const v4d *)(y3 + 4);
+      uint32_t m = i0r[0];
+      if (i1r[0] < m) m = i1r[0];
+      if (i2r[0] < m) m = i2r[0];
+      if (i3r[0] < m) m = i3r[0];
+      const double *A0 = At + i0;
+      uint32_t q = 0;
+      for (; q < m; q++) {
+        const double *p = A0 + i0r[1 + q], *r = A0 + i1r[1 + q], *u = A0 + i2r[1 + q], *v = A0 + i3r[1 + q];
+        a0 += *(const v4d *)p, a1 += *(const v4d *)(p + 4), b0 += *(const v4d *)r, b1 += *(const v4d *)(r + 4);
+        c0 += *(const v4d *)u, c1 += *(const v4d *)(u + 4), d0 += *(const v4d *)v, d1 += *(const v4d *)(v + 4);
+      }
+      for (uint32_t k = q; k < i0r[0]; k++)
+        a0 += *(const v4d *)(A0 + i0r[1 + k]), a1 += *(const v4d *)(A0 + i0r[1 + k] + 4);
+      for (uint32_t k = q; k < i1r[0]; k++)
+        b0 += *(const v4d *)(A0 + i1r[1 + k]), b1 += *(const v4d *)(A0 + i1r[1 + k] + 4);
+      for (uint32_t k = q; k < i2r[0]; k++)
+        c0 += *(const v4d *)(A0 + i2r[1 + k]), c1 += *(const v4d *)(A0 + i2r[1 + k] + 4);
+      for (uint32_t k = q; k < i3r[0]; k++)
+        d0 += *(const v4d *)(A0 + i3r[1 + k]), d1 += *(const v4d *)(A0 + i3r[1 + k] + 4);
+      *(v4d *)y0 = a0, *(v4d *)(y0 + 4) = a1, *(v4d *)y1 = b0, *(v4d *)(y1 + 4) = b1;
+      *(v4d *)y2 = c0, *(v4d *)(y2 + 4) = c1, *(v4d *)y3 = d0, *(v4d *)(y3 + 4) = d1;
+    }
+    for (size_t b = b4; b < B; b++) {
+      const uint32_t *ib = idx + b * (N + 1);
+      double *y = Y + b * ldy + i0;
+      v4d lo = *(const v4d *)y, hi = *(const v4d *)(y + 4);
+      for (uint32_t q = 0; q < ib[0]; q++) {
+        const double *p = At + ib[1 + q] + i0;
+        lo += *(const v4d *)p, hi += *(const v4d *)(p + 4);
+      }
+      *(v4d *)y = lo, *(v4d *)(y + 4) = hi;
+    }
+  }
+  for (size_t b = 0; i0 < M && b < B; b++) {
+    const uint32_t *ib = idx + b * (N + 1);
+    double *restrict y = Y + b * ldy;
+    for (uint32_t q = 0; q < ib[0]; q++) {
+      const double *restrict p = At + ib[1 + q];
+      for (size_t k = i0; k < M; k++) y[k] += p[k];
+    }
+  }
+  return 1;
+#endif
+}
+
+/* snn_gemm_tn_bin's scratch: C^T (N rows of ldt, on 64-byte lines), a
+ * panel of eight columns of A over a chunk of EV_CHUNK rows (packed: A's
+ * own rows may be a power of two apart, which maps a column's lines into a
+ * few sets of the cache), then per chunk each column's count and its ones
+ * (as offsets into the panel) */
+#ifndef SNN_MPFR
+#define EV_CHUNK 256
+static size_t ev_ldt(size_t M) {
+  return (M + 7) / 8 * 8 + 8;
+}
+
+static size_t ev_chunk(size_t K) {
+  return K < EV_CHUNK ? K : EV_CHUNK;
+}
+#endif
+
+size_t SNN_SFX(snn_gemm_tn_bin_scratch)(size_t M, size_t N, size_t K) {
+#ifdef SNN_MPFR
+  (void)M, (void)N, (void)K;
+  return 0;
+#else
+  size_t ch = ev_chunk(K);
+  return (N * ev_ldt(M) + 8 * ch) * sizeof(double) + (3 * N + 1 + ch * N) * sizeof(uint32_t);
+#endif
+}
+
+SNN_FMA_CLONES int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const relt *A, size_t lda, const relt *X,
+                                            size_t ldx, relt *C, size_t ldc, void *scr, rctx *c) {
+  (void)c;
+#ifdef SNN_MPFR
+  (void)M, (void)N, (void)K, (void)A, (void)lda, (void)X, (void)ldx, (void)C, (void)ldc, (void)scr;
+  return 0;
+#else
+  if (K < 32 || !binary_rows(K, N, X, ldx)) return 0; /* a short sum: the dense product is faster */
+  size_t ldt = ev_ldt(M), ch = ev_chunk(K);
+  double *Ct = scr, *pan = Ct + N * ldt;
+  uint32_t *cnt = (uint32_t *)(pan + 8 * ch), *pos = cnt + N + 1, *list = pos + N;
+  const v4d zero = {0, 0, 0, 0};
+  for (size_t r0 = 0; r0 < K; r0 += ch) {
+    int first = r0 == 0; /* the sums start at 0: Ct is not read */
+    size_t rc = K - r0 < ch ? K - r0 : ch;
+    /* column j's ones, in increasing row order, at list + cnt[j] + j ..
+     * cnt[j + 1] + j: one spare entry after each column lets the filling
+     * write every row's offset and advance only past the ones */
+    memset(cnt, 0, (N + 1) * sizeof *cnt);
+    for (size_t r = r0; r < r0 + rc; r++)
+      for (size_t j = 0; j < N; j++) cnt[j + 1] += X[r * ldx + j] != 0.0;
+    for (size_t j = 0; j < N; j++) cnt[j + 1] += cnt[j], pos[j] = cnt[j] + (uint32_t)j;
+    for (size_t r = r0; r < r0 + rc; r++)
+      for (size_t j = 0; j < N; j++) {
+        list[pos[j]] = (uint32_t)(8 * (r - r0));
+        pos[j] += X[r * ldx + j] != 0.0;
+      }
+    /* eight outputs at a time (the chunk's rows of A in those columns,
+     * packed, stay in the first-level cache), four columns at once */
+    size_t i0 = 0, n4 = N - N % 4;
+    for (; i0 + 8 <= M; i0 += 8) {
+      const double *A0 = pan;
+      for (size_t r = 0; r < rc; r++)
+        for (int k = 0; k < 8; k++) pan[8 * r + (size_t)k] = A[(r0 + r) * lda + i0 + (size_t)k];
+      for (size_t j = 0; j < n4; j += 4) {
+        double *t0 = Ct + j * ldt + i0, *t1 = t0 + ldt, *t2 = t1 + ldt, *t3 = t2 + ldt;
+        v4d a0 = zero, a1 = zero, b0 = zero, b1 = zero, c0 = zero, c1 = zero, d0 = zero, d1 = zero;
+        if (!first) {
+          a0 = *(const v4d *)t0, a1 = *(const v4d *)(t0 + 4), b0 = *(const v4d *)t1, b1 = *(const v4d *)(t1 + 4);
+          c0 = *(const v4d *)t2, c1 = *(const v4d *)(t2 + 4), d0 = *(const v4d *)t3, d1 = *(const v4d *)(t3 + 4);
+        }
+        const uint32_t *l0 = list + cnt[j] + j, *l1 = list + cnt[j + 1] + j + 1, *l2 = list + cnt[j + 2] + j + 2,
+                       *l3 = list + cnt[j + 3] + j + 3;
+        uint32_t m0 = cnt[j + 1] - cnt[j], m1 = cnt[j + 2] - cnt[j + 1], m2 = cnt[j + 3] - cnt[j + 2],
+                 m3 = cnt[j + 4] - cnt[j + 3];
+        uint32_t m = m0 < m1 ? m0 : m1, q = 0;
+        if (m2 < m) m = m2;
+        if (m3 < m) m = m3;
+        for (; q < m; q++) {
+          const double *p = A0 + l0[q], *r = A0 + l1[q], *u = A0 + l2[q], *v = A0 + l3[q];
+          a0 += *(const v4d *)p, a1 += *(const v4d *)(p + 4), b0 += *(const v4d *)r, b1 += *(const v4d *)(r + 4);
+          c0 += *(const v4d *)u, c1 += *(const v4d *)(u + 4), d0 += *(const v4d *)v, d1 += *(const v4d *)(v + 4);
+        }
+        for (uint32_t k = q; k < m0; k++) a0 += *(const v4d *)(A0 + l0[k]), a1 += *(const v4d *)(A0 + l0[k] + 4);
+        for (uint32_t k = q; k < m1; k++) b0 += *(const v4d *)(A0 + l1[k]), b1 += *(const v4d *)(A0 + l1[k] + 4);
+        for (uint32_t k = q; k < m2; k++) c0 += *(const v4d *)(A0 + l2[k]), c1 += *(const v4d *)(A0 + l2[k] + 4);
+        for (uint32_t k = q; k < m3; k++) d0 += *(const v4d *)(A0 + l3[k]), d1 += *(const v4d *)(A0 + l3[k] + 4);
+        *(v4d *)t0 = a0, *(v4d *)(t0 + 4) = a1, *(v4d *)t1 = b0, *(v4d *)(t1 + 4) = b1;
+        *(v4d *)t2 = c0, *(v4d *)(t2 + 4) = c1, *(v4d *)t3 = d0, *(v4d *)(t3 + 4) = d1;
+      }
+      for (size_t j = n4; j < N; j++) {
+        double *t0 = Ct + j * ldt + i0;
+        v4d a0 = first ? zero : *(const v4d *)t0, a1 = first ? zero : *(const v4d *)(t0 + 4);
+        for (uint32_t k = cnt[j] + (uint32_t)j; k < cnt[j + 1] + (uint32_t)j; k++)
+          a0 += *(const v4d *)(A0 + list[k]), a1 += *(const v4d *)(A0 + list[k] + 4);
+        *(v4d *)t0 = a0, *(v4d *)(t0 + 4) = a1;
+      }
+    }
+    for (size_t j = 0; first && i0 < M && j < N; j++) memset(Ct + j * ldt + i0, 0, (M - i0) * sizeof *Ct);
+    for (size_t j = 0; i0 < M && j < N; j++)
+      for (uint32_t k = cnt[j] + (uint32_t)j; k < cnt[j + 1] + (uint32_t)j; k++)
+        for (size_t i = i0; i < M; i++) Ct[j * ldt + i] += A[(r0 + list[k] / 8) * lda + i];
+  }
+  /* C = Ct^T, in tiles that stay in the cache */
+  for (size_t i0 = 0; i0 < M; i0 += 32)
+    for (size_t j0 = 0; j0 < N; j0 += 32)
+      for (size_t i = i0; i < M && i < i0 + 32; i++)
+        for (size_t j = j0; j < N && j < j0 + 32; j++) C[i * ldc + j] = Ct[j * ldt + i];
+  return 1;
+#endif
+}
+
 /* Element-wise kernels of the trace rules: each element gets exactly the
  * operation of the scalar API (fma with one rounding), so a rule written
  * with them gives the bytes of its scalar definition.  The double build

@@ -82,7 +82,15 @@ struct SNN_SFX(snn_lay) {
   const snn_model_shape *sh;
   size_t n, nprev;
   int k, np, m;
-  relt *w_in, *w_rec;    /* into theta; w_rec NULL if not recurrent */
+  relt *w_in, *w_rec; /* into theta; w_rec NULL if not recurrent */
+  /* double only (NULL in MPFR and without w_rec): each W_rec,r transposed,
+   * row j the weights out of unit j, remade by snn_net_derive; the
+   * event-driven recurrent product adds these rows (snn_rows_bin).  Rows
+   * start on 64-byte lines, ldt (n rounded up to 8, plus 8) apart: a
+   * power-of-two stride would put a block of columns into a few sets of
+   * the cache */
+  relt *w_rect;
+  size_t ldt;
   relt *p[SNN_MAXCONST]; /* per-unit constants, into theta */
   relt *bias;            /* m n, or NULL */
   relt *bias_rec;        /* nrec n ("separate_biases"), or NULL */
@@ -159,6 +167,7 @@ typedef struct SNN_SFX(snn_net) {
   real kappa;
   relt *scr; /* Bcap nmax: scratch for gathered mix sources */
   size_t nmax;
+  uint32_t *spk; /* Bcap (nmax + 1): the units that spike in each row (snn_rows_bin) */
   /* batch normalisation: 1 = the batch's statistics (training), 0 = the
    * running statistics in theta (every other use); the projections of the
    * batch before normalisation (Bcap x bnmax) and a record for steps that
@@ -309,6 +318,25 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
  * gemv makes, in the same order, whatever B. */
 void SNN_SFX(snn_rows)(int ta, size_t B, size_t M, size_t N, const relt *A, size_t lda, const relt *X, size_t ldx,
                        int acc, relt *Y, size_t ldy, rctx *c);
+/* Event-driven products, for a binary operand X (every entry 0 or 1, as
+ * spikes are with a heaviside forward): each output is its start (0, or
+ * itself when acc) plus the rows or columns the ones select, added in
+ * increasing index order, the same bits for any B and any caller.  Double
+ * only; they return 0 and write nothing when X is not binary (MPFR: always,
+ * its exact products skip zeros themselves), and the caller makes the
+ * product densely.
+ * snn_rows_bin: y_b = A x_b (+ y_b), A (M x N) given as its transpose At
+ * (N x M, row stride lda): y_b += sum over x_bj = 1 of row j of At. */
+int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const relt *At, size_t lda, const relt *X, size_t ldx, int acc,
+                          relt *Y, size_t ldy, uint32_t *idx, rctx *c);
+/* (idx: B (N + 1) entries of scratch) */
+/* C = A^T X (M x N) over K rows, A K x M, X K x N binary: each element
+ * the sum of A's entries on the rows where X has a one, in increasing row
+ * order, from 0; 0 for K < 32 (the dense product is faster).  scr: snn_gemm_tn_bin_scratch(M, N, K') bytes for any
+ * K <= K', on a 64-byte boundary (0 in MPFR). */
+int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const relt *A, size_t lda, const relt *X, size_t ldx,
+                             relt *C, size_t ldc, void *scr, rctx *c);
+size_t SNN_SFX(snn_gemm_tn_bin_scratch)(size_t M, size_t N, size_t K);
 /* y += a x over n entries. */
 void SNN_SFX(snn_axpy)(size_t n, const relt *a, const relt *x, relt *y, rctx *c);
 /* Element-wise, each element as the scalar API computes it (one rounding

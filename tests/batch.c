@@ -253,6 +253,63 @@ START_TEST(test_rows_are_the_single_runs) {
 }
 END_TEST
 
+/* The forward pass follows the weights: after theta changes and
+ * snn_net_derive (what training, online updates and the finite
+ * differences do), a network gives the bytes of a network made from the
+ * new weights (the double build keeps W_rec transposed for its spikes'
+ * event-driven product: a stale copy would fail here), and not those of
+ * the old weights.  Three sequences, so the products take their batched
+ * paths too. */
+START_TEST(test_weights_follow_derive) {
+  snn_spec *s = spec_from(NETS[_i]);
+  const snn_layer_spec *ls = &s->layers[0];
+  ck_assert(ls->recurrent);
+  snn_data d[BCAP];
+  for (int b = 0; b < BCAP; b++) draw(s, b, &d[b]);
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, PRECS[0]), SNN_OK);
+  const snn_block *bk = &s->blk[ls->blk_w_rec];
+  size_t off = bk->off, nw = bk->rows * bk->cols, T = s->T, B = BCAP;
+  net N, N2;
+  traj t1, t2;
+  ck_assert_int_eq(SNN_SFX(snn_net_init)(&N, s, &d[0], &c), SNN_OK);
+  ck_assert_int_eq(SNN_SFX(snn_net_batch)(&N, B), SNN_OK);
+  for (size_t b = 0; b < B; b++) load_row(&N, &d[b], b);
+  ck_assert_int_eq(SNN_SFX(snn_traj_init)(&t1, &N), SNN_OK);
+  SNN_SFX(snn_forward)(&N, &t1);
+  real l_old;
+  r_init(l_old, &c);
+  SNN_SFX(snn_traj_loss)(&N, &t1, l_old);
+  /* W_rec doubled (exact at any precision), in the network and in the data */
+  for (size_t i = 0; i < nw; i++) {
+    d[0].theta.v[off + i] *= 2;
+    r_set_d(N.theta + off + i, d[0].theta.v[off + i], &c);
+  }
+  SNN_SFX(snn_net_derive)(&N);
+  SNN_SFX(snn_forward)(&N, &t1);
+  ck_assert_int_eq(SNN_SFX(snn_net_init)(&N2, s, &d[0], &c), SNN_OK);
+  ck_assert_int_eq(SNN_SFX(snn_net_batch)(&N2, B), SNN_OK);
+  for (size_t b = 0; b < B; b++) load_row(&N2, &d[b], b);
+  ck_assert_int_eq(SNN_SFX(snn_traj_init)(&t2, &N2), SNN_OK);
+  SNN_SFX(snn_forward)(&N2, &t2);
+  size_t nI = (T + 1) * B * ls->n * (size_t)ls->sh->m, same_old = 1;
+  for (size_t q = 0; q < nI; q++)
+    ck_assert_msg(r_cmp(t1.I[0] + q, t2.I[0] + q) == 0, "net %d: current %zu after derive differs from a new network's",
+                  _i, q);
+  real l_new;
+  r_init(l_new, &c);
+  SNN_SFX(snn_traj_loss)(&N, &t1, l_new);
+  same_old = r_cmp(l_new, l_old) == 0;
+  ck_assert_msg(!same_old, "net %d: doubling W_rec did not change the loss", _i);
+  r_clear(l_old, &c), r_clear(l_new, &c);
+  SNN_SFX(snn_traj_clear)(&t1, &N), SNN_SFX(snn_traj_clear)(&t2, &N2);
+  SNN_SFX(snn_net_clear)(&N), SNN_SFX(snn_net_clear)(&N2);
+  SNN_SFX(snn_rctx_clear)(&c);
+  for (int b = 0; b < BCAP; b++) snn_data_clear(&d[b]);
+  snn_spec_free(s);
+}
+END_TEST
+
 /* A network that keeps its rule's buffers between calls (training's
  * workers) gives, for a second sequence, the bytes of a fresh call: the
  * kept state is set back to t = 0 in full.  The first sequence differs from
@@ -428,6 +485,7 @@ int main(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_loop_test(tc, test_batch_is_sum, 0, NNETS * NRULES);
   tcase_add_loop_test(tc, test_rows_are_the_single_runs, 0, NNETS);
+  tcase_add_loop_test(tc, test_weights_follow_derive, 0, 2);
   tcase_add_loop_test(tc, test_kept_buffers_are_fresh, 0, NNETS * NKEEP);
   tcase_add_loop_test(tc, test_blocks_are_steps, 0, NBNETS * NBRULES);
   tcase_add_loop_test(tc, test_windows_are_stored, 0, NNETS - 2);

@@ -7,8 +7,10 @@
  * and a deliberately broken BPTT (a path cut that the loss does not cut)
  * fails the same comparison. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sim/driver.h"
 #include "sim/engine.h"
@@ -777,6 +779,112 @@ START_TEST(test_export_roundtrip) {
 }
 END_TEST
 
+#ifndef SNN_MPFR
+/* a value in [-1, 1) with 40 random bits, from a small LCG */
+static double ev_val(unsigned long long *st) {
+  *st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+  return (double)(*st >> 24) / (double)(1ULL << 40) * 2.0 - 1.0;
+}
+
+/* a binary matrix: density 1/5, with row 1 all ones and row 2 all zeros */
+static void ev_spikes(double *X, size_t R, size_t C, size_t ld, unsigned long long *st) {
+  for (size_t r = 0; r < R; r++)
+    for (size_t j = 0; j < C; j++) X[r * ld + j] = r == 1 ? 1.0 : r == 2 ? 0.0 : ev_val(st) < -0.6 ? 1.0 : 0.0;
+}
+
+/* The event-driven products (double): every output the sum of the entries
+ * the ones select, added in increasing index order from its start, bit for
+ * bit; a row's result the same in a batch of one and of B; nothing written
+ * when the operand is not binary (or, for the weight product, the sum is
+ * shorter than 32 terms); and within rounding of BLAS.  Shapes with tails
+ * (rows not a multiple of 4, outputs not a multiple of 8) and sums that
+ * cross the 256-row chunks. */
+START_TEST(test_event_products) {
+  static const size_t shapes[][3] = {{8, 256, 256}, {7, 13, 21}, {9, 40, 33}, {1, 64, 64}}; /* B, M, N */
+  const size_t B = shapes[_i][0], M = shapes[_i][1], N = shapes[_i][2], lda = M + 8, ldx = N + 3, ldy = M + 5;
+  unsigned long long st = 11 + (unsigned long long)_i;
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, 53), SNN_OK);
+  double *At = malloc(N * lda * sizeof *At), *X = malloc(600 * ldx * sizeof *X), *Y = malloc(B * ldy * sizeof *Y);
+  double *Y0 = malloc(B * ldy * sizeof *Y0), *Y1 = malloc(ldy * sizeof *Y1), *W = malloc(M * N * sizeof *W);
+  uint32_t *idx = malloc(B * (N + 1) * sizeof *idx);
+  for (size_t q = 0; q < N * lda; q++) At[q] = ev_val(&st);
+  for (size_t i = 0; i < M; i++)
+    for (size_t j = 0; j < N; j++) W[i * N + j] = At[j * lda + i];
+  ev_spikes(X, B, N, ldx, &st);
+  for (size_t q = 0; q < B * ldy; q++) Y0[q] = ev_val(&st);
+  for (int acc = 0; acc < 2; acc++) {
+    memcpy(Y, Y0, B * ldy * sizeof *Y);
+    ck_assert_int_eq(SNN_SFX(snn_rows_bin)(B, M, N, At, lda, X, ldx, acc, Y, ldy, idx, &c), 1);
+    for (size_t b = 0; b < B; b++) {
+      for (size_t i = 0; i < M; i++) {
+        double want = acc ? Y0[b * ldy + i] : 0.0;
+        for (size_t j = 0; j < N; j++)
+          if (X[b * ldx + j] == 1.0) want += At[j * lda + i];
+        ck_assert_msg(Y[b * ldy + i] == want, "rows_bin B %zu M %zu N %zu acc %d: (%zu, %zu) %a, want %a", B, M, N, acc,
+                      b, i, Y[b * ldy + i], want);
+      }
+      memcpy(Y1, Y0 + b * ldy, ldy * sizeof *Y1); /* the row alone */
+      ck_assert_int_eq(SNN_SFX(snn_rows_bin)(1, M, N, At, lda, X + b * ldx, ldx, acc, Y1, ldy, idx, &c), 1);
+      ck_assert_msg(!memcmp(Y1, Y + b * ldy, M * sizeof *Y1), "rows_bin: row %zu differs alone", b);
+      for (size_t i = M; i < ldy; i++) ck_assert(Y[b * ldy + i] == Y0[b * ldy + i]); /* outside the row: kept */
+    }
+    /* against BLAS, within rounding: |error| <= n u sum |terms| */
+    memcpy(Y1, Y0, ldy * sizeof *Y1);
+    SNN_SFX(snn_rows)(0, 1, M, N, W, N, X, ldx, acc, Y1, ldy, &c);
+    for (size_t i = 0; i < M; i++) {
+      double mag = acc ? fabs(Y0[i]) : 0.0;
+      for (size_t j = 0; j < N; j++) mag += fabs(At[j * lda + i]) * X[j];
+      ck_assert(fabs(Y1[i] - Y[i]) <= (double)(N + 1) * 0x1p-53 * mag);
+    }
+  }
+  /* not binary: refused, Y untouched */
+  X[(B - 1) * ldx + N / 2] = 0.5;
+  memcpy(Y, Y0, B * ldy * sizeof *Y);
+  ck_assert_int_eq(SNN_SFX(snn_rows_bin)(B, M, N, At, lda, X, ldx, 1, Y, ldy, idx, &c), 0);
+  ck_assert(!memcmp(Y, Y0, B * ldy * sizeof *Y));
+  /* C = A^T X over K rows: A is K x M (the rows of dE/dI), X K x N spikes */
+  static const size_t Ks[] = {31, 32, 300, 600};
+  double *A = malloc(600 * lda * sizeof *A), *C = malloc(M * (N + 2) * sizeof *C),
+         *C0 = malloc(M * (N + 2) * sizeof *C0);
+  size_t ldc = N + 2;
+  void *scr = aligned_alloc(64, (SNN_SFX(snn_gemm_tn_bin_scratch)(M, N, 600) + 63) / 64 * 64);
+  for (size_t q = 0; q < 600 * lda; q++) A[q] = ev_val(&st);
+  for (size_t q = 0; q < M * ldc; q++) C0[q] = ev_val(&st);
+  for (size_t ik = 0; ik < 4; ik++) {
+    size_t K = Ks[ik];
+    ev_spikes(X, K, N, ldx, &st);
+    memcpy(C, C0, M * ldc * sizeof *C);
+    int done = SNN_SFX(snn_gemm_tn_bin)(M, N, K, A, lda, X, ldx, C, ldc, scr, &c);
+    ck_assert_int_eq(done, K >= 32);
+    if (!done) {
+      ck_assert(!memcmp(C, C0, M * ldc * sizeof *C));
+      continue;
+    }
+    for (size_t i = 0; i < M; i++)
+      for (size_t j = 0; j < ldc; j++) {
+        if (j >= N) {
+          ck_assert(C[i * ldc + j] == C0[i * ldc + j]);
+          continue;
+        }
+        double want = 0.0;
+        for (size_t r = 0; r < K; r++)
+          if (X[r * ldx + j] == 1.0) want += A[r * lda + i];
+        ck_assert_msg(C[i * ldc + j] == want, "gemm_tn_bin M %zu N %zu K %zu: (%zu, %zu) %a, want %a", M, N, K, i, j,
+                      C[i * ldc + j], want);
+      }
+    X[(K - 1) * ldx] = 0.25;
+    memcpy(C, C0, M * ldc * sizeof *C);
+    ck_assert_int_eq(SNN_SFX(snn_gemm_tn_bin)(M, N, K, A, lda, X, ldx, C, ldc, scr, &c), 0);
+    ck_assert(!memcmp(C, C0, M * ldc * sizeof *C));
+  }
+  free(A), free(C), free(C0), free(scr);
+  free(At), free(X), free(Y), free(Y0), free(Y1), free(W), free(idx);
+  SNN_SFX(snn_rctx_clear)(&c);
+}
+END_TEST
+#endif
+
 static Suite *battery(void) {
   Suite *s = suite_create(ENG->name);
   TCase *tc = tcase_create("gradients");
@@ -791,6 +899,9 @@ static Suite *battery(void) {
   tcase_add_loop_test(tm, test_cell_jacobians, 0, NCELLS);
   tcase_add_loop_test(tm, test_surrogates, 0, 4);
   tcase_add_test(tm, test_export_roundtrip);
+#ifndef SNN_MPFR
+  tcase_add_loop_test(tm, test_event_products, 0, 4);
+#endif
 #ifdef SNN_MPFR
   tcase_add_test(tm, test_mpfr53_arith_bitwise);
   tcase_add_loop_test(tm, test_mpfr_products_rounded_once, 0, 24);

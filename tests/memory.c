@@ -20,6 +20,7 @@ extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
 
 static size_t cur, peak;
 static int counting;
@@ -34,6 +35,14 @@ void *malloc(size_t n) {
 }
 void *calloc(size_t a, size_t b) {
   void *p = __libc_calloc(a, b);
+  if (p && counting) {
+    cur += malloc_usable_size(p);
+    if (cur > peak) peak = cur;
+  }
+  return p;
+}
+void *aligned_alloc(size_t a, size_t n) {
+  void *p = __libc_memalign(a, n);
   if (p && counting) {
     cur += malloc_usable_size(p);
     if (cur > peak) peak = cur;

@@ -41,7 +41,8 @@ struct SNN_SFX(snn_bptt_ws) {
   size_t nV;
   relt *dP; /* (T+2) * Bcap * bnmax, with batch_norm: dE/d(projection) before normalisation */
   size_t nP;
-  relt *gw; /* P, in a workspace for segments shorter than the sequence: one segment's gradient */
+  relt *gw;  /* P, in a workspace for segments shorter than the sequence: one segment's gradient */
+  void *evs; /* double, with a recurrent layer: snn_gemm_tn_bin's scratch for the largest */
   jacbuf J[2];
   real dz, du, acc, sv;
   relt *lsig;  /* optional, (T+1) * n of layer 0: see snn_bptt_signal */
@@ -110,6 +111,17 @@ bws *SNN_SFX(snn_bptt_ws_alloc_len)(const net *N, size_t len) {
     if (!w->gw) goto oom;
     w->bytes += rb * s->P;
   }
+  size_t ev = 0;
+  for (size_t l = 0; l < s->L; l++)
+    if (N->layers[l].w_rec) {
+      size_t e = SNN_SFX(snn_gemm_tn_bin_scratch)(N->layers[l].n, N->layers[l].n, T * Bc);
+      if (e > ev) ev = e;
+    }
+  if (ev) {
+    ev = (ev + 63) / 64 * 64;
+    if (!(w->evs = aligned_alloc(64, ev))) goto oom;
+    w->bytes += ev;
+  }
   if (!w->dI || !w->ds || !w->dsn || !w->dsx || !w->dzx || !w->mt || !w->rec || !w->dy || !w->rsig ||
       (w->nV && !w->V) || (w->nP && !w->dP))
     goto oom;
@@ -131,6 +143,7 @@ void SNN_SFX(snn_bptt_ws_free)(bws *w, const net *N) {
   if (w->D)
     for (size_t l = 0; l < s->L; l++) vec_free(w->D[l], (T + 1) * Bc * N->layers[l].n, c);
   free(w->D);
+  free(w->evs);
   vec_free(w->dI, (T + 2) * (size_t)w->mmax * bn, c);
   vec_free(w->ds, bn * (size_t)w->kmax, c);
   vec_free(w->dsn, bn * (size_t)w->kmax, c);
@@ -449,7 +462,8 @@ SNN_FMA_CLONES static void layer_params(const net *N, const traj *tr, size_t l, 
     for (int r = 0; r < sh->nrec; r++) {
       relt *gr = g + (size_t)r * n * n;
       const relt *gsrc = L->bn ? G1 + L->bs[1].f0 + (size_t)r * n : dI1 + (size_t)sh->rec_cur[r] * n;
-      SNN_SFX(snn_gemm)(1, 0, n, n, TB, gsrc, ldg, tr->z[l], n, 0, gr, n, c);
+      if (!(w->evs && SNN_SFX(snn_gemm_tn_bin)(n, n, TB, gsrc, ldg, tr->z[l], n, gr, n, w->evs, c)))
+        SNN_SFX(snn_gemm)(1, 0, n, n, TB, gsrc, ldg, tr->z[l], n, 0, gr, n, c);
       if (!sh->selfconn)
         for (size_t i = 0; i < n; i++) r_zero(gr + i * n + i, c); /* no self-connections */
     }
