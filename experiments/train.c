@@ -267,6 +267,7 @@ static void project(trainer *T) {
     double lo = -INFINITY, hi = INFINITY;
     if (bk->kind == SNN_BLK_DELAY) lo = 0, hi = (double)s->layers[bk->layer].dmax;
     if (bk->kind == SNN_BLK_CONST) snn_model_const_project(&s->layers[bk->layer], bk->cidx, s->dt, &lo, &hi);
+    if (lo == -INFINITY && hi == INFINITY) continue; /* (weights: nothing to clamp) */
     for (size_t i = 0; i < n; i++) {
       if (r_cmp_d(p + i, lo) < 0) r_set_d(p + i, lo, c);
       if (r_cmp_d(p + i, hi) > 0) r_set_d(p + i, hi, c);
@@ -307,8 +308,9 @@ static void update_step(trainer *T, relt *g) {
   rctx *c = T->c;
   relt *th = T->N->theta, *a = T->tmp;
   mask(s, g, c);
-  for (size_t i = 0; i < s->P; i++)
-    if (!r_isfinite(g + i)) T->diverged = 1;
+  int bad = 0;
+  for (size_t i = 0; i < s->P; i++) bad |= !r_isfinite(g + i);
+  if (bad) T->diverged = 1;
   if (T->diverged) return;
   if (e->clip > 0) { /* by the global norm */
     r_zero(a, c);

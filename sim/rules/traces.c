@@ -637,10 +637,12 @@ SNN_FMA_CLONES static void tblk_record(const net *N, size_t l, tlay *T, const on
     record_body(N, l, T, o, op, k, m);
 }
 
-/* The block's recursions for unit i: delta^tau and u^tau of every current
- * into D and U, sigma into b->rho, Phi into b->M.  Inlined with d as a
- * constant for the common sizes (the loops over components unroll). */
-static inline __attribute__((always_inline)) void blk_unit(const net *N, const lay *L, tblk *b, size_t i, size_t d) {
+/* The block's recursions for unit i: delta^tau of every current into D,
+ * sigma into b->rho and, when the traces are carried out of the block
+ * (`carry`), u^tau into U and Phi into b->M.  Inlined with d as a constant
+ * for the common sizes (the loops over components unroll). */
+static inline __attribute__((always_inline)) void blk_unit(const net *N, const lay *L, tblk *b, size_t i, size_t d,
+                                                           int carry) {
   rctx *c = N->c;
   size_t n = L->n, m = (size_t)L->m, K = b->nk, KK = b->K, k = d - 1;
   relt *rho = b->rho, *rt = b->rt, *M = b->M, *M2 = b->M2, *sw;
@@ -668,6 +670,7 @@ static inline __attribute__((always_inline)) void blk_unit(const net *N, const l
     for (size_t r2 = 0; r2 < d; r2++) r_fma(rt + r, A0 + r2 * d + r, rho + r2, rt + r, c);
   }
   if (rt != b->rho) SNN_SFX(snn_vset)(d, rt, b->rho, c);
+  if (!carry) return;
   for (size_t r = 0; r < d * d; r++) r_set_si(M + r, r % (d + 1) == 0, c);
   for (size_t tau = K; tau-- > 0;) {
     const relt *g = b->g + (tau * n + i) * m * d, *A = b->A + (tau * n + i) * d * d;
@@ -688,25 +691,27 @@ static inline __attribute__((always_inline)) void blk_unit(const net *N, const l
   if (M != b->M) SNN_SFX(snn_vset)(d * d, M, b->M, c);
 }
 
-SNN_FMA_CLONES static void tblk_unit(const net *N, const lay *L, tblk *b, size_t i) {
+SNN_FMA_CLONES static void tblk_unit(const net *N, const lay *L, tblk *b, size_t i, int carry) {
   if (b->d == 2)
-    blk_unit(N, L, b, i, 2);
+    blk_unit(N, L, b, i, 2, carry);
   else if (b->d == 3)
-    blk_unit(N, L, b, i, 3);
+    blk_unit(N, L, b, i, 3, carry);
   else
-    blk_unit(N, L, b, i, b->d);
+    blk_unit(N, L, b, i, b->d, carry);
 }
 
-/* The end of a block: the gradient of the synaptic columns and their traces
- * at its last step (then the block starts again, empty). */
-static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad) {
+/* The end of a block: the gradient of the synaptic columns and, unless it
+ * ends the sequence (`last`: nothing reads them before the next sequence's
+ * reset), their traces at its last step; then the block starts again,
+ * empty. */
+static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad, int last) {
   tblk *b = T->blk;
   const lay *L = &N->layers[l];
   rctx *c = N->c;
   size_t n = L->n, k = (size_t)L->k, d = b->d, q = T->q, qs = b->qs, K = b->nk, KK = b->K;
   if (!K) return;
   for (size_t i = 0; i < n; i++) {
-    tblk_unit(N, L, b, i);
+    tblk_unit(N, L, b, i, !last);
     /* xi^{t0} of unit i; dE/dtheta += sigma . xi^{t0}; xi <- Phi xi^{t0}:
      * nothing to do in the first block, where xi^{t0} = 0 */
     if (T->zero) continue;
@@ -718,7 +723,7 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad) {
       relt *gr = grad + T->par[g->a].flat + i * T->stride[g->a];
       for (size_t r = 0; r < d; r++) SNN_SFX(snn_vfma)(g->b - g->a, b->rho + r, b->xi + r * qs + g->a, gr, c);
     }
-    for (size_t r = 0; r < d; r++) {
+    for (size_t r = 0; !last && r < d; r++) {
       relt *dst = r < k ? T->eps + (i * k + r) * q : T->ebar + i * q;
       SNN_SFX(snn_vzero)(qs, dst, c);
       for (size_t r2 = 0; r2 < d; r2++) SNN_SFX(snn_vfma)(qs, b->M + r * d + r2, b->xi + r2 * qs, dst, c);
@@ -730,7 +735,7 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad) {
     if (g->a >= qs) continue;
     size_t w = g->b - g->a, cur = (size_t)g->cur, ld = n > 1 ? T->stride[g->a] : w;
     SNN_SFX(snn_gemm)(0, 0, n, w, K, b->D + cur * n * KK, KK, b->pre + g->a, qs, 1, grad + T->par[g->a].flat, ld, c);
-    for (size_t r = 0; r < d; r++) {
+    for (size_t r = 0; !last && r < d; r++) {
       relt *dst = r < k ? T->eps + r * q + g->a : T->ebar + g->a;
       SNN_SFX(snn_gemm)
       (0, 0, n, w, K, b->U + (cur * d + r) * n * KK, KK, b->pre + g->a, qs, 1, dst, r < k ? k * q : q, c);
@@ -1041,7 +1046,7 @@ static int run(const net *N, const snn_rule *rule, relt *grad, relt *loss, size_
           diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t, b->qs);
           /* a block ends after K steps, at the last step, and before an online update */
           int hook = N->hook && N->hook->every && t % N->hook->every == 0 && t < s->T;
-          if (b->nk == b->K || t == s->T || hook) tblk_flush(N, l, T, grad);
+          if (b->nk == b->K || t == s->T || hook) tblk_flush(N, l, T, grad, t == s->T);
         } else {
           diag_accumulate(N, l, T, filt ? T->ebar : T->e, grad, pr, t, 0);
         }
