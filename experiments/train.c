@@ -210,13 +210,15 @@ static double sum_shards(trainer *T, relt *out, size_t nshards) {
   size_t P = T->s->P;
   rctx *c = T->c;
   double L = 0;
-  for (size_t i = 0; i < P; i++) r_zero(out + i, c);
-  for (size_t sh = 0; sh < nshards; sh++) {
-    for (size_t i = 0; i < P; i++) r_add(out + i, out + i, T->G + sh * P + i, c);
-    L += T->Lsh[sh];
-  }
+  for (size_t sh = 0; sh < nshards; sh++) L += T->Lsh[sh];
   r_set_d(T->tmp, 1.0 / (double)T->e->batch, c);
-  for (size_t i = 0; i < P; i++) r_mul(out + i, out + i, T->tmp, c);
+  /* each element 0 + shard 0 + shard 1 + ..., then scaled: one pass */
+  for (size_t i = 0; i < P; i++) {
+    R_LOCAL(a, c->leaf);
+    r_zero(a, c);
+    for (size_t sh = 0; sh < nshards; sh++) r_add(a, a, T->G + sh * P + i, c);
+    r_mul(out + i, a, T->tmp, c);
+  }
   return L / (double)T->e->batch;
 }
 
