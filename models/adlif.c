@@ -167,8 +167,8 @@ static void init(const lay *L, const double *u, relt *s0, relt *z0, rctx *c) {
   }
 }
 
-const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac, init};
-const cell_type SNN_SFX(snn_cell_adlif_sparch) = {"adlif_sparch", K, ND, derive_direct, step, jac, init};
+const cell_type SNN_SFX(snn_cell_adlif) = {"adlif", K, ND, derive, step, jac, init, NULL, NULL};
+const cell_type SNN_SFX(snn_cell_adlif_sparch) = {"adlif_sparch", K, ND, derive_direct, step, jac, init, NULL, NULL};
 
 #ifndef SNN_MPFR
 /* sparch's RadLIF bounds its decays, alpha in [e^-1/5, e^-1/25] and beta in

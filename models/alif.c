@@ -88,7 +88,7 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
   spike_psi_n(J->psi, u, z, L->p[P_THR], L->n, L->spec, c);
 }
 
-const cell_type SNN_SFX(snn_cell_alif) = {"alif", K, ND, derive, step, jac, NULL};
+const cell_type SNN_SFX(snn_cell_alif) = {"alif", K, ND, derive, step, jac, NULL, NULL, NULL};
 
 #ifndef SNN_MPFR
 /* The descriptor (models/model.h): compiled once, with the double build. */

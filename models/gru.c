@@ -59,7 +59,7 @@ static void gru_jac(const lay *L, const relt *sp, const relt *zp, const relt *I,
   }
 }
 
-const cell_type SNN_SFX(snn_cell_gru) = {"gru", 1, 0, snn_no_derive, gru_step, gru_jac, NULL};
+const cell_type SNN_SFX(snn_cell_gru) = {"gru", 1, 0, snn_no_derive, gru_step, gru_jac, NULL, NULL, NULL};
 
 #ifndef SNN_MPFR
 /* The descriptor (models/model.h): compiled once, with the double build. */

@@ -56,18 +56,16 @@ SNN_FMA_CLONES static void step(const lay *L, const relt *sp, const relt *zp, co
   }
 }
 
-/* Every output but dF/dp and psi is the same at every step; the loop is
- * written so that the double build vectorises it (the flags hoisted, each
- * output through its own restrict pointer). */
-SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
-                               const relt *u, const relt *z, jacbuf *J, rctx *c) {
-  (void)s;
+/* The Jacobians that depend on the parameters only (jac_fixed: the same at
+ * every step) and those of one step (jac_step: dF/dp and psi); jac is the
+ * two.  The loops are written so that the double build vectorises them
+ * (the flags hoisted, each output through its own restrict pointer). */
+SNN_FMA_CLONES static void jac_fixed(const lay *L, jacbuf *J, rctx *c) {
   enum { NP = 2 };
   const int sub = L->ls->reset_subtract;
-  const snn_spec *spec = L->spec;
   const relt *dd = L->d, *thr = L->p[P_THR];
   relt *restrict fs = J->dF_ds, *restrict fzr = J->dF_dzr, *restrict fzl = J->dF_dzl, *restrict fi = J->dF_dI;
-  relt *restrict fp = J->dF_dp, *restrict us = J->dU_ds, *restrict up = J->dU_dp, *psi = J->psi;
+  relt *restrict us = J->dU_ds, *restrict up = J->dU_dp;
   for (size_t i = 0; i < L->n; i++) {
     const relt *d = dd + i * ND;
     r_set(fs + i, d + D_A, c);
@@ -77,6 +75,21 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
       r_zero(fzr + i, c);
     r_zero(fzl + i, c);
     r_set(fi + i, d + D_Z, c);
+    r_set_d(us + i, 1.0, c);
+    r_zero(up + i * NP + P_TAU, c);
+    r_set_d(up + i * NP + P_THR, -1.0, c);
+  }
+}
+
+SNN_FMA_CLONES static void jac_step(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s,
+                                    const relt *u, const relt *z, jacbuf *J, rctx *c) {
+  (void)s;
+  enum { NP = 2 };
+  const int sub = L->ls->reset_subtract;
+  const relt *dd = L->d, *thr = L->p[P_THR];
+  relt *restrict fp = J->dF_dp, *psi = J->psi;
+  for (size_t i = 0; i < L->n; i++) {
+    const relt *d = dd + i * ND;
     /* d v / d tau = alpha' v^{t-1} + zeta' I ; d v / d v_th = -z^{t-1} */
     relt *p = fp + i * NP;
     r_mul(p + P_TAU, d + D_DA, sp + i, c);
@@ -85,14 +98,17 @@ SNN_FMA_CLONES static void jac(const lay *L, const relt *sp, const relt *zp, con
       r_neg(p + P_THR, zp + i, c);
     else
       r_zero(p + P_THR, c);
-    r_set_d(us + i, 1.0, c);
-    r_zero(up + i * NP + P_TAU, c);
-    r_set_d(up + i * NP + P_THR, -1.0, c);
   }
-  spike_psi_n(psi, u, z, thr, L->n, spec, c);
+  spike_psi_n(psi, u, z, thr, L->n, L->spec, c);
 }
 
-const cell_type SNN_SFX(snn_cell_lif) = {"lif", 1, ND, derive, step, jac, NULL};
+static void jac(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
+                const relt *z, jacbuf *J, rctx *c) {
+  jac_fixed(L, J, c);
+  jac_step(L, sp, zp, I, s, u, z, J, c);
+}
+
+const cell_type SNN_SFX(snn_cell_lif) = {"lif", 1, ND, derive, step, jac, NULL, jac_fixed, jac_step};
 
 #ifndef SNN_MPFR
 /* The descriptor (models/model.h): compiled once, with the double build. */

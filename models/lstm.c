@@ -70,7 +70,7 @@ static void lstm_jac(const lay *L, const relt *sp, const relt *zp, const relt *I
   }
 }
 
-const cell_type SNN_SFX(snn_cell_lstm) = {"lstm", LK, 0, snn_no_derive, lstm_step, lstm_jac, NULL};
+const cell_type SNN_SFX(snn_cell_lstm) = {"lstm", LK, 0, snn_no_derive, lstm_step, lstm_jac, NULL, NULL, NULL};
 
 #ifndef SNN_MPFR
 /* The descriptor (models/model.h): compiled once, with the double build. */

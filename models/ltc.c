@@ -103,7 +103,7 @@ static void init(const lay *L, const double *u, relt *s0, relt *z0, rctx *c) {
   }
 }
 
-const cell_type SNN_SFX(snn_cell_ltc) = {"ltc", K, 0, snn_no_derive, step, jac, init};
+const cell_type SNN_SFX(snn_cell_ltc) = {"ltc", K, 0, snn_no_derive, step, jac, init, NULL, NULL};
 
 #ifndef SNN_MPFR
 /* The descriptor (models/model.h): compiled once, with the double build. */

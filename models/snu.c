@@ -76,7 +76,7 @@ SNN_FMA_CLONES static void jac_snu(const lay *L, const relt *sp, const relt *zp,
   jac(L, sp, zp, I, s, u, z, J, c);
 }
 
-const cell_type SNN_SFX(snn_cell_snu) = {"snu", 1, 0, derive, step, jac_snu, NULL};
+const cell_type SNN_SFX(snn_cell_snu) = {"snu", 1, 0, derive, step, jac_snu, NULL, NULL, NULL};
 
 #ifndef SNN_MPFR
 /* The descriptor (models/model.h): compiled once, with the double build. */

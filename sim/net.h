@@ -54,6 +54,14 @@ typedef struct SNN_SFX(snn_cell_type) {
    * does).  Both must not depend on the parameters: they are constants of
    * the sequence. */
   void (*init)(const lay *L, const double *u, relt *s0, relt *z0, rctx *c);
+  /* Optional (NULL: jac alone), both or neither: jac split in two, for a
+   * rule that keeps a buffer of Jacobians over many steps of fixed
+   * parameters (BPTT's backward pass).  jac_fixed writes the entries that
+   * depend on the parameters only, jac_step the others; the two together
+   * write what jac writes, with the same operations (the same bits). */
+  void (*jac_fixed)(const lay *L, jacbuf *J, rctx *c);
+  void (*jac_step)(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
+                   const relt *z, jacbuf *J, rctx *c);
 } SNN_SFX(snn_cell_type);
 typedef SNN_SFX(snn_cell_type) cell_type;
 

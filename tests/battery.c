@@ -320,6 +320,30 @@ START_TEST(test_cell_jacobians) {
     r_clear(uu, &c);
     r_clear(zz, &c);
   }
+  /* a split cell: jac_fixed once, then jac_step at another step, gives
+   * jac's bytes there (every entry of a buffer poisoned with NaN before) */
+  ck_assert(!L->cell->jac_fixed == !L->cell->jac_step);
+  if (L->cell->jac_step) {
+    jacbuf J2;
+    ck_assert_int_eq(SNN_SFX(snn_jac_init)(&J2, n, L->k, L->m, L->np, &c), SNN_OK);
+    relt *arr[8] = {J2.dF_ds, J2.dF_dzr, J2.dF_dzl, J2.dF_dI, J2.dF_dp, J2.dU_ds, J2.dU_dp, J2.psi};
+    const relt *ref[8] = {J.dF_ds, J.dF_dzr, J.dF_dzl, J.dF_dI, J.dF_dp, J.dU_ds, J.dU_dp, J.psi};
+    size_t len[8] = {n * k * k, n * k, n * k, n * k * m, n * k * np, n * k, n * np, n};
+    for (int a = 0; a < 8; a++)
+      for (size_t q = 0; q < len[a]; q++) r_set_d(arr[a] + q, NAN, &c);
+    L->cell->jac_fixed(L, &J2, &c);
+    for (size_t q = 0; q < n * k; q++) r_mul_d(io.sp + q, io.sp + q, 0.7, &c);
+    for (size_t q = 0; q < n * m; q++) r_add_d(io.I + q, io.I + q, 0.2, &c);
+    for (size_t q = 0; q < n; q++) r_d_sub(io.zp + q, 1.0, io.zp + q, &c);
+    run_step(&io);
+    L->cell->jac_step(L, io.sp, io.zp, io.I, io.s, io.u, io.z, &J2, &c);
+    L->cell->jac(L, io.sp, io.zp, io.I, io.s, io.u, io.z, &J, &c);
+    for (int a = 0; a < 8; a++)
+      for (size_t q = 0; q < len[a]; q++)
+        ck_assert_msg(r_cmp(arr[a] + q, ref[a] + q) == 0 && r_isfinite(arr[a] + q),
+                      "cell %d: jac_fixed + jac_step differ from jac in array %d, entry %zu", _i, a, q);
+    SNN_SFX(snn_jac_clear)(&J2, n, L->k, L->m, L->np, &c);
+  }
   SNN_SFX(snn_jac_clear)(&J, n, L->k, L->m, L->np, &c);
   vec_free(io.sp, n * k, &c);
   vec_free(io.zp, n, &c);

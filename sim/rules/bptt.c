@@ -319,6 +319,15 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
   size_t FF = L->bs[0].FF, BF = B * FF;
   if (L->bn) SNN_SFX(snn_vzero)(BF, w->dP + (T + 1) * BF, c);
   int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec && L->w_rec;
+  /* a cell with split Jacobians: the fixed part once per call in both
+   * buffers (the parameters do not change during it), the step's part below */
+  void (*jac)(const lay *, const relt *, const relt *, const relt *, const relt *, const relt *, const relt *, jacbuf *,
+              rctx *) = L->cell->jac_step ? L->cell->jac_step : L->cell->jac;
+  for (int j = 0; L->cell->jac_step && j < 2; j++)
+    for (size_t b = 0; b < B; b++) {
+      SNN_SFX(snn_jac_row)(L, &w->J[j], b, &Jc);
+      L->cell->jac_fixed(L, &Jc, c);
+    }
   for (size_t t = T; t >= 1; t--) {
     const jacbuf *Jct = &w->J[t & 1], *Jnt = &w->J[(t + 1) & 1];
     /* step t+1 depends on step t unless t+1 starts a truncation window */
@@ -337,8 +346,8 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
       const relt *dsn = w->dsn + b * n * k, *dsx = w->dsx + b * n * k;
       relt *dsb = w->ds + b * n * k;
       SNN_SFX(snn_jac_row)(L, Jct, b, &Jc);
-      L->cell->jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k,
-                   tr->u[l] + r1 * n, tr->z[l] + r1 * n, &Jc, c);
+      jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k, tr->u[l] + r1 * n,
+          tr->z[l] + r1 * n, &Jc, c);
       SNN_SFX(snn_jac_row)(L, Jnt, b, &Jn);
       relt *lsig = w->lsig && l == 0 ? w->lsig + t * Bn + b * n : NULL;
       if (k == 1 && m == 1 && np == 2)
