@@ -111,13 +111,11 @@ void SNN_SFX(snn_net_derive)(net *N) {
     for (size_t q = 0; L->ndl && q < ns; q++)
       delay_kernel(L, L->delay + q, L->kw + q * L->ndl, L->dkw + q * L->ndl, N->c);
     size_t n = L->n;
-    for (int r = 0; L->w_rect && r < L->sh->nrec; r++) {
+    for (int r = 0; L->w_rect && r < L->sh->nrec; r++) { /* W_rec,r in panels of eight rows */
       const relt *w = L->w_rec + (size_t)r * n * n;
-      relt *t = L->w_rect + (size_t)r * n * L->ldt;
-      for (size_t i0 = 0; i0 < n; i0 += 32)
-        for (size_t j0 = 0; j0 < n; j0 += 32)
-          for (size_t j = j0; j < n && j < j0 + 32; j++)
-            for (size_t i = i0; i < n && i < i0 + 32; i++) r_set(t + j * L->ldt + i, w + i * n + j, N->c);
+      relt *t = L->w_rect + (size_t)r * L->ldt;
+      for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) r_set(t + (i / 8) * 8 * n + 8 * j + i % 8, w + i * n + j, N->c);
     }
   }
   /* kappa = exp(-dt / tau_out), 0 when tau_out = 0 */
@@ -197,10 +195,11 @@ int SNN_SFX(snn_net_init)(net *N, const snn_spec *s, const snn_data *d, rctx *c)
     if (L->n > N->nmax) N->nmax = L->n;
 #ifndef SNN_MPFR
     if (L->w_rec) {
-      /* rows on 64-byte lines: a block of eight columns is one line per row */
-      L->ldt = (L->n + 7) / 8 * 8 + 8;
-      size_t nw = (size_t)L->sh->nrec * L->n * L->ldt;
+      /* panels of eight rows (a line per column), the last one's padding 0 */
+      L->ldt = (L->n + 7) / 8 * 8 * L->n;
+      size_t nw = (size_t)L->sh->nrec * L->ldt;
       if (!(L->w_rect = aligned_alloc(64, nw * sizeof *L->w_rect))) goto oom;
+      memset(L->w_rect, 0, nw * sizeof *L->w_rect);
       N->bytes += rb * nw;
     }
 #endif
@@ -622,8 +621,7 @@ SNN_FMA_CLONES void SNN_SFX(snn_bn_forward)(const net *N, const SNN_SFX(snn_bnvi
  * else one product. */
 static void rec_rows(const net *N, const lay *L, int r, const relt *z, int acc, relt *Y, size_t ldy) {
   size_t n = L->n;
-  if (L->w_rect &&
-      SNN_SFX(snn_rows_bin)(N->B, n, n, L->w_rect + (size_t)r * n * L->ldt, L->ldt, z, n, acc, Y, ldy, N->spk, N->c))
+  if (L->w_rect && SNN_SFX(snn_rows_bin)(N->B, n, n, L->w_rect + (size_t)r * L->ldt, z, n, acc, Y, ldy, N->spk, N->c))
     return;
   SNN_SFX(snn_rows)(0, N->B, n, n, L->w_rec + (size_t)r * n * n, n, z, n, acc, Y, ldy, N->c);
 }

@@ -562,28 +562,31 @@ static size_t ones(size_t N, const double *x, uint32_t *idx) {
 }
 #endif
 
-SNN_FMA_CLONES int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const relt *At, size_t lda, const relt *X,
-                                         size_t ldx, int acc, relt *Y, size_t ldy, uint32_t *idx, rctx *c) {
+SNN_FMA_CLONES int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const relt *At, const relt *X, size_t ldx,
+                                         int acc, relt *Y, size_t ldy, uint32_t *idx, rctx *c) {
   (void)c;
 #ifdef SNN_MPFR
-  (void)B, (void)M, (void)N, (void)At, (void)lda, (void)X, (void)ldx, (void)acc, (void)Y, (void)ldy, (void)idx;
+  (void)B, (void)M, (void)N, (void)At, (void)X, (void)ldx, (void)acc, (void)Y, (void)ldy, (void)idx;
   return 0;
 #else
-  if (N * lda > UINT32_MAX || !binary_rows(B, N, X, ldx)) return 0; /* (offsets into At are 32 bits) */
-  /* row b's ones at idx + b (N + 1) + 1, their count before them */
+  if (!binary_rows(B, N, X, ldx)) return 0;
+  /* row b's ones at idx + b (N + 1) + 1 (as offsets into a panel), their
+   * count before them */
   for (size_t b = 0; b < B; b++) {
     uint32_t *ib = idx + b * (N + 1);
     ib[0] = (uint32_t)ones(N, X + b * ldx, ib + 1);
-    for (uint32_t q = 0; q < ib[0]; q++) ib[1 + q] *= (uint32_t)lda; /* the row's offset in At */
+    for (uint32_t q = 0; q < ib[0]; q++) ib[1 + q] *= 8;
     if (!acc) memset(Y + b * ldy, 0, M * sizeof *Y);
   }
-  /* Eight outputs (a line of At) at a time, for four rows at once: eight
-   * independent sums hide the latency of an add, and the eight columns of
-   * At (N lines) stay in the first-level cache from one group of rows to
-   * the next */
-  size_t i0 = 0, b4 = B - B % 4;
-  for (; i0 + 8 <= M; i0 += 8) {
-    for (size_t b = 0; b < b4; b += 4) {
+  /* One panel (eight outputs, a line per one) at a time, four rows at once:
+   * eight independent sums hide the latency of an add; the panel is
+   * contiguous (the prefetcher follows it) and stays in the first-level
+   * cache from one group of rows to the next */
+  size_t b4 = B - B % 4;
+  for (size_t i0 = 0; i0 < M; i0 += 8) {
+    const double *A0 = At + i0 * N;
+    size_t w = M - i0 < 8 ? M - i0 : 8;
+    for (size_t b = 0; w == 8 && b < b4; b += 4) {
       const uint32_t *i0r = idx + b * (N + 1), *i1r = i0r + N + 1, *i2r = i1r + N + 1, *i3r = i2r + N + 1;
       double *y0 = Y + b * ldy + i0, *y1 = y0 + ldy, *y2 = y1 + ldy, *y3 = y2 + ldy;
       v4d a0 = *(const v4d *)y0, a1 = *(const v4d *)(y0 + 4), b0 = *(const v4d *)y1, b1 = *(const v4d *)(y1 + 4);
@@ -592,7 +595,6 @@ SNN_FMA_CLONES int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const rel
       if (i1r[0] < m) m = i1r[0];
       if (i2r[0] < m) m = i2r[0];
       if (i3r[0] < m) m = i3r[0];
-      const double *A0 = At + i0;
       uint32_t q = 0;
       for (; q < m; q++) {
         const double *p = A0 + i0r[1 + q], *r = A0 + i1r[1 + q], *u = A0 + i2r[1 + q], *v = A0 + i3r[1 + q];
@@ -610,23 +612,19 @@ SNN_FMA_CLONES int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const rel
       *(v4d *)y0 = a0, *(v4d *)(y0 + 4) = a1, *(v4d *)y1 = b0, *(v4d *)(y1 + 4) = b1;
       *(v4d *)y2 = c0, *(v4d *)(y2 + 4) = c1, *(v4d *)y3 = d0, *(v4d *)(y3 + 4) = d1;
     }
-    for (size_t b = b4; b < B; b++) {
+    /* the other rows one at a time; a last panel of fewer than eight
+     * outputs through a copy (its padding is 0 and is not stored) */
+    for (size_t b = w == 8 ? b4 : 0; b < B; b++) {
       const uint32_t *ib = idx + b * (N + 1);
-      double *y = Y + b * ldy + i0;
-      v4d lo = *(const v4d *)y, hi = *(const v4d *)(y + 4);
+      double *y = Y + b * ldy + i0, t[8] = {0};
+      memcpy(t, y, w * sizeof *t);
+      v4d lo = *(const v4d *)t, hi = *(const v4d *)(t + 4);
       for (uint32_t q = 0; q < ib[0]; q++) {
-        const double *p = At + ib[1 + q] + i0;
+        const double *p = A0 + ib[1 + q];
         lo += *(const v4d *)p, hi += *(const v4d *)(p + 4);
       }
-      *(v4d *)y = lo, *(v4d *)(y + 4) = hi;
-    }
-  }
-  for (size_t b = 0; i0 < M && b < B; b++) {
-    const uint32_t *ib = idx + b * (N + 1);
-    double *restrict y = Y + b * ldy;
-    for (uint32_t q = 0; q < ib[0]; q++) {
-      const double *restrict p = At + ib[1 + q];
-      for (size_t k = i0; k < M; k++) y[k] += p[k];
+      *(v4d *)t = lo, *(v4d *)(t + 4) = hi;
+      memcpy(y, t, w * sizeof *t);
     }
   }
   return 1;

@@ -91,12 +91,9 @@ struct SNN_SFX(snn_lay) {
   size_t n, nprev;
   int k, np, m;
   relt *w_in, *w_rec; /* into theta; w_rec NULL if not recurrent */
-  /* double only (NULL in MPFR and without w_rec): each W_rec,r transposed,
-   * row j the weights out of unit j, remade by snn_net_derive; the
-   * event-driven recurrent product adds these rows (snn_rows_bin).  Rows
-   * start on 64-byte lines, ldt (n rounded up to 8, plus 8) apart: a
-   * power-of-two stride would put a block of columns into a few sets of
-   * the cache */
+  /* double only (NULL in MPFR and without w_rec): each W_rec,r in panels
+   * for the spikes' event-driven product (snn_rows_bin), remade by
+   * snn_net_derive; ldt values per W_rec,r */
   relt *w_rect;
   size_t ldt;
   relt *p[SNN_MAXCONST]; /* per-unit constants, into theta */
@@ -333,10 +330,12 @@ void SNN_SFX(snn_rows)(int ta, size_t B, size_t M, size_t N, const relt *A, size
  * only; they return 0 and write nothing when X is not binary (MPFR: always,
  * its exact products skip zeros themselves), and the caller makes the
  * product densely.
- * snn_rows_bin: y_b = A x_b (+ y_b), A (M x N) given as its transpose At
- * (N x M, row stride lda): y_b += sum over x_bj = 1 of row j of At. */
-int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const relt *At, size_t lda, const relt *X, size_t ldx, int acc,
-                          relt *Y, size_t ldy, uint32_t *idx, rctx *c);
+ * snn_rows_bin: y_b = A x_b (+ y_b) for A (M x N) given in panels of eight
+ * rows of A: A_ij at At[(i / 8) 8 N + 8 j + i % 8], the last panel padded
+ * with zeros to eight (ceil(M / 8) 8 N values, on a 64-byte boundary for
+ * speed): y_b += sum over x_bj = 1 of A's column j. */
+int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const relt *At, const relt *X, size_t ldx, int acc, relt *Y,
+                          size_t ldy, uint32_t *idx, rctx *c);
 /* (idx: B (N + 1) entries of scratch) */
 /* C = A^T X (M x N) over K rows, A K x M, X K x N binary: each element
  * the sum of A's entries on the rows where X has a one, in increasing row

@@ -829,27 +829,28 @@ START_TEST(test_event_products) {
   unsigned long long st = 11 + (unsigned long long)_i;
   rctx c;
   ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, 53), SNN_OK);
-  double *At = malloc(N * lda * sizeof *At), *X = malloc(600 * ldx * sizeof *X), *Y = malloc(B * ldy * sizeof *Y);
+  /* W (M x N) and its panels: W_ij at At[(i / 8) 8 N + 8 j + i % 8], padding 0 */
+  size_t np8 = (M + 7) / 8 * 8 * N;
+  double *At = calloc(np8, sizeof *At), *X = malloc(600 * ldx * sizeof *X), *Y = malloc(B * ldy * sizeof *Y);
   double *Y0 = malloc(B * ldy * sizeof *Y0), *Y1 = malloc(ldy * sizeof *Y1), *W = malloc(M * N * sizeof *W);
   uint32_t *idx = malloc(B * (N + 1) * sizeof *idx);
-  for (size_t q = 0; q < N * lda; q++) At[q] = ev_val(&st);
   for (size_t i = 0; i < M; i++)
-    for (size_t j = 0; j < N; j++) W[i * N + j] = At[j * lda + i];
+    for (size_t j = 0; j < N; j++) W[i * N + j] = At[(i / 8) * 8 * N + 8 * j + i % 8] = ev_val(&st);
   ev_spikes(X, B, N, ldx, &st);
   for (size_t q = 0; q < B * ldy; q++) Y0[q] = ev_val(&st);
   for (int acc = 0; acc < 2; acc++) {
     memcpy(Y, Y0, B * ldy * sizeof *Y);
-    ck_assert_int_eq(SNN_SFX(snn_rows_bin)(B, M, N, At, lda, X, ldx, acc, Y, ldy, idx, &c), 1);
+    ck_assert_int_eq(SNN_SFX(snn_rows_bin)(B, M, N, At, X, ldx, acc, Y, ldy, idx, &c), 1);
     for (size_t b = 0; b < B; b++) {
       for (size_t i = 0; i < M; i++) {
         double want = acc ? Y0[b * ldy + i] : 0.0;
         for (size_t j = 0; j < N; j++)
-          if (X[b * ldx + j] == 1.0) want += At[j * lda + i];
+          if (X[b * ldx + j] == 1.0) want += W[i * N + j];
         ck_assert_msg(Y[b * ldy + i] == want, "rows_bin B %zu M %zu N %zu acc %d: (%zu, %zu) %a, want %a", B, M, N, acc,
                       b, i, Y[b * ldy + i], want);
       }
       memcpy(Y1, Y0 + b * ldy, ldy * sizeof *Y1); /* the row alone */
-      ck_assert_int_eq(SNN_SFX(snn_rows_bin)(1, M, N, At, lda, X + b * ldx, ldx, acc, Y1, ldy, idx, &c), 1);
+      ck_assert_int_eq(SNN_SFX(snn_rows_bin)(1, M, N, At, X + b * ldx, ldx, acc, Y1, ldy, idx, &c), 1);
       ck_assert_msg(!memcmp(Y1, Y + b * ldy, M * sizeof *Y1), "rows_bin: row %zu differs alone", b);
       for (size_t i = M; i < ldy; i++) ck_assert(Y[b * ldy + i] == Y0[b * ldy + i]); /* outside the row: kept */
     }
@@ -858,14 +859,14 @@ START_TEST(test_event_products) {
     SNN_SFX(snn_rows)(0, 1, M, N, W, N, X, ldx, acc, Y1, ldy, &c);
     for (size_t i = 0; i < M; i++) {
       double mag = acc ? fabs(Y0[i]) : 0.0;
-      for (size_t j = 0; j < N; j++) mag += fabs(At[j * lda + i]) * X[j];
+      for (size_t j = 0; j < N; j++) mag += fabs(W[i * N + j]) * X[j];
       ck_assert(fabs(Y1[i] - Y[i]) <= (double)(N + 1) * 0x1p-53 * mag);
     }
   }
   /* not binary: refused, Y untouched */
   X[(B - 1) * ldx + N / 2] = 0.5;
   memcpy(Y, Y0, B * ldy * sizeof *Y);
-  ck_assert_int_eq(SNN_SFX(snn_rows_bin)(B, M, N, At, lda, X, ldx, 1, Y, ldy, idx, &c), 0);
+  ck_assert_int_eq(SNN_SFX(snn_rows_bin)(B, M, N, At, X, ldx, 1, Y, ldy, idx, &c), 0);
   ck_assert(!memcmp(Y, Y0, B * ldy * sizeof *Y));
   /* C = A^T X over K rows: A is K x M (the rows of dE/dI), X K x N spikes */
   static const size_t Ks[] = {31, 32, 300, 600};
