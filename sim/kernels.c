@@ -664,7 +664,7 @@ SNN_FMA_CLONES int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const 
   (void)M, (void)N, (void)K, (void)A, (void)lda, (void)X, (void)ldx, (void)C, (void)ldc, (void)scr;
   return 0;
 #else
-  if (K < 32 || !binary_rows(K, N, X, ldx)) return 0; /* a short sum: the dense product is faster */
+  if (K < 32) return 0; /* a short sum: the dense product is faster */
   size_t ldt = ev_ldt(M), ch = ev_chunk(K);
   double *Ct = scr, *pan = Ct + N * ldt;
   uint32_t *cnt = (uint32_t *)(pan + 8 * ch), *pos = cnt + N + 1, *list = pos + N;
@@ -672,12 +672,21 @@ SNN_FMA_CLONES int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const 
   for (size_t r0 = 0; r0 < K; r0 += ch) {
     int first = r0 == 0; /* the sums start at 0: Ct is not read */
     size_t rc = K - r0 < ch ? K - r0 : ch;
+    /* the last chunk's sums go to C itself, the others to Ct */
+    int last = r0 + rc == K;
     /* column j's ones, in increasing row order, at list + cnt[j] + j ..
      * cnt[j + 1] + j: one spare entry after each column lets the filling
-     * write every row's offset and advance only past the ones */
+     * write every row's offset and advance only past the ones.  Counting
+     * checks that the chunk is binary (C is written only in the last) */
     memset(cnt, 0, (N + 1) * sizeof *cnt);
+    int bad = 0;
     for (size_t r = r0; r < r0 + rc; r++)
-      for (size_t j = 0; j < N; j++) cnt[j + 1] += X[r * ldx + j] != 0.0;
+      for (size_t j = 0; j < N; j++) {
+        double x = X[r * ldx + j];
+        cnt[j + 1] += x != 0.0;
+        bad |= (x != 0.0) & (x != 1.0);
+      }
+    if (bad) return 0;
     for (size_t j = 0; j < N; j++) cnt[j + 1] += cnt[j], pos[j] = cnt[j] + (uint32_t)j;
     for (size_t r = r0; r < r0 + rc; r++)
       for (size_t j = 0; j < N; j++) {
@@ -714,6 +723,15 @@ SNN_FMA_CLONES int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const 
         for (uint32_t k = q; k < m1; k++) b0 += *(const v4d *)(A0 + l1[k]), b1 += *(const v4d *)(A0 + l1[k] + 4);
         for (uint32_t k = q; k < m2; k++) c0 += *(const v4d *)(A0 + l2[k]), c1 += *(const v4d *)(A0 + l2[k] + 4);
         for (uint32_t k = q; k < m3; k++) d0 += *(const v4d *)(A0 + l3[k]), d1 += *(const v4d *)(A0 + l3[k] + 4);
+        if (last) {
+          double *cc = C + i0 * ldc + j;
+          for (size_t e = 0; e < 4; e++) {
+            cc[e * ldc] = a0[e], cc[e * ldc + 1] = b0[e], cc[e * ldc + 2] = c0[e], cc[e * ldc + 3] = d0[e];
+            cc[(e + 4) * ldc] = a1[e], cc[(e + 4) * ldc + 1] = b1[e];
+            cc[(e + 4) * ldc + 2] = c1[e], cc[(e + 4) * ldc + 3] = d1[e];
+          }
+          continue;
+        }
         *(v4d *)t0 = a0, *(v4d *)(t0 + 4) = a1, *(v4d *)t1 = b0, *(v4d *)(t1 + 4) = b1;
         *(v4d *)t2 = c0, *(v4d *)(t2 + 4) = c1, *(v4d *)t3 = d0, *(v4d *)(t3 + 4) = d1;
       }
@@ -722,7 +740,10 @@ SNN_FMA_CLONES int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const 
         v4d a0 = first ? zero : *(const v4d *)t0, a1 = first ? zero : *(const v4d *)(t0 + 4);
         for (uint32_t k = cnt[j] + (uint32_t)j; k < cnt[j + 1] + (uint32_t)j; k++)
           a0 += *(const v4d *)(A0 + list[k]), a1 += *(const v4d *)(A0 + list[k] + 4);
-        *(v4d *)t0 = a0, *(v4d *)(t0 + 4) = a1;
+        if (last)
+          for (size_t e = 0; e < 4; e++) C[(i0 + e) * ldc + j] = a0[e], C[(i0 + 4 + e) * ldc + j] = a1[e];
+        else
+          *(v4d *)t0 = a0, *(v4d *)(t0 + 4) = a1;
       }
     }
     for (size_t j = 0; first && i0 < M && j < N; j++) memset(Ct + j * ldt + i0, 0, (M - i0) * sizeof *Ct);
@@ -730,11 +751,9 @@ SNN_FMA_CLONES int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const 
       for (uint32_t k = cnt[j] + (uint32_t)j; k < cnt[j + 1] + (uint32_t)j; k++)
         for (size_t i = i0; i < M; i++) Ct[j * ldt + i] += A[(r0 + list[k] / 8) * lda + i];
   }
-  /* C = Ct^T, in tiles that stay in the cache */
-  for (size_t i0 = 0; i0 < M; i0 += 32)
-    for (size_t j0 = 0; j0 < N; j0 += 32)
-      for (size_t i = i0; i < M && i < i0 + 32; i++)
-        for (size_t j = j0; j < N && j < j0 + 32; j++) C[i * ldc + j] = Ct[j * ldt + i];
+  /* the rows of C past the last whole panel: C = Ct^T there */
+  for (size_t i = M - M % 8; i < M; i++)
+    for (size_t j = 0; j < N; j++) C[i * ldc + j] = Ct[j * ldt + i];
   return 1;
 #endif
 }

@@ -898,10 +898,13 @@ START_TEST(test_event_products) {
         ck_assert_msg(C[i * ldc + j] == want, "gemm_tn_bin M %zu N %zu K %zu: (%zu, %zu) %a, want %a", M, N, K, i, j,
                       C[i * ldc + j], want);
       }
-    X[(K - 1) * ldx] = 0.25;
-    memcpy(C, C0, M * ldc * sizeof *C);
-    ck_assert_int_eq(SNN_SFX(snn_gemm_tn_bin)(M, N, K, A, lda, X, ldx, C, ldc, scr, &c), 0);
-    ck_assert(!memcmp(C, C0, M * ldc * sizeof *C));
+    for (int where = 0; where < 2; where++) { /* not binary in the first row, then only in the last */
+      X[where ? (K - 1) * ldx : N - 1] = 0.25;
+      memcpy(C, C0, M * ldc * sizeof *C);
+      ck_assert_int_eq(SNN_SFX(snn_gemm_tn_bin)(M, N, K, A, lda, X, ldx, C, ldc, scr, &c), 0);
+      ck_assert(!memcmp(C, C0, M * ldc * sizeof *C));
+      X[N - 1] = 0.0;
+    }
   }
   free(A), free(C), free(C0), free(scr);
   free(At), free(X), free(Y), free(Y0), free(Y1), free(W), free(idx);
