@@ -226,6 +226,47 @@ static inline __attribute__((always_inline)) void units_back(bws *w, size_t n, s
   }
 }
 
+/* units_back for one component, one current and two constants (lif), in
+ * the common case (a later step, recurrence and reset kept, no signal
+ * recorded): the same operations in the same order, written over restrict
+ * pointers so that the double build vectorises the loop. */
+SNN_FMA_CLONES static void units_back_lif(size_t n, const relt *restrict Dt, const relt *restrict rec,
+                                          const relt *restrict dzx, const relt *restrict dsn, const relt *restrict dsx,
+                                          relt *restrict dsb, relt *restrict dIt, const jacbuf *Jcp, const jacbuf *Jnp,
+                                          relt *const *gp, bws *w, rctx *c) {
+  (void)w;
+  const relt *restrict fzr = Jnp->dF_dzr, *restrict fzl = Jnp->dF_dzl, *restrict fs = Jnp->dF_ds;
+  const relt *restrict psi = Jcp->psi, *restrict us = Jcp->dU_ds, *restrict fi = Jcp->dF_dI;
+  const relt *restrict up = Jcp->dU_dp, *restrict fp = Jcp->dF_dp;
+  relt *restrict g0 = gp[0], *restrict g1 = gp[1];
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC ivdep /* (the arrays are distinct: restrict alone does not convince gcc 12) */
+#endif
+  for (size_t i = 0; i < n; i++) {
+    R_LOCAL(dz, w->dz);
+    R_LOCAL(du, w->du);
+    R_LOCAL(acc, w->acc);
+    R_LOCAL(ds, w->sv);
+    r_add(dz, Dt + i, rec + i, c);
+    r_fma(dz, dsn + i, fzr + i, dz, c);
+    r_add(dz, dz, dzx + i, c);
+    r_fma(dz, dsn + i, fzl + i, dz, c);
+    r_mul(du, psi + i, dz, c);
+    r_zero(dIt + i, c);
+    r_mul(ds, us + i, du, c);
+    r_fma(ds, fs + i, dsn + i, ds, c);
+    r_add(ds, ds, dsx + i, c);
+    r_set(dsb + i, ds, c);
+    r_fma(dIt + i, fi + i, ds, dIt + i, c);
+    r_mul(acc, up + 2 * i, du, c);
+    r_fma(acc, fp + 2 * i, dsb + i, acc, c);
+    r_add(g0 + i, g0 + i, acc, c);
+    r_mul(acc, up + 2 * i + 1, du, c);
+    r_fma(acc, fp + 2 * i + 1, dsb + i, acc, c);
+    r_add(g1 + i, g1 + i, acc, c);
+  }
+}
+
 /* Batch normalisation at step t, backward (docs/batchnorm.md): from
  * g = dE/dI^t (the normalised projections enter the currents unchanged) to
  * dE/dP^t before normalisation, B rows of F features into dP; gamma's and
@@ -350,7 +391,9 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
           tr->z[l] + r1 * n, &Jc, c);
       SNN_SFX(snn_jac_row)(L, Jnt, b, &Jn);
       relt *lsig = w->lsig && l == 0 ? w->lsig + t * Bn + b * n : NULL;
-      if (k == 1 && m == 1 && np == 2)
+      if (k == 1 && m == 1 && np == 2 && later && keep_rec && keep_reset && !lsig)
+        units_back_lif(n, Dt, rec, dzx, dsn, dsx, dsb, dIt, &Jc, &Jn, gp, w, c);
+      else if (k == 1 && m == 1 && np == 2)
         units_back(w, n, 1, 1, 2, later, keep_rec, keep_reset, lsig, Dt, rec, dzx, dsn, dsx, dsb, dIt, &Jc, &Jn, gp, c);
       else if (k == 2 && m == 1)
         units_back(w, n, 2, 1, np, later, keep_rec, keep_reset, lsig, Dt, rec, dzx, dsn, dsx, dsb, dIt, &Jc, &Jn, gp,
