@@ -758,6 +758,34 @@ SNN_FMA_CLONES int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const 
 #endif
 }
 
+void SNN_SFX(snn_rows_sel)(size_t B, size_t M, size_t N, const relt *A, size_t lda, const relt *X, size_t ldx, relt *Y,
+                           size_t ldy, const relt *sel, size_t lds, rctx *c) {
+#ifndef SNN_MPFR
+  (void)sel, (void)lds;
+  SNN_SFX(snn_rows)(1, B, M, N, A, lda, X, ldx, 0, Y, ldy, c);
+#else
+  /* y_b^T = x_b^T A: the product of B x M and M x N, element by element */
+  xacc x;
+  int ex = xsetup(&x, 0, 0, B, N, M, X, ldx, A, lda, NULL, 0, c);
+  relt *t = c->leaf;
+  for (size_t b = 0; b < B; b++)
+    for (size_t j = 0; j < N; j++) {
+      relt *y = Y + b * ldy + j;
+      if (mpfr_zero_p(sel + b * lds + j)) {
+        r_zero(y, c);
+        continue;
+      }
+      if (ex) {
+        xdot(&x, b, j, M, NULL, y);
+        continue;
+      }
+      r_zero(t, c);
+      for (size_t k = 0; k < M; k++) acc_fma(t, X + b * ldx + k, A + k * lda + j, c);
+      r_set(y, t, c);
+    }
+#endif
+}
+
 /* Element-wise kernels of the trace rules: each element gets exactly the
  * operation of the scalar API (fma with one rounding), so a rule written
  * with them gives the bytes of its scalar definition.  The double build

@@ -323,6 +323,14 @@ void SNN_SFX(snn_gemv)(int ta, size_t M, size_t N, const relt *A, size_t lda, co
  * gemv makes, in the same order, whatever B. */
 void SNN_SFX(snn_rows)(int ta, size_t B, size_t M, size_t N, const relt *A, size_t lda, const relt *X, size_t ldx,
                        int acc, relt *Y, size_t ldy, rctx *c);
+/* y_b = A^T x_b for B rows (snn_rows with ta = 1, no addend), where only
+ * the entries (b, j) with sel[b lds + j] != 0 are needed: MPFR computes
+ * those alone (the others are set to 0), double computes every entry (its
+ * product is BLAS: skipping would not save time).  A caller reads only
+ * the selected entries, or reads the others knowing they are unspecified.
+ * In MPFR the selected entries are those of snn_rows, bit for bit. */
+void SNN_SFX(snn_rows_sel)(size_t B, size_t M, size_t N, const relt *A, size_t lda, const relt *X, size_t ldx, relt *Y,
+                           size_t ldy, const relt *sel, size_t lds, rctx *c);
 /* Event-driven products, for a binary operand X (every entry 0 or 1, as
  * spikes are with a heaviside forward): each output is its start (0, or
  * itself when acc) plus the rows or columns the ones select, added in

@@ -697,6 +697,40 @@ START_TEST(test_mpfr_products_rounded_once) {
 }
 END_TEST
 
+/* The selective product (BPTT's signal back through W_rec where psi is
+ * not 0): the selected entries are snn_rows's bit for bit, at one and
+ * several rows, the others 0; at 64 and 256 bits. */
+START_TEST(test_mpfr_rows_sel) {
+  const long prec = _i ? 256 : 64;
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, prec), SNN_OK);
+  enum { B = 5, M = 7, N = 6 };
+  unsigned st = 99u + (unsigned)_i;
+  relt *A = SNN_SFX(snn_vec_alloc)(M * N, &c), *X = SNN_SFX(snn_vec_alloc)(B * M, &c);
+  relt *Y = SNN_SFX(snn_vec_alloc)(B * N, &c), *Yr = SNN_SFX(snn_vec_alloc)(B * N, &c);
+  relt *S = SNN_SFX(snn_vec_alloc)(B * N, &c);
+  kernel_fill(A, M * N, &st, 0, &c);
+  kernel_fill(X, B * M, &st, 0, &c);
+  size_t nsel = 0;
+  for (size_t q = 0; q < B * N; q++) {
+    r_set_d(S + q, q % 3 ? 0.5 : 0.0, &c);
+    r_set_d(Y + q, 7.0, &c); /* overwritten either way */
+    nsel += q % 3 != 0;
+  }
+  ck_assert(nsel > 0 && nsel < B * N);
+  for (size_t rows = 1; rows <= B; rows += B - 1) {
+    SNN_SFX(snn_rows)(1, rows, M, N, A, N, X, M, 0, Yr, N, &c);
+    SNN_SFX(snn_rows_sel)(rows, M, N, A, N, X, M, Y, N, S, N, &c);
+    for (size_t q = 0; q < rows * N; q++)
+      ck_assert_msg(q % 3 ? mpfr_equal_p(Y + q, Yr + q) : mpfr_zero_p(Y + q), "prec %ld rows %zu: entry %zu", prec,
+                    rows, q);
+  }
+  SNN_SFX(snn_vec_free)(A, M * N, &c), SNN_SFX(snn_vec_free)(X, B * M, &c);
+  SNN_SFX(snn_vec_free)(Y, B * N, &c), SNN_SFX(snn_vec_free)(Yr, B * N, &c), SNN_SFX(snn_vec_free)(S, B * N, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+}
+END_TEST
+
 /* The rounding of an exact sum at its edges: ties to even both ways, a
  * sticky bit far below, and a carry through a significand of ones (the
  * exponent goes up), at precisions that fill their limbs and one that does
@@ -935,6 +969,7 @@ static Suite *battery(void) {
   tcase_add_loop_test(tm, test_mpfr_products_rounded_once, 0, 24);
   tcase_add_test(tm, test_mpfr_products_cancel);
   tcase_add_test(tm, test_mpfr_products_round_edges);
+  tcase_add_loop_test(tm, test_mpfr_rows_sel, 0, 2);
   tcase_add_loop_test(tm, test_mpfr53_reproduces_double, 0, NNETS);
 #endif
   suite_add_tcase(s, tm);

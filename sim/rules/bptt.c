@@ -373,13 +373,33 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
     const jacbuf *Jct = &w->J[t & 1], *Jnt = &w->J[(t + 1) & 1];
     /* step t+1 depends on step t unless t+1 starts a truncation window */
     int later = t < T && !(window && t % window == 0);
+    /* dE/dz^t reaches nothing but du = psi^t dz (and the ideal signal, when
+     * recorded), so with one recurrent current the signal back through
+     * W_rec is needed only where psi^t is not 0: MPFR computes only those
+     * entries (snn_rows_sel), after the Jacobians of every row (double
+     * makes every entry with BLAS, and keeps its order) */
+#ifdef SNN_MPFR
+    int sel = keep_rec && later && sh->nrec == 1 && !(w->lsig && l == 0);
+#else
+    int sel = 0;
+#endif
+    for (size_t b = 0; sel && b < B; b++) {
+      size_t r0 = (t - 1) * B + b, r1 = t * B + b;
+      SNN_SFX(snn_jac_row)(L, Jct, b, &Jc);
+      jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k, tr->u[l] + r1 * n,
+          tr->z[l] + r1 * n, &Jc, c);
+    }
     if (keep_rec && later)
       for (int r = 0; r < sh->nrec; r++) {
         const relt *g = L->bn ? w->dP + (t + 1) * BF + L->bs[1].f0 + (size_t)r * n
                               : dI + (t + 1) * Bmn + (size_t)sh->rec_cur[r] * n;
-        SNN_SFX(snn_rows)(1, B, n, n, L->w_rec + (size_t)r * n * n, n, g, L->bn ? FF : mn, r > 0, w->rec, n, c);
+        if (sel)
+          SNN_SFX(snn_rows_sel)(B, n, n, L->w_rec, n, g, L->bn ? FF : mn, w->rec, n, Jct->psi, n, c);
+        else
+          SNN_SFX(snn_rows)(1, B, n, n, L->w_rec + (size_t)r * n * n, n, g, L->bn ? FF : mn, r > 0, w->rec, n, c);
       }
-    /* a row's Jacobians are made right before they are used (in cache) */
+    /* without that, a row's Jacobians are made right before they are used
+     * (in cache) */
     for (size_t b = 0; b < B; b++) {
       size_t r0 = (t - 1) * B + b, r1 = t * B + b;
       relt *dIt = dI + t * Bmn + b * mn;
@@ -387,8 +407,9 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
       const relt *dsn = w->dsn + b * n * k, *dsx = w->dsx + b * n * k;
       relt *dsb = w->ds + b * n * k;
       SNN_SFX(snn_jac_row)(L, Jct, b, &Jc);
-      jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k, tr->u[l] + r1 * n,
-          tr->z[l] + r1 * n, &Jc, c);
+      if (!sel)
+        jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k, tr->u[l] + r1 * n,
+            tr->z[l] + r1 * n, &Jc, c);
       SNN_SFX(snn_jac_row)(L, Jnt, b, &Jn);
       relt *lsig = w->lsig && l == 0 ? w->lsig + t * Bn + b * n : NULL;
       if (k == 1 && m == 1 && np == 2 && later && keep_rec && keep_reset && !lsig)
