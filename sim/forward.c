@@ -104,6 +104,7 @@ static void delay_kernel(const lay *L, const relt *D, relt *kw, relt *dkw, rctx 
 
 void SNN_SFX(snn_net_derive)(net *N) {
   const snn_spec *s = N->spec;
+  N->gen++;
   for (size_t l = 0; l < s->L; l++) {
     lay *L = &N->layers[l];
     L->cell->derive(L, N->c);

@@ -151,7 +151,8 @@ typedef struct SNN_SFX(snn_net) {
   const SNN_SFX(snn_hook) * hook;   /* NULL: parameters fixed over the sequence */
   const SNN_SFX(snn_probe) * probe; /* NULL: none (explain) */
   size_t P;
-  relt *theta; /* all parameters, in the spec's block layout */
+  relt *theta;       /* all parameters, in the spec's block layout */
+  unsigned long gen; /* snn_net_derive's calls: buffers made from the parameters compare it */
   /* The batch (docs/architecture.md, "The batch"): B sequences advanced
    * together, 1 <= B <= Bcap; every per-step quantity is B rows of one
    * sequence's, row b of step t at (t B + b) times its size (time-major). */

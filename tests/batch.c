@@ -310,6 +310,88 @@ START_TEST(test_weights_follow_derive) {
 }
 END_TEST
 
+/* A cell with split Jacobians (lif: the fixed part kept over the steps)
+ * under online updates that change its constants inside the sequence: the
+ * forward-in-time rules give the bytes of the same cell without the split
+ * (its jac at every step); not vacuous: without the updates the gradient
+ * differs.  The hook scales tau_mem and the threshold and derives the
+ * network, as training's does. */
+typedef struct {
+  net *N;
+  const snn_spec *s;
+  relt *sum;
+  int change;
+} hookctx;
+
+static void scale_consts(void *ctx, size_t t, relt *grad) {
+  hookctx *h = ctx;
+  const snn_layer_spec *ls = &h->s->layers[0];
+  for (size_t q = 0; q < h->s->P; q++) r_add(h->sum + q, h->sum + q, grad + q, h->N->c);
+  for (int p = 0; h->change && p < ls->nconst; p++) {
+    const snn_block *bk = &h->s->blk[ls->blk_const[p]];
+    for (size_t i = 0; i < bk->rows * bk->cols; i++)
+      r_mul_d(h->N->theta + bk->off + i, h->N->theta + bk->off + i, 1.0 + 0.01 * (double)t, h->N->c);
+  }
+  SNN_SFX(snn_net_derive)(h->N);
+}
+
+static void online_run(const char *rtext, int split, int change, relt *out, rctx *c) {
+  snn_spec *s =
+      spec_from(NET("{\"model\":\"lif\",\"size\":6,\"recurrent\":true,\"w_scale\":3,"
+                    "\"train\":[\"w_in\",\"w_rec\",\"tau_mem\",\"threshold\"]}",
+                    "\"readout\":{\"size\":2,\"tau_out\":4},\"spike\":{\"surrogate\":\"triangle\"}"));
+  snn_data d;
+  snn_err e = {0};
+  ck_assert_int_eq(snn_data_generate(s, &d, &e), SNN_OK);
+  net N;
+  ck_assert_int_eq(SNN_SFX(snn_net_init)(&N, s, &d, c), SNN_OK);
+  cell_type plain = *N.layers[0].cell;
+  ck_assert_ptr_nonnull(plain.jac_step);
+  plain.jac_fixed = NULL, plain.jac_step = NULL;
+  if (!split) N.layers[0].cell = &plain;
+  hookctx h = {&N, s, out, change};
+  SNN_SFX(snn_hook) hk = {5, scale_consts, &h};
+  N.hook = &hk;
+  snn_rule rule;
+  ck_assert_int_eq(snn_rule_parse(rtext, &rule, &e), SNN_OK);
+  relt *g = vec_alloc(s->P, c);
+  real loss;
+  r_init(loss, c);
+  size_t cross[2], bytes;
+  double spikes[2];
+  SNN_SFX(snn_vzero)(s->P, out, c);
+  ck_assert_msg(SNN_RULE_FN(&rule)(&N, &rule, g, loss, cross, spikes, &bytes, &e) == SNN_OK, "%s: %s", rtext, e.msg);
+  ck_assert(cross[0] > 0);
+  for (size_t q = 0; q < s->P; q++) r_add(out + q, out + q, g + q, c);
+  r_clear(loss, c);
+  vec_free(g, s->P, c);
+  SNN_SFX(snn_net_clear)(&N);
+  snn_data_clear(&d);
+  snn_spec_free(s);
+}
+
+START_TEST(test_split_jacobians_follow_updates) {
+  static const char *const rules[] = {"eprop", "eprop:block=0", "ostl:traces=diagonal,block=0", "rtrl"};
+  rctx c;
+  ck_assert_int_eq(SNN_SFX(snn_rctx_init)(&c, PRECS[0]), SNN_OK);
+  snn_spec *s = spec_from(NET("{\"model\":\"lif\",\"size\":6,\"recurrent\":true}", "\"readout\":{\"size\":2}"));
+  size_t P = s->P;
+  snn_spec_free(s);
+  relt *a = vec_alloc(P, &c), *b = vec_alloc(P, &c), *f = vec_alloc(P, &c);
+  online_run(rules[_i], 1, 1, a, &c);
+  online_run(rules[_i], 0, 1, b, &c);
+  online_run(rules[_i], 1, 0, f, &c);
+  int moved = 0;
+  for (size_t q = 0; q < P; q++) {
+    ck_assert_msg(r_cmp(a + q, b + q) == 0, "%s: entry %zu with the split differs from jac's", rules[_i], q);
+    moved |= r_cmp(a + q, f + q) != 0;
+  }
+  ck_assert_msg(moved, "%s: the online updates changed nothing", rules[_i]);
+  vec_free(a, P, &c), vec_free(b, P, &c), vec_free(f, P, &c);
+  SNN_SFX(snn_rctx_clear)(&c);
+}
+END_TEST
+
 /* A network that keeps its rule's buffers between calls (training's
  * workers) gives, for a second sequence, the bytes of a fresh call: the
  * kept state is set back to t = 0 in full.  The first sequence differs from
@@ -486,6 +568,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_batch_is_sum, 0, NNETS * NRULES);
   tcase_add_loop_test(tc, test_rows_are_the_single_runs, 0, NNETS);
   tcase_add_loop_test(tc, test_weights_follow_derive, 0, 2);
+  tcase_add_loop_test(tc, test_split_jacobians_follow_updates, 0, 4);
   tcase_add_loop_test(tc, test_kept_buffers_are_fresh, 0, NNETS * NKEEP);
   tcase_add_loop_test(tc, test_blocks_are_steps, 0, NBNETS * NBRULES);
   tcase_add_loop_test(tc, test_windows_are_stored, 0, NNETS - 2);

@@ -93,6 +93,7 @@ void SNN_SFX(snn_online_reset)(online *o) {
   SNN_SFX(snn_vzero)(o->bcap * SNN_SFX(snn_nhidden)(o->N->spec), o->zsum, o->c);
   SNN_SFX(snn_vzero)(o->bcap, o->loss, o->c);
   for (size_t l = 0; l < o->N->spec->L; l++) o->cross[l] = 0;
+  o->jgen = 0; /* (B may differ from the previous call's) */
 }
 
 void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot **cur) {
@@ -100,6 +101,20 @@ void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot
   const snn_spec *s = N->spec;
   const slot *a = &o->sl[(t - 1) & 1], *b = &o->sl[t & 1];
   SNN_SFX(snn_step)(N, t, a, b, o->loss, o->zsum, o->cross);
+  /* split Jacobians: the fixed parts again after the parameters changed
+   * (an online update derives the network) or a reset */
+  int refix = o->jgen != N->gen + 1;
+  for (size_t l = 0; refix && l < s->L; l++) {
+    const lay *L = &N->layers[l];
+    for (size_t r = 0; L->cell->jac_fixed && r < N->B; r++) {
+      jacbuf Jf;
+      SNN_SFX(snn_jac_row)(L, &o->J[l], r, &Jf);
+      L->cell->jac_fixed(L, &Jf, o->c);
+      SNN_SFX(snn_jac_row)(L, &o->Jp[l], r, &Jf);
+      L->cell->jac_fixed(L, &Jf, o->c);
+    }
+  }
+  o->jgen = N->gen + 1;
   for (size_t l = 0; l < s->L; l++) {
     const lay *L = &N->layers[l];
     jacbuf sw = o->Jp[l], Jb;
@@ -108,8 +123,9 @@ void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot
     size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m;
     for (size_t r = 0; r < N->B; r++) {
       SNN_SFX(snn_jac_row)(L, &o->J[l], r, &Jb);
-      L->cell->jac(L, a->s[l] + r * n * k, a->z[l] + r * n, b->I[l] + r * n * m, b->s[l] + r * n * k, b->u[l] + r * n,
-                   b->z[l] + r * n, &Jb, o->c);
+      (L->cell->jac_step ? L->cell->jac_step : L->cell->jac)(L, a->s[l] + r * n * k, a->z[l] + r * n,
+                                                             b->I[l] + r * n * m, b->s[l] + r * n * k, b->u[l] + r * n,
+                                                             b->z[l] + r * n, &Jb, o->c);
     }
   }
   *prev = a;

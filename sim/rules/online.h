@@ -21,10 +21,13 @@ typedef struct {
   size_t *cross;
   jacbuf J[SNN_MAXLAYERS];  /* local Jacobians of each layer at the current step, B n units */
   jacbuf Jp[SNN_MAXLAYERS]; /* ... and at the previous step */
-  long *col;                /* per parameter: its trainable column, or -1 */
-  size_t *flat;             /* per trainable column: its parameter */
-  size_t Pt;                /* number of trainable scalars */
-  size_t bytes;             /* bytes held, for the memory claims */
+  /* cells with split Jacobians: N->gen + 1 when both buffers' fixed parts
+   * are those of the current parameters for all B rows, else 0 */
+  unsigned long jgen;
+  long *col;    /* per parameter: its trainable column, or -1 */
+  size_t *flat; /* per trainable column: its parameter */
+  size_t Pt;    /* number of trainable scalars */
+  size_t bytes; /* bytes held, for the memory claims */
 } SNN_SFX(snn_online);
 typedef SNN_SFX(snn_online) online;
 

@@ -544,23 +544,24 @@ typedef struct tblk_ {
   size_t K, d, qs;             /* steps per block, components, synaptic columns */
   size_t nk;                   /* steps recorded in the current block */
   relt *A, *g, *lam, *pre;     /* K n d d, K n m d, K n, K qs */
-  relt *w, *rho, *rt, *M, *M2; /* n k (w^{t-1}), d, d, d d, d d */
-  relt *D, *U;                 /* m n K, m d n K */
+  relt *w, *rho, *rt, *M, *M2; /* n k (w^{t-1}); per unit: d, d, d d, d d */
+  relt *D, *U;                 /* m K n, m d K n: step-major (a step's units contiguous) */
   relt *xi;                    /* d qs: one unit's traces at t0 */
   real a;
 } tblk;
 
 static size_t tblk_count(const tblk *b, size_t n, size_t k, size_t m) {
   size_t K = b->K, d = b->d;
-  return K * n * (d * d + m * d + 1) + K * b->qs + n * k + 2 * d + 2 * d * d + m * n * K * (1 + d) + d * b->qs + 1;
+  return K * n * (d * d + m * d + 1) + K * b->qs + n * k + n * (2 * d + 2 * d * d) + m * n * K * (1 + d) + d * b->qs +
+         1;
 }
 
 static void tblk_free(tblk *b, size_t n, size_t k, size_t m, rctx *c) {
   if (!b) return;
   size_t K = b->K, d = b->d;
   vec_free(b->A, K * n * d * d, c), vec_free(b->g, K * n * m * d, c), vec_free(b->lam, K * n, c);
-  vec_free(b->pre, K * b->qs, c), vec_free(b->w, n * k, c), vec_free(b->rho, d, c), vec_free(b->rt, d, c);
-  vec_free(b->M, d * d, c), vec_free(b->M2, d * d, c);
+  vec_free(b->pre, K * b->qs, c), vec_free(b->w, n * k, c), vec_free(b->rho, n * d, c), vec_free(b->rt, n * d, c);
+  vec_free(b->M, n * d * d, c), vec_free(b->M2, n * d * d, c);
   vec_free(b->D, m * n * K, c), vec_free(b->U, m * d * n * K, c), vec_free(b->xi, d * b->qs, c);
   r_clear(b->a, c);
   free(b);
@@ -580,8 +581,8 @@ static int tblk_init(tlay *T, const net *N, size_t l, const topts *op) {
   b->K = K, b->d = d, b->qs = qs;
   r_init(b->a, c);
   b->A = vec_alloc(K * n * d * d, c), b->g = vec_alloc(K * n * m * d, c), b->lam = vec_alloc(K * n, c);
-  b->pre = vec_alloc(K * qs, c), b->w = vec_alloc(n * k, c), b->rho = vec_alloc(d, c), b->rt = vec_alloc(d, c);
-  b->M = vec_alloc(d * d, c), b->M2 = vec_alloc(d * d, c);
+  b->pre = vec_alloc(K * qs, c), b->w = vec_alloc(n * k, c), b->rho = vec_alloc(n * d, c), b->rt = vec_alloc(n * d, c);
+  b->M = vec_alloc(n * d * d, c), b->M2 = vec_alloc(n * d * d, c);
   b->D = vec_alloc(m * n * K, c), b->U = vec_alloc(m * d * n * K, c), b->xi = vec_alloc(d * qs, c);
   T->blk = b;
   if (!b->A || !b->g || !b->lam || !b->pre || !b->w || !b->rho || !b->rt || !b->M || !b->M2 || !b->D || !b->U || !b->xi)
@@ -637,67 +638,79 @@ SNN_FMA_CLONES static void tblk_record(const net *N, size_t l, tlay *T, const on
     record_body(N, l, T, o, op, k, m);
 }
 
-/* The block's recursions for unit i: delta^tau of every current into D,
- * sigma into b->rho and, when the traces are carried out of the block
- * (`carry`), u^tau into U and Phi into b->M.  Inlined with d as a constant
- * for the common sizes (the loops over components unroll). */
-static inline __attribute__((always_inline)) void blk_unit(const net *N, const lay *L, tblk *b, size_t i, size_t d,
-                                                           int carry) {
+/* The block's recursions, for every unit in lockstep (the unit innermost:
+ * the units' chains are independent, so they overlap, where one unit's
+ * chain of dependent operations ran alone): delta^tau of every current
+ * into D, sigma into b->rho (d per unit) and, when the traces are carried
+ * out of the block (`carry`), u^tau into U and Phi into b->M (d d per
+ * unit).  Each unit takes the operations of its own recursion in the same
+ * order as one unit alone.  Inlined with d as a constant for the common
+ * sizes (the loops over components unroll). */
+static inline __attribute__((always_inline)) void blk_units(const net *N, const lay *L, tblk *b, size_t d, int carry) {
   rctx *c = N->c;
-  size_t n = L->n, m = (size_t)L->m, K = b->nk, KK = b->K, k = d - 1;
+  size_t n = L->n, m = (size_t)L->m, K = b->nk, KK = b->K, k = d - 1, dd = d * d;
   relt *rho = b->rho, *rt = b->rt, *M = b->M, *M2 = b->M2, *sw;
-  SNN_SFX(snn_vzero)(d, rho, c);
+  SNN_SFX(snn_vzero)(n * d, rho, c);
   for (size_t tau = K; tau-- > 0;) {
     if (tau + 1 < K) { /* rho = At^{tau+1}^T rho */
-      const relt *A = b->A + ((tau + 1) * n + i) * d * d;
-      for (size_t r = 0; r < d; r++) {
-        r_zero(rt + r, c);
-        for (size_t r2 = 0; r2 < d; r2++) r_fma(rt + r, A + r2 * d + r, rho + r2, rt + r, c);
-      }
+      const relt *A = b->A + (tau + 1) * n * dd;
+      for (size_t i = 0; i < n; i++)
+        for (size_t r = 0; r < d; r++) {
+          relt *o_ = rt + i * d + r;
+          r_zero(o_, c);
+          for (size_t r2 = 0; r2 < d; r2++) r_fma(o_, A + i * dd + r2 * d + r, rho + i * d + r2, o_, c);
+        }
       sw = rho, rho = rt, rt = sw;
     }
-    r_add(rho + k, rho + k, b->lam + tau * n + i, c);
-    const relt *g = b->g + (tau * n + i) * m * d;
-    for (size_t q = 0; q < m; q++) {
-      relt *D = b->D + (q * n + i) * KK + tau;
-      r_zero(D, c);
-      for (size_t r = 0; r < d; r++) r_fma(D, rho + r, g + q * d + r, D, c);
+    const relt *lam = b->lam + tau * n, *g = b->g + tau * n * m * d;
+    for (size_t i = 0; i < n; i++) {
+      r_add(rho + i * d + k, rho + i * d + k, lam + i, c);
+      for (size_t q = 0; q < m; q++) {
+        relt *D = b->D + (q * KK + tau) * n + i;
+        r_zero(D, c);
+        for (size_t r = 0; r < d; r++) r_fma(D, rho + i * d + r, g + (i * m + q) * d + r, D, c);
+      }
     }
   }
-  const relt *A0 = b->A + i * d * d; /* sigma = At^{t0+1}^T rho^{t0+1} */
-  for (size_t r = 0; r < d; r++) {
-    r_zero(rt + r, c);
-    for (size_t r2 = 0; r2 < d; r2++) r_fma(rt + r, A0 + r2 * d + r, rho + r2, rt + r, c);
-  }
-  if (rt != b->rho) SNN_SFX(snn_vset)(d, rt, b->rho, c);
+  const relt *A0 = b->A; /* sigma = At^{t0+1}^T rho^{t0+1} */
+  for (size_t i = 0; i < n; i++)
+    for (size_t r = 0; r < d; r++) {
+      relt *o_ = rt + i * d + r;
+      r_zero(o_, c);
+      for (size_t r2 = 0; r2 < d; r2++) r_fma(o_, A0 + i * dd + r2 * d + r, rho + i * d + r2, o_, c);
+    }
+  if (rt != b->rho) SNN_SFX(snn_vset)(n * d, rt, b->rho, c);
   if (!carry) return;
-  for (size_t r = 0; r < d * d; r++) r_set_si(M + r, r % (d + 1) == 0, c);
+  for (size_t q = 0; q < n * dd; q++) r_set_si(M + q, q % dd % (d + 1) == 0, c);
   for (size_t tau = K; tau-- > 0;) {
-    const relt *g = b->g + (tau * n + i) * m * d, *A = b->A + (tau * n + i) * d * d;
-    for (size_t q = 0; q < m; q++)
-      for (size_t r = 0; r < d; r++) {
-        relt *u = b->U + ((q * d + r) * n + i) * KK + tau;
-        r_zero(u, c);
-        for (size_t r2 = 0; r2 < d; r2++) r_fma(u, M + r * d + r2, g + q * d + r2, u, c);
-      }
-    for (size_t r = 0; r < d; r++) /* M = M At^tau */
-      for (size_t r2 = 0; r2 < d; r2++) {
-        relt *o_ = M2 + r * d + r2;
-        r_zero(o_, c);
-        for (size_t r3 = 0; r3 < d; r3++) r_fma(o_, M + r * d + r3, A + r3 * d + r2, o_, c);
-      }
+    const relt *g = b->g + tau * n * m * d, *A = b->A + tau * n * dd;
+    for (size_t i = 0; i < n; i++) {
+      const relt *Mi = M + i * dd, *Ai = A + i * dd;
+      for (size_t q = 0; q < m; q++)
+        for (size_t r = 0; r < d; r++) {
+          relt *u = b->U + ((q * d + r) * KK + tau) * n + i;
+          r_zero(u, c);
+          for (size_t r2 = 0; r2 < d; r2++) r_fma(u, Mi + r * d + r2, g + (i * m + q) * d + r2, u, c);
+        }
+      for (size_t r = 0; r < d; r++) /* M = M At^tau */
+        for (size_t r2 = 0; r2 < d; r2++) {
+          relt *o_ = M2 + i * dd + r * d + r2;
+          r_zero(o_, c);
+          for (size_t r3 = 0; r3 < d; r3++) r_fma(o_, Mi + r * d + r3, Ai + r3 * d + r2, o_, c);
+        }
+    }
     sw = M, M = M2, M2 = sw;
   }
-  if (M != b->M) SNN_SFX(snn_vset)(d * d, M, b->M, c);
+  if (M != b->M) SNN_SFX(snn_vset)(n * dd, M, b->M, c);
 }
 
-SNN_FMA_CLONES static void tblk_unit(const net *N, const lay *L, tblk *b, size_t i, int carry) {
+SNN_FMA_CLONES static void tblk_units(const net *N, const lay *L, tblk *b, int carry) {
   if (b->d == 2)
-    blk_unit(N, L, b, i, 2, carry);
+    blk_units(N, L, b, 2, carry);
   else if (b->d == 3)
-    blk_unit(N, L, b, i, 3, carry);
+    blk_units(N, L, b, 3, carry);
   else
-    blk_unit(N, L, b, i, b->d, carry);
+    blk_units(N, L, b, b->d, carry);
 }
 
 /* The end of a block: the gradient of the synaptic columns and, unless it
@@ -710,8 +723,8 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad, int last) {
   rctx *c = N->c;
   size_t n = L->n, k = (size_t)L->k, d = b->d, q = T->q, qs = b->qs, K = b->nk, KK = b->K;
   if (!K) return;
+  tblk_units(N, L, b, !last);
   for (size_t i = 0; i < n; i++) {
-    tblk_unit(N, L, b, i, !last);
     /* xi^{t0} of unit i; dE/dtheta += sigma . xi^{t0}; xi <- Phi xi^{t0}:
      * nothing to do in the first block, where xi^{t0} = 0 */
     if (T->zero) continue;
@@ -721,12 +734,12 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad, int last) {
       const tseg *g = &T->seg[sg];
       if (g->a >= qs) continue;
       relt *gr = grad + T->par[g->a].flat + i * T->stride[g->a];
-      for (size_t r = 0; r < d; r++) SNN_SFX(snn_vfma)(g->b - g->a, b->rho + r, b->xi + r * qs + g->a, gr, c);
+      for (size_t r = 0; r < d; r++) SNN_SFX(snn_vfma)(g->b - g->a, b->rho + i * d + r, b->xi + r * qs + g->a, gr, c);
     }
     for (size_t r = 0; !last && r < d; r++) {
       relt *dst = r < k ? T->eps + (i * k + r) * q : T->ebar + i * q;
       SNN_SFX(snn_vzero)(qs, dst, c);
-      for (size_t r2 = 0; r2 < d; r2++) SNN_SFX(snn_vfma)(qs, b->M + r * d + r2, b->xi + r2 * qs, dst, c);
+      for (size_t r2 = 0; r2 < d; r2++) SNN_SFX(snn_vfma)(qs, b->M + (i * d + r) * d + r2, b->xi + r2 * qs, dst, c);
     }
   }
   /* the sums over the block's steps: products over its K steps */
@@ -734,11 +747,11 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad, int last) {
     const tseg *g = &T->seg[sg];
     if (g->a >= qs) continue;
     size_t w = g->b - g->a, cur = (size_t)g->cur, ld = n > 1 ? T->stride[g->a] : w;
-    SNN_SFX(snn_gemm)(0, 0, n, w, K, b->D + cur * n * KK, KK, b->pre + g->a, qs, 1, grad + T->par[g->a].flat, ld, c);
+    SNN_SFX(snn_gemm)(1, 0, n, w, K, b->D + cur * KK * n, n, b->pre + g->a, qs, 1, grad + T->par[g->a].flat, ld, c);
     for (size_t r = 0; !last && r < d; r++) {
       relt *dst = r < k ? T->eps + r * q + g->a : T->ebar + g->a;
       SNN_SFX(snn_gemm)
-      (0, 0, n, w, K, b->U + (cur * d + r) * n * KK, KK, b->pre + g->a, qs, 1, dst, r < k ? k * q : q, c);
+      (1, 0, n, w, K, b->U + (cur * d + r) * KK * n, n, b->pre + g->a, qs, 1, dst, r < k ? k * q : q, c);
     }
   }
   b->nk = 0;
