@@ -656,9 +656,10 @@ static inline __attribute__((always_inline)) void blk_units(const net *N, const 
       const relt *A = b->A + (tau + 1) * n * dd;
       for (size_t i = 0; i < n; i++)
         for (size_t r = 0; r < d; r++) {
-          relt *o_ = rt + i * d + r;
+          R_LOCAL(o_, b->a); /* each sum in a register (double), then stored */
           r_zero(o_, c);
           for (size_t r2 = 0; r2 < d; r2++) r_fma(o_, A + i * dd + r2 * d + r, rho + i * d + r2, o_, c);
+          r_set(rt + i * d + r, o_, c);
         }
       sw = rho, rho = rt, rt = sw;
     }
@@ -666,18 +667,20 @@ static inline __attribute__((always_inline)) void blk_units(const net *N, const 
     for (size_t i = 0; i < n; i++) {
       r_add(rho + i * d + k, rho + i * d + k, lam + i, c);
       for (size_t q = 0; q < m; q++) {
-        relt *D = b->D + (q * KK + tau) * n + i;
+        R_LOCAL(D, b->a);
         r_zero(D, c);
         for (size_t r = 0; r < d; r++) r_fma(D, rho + i * d + r, g + (i * m + q) * d + r, D, c);
+        r_set(b->D + (q * KK + tau) * n + i, D, c);
       }
     }
   }
   const relt *A0 = b->A; /* sigma = At^{t0+1}^T rho^{t0+1} */
   for (size_t i = 0; i < n; i++)
     for (size_t r = 0; r < d; r++) {
-      relt *o_ = rt + i * d + r;
+      R_LOCAL(o_, b->a);
       r_zero(o_, c);
       for (size_t r2 = 0; r2 < d; r2++) r_fma(o_, A0 + i * dd + r2 * d + r, rho + i * d + r2, o_, c);
+      r_set(rt + i * d + r, o_, c);
     }
   if (rt != b->rho) SNN_SFX(snn_vset)(n * d, rt, b->rho, c);
   if (!carry) return;
@@ -688,15 +691,17 @@ static inline __attribute__((always_inline)) void blk_units(const net *N, const 
       const relt *Mi = M + i * dd, *Ai = A + i * dd;
       for (size_t q = 0; q < m; q++)
         for (size_t r = 0; r < d; r++) {
-          relt *u = b->U + ((q * d + r) * KK + tau) * n + i;
+          R_LOCAL(u, b->a);
           r_zero(u, c);
           for (size_t r2 = 0; r2 < d; r2++) r_fma(u, Mi + r * d + r2, g + (i * m + q) * d + r2, u, c);
+          r_set(b->U + ((q * d + r) * KK + tau) * n + i, u, c);
         }
       for (size_t r = 0; r < d; r++) /* M = M At^tau */
         for (size_t r2 = 0; r2 < d; r2++) {
-          relt *o_ = M2 + i * dd + r * d + r2;
+          R_LOCAL(o_, b->a);
           r_zero(o_, c);
           for (size_t r3 = 0; r3 < d; r3++) r_fma(o_, Mi + r * d + r3, Ai + r3 * d + r2, o_, c);
+          r_set(M2 + i * dd + r * d + r2, o_, c);
         }
     }
     sw = M, M = M2, M2 = sw;
