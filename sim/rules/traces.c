@@ -641,48 +641,52 @@ SNN_FMA_CLONES static void tblk_record(const net *N, size_t l, tlay *T, const on
 /* The block's recursions, for every unit in lockstep (the unit innermost:
  * the units' chains are independent, so they overlap, where one unit's
  * chain of dependent operations ran alone): delta^tau of every current
- * into D, sigma into b->rho (d per unit) and, when the traces are carried
+ * into D and sigma into b->rho (d per unit) unless the block adds nothing
+ * to the gradient (`grad` 0), and, when the traces are carried
  * out of the block (`carry`), u^tau into U and Phi into b->M (d d per
  * unit).  Each unit takes the operations of its own recursion in the same
  * order as one unit alone.  Inlined with d as a constant for the common
  * sizes (the loops over components unroll). */
-static inline __attribute__((always_inline)) void blk_units(const net *N, const lay *L, tblk *b, size_t d, int carry) {
+static inline __attribute__((always_inline)) void blk_units(const net *N, const lay *L, tblk *b, size_t d, int grad,
+                                                            int carry) {
   rctx *c = N->c;
   size_t n = L->n, m = (size_t)L->m, K = b->nk, KK = b->K, k = d - 1, dd = d * d;
   relt *rho = b->rho, *rt = b->rt, *M = b->M, *M2 = b->M2, *sw;
-  SNN_SFX(snn_vzero)(n * d, rho, c);
-  for (size_t tau = K; tau-- > 0;) {
-    if (tau + 1 < K) { /* rho = At^{tau+1}^T rho */
-      const relt *A = b->A + (tau + 1) * n * dd;
-      for (size_t i = 0; i < n; i++)
-        for (size_t r = 0; r < d; r++) {
-          R_LOCAL(o_, b->a); /* each sum in a register (double), then stored */
-          r_zero(o_, c);
-          for (size_t r2 = 0; r2 < d; r2++) r_fma(o_, A + i * dd + r2 * d + r, rho + i * d + r2, o_, c);
-          r_set(rt + i * d + r, o_, c);
+  if (grad) { /* the backward recursion: D and sigma */
+    SNN_SFX(snn_vzero)(n * d, rho, c);
+    for (size_t tau = K; tau-- > 0;) {
+      if (tau + 1 < K) { /* rho = At^{tau+1}^T rho */
+        const relt *A = b->A + (tau + 1) * n * dd;
+        for (size_t i = 0; i < n; i++)
+          for (size_t r = 0; r < d; r++) {
+            R_LOCAL(o_, b->a); /* each sum in a register (double), then stored */
+            r_zero(o_, c);
+            for (size_t r2 = 0; r2 < d; r2++) r_fma(o_, A + i * dd + r2 * d + r, rho + i * d + r2, o_, c);
+            r_set(rt + i * d + r, o_, c);
+          }
+        sw = rho, rho = rt, rt = sw;
+      }
+      const relt *lam = b->lam + tau * n, *g = b->g + tau * n * m * d;
+      for (size_t i = 0; i < n; i++) {
+        r_add(rho + i * d + k, rho + i * d + k, lam + i, c);
+        for (size_t q = 0; q < m; q++) {
+          R_LOCAL(D, b->a);
+          r_zero(D, c);
+          for (size_t r = 0; r < d; r++) r_fma(D, rho + i * d + r, g + (i * m + q) * d + r, D, c);
+          r_set(b->D + (q * KK + tau) * n + i, D, c);
         }
-      sw = rho, rho = rt, rt = sw;
-    }
-    const relt *lam = b->lam + tau * n, *g = b->g + tau * n * m * d;
-    for (size_t i = 0; i < n; i++) {
-      r_add(rho + i * d + k, rho + i * d + k, lam + i, c);
-      for (size_t q = 0; q < m; q++) {
-        R_LOCAL(D, b->a);
-        r_zero(D, c);
-        for (size_t r = 0; r < d; r++) r_fma(D, rho + i * d + r, g + (i * m + q) * d + r, D, c);
-        r_set(b->D + (q * KK + tau) * n + i, D, c);
       }
     }
+    const relt *A0 = b->A; /* sigma = At^{t0+1}^T rho^{t0+1} */
+    for (size_t i = 0; i < n; i++)
+      for (size_t r = 0; r < d; r++) {
+        R_LOCAL(o_, b->a);
+        r_zero(o_, c);
+        for (size_t r2 = 0; r2 < d; r2++) r_fma(o_, A0 + i * dd + r2 * d + r, rho + i * d + r2, o_, c);
+        r_set(rt + i * d + r, o_, c);
+      }
+    if (rt != b->rho) SNN_SFX(snn_vset)(n * d, rt, b->rho, c);
   }
-  const relt *A0 = b->A; /* sigma = At^{t0+1}^T rho^{t0+1} */
-  for (size_t i = 0; i < n; i++)
-    for (size_t r = 0; r < d; r++) {
-      R_LOCAL(o_, b->a);
-      r_zero(o_, c);
-      for (size_t r2 = 0; r2 < d; r2++) r_fma(o_, A0 + i * dd + r2 * d + r, rho + i * d + r2, o_, c);
-      r_set(rt + i * d + r, o_, c);
-    }
-  if (rt != b->rho) SNN_SFX(snn_vset)(n * d, rt, b->rho, c);
   if (!carry) return;
   for (size_t q = 0; q < n * dd; q++) r_set_si(M + q, q % dd % (d + 1) == 0, c);
   for (size_t tau = K; tau-- > 0;) {
@@ -709,13 +713,13 @@ static inline __attribute__((always_inline)) void blk_units(const net *N, const 
   if (M != b->M) SNN_SFX(snn_vset)(n * dd, M, b->M, c);
 }
 
-SNN_FMA_CLONES static void tblk_units(const net *N, const lay *L, tblk *b, int carry) {
+SNN_FMA_CLONES static void tblk_units(const net *N, const lay *L, tblk *b, int grad, int carry) {
   if (b->d == 2)
-    blk_units(N, L, b, 2, carry);
+    blk_units(N, L, b, 2, grad, carry);
   else if (b->d == 3)
-    blk_units(N, L, b, 3, carry);
+    blk_units(N, L, b, 3, grad, carry);
   else
-    blk_units(N, L, b, b->d, carry);
+    blk_units(N, L, b, b->d, grad, carry);
 }
 
 /* The end of a block: the gradient of the synaptic columns and, unless it
@@ -728,14 +732,18 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad, int last) {
   rctx *c = N->c;
   size_t n = L->n, k = (size_t)L->k, d = b->d, q = T->q, qs = b->qs, K = b->nk, KK = b->K;
   if (!K) return;
-  tblk_units(N, L, b, !last);
+  /* a block whose learning signals are all 0 (a loss at the last step
+   * only) adds exactly 0 to the gradient: only its traces are carried */
+  int quiet = 1;
+  for (size_t q2 = 0; quiet && q2 < K * n; q2++) quiet = r_sgn(b->lam + q2) == 0;
+  tblk_units(N, L, b, !quiet, !last);
   for (size_t i = 0; i < n; i++) {
     /* xi^{t0} of unit i; dE/dtheta += sigma . xi^{t0}; xi <- Phi xi^{t0}:
      * nothing to do in the first block, where xi^{t0} = 0 */
     if (T->zero) continue;
     for (size_t r = 0; r < k; r++) SNN_SFX(snn_vset)(qs, T->eps + (i * k + r) * q, b->xi + r * qs, c);
     SNN_SFX(snn_vset)(qs, T->ebar + i * q, b->xi + k * qs, c);
-    for (size_t sg = 0; sg < T->nseg; sg++) {
+    for (size_t sg = 0; !quiet && sg < T->nseg; sg++) {
       const tseg *g = &T->seg[sg];
       if (g->a >= qs) continue;
       relt *gr = grad + T->par[g->a].flat + i * T->stride[g->a];
@@ -752,7 +760,8 @@ static void tblk_flush(const net *N, size_t l, tlay *T, relt *grad, int last) {
     const tseg *g = &T->seg[sg];
     if (g->a >= qs) continue;
     size_t w = g->b - g->a, cur = (size_t)g->cur, ld = n > 1 ? T->stride[g->a] : w;
-    SNN_SFX(snn_gemm)(1, 0, n, w, K, b->D + cur * KK * n, n, b->pre + g->a, qs, 1, grad + T->par[g->a].flat, ld, c);
+    if (!quiet)
+      SNN_SFX(snn_gemm)(1, 0, n, w, K, b->D + cur * KK * n, n, b->pre + g->a, qs, 1, grad + T->par[g->a].flat, ld, c);
     for (size_t r = 0; !last && r < d; r++) {
       relt *dst = r < k ? T->eps + r * q + g->a : T->ebar + g->a;
       SNN_SFX(snn_gemm)
