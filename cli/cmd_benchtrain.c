@@ -141,7 +141,8 @@ static void bt_print(const snn_experiment *e, const bt_res *b) {
          1e3 * b->sec_update / u);
   printf("  one evaluation        %.4g ms for %zu sequences (not in the figures above)\n", 1e3 * b->sec_eval,
          b->eval_seqs);
-  printf("  useful work           %.4g GFLOP per update, %.4g GFLOP/s\n", b->gflop_update, gf);
+  printf("  useful work           %.4g GFLOP per update counted dense (spikes' zeros skipped or not), %.4g GFLOP/s\n",
+         b->gflop_update, gf);
   printf("  dgemm rate            %.4g GFLOP/s (%dx%d, one thread); the training reaches %.3g %% of %d x that\n",
          b->dgemm, BT_DGEMM_N, BT_DGEMM_N, 100.0 * frac, b->threads);
   printf("  peak resident memory  %.1f MB\n", b->rss_mb);
