@@ -85,8 +85,9 @@ static const snn_rule_type tbptt = {
         "auxiliary readouts (Guo et al. 2023)",
     .page = "docs/tbptt.md",
     .nopts = 2,
-    .opts = {{"window", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0", "steps per window (0: no truncation in time)"},
-             {"blocks", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0", "layers per block (0: one block)"}},
+    .opts = {{"window", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0",
+              "steps per window, at least 1 (absent: no truncation in time)"},
+             {"blocks", SNN_ROPT_INT, 1, 1e15, 0, 0, NULL, "0", "layers per block, at least 1 (absent: one block)"}},
     .check = tbptt_check,
     .expect = tbptt_expect,
     .impl_d = &snn_rule_bptt_impl_d,
@@ -304,7 +305,13 @@ void snn_rule_usage(char *buf, size_t n) {
     cat(buf, n, ")\n");
     for (int i = 0; i < (*t)->nopts; i++) {
       const snn_rule_optdef *o = &(*t)->opts[i];
-      snn_format(f, sizeof f, "      %s: %s; default %s\n", o->key, o->doc, o->def);
+      /* a default outside the range is no value a user may give: the
+       * option's absence (its doc says what that means) */
+      int outside = o->kind != SNN_ROPT_CHOICE && strtod(o->def, NULL) < o->lo;
+      if (outside)
+        snn_format(f, sizeof f, "      %s: %s\n", o->key, o->doc);
+      else
+        snn_format(f, sizeof f, "      %s: %s; default %s\n", o->key, o->doc, o->def);
       cat(buf, n, f);
     }
   }
