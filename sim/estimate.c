@@ -67,7 +67,19 @@ void snn_estimate(const snn_spec *s, const snn_rule *r, long prec, size_t batch,
     if (m->part[i] > m->part[big]) big = i;
   size_t w = widest(s);
   const snn_layer_spec *ly = &s->layers[w];
-  if (big == 0 || big == 3)
+  /* a workspace of one row per step (BPTT's, FPTT's chunk) grows with the steps */
+  int per_step = big == 3 && T_eff > 1;
+  int bn = s->ro_bn;
+  for (size_t l = 0; l < s->L; l++) bn |= s->layers[l].bn;
+  /* batch_norm's running statistics are parameters per step and feature */
+  double stats = 0;
+  for (size_t b = 0; b < s->nblk; b++)
+    if (s->blk[b].kind == SNN_BLK_BN_MEAN || s->blk[b].kind == SNN_BLK_BN_VAR)
+      stats += (double)s->blk[b].rows * (double)s->blk[b].cols;
+  int by_stats = big == 0 && stats > 0.5 * (double)s->P;
+  if (by_stats)
+    snn_format(m->key, sizeof m->key, "steps");
+  else if (big == 0 || (big == 3 && !per_step))
     snn_format(m->key, sizeof m->key, "layers[%zu].size", w);
   else if (big == 1)
     snn_format(m->key, sizeof m->key, "%s",
@@ -78,8 +90,14 @@ void snn_estimate(const snn_spec *s, const snn_rule *r, long prec, size_t batch,
     snn_format(m->key, sizeof m->key, "steps");
   switch (big) {
     case 0:
-      snn_format(m->why, sizeof m->why, "%zu parameters, most from layers[%zu].size = %zu%s", s->P, w, ly->n,
-                 ly->recurrent ? " (recurrent)" : "");
+      if (by_stats)
+        snn_format(m->why, sizeof m->why,
+                   "%zu parameters, %.0f of them batch_norm's running statistics (a mean and a variance per feature "
+                   "and step: steps = %zu)",
+                   s->P, stats, s->T);
+      else
+        snn_format(m->why, sizeof m->why, "%zu parameters, most from layers[%zu].size = %zu%s", s->P, w, ly->n,
+                   ly->recurrent ? " (recurrent)" : "");
       break;
     case 1:
       snn_format(m->why, sizeof m->why, "the input and target: steps = %zu x (input.size = %zu + readout.size = %zu)",
@@ -91,6 +109,13 @@ void snn_estimate(const snn_spec *s, const snn_rule *r, long prec, size_t batch,
                  ly->n);
       break;
     default:
+      if (per_step) {
+        snn_format(m->why, sizeof m->why,
+                   "the rule %s's workspace: %.0f rows (steps = %zu) of the states of layers[%zu].size = %zu and the "
+                   "others%s",
+                   r->name, T_eff, s->T, w, ly->n, bn ? ", with batch_norm's two values per feature and row" : "");
+        break;
+      }
       snn_format(m->why, sizeof m->why, "the rule %s's own state, from layers[%zu].size = %zu%s", r->name, w, ly->n,
                  !strcmp(r->name, "rtrl") || !strcmp(r->name, "ostl") ? " (it grows as the parameters times the units)"
                                                                       : " and steps");

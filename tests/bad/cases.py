@@ -404,6 +404,8 @@ net("net.mem.recurrent.grad", "lif", lambda d: d["layers"][0].update(size=50000,
     desc="grad on a recurrent layer of 50000 units", cmd="grad", flags=MEM)
 net("net.mem.steps", "lif", "steps", 100000000, key="steps", desc="1e8 steps (the input alone is 4 GB)", flags=MEM)
 net("net.mem.steps.run", "lif", "steps", 100000000, key="steps", desc="run over 1e8 steps", cmd="run", flags=MEM)
+net("net.mem.bn_steps", "lif", lambda d: (d.update(steps=100000000), d["layers"][0].update(batch_norm=True)),
+    key="steps", desc="batch_norm over 1e8 steps (its running statistics are 1.6e9 parameters)", flags=MEM)
 net("net.mem.input", "lif", "input.size", 2**24, key="input.size", desc="2^24 inputs over 40 steps", cmd="grad",
     flags=MEM)
 net("net.mem.readout", "lif", lambda d: d.update(steps=100000, readout={"size": 2**20}), key="readout.size",
