@@ -560,6 +560,31 @@ static size_t ones(size_t N, const double *x, uint32_t *idx) {
   }
   return m;
 }
+
+/* lo, hi += the eight doubles at A0 + l[e] for e < m, in list order */
+static inline __attribute__((always_inline)) void sum1(const double *A0, const uint32_t *l, uint32_t m, v4d *lo,
+                                                       v4d *hi) {
+  for (uint32_t e = 0; e < m; e++) *lo += *(const v4d *)(A0 + l[e]), *hi += *(const v4d *)(A0 + l[e] + 4);
+}
+
+/* The same for four lists at once (eight independent sums: the latency of
+ * an add is hidden) up to the shortest, then each alone: v[2 q], v[2 q + 1]
+ * take list q; each sum in its own list order. */
+static inline __attribute__((always_inline)) void sum4(const double *A0, const uint32_t *const l[4],
+                                                       const uint32_t m[4], v4d v[8]) {
+  v4d a0 = v[0], a1 = v[1], b0 = v[2], b1 = v[3], c0 = v[4], c1 = v[5], d0 = v[6], d1 = v[7];
+  uint32_t mm = m[0], q = 0;
+  for (int k = 1; k < 4; k++)
+    if (m[k] < mm) mm = m[k];
+  for (; q < mm; q++) {
+    const double *p = A0 + l[0][q], *r = A0 + l[1][q], *u = A0 + l[2][q], *w = A0 + l[3][q];
+    a0 += *(const v4d *)p, a1 += *(const v4d *)(p + 4), b0 += *(const v4d *)r, b1 += *(const v4d *)(r + 4);
+    c0 += *(const v4d *)u, c1 += *(const v4d *)(u + 4), d0 += *(const v4d *)w, d1 += *(const v4d *)(w + 4);
+  }
+  sum1(A0, l[0] + q, m[0] - q, &a0, &a1), sum1(A0, l[1] + q, m[1] - q, &b0, &b1);
+  sum1(A0, l[2] + q, m[2] - q, &c0, &c1), sum1(A0, l[3] + q, m[3] - q, &d0, &d1);
+  v[0] = a0, v[1] = a1, v[2] = b0, v[3] = b1, v[4] = c0, v[5] = c1, v[6] = d0, v[7] = d1;
+}
 #endif
 
 SNN_FMA_CLONES int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const relt *At, const relt *X, size_t ldx,
@@ -587,30 +612,19 @@ SNN_FMA_CLONES int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const rel
     const double *A0 = At + i0 * N;
     size_t w = M - i0 < 8 ? M - i0 : 8;
     for (size_t b = 0; w == 8 && b < b4; b += 4) {
-      const uint32_t *i0r = idx + b * (N + 1), *i1r = i0r + N + 1, *i2r = i1r + N + 1, *i3r = i2r + N + 1;
-      double *y0 = Y + b * ldy + i0, *y1 = y0 + ldy, *y2 = y1 + ldy, *y3 = y2 + ldy;
-      v4d a0 = *(const v4d *)y0, a1 = *(const v4d *)(y0 + 4), b0 = *(const v4d *)y1, b1 = *(const v4d *)(y1 + 4);
-      v4d c0 = *(const v4d *)y2, c1 = *(const v4d *)(y2 + 4), d0 = *(const v4d *)y3, d1 = *(const v4d *)(y3 + 4);
-      uint32_t m = i0r[0];
-      if (i1r[0] < m) m = i1r[0];
-      if (i2r[0] < m) m = i2r[0];
-      if (i3r[0] < m) m = i3r[0];
-      uint32_t q = 0;
-      for (; q < m; q++) {
-        const double *p = A0 + i0r[1 + q], *r = A0 + i1r[1 + q], *u = A0 + i2r[1 + q], *v = A0 + i3r[1 + q];
-        a0 += *(const v4d *)p, a1 += *(const v4d *)(p + 4), b0 += *(const v4d *)r, b1 += *(const v4d *)(r + 4);
-        c0 += *(const v4d *)u, c1 += *(const v4d *)(u + 4), d0 += *(const v4d *)v, d1 += *(const v4d *)(v + 4);
+      const uint32_t *l[4],
+          m[4] = {idx[b * (N + 1)], idx[(b + 1) * (N + 1)], idx[(b + 2) * (N + 1)], idx[(b + 3) * (N + 1)]};
+      v4d v[8];
+      for (int r = 0; r < 4; r++) {
+        const double *y = Y + (b + (size_t)r) * ldy + i0;
+        l[r] = idx + (b + (size_t)r) * (N + 1) + 1;
+        v[2 * r] = *(const v4d *)y, v[2 * r + 1] = *(const v4d *)(y + 4);
       }
-      for (uint32_t k = q; k < i0r[0]; k++)
-        a0 += *(const v4d *)(A0 + i0r[1 + k]), a1 += *(const v4d *)(A0 + i0r[1 + k] + 4);
-      for (uint32_t k = q; k < i1r[0]; k++)
-        b0 += *(const v4d *)(A0 + i1r[1 + k]), b1 += *(const v4d *)(A0 + i1r[1 + k] + 4);
-      for (uint32_t k = q; k < i2r[0]; k++)
-        c0 += *(const v4d *)(A0 + i2r[1 + k]), c1 += *(const v4d *)(A0 + i2r[1 + k] + 4);
-      for (uint32_t k = q; k < i3r[0]; k++)
-        d0 += *(const v4d *)(A0 + i3r[1 + k]), d1 += *(const v4d *)(A0 + i3r[1 + k] + 4);
-      *(v4d *)y0 = a0, *(v4d *)(y0 + 4) = a1, *(v4d *)y1 = b0, *(v4d *)(y1 + 4) = b1;
-      *(v4d *)y2 = c0, *(v4d *)(y2 + 4) = c1, *(v4d *)y3 = d0, *(v4d *)(y3 + 4) = d1;
+      sum4(A0, l, m, v);
+      for (int r = 0; r < 4; r++) {
+        double *y = Y + (b + (size_t)r) * ldy + i0;
+        *(v4d *)y = v[2 * r], *(v4d *)(y + 4) = v[2 * r + 1];
+      }
     }
     /* the other rows one at a time; a last panel of fewer than eight
      * outputs through a copy (its padding is 0 and is not stored) */
@@ -619,10 +633,7 @@ SNN_FMA_CLONES int SNN_SFX(snn_rows_bin)(size_t B, size_t M, size_t N, const rel
       double *y = Y + b * ldy + i0, t[8] = {0};
       memcpy(t, y, w * sizeof *t);
       v4d lo = *(const v4d *)t, hi = *(const v4d *)(t + 4);
-      for (uint32_t q = 0; q < ib[0]; q++) {
-        const double *p = A0 + ib[1 + q];
-        lo += *(const v4d *)p, hi += *(const v4d *)(p + 4);
-      }
+      sum1(A0, ib + 1, ib[0], &lo, &hi);
       *(v4d *)t = lo, *(v4d *)(t + 4) = hi;
       memcpy(y, t, w * sizeof *t);
     }
@@ -701,45 +712,29 @@ SNN_FMA_CLONES int SNN_SFX(snn_gemm_tn_bin)(size_t M, size_t N, size_t K, const 
       for (size_t r = 0; r < rc; r++)
         for (int k = 0; k < 8; k++) pan[8 * r + (size_t)k] = A[(r0 + r) * lda + i0 + (size_t)k];
       for (size_t j = 0; j < n4; j += 4) {
-        double *t0 = Ct + j * ldt + i0, *t1 = t0 + ldt, *t2 = t1 + ldt, *t3 = t2 + ldt;
-        v4d a0 = zero, a1 = zero, b0 = zero, b1 = zero, c0 = zero, c1 = zero, d0 = zero, d1 = zero;
-        if (!first) {
-          a0 = *(const v4d *)t0, a1 = *(const v4d *)(t0 + 4), b0 = *(const v4d *)t1, b1 = *(const v4d *)(t1 + 4);
-          c0 = *(const v4d *)t2, c1 = *(const v4d *)(t2 + 4), d0 = *(const v4d *)t3, d1 = *(const v4d *)(t3 + 4);
+        const uint32_t *l[4],
+            m[4] = {cnt[j + 1] - cnt[j], cnt[j + 2] - cnt[j + 1], cnt[j + 3] - cnt[j + 2], cnt[j + 4] - cnt[j + 3]};
+        v4d v[8];
+        for (int r = 0; r < 4; r++) {
+          const double *t = Ct + (j + (size_t)r) * ldt + i0;
+          l[r] = list + cnt[j + (size_t)r] + j + (size_t)r;
+          v[2 * r] = first ? zero : *(const v4d *)t, v[2 * r + 1] = first ? zero : *(const v4d *)(t + 4);
         }
-        const uint32_t *l0 = list + cnt[j] + j, *l1 = list + cnt[j + 1] + j + 1, *l2 = list + cnt[j + 2] + j + 2,
-                       *l3 = list + cnt[j + 3] + j + 3;
-        uint32_t m0 = cnt[j + 1] - cnt[j], m1 = cnt[j + 2] - cnt[j + 1], m2 = cnt[j + 3] - cnt[j + 2],
-                 m3 = cnt[j + 4] - cnt[j + 3];
-        uint32_t m = m0 < m1 ? m0 : m1, q = 0;
-        if (m2 < m) m = m2;
-        if (m3 < m) m = m3;
-        for (; q < m; q++) {
-          const double *p = A0 + l0[q], *r = A0 + l1[q], *u = A0 + l2[q], *v = A0 + l3[q];
-          a0 += *(const v4d *)p, a1 += *(const v4d *)(p + 4), b0 += *(const v4d *)r, b1 += *(const v4d *)(r + 4);
-          c0 += *(const v4d *)u, c1 += *(const v4d *)(u + 4), d0 += *(const v4d *)v, d1 += *(const v4d *)(v + 4);
-        }
-        for (uint32_t k = q; k < m0; k++) a0 += *(const v4d *)(A0 + l0[k]), a1 += *(const v4d *)(A0 + l0[k] + 4);
-        for (uint32_t k = q; k < m1; k++) b0 += *(const v4d *)(A0 + l1[k]), b1 += *(const v4d *)(A0 + l1[k] + 4);
-        for (uint32_t k = q; k < m2; k++) c0 += *(const v4d *)(A0 + l2[k]), c1 += *(const v4d *)(A0 + l2[k] + 4);
-        for (uint32_t k = q; k < m3; k++) d0 += *(const v4d *)(A0 + l3[k]), d1 += *(const v4d *)(A0 + l3[k] + 4);
-        if (last) {
-          double *cc = C + i0 * ldc + j;
-          for (size_t e = 0; e < 4; e++) {
-            cc[e * ldc] = a0[e], cc[e * ldc + 1] = b0[e], cc[e * ldc + 2] = c0[e], cc[e * ldc + 3] = d0[e];
-            cc[(e + 4) * ldc] = a1[e], cc[(e + 4) * ldc + 1] = b1[e];
-            cc[(e + 4) * ldc + 2] = c1[e], cc[(e + 4) * ldc + 3] = d1[e];
+        sum4(A0, l, m, v);
+        for (int r = 0; r < 4; r++) {
+          if (!last) {
+            double *t = Ct + (j + (size_t)r) * ldt + i0;
+            *(v4d *)t = v[2 * r], *(v4d *)(t + 4) = v[2 * r + 1];
+            continue;
           }
-          continue;
+          double *cc = C + i0 * ldc + j + (size_t)r;
+          for (size_t e = 0; e < 4; e++) cc[e * ldc] = v[2 * r][e], cc[(e + 4) * ldc] = v[2 * r + 1][e];
         }
-        *(v4d *)t0 = a0, *(v4d *)(t0 + 4) = a1, *(v4d *)t1 = b0, *(v4d *)(t1 + 4) = b1;
-        *(v4d *)t2 = c0, *(v4d *)(t2 + 4) = c1, *(v4d *)t3 = d0, *(v4d *)(t3 + 4) = d1;
       }
       for (size_t j = n4; j < N; j++) {
         double *t0 = Ct + j * ldt + i0;
         v4d a0 = first ? zero : *(const v4d *)t0, a1 = first ? zero : *(const v4d *)(t0 + 4);
-        for (uint32_t k = cnt[j] + (uint32_t)j; k < cnt[j + 1] + (uint32_t)j; k++)
-          a0 += *(const v4d *)(A0 + list[k]), a1 += *(const v4d *)(A0 + list[k] + 4);
+        sum1(A0, list + cnt[j] + j, cnt[j + 1] - cnt[j], &a0, &a1);
         if (last)
           for (size_t e = 0; e < 4; e++) C[(i0 + e) * ldc + j] = a0[e], C[(i0 + 4 + e) * ldc + j] = a1[e];
         else
