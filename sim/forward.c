@@ -254,18 +254,17 @@ int SNN_SFX(snn_net_batch)(net *N, size_t bcap) {
     vec_free(bnp, F * bcap, c), vec_free(bnrec, 3 * F + F * bcap, c);
     return SNN_ENOMEM;
   }
-  size_t rb = SNN_SFX(snn_real_bytes)(c);
-  N->bytes -= rb * N->Bcap * (s->T * (s->n_in + s->n_out) + N->nmax + 2 * F);
-  N->bytes += rb * bcap * (s->T * (s->n_in + s->n_out) + N->nmax + 2 * F);
+  size_t rb = SNN_SFX(snn_real_bytes)(c), row = rb * (s->T * (s->n_in + s->n_out) + N->nmax + 2 * F) +
+                                                (N->nmax + 1) * sizeof *spk; /* per sequence of capacity */
+  N->bytes -= N->Bcap * row;
+  N->bytes += bcap * row;
   vec_free(N->x, s->T * N->Bcap * s->n_in, c), vec_free(N->y, s->T * N->Bcap * s->n_out, c), free(N->label);
   vec_free(N->scr, N->nmax * N->Bcap, c);
   vec_free(N->bnp, F * N->Bcap, c), vec_free(N->bnrec, 3 * F + F * N->Bcap, c);
   free(N->sid);
   free(N->spk);
-  N->bytes += (bcap - N->Bcap) * (N->nmax + 1) * sizeof *spk;
   for (size_t b = 0; b < bcap; b++) sid[b] = b;
-  N->spk = spk;
-  N->x = x, N->y = y, N->scr = scr, N->label = lab, N->sid = sid, N->bnp = bnp, N->bnrec = bnrec;
+  N->x = x, N->y = y, N->scr = scr, N->label = lab, N->sid = sid, N->bnp = bnp, N->bnrec = bnrec, N->spk = spk;
   N->B = N->Bcap = bcap;
   return SNN_OK;
 }

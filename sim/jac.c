@@ -50,3 +50,16 @@ void SNN_SFX(snn_jac_row)(const lay *L, const jacbuf *J, size_t b, jacbuf *out) 
   out->dU_dp = J->dU_dp + u * np;
   out->psi = J->psi + u;
 }
+
+void SNN_SFX(snn_jac_fix)(const lay *L, const jacbuf *J, size_t B, rctx *c) {
+  for (size_t b = 0; L->cell->jac_fixed && b < B; b++) {
+    jacbuf row;
+    SNN_SFX(snn_jac_row)(L, J, b, &row);
+    L->cell->jac_fixed(L, &row, c);
+  }
+}
+
+void SNN_SFX(snn_jac_step)(const lay *L, const relt *sp, const relt *zp, const relt *I, const relt *s, const relt *u,
+                           const relt *z, jacbuf *J, rctx *c) {
+  (L->cell->jac_step ? L->cell->jac_step : L->cell->jac)(L, sp, zp, I, s, u, z, J, c);
+}

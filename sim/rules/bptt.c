@@ -362,13 +362,7 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
   int keep_reset = !s->detach_reset, keep_rec = !s->detach_rec && L->w_rec;
   /* a cell with split Jacobians: the fixed part once per call in both
    * buffers (the parameters do not change during it), the step's part below */
-  void (*jac)(const lay *, const relt *, const relt *, const relt *, const relt *, const relt *, const relt *, jacbuf *,
-              rctx *) = L->cell->jac_step ? L->cell->jac_step : L->cell->jac;
-  for (int j = 0; L->cell->jac_step && j < 2; j++)
-    for (size_t b = 0; b < B; b++) {
-      SNN_SFX(snn_jac_row)(L, &w->J[j], b, &Jc);
-      L->cell->jac_fixed(L, &Jc, c);
-    }
+  for (int j = 0; j < 2; j++) SNN_SFX(snn_jac_fix)(L, &w->J[j], B, c);
   for (size_t t = T; t >= 1; t--) {
     const jacbuf *Jct = &w->J[t & 1], *Jnt = &w->J[(t + 1) & 1];
     /* step t+1 depends on step t unless t+1 starts a truncation window */
@@ -386,8 +380,9 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
     for (size_t b = 0; sel && b < B; b++) {
       size_t r0 = (t - 1) * B + b, r1 = t * B + b;
       SNN_SFX(snn_jac_row)(L, Jct, b, &Jc);
-      jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k, tr->u[l] + r1 * n,
-          tr->z[l] + r1 * n, &Jc, c);
+      SNN_SFX(snn_jac_step)
+      (L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k, tr->u[l] + r1 * n,
+       tr->z[l] + r1 * n, &Jc, c);
     }
     if (keep_rec && later)
       for (int r = 0; r < sh->nrec; r++) {
@@ -407,9 +402,9 @@ SNN_FMA_CLONES static void layer_backward(const net *N, const traj *tr, size_t l
       const relt *dsn = w->dsn + b * n * k, *dsx = w->dsx + b * n * k;
       relt *dsb = w->ds + b * n * k;
       SNN_SFX(snn_jac_row)(L, Jct, b, &Jc);
-      if (!sel)
-        jac(L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k, tr->u[l] + r1 * n,
-            tr->z[l] + r1 * n, &Jc, c);
+      if (!sel) SNN_SFX(snn_jac_step)
+      (L, tr->s[l] + r0 * n * k, tr->z[l] + r0 * n, tr->I[l] + r1 * mn, tr->s[l] + r1 * n * k, tr->u[l] + r1 * n,
+       tr->z[l] + r1 * n, &Jc, c);
       SNN_SFX(snn_jac_row)(L, Jnt, b, &Jn);
       relt *lsig = w->lsig && l == 0 ? w->lsig + t * Bn + b * n : NULL;
       if (k == 1 && m == 1 && np == 2 && later && keep_rec && keep_reset && !lsig)

@@ -105,14 +105,8 @@ void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot
    * (an online update derives the network) or a reset */
   int refix = o->jgen != N->gen + 1;
   for (size_t l = 0; refix && l < s->L; l++) {
-    const lay *L = &N->layers[l];
-    for (size_t r = 0; L->cell->jac_fixed && r < N->B; r++) {
-      jacbuf Jf;
-      SNN_SFX(snn_jac_row)(L, &o->J[l], r, &Jf);
-      L->cell->jac_fixed(L, &Jf, o->c);
-      SNN_SFX(snn_jac_row)(L, &o->Jp[l], r, &Jf);
-      L->cell->jac_fixed(L, &Jf, o->c);
-    }
+    SNN_SFX(snn_jac_fix)(&N->layers[l], &o->J[l], N->B, o->c);
+    SNN_SFX(snn_jac_fix)(&N->layers[l], &o->Jp[l], N->B, o->c);
   }
   o->jgen = N->gen + 1;
   for (size_t l = 0; l < s->L; l++) {
@@ -123,9 +117,9 @@ void SNN_SFX(snn_online_step)(online *o, size_t t, const slot **prev, const slot
     size_t n = L->n, k = (size_t)L->k, m = (size_t)L->m;
     for (size_t r = 0; r < N->B; r++) {
       SNN_SFX(snn_jac_row)(L, &o->J[l], r, &Jb);
-      (L->cell->jac_step ? L->cell->jac_step : L->cell->jac)(L, a->s[l] + r * n * k, a->z[l] + r * n,
-                                                             b->I[l] + r * n * m, b->s[l] + r * n * k, b->u[l] + r * n,
-                                                             b->z[l] + r * n, &Jb, o->c);
+      SNN_SFX(snn_jac_step)
+      (L, a->s[l] + r * n * k, a->z[l] + r * n, b->I[l] + r * n * m, b->s[l] + r * n * k, b->u[l] + r * n,
+       b->z[l] + r * n, &Jb, o->c);
     }
   }
   *prev = a;
